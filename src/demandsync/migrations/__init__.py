@@ -1,0 +1,1 @@
+"""Alembic migrations for the store. Applied automatically when a store opens."""

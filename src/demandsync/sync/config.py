@@ -1,0 +1,335 @@
+"""``demandsync.toml``: what the admin writes, validated before anything runs.
+
+The file is read with :mod:`tomllib`, then handed to pydantic-settings so any
+key can be overridden from the environment (``DEMANDSYNC_`` prefix, ``__``
+between levels, e.g. ``DEMANDSYNC_JIRA__API_TOKEN``). Secrets are
+:class:`~pydantic.SecretStr`: they print as ``**********``.
+
+Every error names the exact key (``sources[0] (exit-survey).path``) and what to
+do, and the CLI exits 2 before touching the store or Jira.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from demandsync.connectors.base import Source, SourceOptions, load_source_class
+from demandsync.sync.figures import FIGURES
+
+DEFAULT_CONFIG_NAME = "demandsync.toml"
+CONFIG_ENV = "DEMANDSYNC_CONFIG"
+
+
+class ConfigError(Exception):
+    """The config cannot be used. ``problems`` are ``(key, message)`` pairs."""
+
+    def __init__(self, problems: Iterable[tuple[str, str]], path: Path | None = None) -> None:
+        self.problems = list(problems)
+        self.path = path
+        where = f" in {path}" if path else ""
+        lines = [f"{key}: {msg}" for key, msg in self.problems]
+        super().__init__(f"config error{where}:\n  " + "\n  ".join(lines))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreConfig(_Section):
+    #: SQLAlchemy URL. A relative SQLite path is relative to the config file.
+    url: str = "sqlite:///demandsync.db"
+
+
+class JiraConfig(_Section):
+    url: str
+    #: Cloud: email + API token (basic auth).
+    email: str | None = None
+    api_token: SecretStr | None = None
+    #: Data Center / Server: personal access token (bearer auth).
+    pat: SecretStr | None = None
+    #: JQL selecting the epics demandsync keeps counts on.
+    epics: str = "issuetype = Epic"
+    #: demand figure -> Jira field id or exact field name.
+    fields: dict[str, str] = Field(default_factory=dict)
+    #: Ask Jira not to e-mail watchers about our writes (needs admin rights; falls back).
+    notify_users: bool = False
+    #: Plain http:// is refused unless the host is loopback or this is true.
+    allow_insecure_http: bool = False
+    #: Seconds to wait for one HTTP response.
+    timeout: float = 30.0
+    #: Issues per search page.
+    page_size: int = 100
+
+    @field_validator("url")
+    @classmethod
+    def _url_has_scheme(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (e.g. https://acme.atlassian.net)")
+        return v.rstrip("/")
+
+    @field_validator("fields")
+    @classmethod
+    def _known_figures(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(FIGURES))
+        if unknown:
+            raise ValueError(
+                f"unknown demand figure(s) {', '.join(unknown)}; known: {', '.join(FIGURES)}"
+            )
+        for figure, ref in v.items():
+            if not ref.strip():
+                raise ValueError(f"{figure}: give a Jira field id (customfield_10050) or exact name")
+        return v
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> JiraConfig:
+        if self.pat is None and (self.email is None or self.api_token is None):
+            raise ValueError(
+                "set email + api_token (Jira Cloud) or pat (Data Center); "
+                "the token can come from DEMANDSYNC_JIRA__API_TOKEN"
+            )
+        return self
+
+
+class SourceConfig(BaseModel):
+    """One ``[[sources]]`` table. Keys other than these belong to the connector
+    (``path``, ``url``, ``api_key`` …) and are validated by its ``Options``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    kind: str
+    #: Mapping preset (mappings/presets/<name>.toml); auto-detected when omitted.
+    preset: str | None = None
+    #: our field -> their column(s) / JSON path(s); merged over the preset's map.
+    map: dict[str, Any] = Field(default_factory=dict)
+    #: false skips the source without removing its items.
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _stable_name(cls, v: str) -> str:
+        if not v or not all(c.isalnum() or c in "-_." for c in v):
+            raise ValueError("use letters, digits, '-', '_' or '.' (it is part of every item's identity)")
+        return v
+
+    @property
+    def connector_options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class RuleConfig(_Section):
+    """Admin link rule: any keyword (case-insensitive, whole word) links to ``epic``."""
+
+    epic: str
+    keywords: list[str] = Field(min_length=1)
+    #: Only apply to these sources (default: all).
+    sources: list[str] | None = None
+
+    @field_validator("epic")
+    @classmethod
+    def _is_key(cls, v: str) -> str:
+        from demandsync.sync.keys import is_issue_key
+
+        if not is_issue_key(v):
+            raise ValueError(f"{v!r} is not a Jira issue key like PROD-7")
+        return v
+
+
+class LinkingConfig(_Section):
+    #: Link by text similarity at all.
+    similarity: bool = True
+    #: Score (0..1) at or above which a similarity link counts without review.
+    auto_accept: float = Field(0.9, ge=0, le=1)
+    #: Score at or above which a similarity link goes to the review queue.
+    suggest: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LinkingConfig:
+        if self.suggest > self.auto_accept:
+            raise ValueError("suggest must not be above auto_accept")
+        return self
+
+
+class WeightsConfig(_Section):
+    #: source name -> weight of each of its items (default 1).
+    source: dict[str, float] = Field(default_factory=dict)
+    #: item attribute (a key of the mapping's ``extra``) -> value -> weight.
+    attribute: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class DemandConfig(_Section):
+    #: Count a requester's e-mail domain as their account when no account is mapped
+    #: (free-mail domains such as gmail.com never count).
+    email_domain_accounts: bool = False
+    #: Recent requests weigh more in ``score``: an item's weight halves every N days (0 = off).
+    half_life_days: float = Field(0.0, ge=0)
+    weights: WeightsConfig = Field(default_factory=WeightsConfig)
+
+
+class Settings(BaseSettings):
+    """The whole config. Build it with :func:`load_config`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DEMANDSYNC_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    jira: JiraConfig
+    sources: list[SourceConfig] = Field(default_factory=list)
+    rules: list[RuleConfig] = Field(default_factory=list)
+    linking: LinkingConfig = Field(default_factory=LinkingConfig)
+    demand: DemandConfig = Field(default_factory=DemandConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment beats the file (init kwargs carry the TOML).
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _unique_source_names(self) -> Settings:
+        seen: set[str] = set()
+        for s in self.sources:
+            if s.name in seen:
+                raise ValueError(f"two sources are named {s.name!r}; names must be unique")
+            seen.add(s.name)
+        return self
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config plus what was derived from where it lives."""
+
+    settings: Settings
+    path: Path
+    #: Directory relative paths (store, exports) are resolved against.
+    base_dir: Path
+    #: Connector options, validated by each connector's Options model, by source name.
+    source_options: dict[str, SourceOptions]
+    source_classes: dict[str, type[Source]]
+
+    @property
+    def store_url(self) -> str:
+        return resolve_store_url(self.settings.store.url, self.base_dir)
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret value, so output can be checked/redacted against them."""
+        found: list[str] = []
+        for model in [self.settings.jira, *self.source_options.values()]:
+            for value in model.__dict__.values():
+                if isinstance(value, SecretStr) and value.get_secret_value():
+                    found.append(value.get_secret_value())
+        return found
+
+
+def find_config_path(explicit: str | Path | None) -> Path:
+    """``--config``, else ``$DEMANDSYNC_CONFIG``, else ``./demandsync.toml``."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return Path(DEFAULT_CONFIG_NAME)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read, validate and resolve the config. Raises :class:`ConfigError`."""
+    cfg_path = find_config_path(path)
+    if not cfg_path.is_file():
+        raise ConfigError(
+            [("--config", f"no config file at {cfg_path}; copy config.example.toml there and edit it")]
+        )
+    try:
+        data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([("(file)", f"not valid TOML: {exc}")], cfg_path) from None
+    return load_config_data(data, cfg_path)
+
+
+def load_config_data(data: dict[str, Any], cfg_path: Path) -> Config:
+    """Validate already-parsed TOML (tests and the demo build configs in memory)."""
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, data), cfg_path) from None
+    base_dir = cfg_path.resolve().parent
+    options: dict[str, SourceOptions] = {}
+    classes: dict[str, type[Source]] = {}
+    problems: list[tuple[str, str]] = []
+    for i, src in enumerate(settings.sources):
+        where = f"sources[{i}] ({src.name})"
+        try:
+            cls = load_source_class(src.kind)
+        except LookupError as exc:
+            problems.append((f"{where}.kind", str(exc)))
+            continue
+        try:
+            options[src.name] = cls.Options.model_validate(src.connector_options)
+        except ValidationError as exc:
+            problems.extend((f"{where}.{key}", msg) for key, msg in _explain(exc, src.connector_options))
+            continue
+        classes[src.name] = cls
+    if problems:
+        raise ConfigError(problems, cfg_path)
+    return Config(settings, cfg_path, base_dir, options, classes)
+
+
+def resolve_store_url(url: str, base_dir: Path) -> str:
+    """Make a relative ``sqlite:///file.db`` relative to the config's directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+        return prefix + str((base_dir / url[len(prefix):]).resolve())
+    return url
+
+
+def _explain(exc: ValidationError, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Turn pydantic's errors into ``(key, message)`` with keys an admin recognises."""
+    out: list[tuple[str, str]] = []
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        out.append((_key_name(loc, data), _message(err)))
+    return out
+
+
+def _key_name(loc: list[Any], data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = data
+    for p in loc:
+        if isinstance(p, int):
+            name = node[p].get("name") if isinstance(node, list) and p < len(node) and isinstance(node[p], dict) else None
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{p}]" + (f" ({name})" if name else "")]
+        else:
+            parts.append(str(p))
+        node = node[p] if isinstance(node, (dict, list)) and _has(node, p) else None
+    return ".".join(parts) or "(top level)"
+
+
+def _has(node: dict[str, Any] | list[Any], key: Any) -> bool:
+    if isinstance(node, dict):
+        return key in node
+    return isinstance(key, int) and key < len(node)
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind: str = err.get("type", "")
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling against config.example.toml)"
+    msg: str = err.get("msg", "invalid")
+    return msg.removeprefix("Value error, ")
+

@@ -1,0 +1,147 @@
+"""Linking: which epic does each feedback item ask for?
+
+Precedence per (item, epic), strongest first:
+
+1. **manual** — a human linked or rejected it (``demandsync link/unlink/review``);
+   stored, never overwritten by a run.
+2. **explicit** — a Jira key of a selected epic in the item's mapped ``epic``
+   column or anywhere in its text.
+3. **rule** — an admin ``[[rules]]`` keyword, case-insensitive, whole word.
+4. **similarity** — the text resembles the epic (summary, description, labels,
+   and items a PM already accepted). Only for items nothing above linked;
+   accepted at ``linking.auto_accept``, queued for review at ``linking.suggest``.
+
+Linking is incremental: each item remembers the fingerprint of the linker
+that linked it (rules, epics, model). Only items whose fingerprint differs
+are linked: new or changed items, or all of them once a rule or epic changed.
+A crash half-way simply leaves the rest for the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from demandsync.domain import Epic
+from demandsync.sync.config import LinkingConfig, RuleConfig
+from demandsync.sync.keys import find_issue_keys
+from demandsync.sync.similarity import EpicProfile, SimilarityModel
+from demandsync.sync.store import Store
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    epic: str
+    pattern: re.Pattern[str]
+    sources: frozenset[str] | None
+
+    @classmethod
+    def build(cls, rule: RuleConfig) -> CompiledRule:
+        words = sorted({k.strip() for k in rule.keywords if k.strip()}, key=len, reverse=True)
+        alternatives = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words)
+        return cls(rule.epic, re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE),
+                   frozenset(rule.sources) if rule.sources else None)
+
+    def matches(self, source: str, text: str) -> str | None:
+        if self.sources is not None and source not in self.sources:
+            return None
+        m = self.pattern.search(text)
+        return m.group(0) if m else None
+
+
+@dataclass(slots=True)
+class LinkStats:
+    linked_items: int = 0
+    relinked_all: bool = False
+    by_method: dict[str, int] = field(default_factory=dict)
+    #: Rules naming an epic the epic JQL does not select (they link nothing).
+    rules_without_epic: list[str] = field(default_factory=list)
+
+
+class AutoLinker:
+    """Computes the automatic links of items against one set of epics."""
+
+    def __init__(
+        self,
+        epics: Sequence[Epic],
+        rules: Sequence[RuleConfig],
+        linking: LinkingConfig,
+        accepted_texts: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.epic_keys = {e.key for e in epics}
+        self.rules = [CompiledRule.build(r) for r in rules if r.epic in self.epic_keys]
+        self.rules_without_epic = sorted({r.epic for r in rules if r.epic not in self.epic_keys})
+        self.linking = linking
+        self.model: SimilarityModel | None = None
+        if linking.similarity and epics:
+            accepted = accepted_texts or {}
+            self.model = SimilarityModel()
+            self.model.fit({
+                e.key: EpicProfile(e.summary, e.description, list(e.labels), accepted.get(e.key, []))
+                for e in epics
+            })
+        self.fingerprint = self._fingerprint(epics, rules)
+
+    def _fingerprint(self, epics: Sequence[Epic], rules: Sequence[RuleConfig]) -> str:
+        payload: dict[str, Any] = {
+            "epics": sorted(self.epic_keys),
+            "rules": [r.model_dump() for r in rules],
+            "linking": self.linking.model_dump(),
+            "model": self.model.fingerprint() if self.model else None,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+    def link(self, batch: Sequence[tuple[int, str, str, list[str]]]) -> list[dict[str, Any]]:
+        """Links for a batch of ``(item_id, source, text, epic_hint)``."""
+        out: list[dict[str, Any]] = []
+        unlinked: list[tuple[int, str]] = []
+        for item_id, source, text, hint in batch:
+            found: dict[str, dict[str, Any]] = {}
+            for key in [*hint, *find_issue_keys(text)]:
+                if key in self.epic_keys and key not in found:
+                    found[key] = _row(item_id, key, "explicit", "accepted", 1.0, None)
+            for rule in self.rules:
+                if rule.epic not in found and (word := rule.matches(source, text)):
+                    found[rule.epic] = _row(item_id, rule.epic, "rule", "accepted", 1.0, f"keyword {word!r}")
+            out.extend(found.values())
+            if not found:
+                unlinked.append((item_id, text))
+        if self.model is not None and unlinked:
+            out.extend(self._similar(unlinked))
+        return out
+
+    def _similar(self, items: list[tuple[int, str]]) -> list[dict[str, Any]]:
+        assert self.model is not None
+        cfg = self.linking
+        out = []
+        candidates = self.model.score([t for _, t in items], top_k=3, min_score=cfg.suggest)
+        for (item_id, _), cands in zip(items, candidates, strict=True):
+            for c in cands:
+                state = "accepted" if c.score >= cfg.auto_accept else "suggested"
+                out.append(_row(item_id, c.epic_key, "similarity", state, round(float(c.score), 4), None))
+        return out
+
+
+def _row(item_id: int, epic: str, method: str, state: str, score: float, note: str | None) -> dict[str, Any]:
+    return {"item_id": item_id, "epic_key": epic, "method": method, "state": state, "score": score, "note": note}
+
+
+def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig], linking: LinkingConfig) -> LinkStats:
+    """Bring every item's automatic links up to date with the current linker."""
+    linker = AutoLinker(epics, rules, linking, store.accepted_texts() if linking.similarity else None)
+    meta = store.get_meta("linker") or {}
+    stats = LinkStats(relinked_all=meta.get("fingerprint") != linker.fingerprint,
+                      rules_without_epic=linker.rules_without_epic)
+    for batch in store.items_to_link(linker.fingerprint):
+        rows = linker.link(batch)
+        store.replace_auto_links([b[0] for b in batch], rows, linker.fingerprint)
+        stats.linked_items += len(batch)
+        for r in rows:
+            key = r["method"] if r["state"] == "accepted" else r["state"]
+            stats.by_method[key] = stats.by_method.get(key, 0) + 1
+    store.set_meta("linker", {"fingerprint": linker.fingerprint})
+    return stats

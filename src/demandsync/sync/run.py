@@ -1,0 +1,225 @@
+"""One run: lock, stages, run record, exit status.
+
+    fields ─▶ sources ─▶ epics ─▶ link ─▶ count ─▶ plan ─▶ apply
+
+Each stage commits what it finished, so a run killed anywhere leaves a store
+the next run converges from. A source that fails is reported and the others
+go on; the run then exits 1. Config problems found on the way (a target field
+that does not exist) exit 2 before anything is pulled or written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from demandsync.connectors.base import SourceContext, Tracker
+from demandsync.connectors.jira import JiraTracker
+from demandsync.domain import FeedbackItem, Quarantined
+from demandsync.mappings.engine import MappingError, build_mapper
+from demandsync.sync.config import Config, ConfigError, SourceConfig
+from demandsync.sync.demand import DemandRules, count_demand
+from demandsync.sync.link import link_items
+from demandsync.sync.lock import RunLock
+from demandsync.sync.logs import run_id_var
+from demandsync.sync.store import Store
+from demandsync.sync.writeback import TargetError, apply_plan, plan_writes, resolve_targets
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_CONFIG = 2
+EXIT_LOCKED = 75
+
+_ITEM_BATCH = 2000
+
+
+@dataclass(slots=True)
+class SourceReport:
+    pulled: int = 0
+    new: int = 0
+    changed: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class RunReport:
+    run_id: int | None = None
+    dry_run: bool = False
+    sources: dict[str, SourceReport] = field(default_factory=dict)
+    epics: int = 0
+    links: dict[str, int] = field(default_factory=dict)
+    writes: dict[str, int] = field(default_factory=lambda: {"planned": 0, "applied": 0, "failed": 0})
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    demand: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        failed = any(s.error for s in self.sources.values()) or self.writes["failed"] or self.errors
+        return EXIT_PARTIAL if failed else EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["exit_code"] = self.exit_code
+        return doc
+
+
+def build_tracker(config: Config) -> JiraTracker:
+    jira = config.settings.jira
+    return JiraTracker(
+        jira.url, email=jira.email, api_token=jira.api_token, pat=jira.pat, timeout=jira.timeout,
+        allow_insecure_http=jira.allow_insecure_http, page_size=jira.page_size, notify_users=jira.notify_users,
+    )
+
+
+def demand_rules(config: Config) -> DemandRules:
+    d = config.settings.demand
+    return DemandRules(
+        email_domain_accounts=d.email_domain_accounts,
+        source_weights=dict(d.weights.source),
+        attribute_weights={a: {k.lower(): v for k, v in t.items()} for a, t in d.weights.attribute.items()},
+        half_life_days=d.half_life_days,
+    )
+
+
+def run_sync(
+    config: Config,
+    *,
+    dry_run: bool = False,
+    full: bool = False,
+    only: Sequence[str] | None = None,
+    tracker_factory: Callable[[Config], Tracker] = build_tracker,
+    now: datetime | None = None,
+) -> RunReport:
+    """Run every stage once. Raises LockHeld (exit 75) and ConfigError (exit 2)."""
+    started = time.monotonic()
+    store = Store.open(config.store_url)
+    try:
+        with RunLock.acquire(store.engine):
+            return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started)
+    finally:
+        store.close()
+
+
+def _locked_run(
+    config: Config, store: Store, tracker: Tracker, dry_run: bool, full: bool,
+    only: Sequence[str] | None, now: datetime | None, started: float,
+) -> RunReport:
+    report = RunReport(dry_run=dry_run)
+    settings = config.settings
+    try:
+        try:
+            targets = resolve_targets(settings.jira.fields, tracker.fields())
+        except TargetError as exc:
+            raise ConfigError(exc.problems, config.path) from None
+        report.run_id = store.start_run(socket.gethostname(), os.getpid(), dry_run)
+        token = run_id_var.set(report.run_id)
+        try:
+            log.info("run %s started%s", report.run_id, " (dry run)" if dry_run else "")
+            for src in settings.sources:
+                if src.enabled and (not only or src.name in only):
+                    report.sources[src.name] = pull_source(config, store, src, report.run_id, full)
+            epics = list(tracker.epics(settings.jira.epics, [t.field.id for t in targets]))
+            store.save_epics(epics)
+            report.epics = len(epics)
+            stats = link_items(store, epics, settings.rules, settings.linking)
+            for epic in stats.rules_without_epic:
+                log.warning("rule for %s links nothing: the epic JQL does not select %s", epic, epic)
+            report.links = store.link_counts()
+            demand = count_demand(store.linked_items(), [e.key for e in epics], demand_rules(config),
+                                  now or datetime.now(UTC))
+            report.demand = {k: d.as_dict() for k, d in demand.items()}
+            plan = plan_writes(epics, demand, targets)
+            report.plan = [w.as_dict() for w in plan]
+            report.writes["planned"] = len(plan)
+            if not dry_run:
+                store.save_demand(report.demand)
+                result = apply_plan(tracker, store, report.run_id, plan)
+                report.writes["applied"], report.writes["failed"] = result.applied, result.failed
+                report.errors.extend(result.errors)
+        except Exception as exc:
+            report.errors.append({"stage": "run", "error": f"{type(exc).__name__}: {exc}"})
+            log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc)
+        finally:
+            report.seconds = round(time.monotonic() - started, 3)
+            status = "ok" if report.exit_code == EXIT_OK else "partial"
+            store.finish_run(report.run_id, status, _summary(report))
+            log.info("run %s finished: %s in %.1fs", report.run_id, status, report.seconds)
+            run_id_var.reset(token)
+        return report
+    finally:
+        tracker.close()
+
+
+def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, full: bool) -> SourceReport:
+    """Pull one source into the store. Its failure is reported, never raised."""
+    rep = SourceReport()
+    cls = config.source_classes[src.name]
+    source = cls(config.source_options[src.name], SourceContext(src.name, config.base_dir, full=full))
+    known = store.item_hashes(src.name)
+    seen: set[str] = set()
+    items: list[FeedbackItem] = []
+    bad: list[Quarantined] = []
+
+    def flush() -> None:
+        counts = store.upsert_items(items, known)
+        rep.new += counts.new
+        rep.changed += counts.changed
+        store.quarantine(bad, run_id)
+        rep.quarantined += len(bad)
+        items.clear()
+        bad.clear()
+
+    try:
+        mapper = build_mapper(src.name, src.preset, src.map)
+        for record in source.pull({} if full else store.get_cursor(src.name)):
+            rep.pulled += 1
+            out = record if isinstance(record, Quarantined) else mapper.map(record)
+            if out is None:
+                rep.skipped += 1
+            elif isinstance(out, Quarantined):
+                bad.append(out)
+            else:
+                seen.add(out.external_id)
+                items.append(out)
+            if len(items) + len(bad) >= _ITEM_BATCH:
+                flush()
+        flush()
+        if full and source.complete():
+            rep.deleted = store.mark_missing_deleted(src.name, seen)
+        store.record_pull(src.name, src.kind, cursor=source.cursor, error=None)
+    except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
+        flush()
+        rep.error = _describe(exc)
+        store.record_pull(src.name, src.kind, cursor=None, error=rep.error)
+        log.error("source %s failed: %s", src.name, rep.error)
+    finally:
+        source.close()
+    log.info("source %s: %d pulled, %d new, %d changed, %d quarantined, %d skipped",
+             src.name, rep.pulled, rep.new, rep.changed, rep.quarantined, rep.skipped)
+    return rep
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, MappingError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _summary(report: RunReport) -> dict[str, Any]:
+    doc = report.as_dict()
+    doc.pop("demand", None)
+    doc["plan"] = doc["plan"][:200]
+    return doc

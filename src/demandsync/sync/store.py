@@ -1,0 +1,479 @@
+"""The store: the one place demandsync remembers things (DESIGN rule 3).
+
+SQLite by default, PostgreSQL by URL. Every public method is one transaction,
+so a run killed between two calls leaves a consistent store and the next run
+converges. Bulk paths (items, links) use executemany over Core statements:
+the ORM's unit of work is far too slow for 100,000 items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.resources import files
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+from demandsync.domain import Epic, FeedbackItem, Quarantined
+from demandsync.sync.schema import (
+    EpicRow,
+    ItemRow,
+    LinkRow,
+    MetaRow,
+    QuarantineRow,
+    RunRow,
+    SourceStateRow,
+    WriteRow,
+)
+
+ITEMS = ItemRow.__table__
+EPICS = EpicRow.__table__
+LINKS = LinkRow.__table__
+SOURCES = SourceStateRow.__table__
+QUARANTINE = QuarantineRow.__table__
+RUNS = RunRow.__table__
+WRITES = WriteRow.__table__
+META = MetaRow.__table__
+
+_BATCH = 2000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def item_hash(item: FeedbackItem) -> str:
+    """Hash of everything mapped into an item: same hash, nothing to update."""
+    payload = [
+        item.text, item.requester, item.account,
+        item.created_at.isoformat() if item.created_at else None,
+        item.url, item.tags, item.epic_hint, item.votes, item.extra,
+    ]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+
+@dataclass(slots=True)
+class LinkedItem:
+    """One accepted item of one epic, as demand counting and ``explain`` see it."""
+
+    epic_key: str
+    item_id: int
+    source: str
+    external_id: str
+    text: str
+    requester: str | None
+    account: str | None
+    created_at: datetime | None
+    url: str | None
+    votes: int
+    extra: dict[str, Any]
+    method: str
+    score: float
+    state: str
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (no-op when it is there)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(files("demandsync") / "migrations"))
+    with engine.begin() as conn:
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        if MigrationContext.configure(conn).get_current_revision() == head:
+            return
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")  # readers never block the run
+            cur.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the process
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """Typed operations on the store. Open with :meth:`open`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        engine = make_engine(url)
+        migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ---- meta -------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> dict[str, Any] | None:
+        with self.begin() as conn:
+            return conn.execute(sa.select(META.c.value).where(META.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: dict[str, Any]) -> None:
+        with self.begin() as conn:
+            if conn.execute(sa.update(META).where(META.c.key == key).values(value=value)).rowcount == 0:
+                conn.execute(sa.insert(META).values(key=key, value=value))
+
+    # ---- sources ----------------------------------------------------------------------
+
+    def get_cursor(self, name: str) -> dict[str, Any]:
+        with self.begin() as conn:
+            return conn.execute(sa.select(SOURCES.c.cursor).where(SOURCES.c.name == name)).scalar() or {}
+
+    def record_pull(self, name: str, kind: str, *, cursor: dict[str, Any] | None, error: str | None) -> None:
+        """Remember a pull's outcome; the cursor moves only when it succeeded."""
+        now = utcnow()
+        values: dict[str, Any] = {"kind": kind, "last_pull_at": now, "last_error": error}
+        if error is None:
+            values |= {"cursor": cursor or {}, "last_ok_at": now}
+        with self.begin() as conn:
+            if conn.execute(sa.update(SOURCES).where(SOURCES.c.name == name).values(**values)).rowcount == 0:
+                conn.execute(sa.insert(SOURCES).values(name=name, cursor=values.get("cursor", {}), **{
+                    k: v for k, v in values.items() if k != "cursor"}))
+
+    def source_states(self) -> list[dict[str, Any]]:
+        with self.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(SOURCES).order_by(SOURCES.c.name))]
+
+    # ---- items ------------------------------------------------------------------------
+
+    def item_hashes(self, source: str) -> dict[str, str]:
+        """external_id -> content hash of every item of a source (for upserts)."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                sa.select(ITEMS.c.external_id, ITEMS.c.content_hash, ITEMS.c.deleted).where(ITEMS.c.source == source)
+            )
+            return {ext: ("" if deleted else h) for ext, h, deleted in rows}
+
+    def upsert_items(self, items: Sequence[FeedbackItem], known: dict[str, str]) -> UpsertCounts:
+        """Insert new items, update changed ones, skip identical ones.
+
+        ``known`` (from :meth:`item_hashes`) is updated in place, so the same
+        row seen twice in one pull (overlapping exports) is written once.
+        A changed item is relinked (``link_fp`` cleared) on the next link stage.
+        """
+        counts = UpsertCounts()
+        now = utcnow()
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for item in items:
+            h = item_hash(item)
+            old = known.get(item.external_id)
+            if old == h:
+                counts.unchanged += 1
+                continue
+            row = _item_values(item, h)
+            if old is None:
+                inserts.append(row | {"source": item.source, "external_id": item.external_id,
+                                      "first_seen_at": now, "updated_at": now, "deleted": False})
+                counts.new += 1
+            else:
+                updates.append(row | {"b_source": item.source, "b_ext": item.external_id, "updated_at": now})
+                counts.changed += 1
+            known[item.external_id] = h
+        with self.begin() as conn:
+            if inserts:
+                conn.execute(sa.insert(ITEMS), inserts)
+            if updates:
+                stmt = (
+                    sa.update(ITEMS)
+                    .where(ITEMS.c.source == sa.bindparam("b_source"), ITEMS.c.external_id == sa.bindparam("b_ext"))
+                    .values({k: sa.bindparam(k) for k in updates[0] if not k.startswith("b_")} | {"deleted": False})
+                )
+                conn.execute(stmt, updates)
+        return counts
+
+    def mark_missing_deleted(self, source: str, seen: set[str]) -> int:
+        """After a complete pull: items the source no longer has stop counting."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                sa.select(ITEMS.c.id, ITEMS.c.external_id).where(ITEMS.c.source == source, ITEMS.c.deleted.is_(False))
+            ).all()
+            gone = [i for i, ext in rows if ext not in seen]
+            for chunk in _chunks(gone, _BATCH):
+                conn.execute(sa.update(ITEMS).where(ITEMS.c.id.in_(chunk)).values(deleted=True, updated_at=utcnow()))
+            return len(gone)
+
+    def find_item(self, source: str, external_id: str) -> int | None:
+        with self.begin() as conn:
+            return conn.execute(
+                sa.select(ITEMS.c.id).where(ITEMS.c.source == source, ITEMS.c.external_id == external_id)
+            ).scalar()
+
+    def count_items(self) -> int:
+        with self.begin() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(ITEMS.c.deleted.is_(False))).scalar_one()
+
+    def forget_requester(self, identity: str) -> int:
+        """Remove every item of one person (GDPR erasure); counts drop next run."""
+        ident = identity.strip().lower()
+        with self.begin() as conn:
+            ids = [i for (i,) in conn.execute(sa.select(ITEMS.c.id).where(sa.func.lower(ITEMS.c.requester) == ident))]
+            for chunk in _chunks(ids, _BATCH):
+                conn.execute(sa.delete(LINKS).where(LINKS.c.item_id.in_(chunk)))
+                conn.execute(sa.delete(ITEMS).where(ITEMS.c.id.in_(chunk)))
+            return len(ids)
+
+    # ---- quarantine -------------------------------------------------------------------
+
+    def quarantine(self, entries: Sequence[Quarantined], run_id: int | None) -> None:
+        if not entries:
+            return
+        now = utcnow()
+        with self.begin() as conn:
+            for q in entries:
+                changed = conn.execute(
+                    sa.update(QUARANTINE)
+                    .where(QUARANTINE.c.source == q.source, QUARANTINE.c.locator == q.locator[:1000])
+                    .values(reason=q.reason, raw=q.raw[:2000], run_id=run_id, last_seen_at=now)
+                ).rowcount
+                if not changed:
+                    conn.execute(sa.insert(QUARANTINE).values(
+                        source=q.source, locator=q.locator[:1000], reason=q.reason, raw=q.raw[:2000],
+                        run_id=run_id, first_seen_at=now, last_seen_at=now))
+
+    def quarantined(self, source: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        stmt = sa.select(QUARANTINE).order_by(QUARANTINE.c.source, QUARANTINE.c.id)
+        if source:
+            stmt = stmt.where(QUARANTINE.c.source == source)
+        if limit:
+            stmt = stmt.limit(limit)
+        with self.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    # ---- epics ------------------------------------------------------------------------
+
+    def save_epics(self, epics: Sequence[Epic]) -> None:
+        """Upsert the epics the JQL selected; the others are marked not present."""
+        now = utcnow()
+        with self.begin() as conn:
+            existing = set(conn.execute(sa.select(EPICS.c.key)).scalars())
+            rows = [
+                {"b_key": e.key, "jira_id": e.id, "summary": e.summary, "description": e.description,
+                 "labels": e.labels, "status_category": e.status_category, "project": e.project,
+                 "values": e.values, "present": True, "seen_at": now}
+                for e in epics
+            ]
+            new = [r for r in rows if r["b_key"] not in existing]
+            old = [r for r in rows if r["b_key"] in existing]
+            conn.execute(sa.update(EPICS).values(present=False))
+            if new:
+                conn.execute(sa.insert(EPICS), [{"key": r.pop("b_key"), "demand": {}, **r} for r in new])
+            if old:
+                stmt = sa.update(EPICS).where(EPICS.c.key == sa.bindparam("b_key")).values(
+                    {k: sa.bindparam(k) for k in old[0] if k != "b_key"})
+                conn.execute(stmt, old)
+
+    def epics(self, present_only: bool = True) -> list[Epic]:
+        stmt = sa.select(EPICS).order_by(EPICS.c.key)
+        if present_only:
+            stmt = stmt.where(EPICS.c.present.is_(True))
+        with self.begin() as conn:
+            return [
+                Epic(key=r.key, id=r.jira_id, summary=r.summary, description=r.description, labels=list(r.labels),
+                     status_category=r.status_category, project=r.project, values=dict(r.values))
+                for r in conn.execute(stmt)
+            ]
+
+    def epic_row(self, key: str) -> dict[str, Any] | None:
+        with self.begin() as conn:
+            row = conn.execute(sa.select(EPICS).where(EPICS.c.key == key)).first()
+            return dict(row._mapping) if row else None
+
+    def save_demand(self, demand: dict[str, dict[str, Any]]) -> None:
+        with self.begin() as conn:
+            rows = [{"b_key": k, "demand": v} for k, v in demand.items()]
+            if rows:
+                conn.execute(sa.update(EPICS).where(EPICS.c.key == sa.bindparam("b_key")).values(
+                    demand=sa.bindparam("demand")), rows)
+
+    # ---- links ------------------------------------------------------------------------
+
+    def items_to_link(self, fingerprint: str) -> Iterator[list[tuple[int, str, str, list[str]]]]:
+        """Batches of ``(id, source, text, epic_hint)`` not yet linked by this linker."""
+        stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.text, ITEMS.c.epic_hint).where(
+            ITEMS.c.deleted.is_(False), sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp != fingerprint))
+        with self.engine.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(stmt.order_by(ITEMS.c.id))]
+        for chunk in _chunks(rows, 10_000):
+            yield [(i, s, t, list(h or [])) for i, s, t, h in chunk]
+
+    def replace_auto_links(
+        self, item_ids: Sequence[int], links: Sequence[dict[str, Any]], fingerprint: str
+    ) -> None:
+        """Swap the automatic links of these items for ``links``; manual decisions stay.
+
+        ``links`` rows: item_id, epic_key, method, state, score, note.
+        """
+        now = utcnow()
+        with self.begin() as conn:
+            manual: set[tuple[int, str]] = set()
+            for chunk in _chunks(list(item_ids), _BATCH):
+                conn.execute(sa.delete(LINKS).where(LINKS.c.item_id.in_(chunk), LINKS.c.method != "manual"))
+                manual.update(conn.execute(
+                    sa.select(LINKS.c.item_id, LINKS.c.epic_key).where(LINKS.c.item_id.in_(chunk))).tuples())
+                conn.execute(sa.update(ITEMS).where(ITEMS.c.id.in_(chunk)).values(link_fp=fingerprint))
+            rows = [dict(lk, updated_at=now) for lk in links if (lk["item_id"], lk["epic_key"]) not in manual]
+            if rows:
+                conn.execute(sa.insert(LINKS), rows)
+
+    def decide_link(self, item_id: int, epic_key: str, state: str, note: str | None = None) -> None:
+        """Record a human decision (accepted / rejected); it beats every automatic link."""
+        now = utcnow()
+        with self.begin() as conn:
+            conn.execute(sa.delete(LINKS).where(LINKS.c.item_id == item_id, LINKS.c.epic_key == epic_key))
+            conn.execute(sa.insert(LINKS).values(item_id=item_id, epic_key=epic_key, method="manual", state=state,
+                                                 score=1.0, note=note, updated_at=now))
+
+    def link_counts(self) -> dict[str, int]:
+        """Accepted links by method, plus suggestions waiting for review."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                sa.select(LINKS.c.method, LINKS.c.state, sa.func.count())
+                .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
+                .where(ITEMS.c.deleted.is_(False))
+                .group_by(LINKS.c.method, LINKS.c.state)
+            ).all()
+        out: dict[str, int] = {}
+        for method, state, n in rows:
+            key = method if state == "accepted" else state
+            out[key] = out.get(key, 0) + n
+        return out
+
+    def linked_items(self, epic_keys: Iterable[str] | None = None, states: Sequence[str] = ("accepted",)) -> list[LinkedItem]:
+        """Items linked to epics (all present epics by default), with how."""
+        stmt = (
+            sa.select(LINKS.c.epic_key, ITEMS.c.id, ITEMS.c.source, ITEMS.c.external_id, ITEMS.c.text,
+                      ITEMS.c.requester, ITEMS.c.account, ITEMS.c.created_at, ITEMS.c.url, ITEMS.c.votes,
+                      ITEMS.c.extra, LINKS.c.method, LINKS.c.score, LINKS.c.state)
+            .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
+            .where(ITEMS.c.deleted.is_(False), LINKS.c.state.in_(states))
+            .order_by(LINKS.c.epic_key, ITEMS.c.created_at.desc(), ITEMS.c.id)
+        )
+        if epic_keys is not None:
+            stmt = stmt.where(LINKS.c.epic_key.in_(list(epic_keys)))
+        with self.engine.connect() as conn:
+            return [LinkedItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], as_utc(r[7]), r[8], r[9], r[10] or {},
+                               r[11], r[12], r[13]) for r in conn.execute(stmt)]
+
+    def accepted_texts(self, per_epic: int = 50) -> dict[str, list[str]]:
+        """Texts a human accepted for each epic: the epic learns from them."""
+        stmt = (
+            sa.select(LINKS.c.epic_key, ITEMS.c.text)
+            .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
+            .where(LINKS.c.method == "manual", LINKS.c.state == "accepted", ITEMS.c.deleted.is_(False))
+            .order_by(LINKS.c.epic_key, LINKS.c.updated_at.desc())
+        )
+        out: dict[str, list[str]] = {}
+        with self.begin() as conn:
+            for key, text in conn.execute(stmt):
+                texts = out.setdefault(key, [])
+                if len(texts) < per_epic:
+                    texts.append(text)
+        return out
+
+    # ---- runs and the write journal ---------------------------------------------------
+
+    def start_run(self, host: str, pid: int, dry_run: bool) -> int:
+        with self.begin() as conn:
+            # A run still marked running here was killed: its lock is gone, or we would not be here.
+            conn.execute(sa.update(RUNS).where(RUNS.c.status == "running").values(status="crashed"))
+            conn.execute(sa.update(WRITES).where(WRITES.c.state == "planned").values(
+                state="abandoned", error="the run that planned it stopped before applying it"))
+            return conn.execute(sa.insert(RUNS).values(
+                started_at=utcnow(), status="running", host=host, pid=pid, dry_run=dry_run, summary={})
+            ).inserted_primary_key[0]
+
+    def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
+        with self.begin() as conn:
+            conn.execute(sa.update(RUNS).where(RUNS.c.id == run_id).values(
+                status=status, finished_at=utcnow(), summary=summary))
+
+    def runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        with self.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(RUNS).order_by(RUNS.c.id.desc()).limit(limit))]
+
+    def running_run(self) -> dict[str, Any] | None:
+        with self.begin() as conn:
+            row = conn.execute(sa.select(RUNS).where(RUNS.c.status == "running").order_by(RUNS.c.id.desc())).first()
+            return dict(row._mapping) if row else None
+
+    def journal_planned(self, run_id: int, writes: Sequence[dict[str, Any]]) -> list[int]:
+        """Journal planned writes (epic_key, field_id, figure, old, new); returns their ids."""
+        now = utcnow()
+        with self.begin() as conn:
+            ids = []
+            for w in writes:
+                ids.append(conn.execute(sa.insert(WRITES).values(
+                    run_id=run_id, epic_key=w["epic_key"], field_id=w["field_id"], figure=w["figure"],
+                    old={"v": w["old"]}, new={"v": w["new"]}, state="planned", planned_at=now)
+                ).inserted_primary_key[0])
+            return ids
+
+    def journal_done(self, ids: Sequence[int], state: str, error: str | None = None) -> None:
+        with self.begin() as conn:
+            conn.execute(sa.update(WRITES).where(WRITES.c.id.in_(list(ids))).values(
+                state=state, error=error, done_at=utcnow()))
+
+    def journal(self, run_id: int | None = None, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        stmt = sa.select(WRITES).order_by(WRITES.c.id.desc()).limit(limit)
+        if run_id is not None:
+            stmt = stmt.where(WRITES.c.run_id == run_id)
+        if state is not None:
+            stmt = stmt.where(WRITES.c.state == state)
+        with self.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def _item_values(item: FeedbackItem, content_hash: str) -> dict[str, Any]:
+    return {
+        "content_hash": content_hash, "text": item.text, "requester": item.requester, "account": item.account,
+        "created_at": item.created_at, "url": item.url, "tags": list(item.tags), "epic_hint": list(item.epic_hint),
+        "votes": item.votes, "extra": dict(item.extra), "link_fp": None,
+    }
+
+
+def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
