@@ -78,10 +78,12 @@ class RunReport:
 
 def build_tracker(config: Config) -> JiraTracker:
     jira = config.settings.jira
-    return JiraTracker(
-        jira.url, email=jira.email, api_token=jira.api_token, pat=jira.pat, timeout=jira.timeout,
-        allow_insecure_http=jira.allow_insecure_http, page_size=jira.page_size, notify_users=jira.notify_users,
+    tracker = JiraTracker(
+        jira.url, email=jira.email, api_token=jira.api_token, pat=jira.pat, read_timeout=jira.timeout,
+        allow_insecure_http=jira.allow_insecure_http, page_size=jira.page_size,
     )
+    tracker.quiet_writes = not jira.notify_users
+    return tracker
 
 
 def demand_rules(config: Config) -> DemandRules:

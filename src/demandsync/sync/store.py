@@ -351,8 +351,8 @@ class Store:
             manual: set[tuple[int, str]] = set()
             for chunk in _chunks(list(item_ids), _BATCH):
                 conn.execute(sa.delete(LINKS).where(LINKS.c.item_id.in_(chunk), LINKS.c.method != "manual"))
-                manual.update(conn.execute(
-                    sa.select(LINKS.c.item_id, LINKS.c.epic_key).where(LINKS.c.item_id.in_(chunk))).tuples())
+                manual.update(tuple(r) for r in conn.execute(
+                    sa.select(LINKS.c.item_id, LINKS.c.epic_key).where(LINKS.c.item_id.in_(chunk))).all())
                 conn.execute(sa.update(ITEMS).where(ITEMS.c.id.in_(chunk)).values(link_fp=fingerprint))
             rows = [dict(lk, updated_at=now) for lk in links if (lk["item_id"], lk["epic_key"]) not in manual]
             if rows:

@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any
 
 from demandsync.connectors.base import Tracker, TrackerField, WriteRejected
-from demandsync.connectors.jira import FieldResolutionError, resolve_field
+from demandsync.connectors.jira import FieldLookupError, resolve_field
 from demandsync.domain import Epic
 from demandsync.sync.demand import Demand
 from demandsync.sync.figures import ACCEPTED_JIRA_TYPES, FIGURES
@@ -75,7 +75,7 @@ def resolve_targets(refs: Mapping[str, str], fields: Sequence[TrackerField]) -> 
         key = f"jira.fields.{figure}"
         try:
             f = resolve_field(ref, fields)
-        except FieldResolutionError as exc:
+        except FieldLookupError as exc:
             problems.append((key, str(exc)))
             continue
         kind = FIGURES[figure].kind

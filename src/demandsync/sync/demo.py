@@ -1,0 +1,78 @@
+"""``demandsync demo``: the whole product in one command, no Jira account needed.
+
+Starts the local Jira sandbox with seeded epics, copies the bundled example
+exports and config into a working directory, runs a real sync over HTTP with
+an embedded SQLite store, then runs it again to show that an unchanged world
+plans zero writes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from importlib.resources import files
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from demandsync.sandbox.jira import JiraSandbox, demo_state
+from demandsync.sync.config import load_config
+from demandsync.sync.logs import setup_logging
+from demandsync.sync.run import RunReport, run_sync
+
+_EXPORTS = ("hotjar-exit-survey-2026-10.csv", "hotjar-exit-survey-2026-11.csv", "sales-call-notes.csv")
+
+
+def prepare(workdir: Path, jira_url: str) -> Path:
+    """Lay out the demo's config and exports in ``workdir``; returns the config path."""
+    examples = files("demandsync") / "examples"
+    (workdir / "exports").mkdir(parents=True, exist_ok=True)
+    for name in _EXPORTS:
+        (workdir / "exports" / name).write_bytes((examples / name).read_bytes())
+    config = workdir / "demandsync.toml"
+    config.write_text((examples / "demandsync.toml").read_text(encoding="utf-8").replace("{jira_url}", jira_url),
+                      encoding="utf-8")
+    return config
+
+
+def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = False) -> int:
+    workdir = keep or Path(tempfile.mkdtemp(prefix="demandsync-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    setup_logging()
+    with JiraSandbox(demo_state(), email="demo@example.com", api_token="sandbox-token") as sandbox:
+        jira_url = sandbox.start()
+        config = load_config(prepare(workdir, jira_url))
+        first = run_sync(config)
+        second = run_sync(config)
+        epics = {key: sandbox.state.issue(key)["fields"] for key in sorted(first.demand)}
+    if as_json:
+        sys.stdout.write(json.dumps({"first": first.as_dict(), "second": second.as_dict()}, default=str) + "\n")
+    else:
+        _print(console, first, second, epics, workdir, keep is not None)
+    if keep is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return max(first.exit_code, second.exit_code)
+
+
+def _print(console: Console, first: RunReport, second: RunReport, epics: dict[str, dict[str, object]],
+           workdir: Path, kept: bool) -> None:
+    pulled = ", ".join(f"{name}: {s.pulled} rows, {s.new} new items, {s.quarantined} quarantined"
+                       for name, s in first.sources.items())
+    console.print(f"[bold]demandsync demo[/] — Jira sandbox + {len(first.sources)} sources ({pulled})")
+    table = Table(title="Epics in the Jira sandbox after the sync")
+    for col in ("epic", "summary", "requests", "requesters", "accounts", "last requested", "sources"):
+        table.add_column(col)
+    for key, f in epics.items():
+        d = first.demand[key]
+        table.add_row(key, str(f.get("summary", "")), str(d["requests"]), str(d["requesters"]), str(d["accounts"]),
+                      str(d["last_requested"] or "—"), str(d["sources"] or "—"))
+    console.print(table)
+    links = ", ".join(f"{k} {v}" for k, v in sorted(first.links.items()))
+    console.print(f"links: {links}")
+    console.print(f"first run: {first.writes['applied']} field writes applied, {first.writes['failed']} failed")
+    console.print(f"second run (nothing new): {second.writes['planned']} writes planned")
+    if kept:
+        console.print(f"files kept in {workdir}: try `demandsync explain PROD-1 --config {workdir / 'demandsync.toml'}`")

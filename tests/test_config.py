@@ -1,0 +1,109 @@
+"""Config: what an admin sees when the TOML is wrong, and env overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from demandsync.sync.config import ConfigError, load_config
+
+GOOD = """
+[jira]
+url = "https://acme.atlassian.net"
+email = "ops@acme.com"
+api_token = "s3cr3t-token-value"
+epics = "project = PROD AND issuetype = Epic"
+[jira.fields]
+requests = "Customer requests"
+
+[[sources]]
+name = "exit-survey"
+kind = "csv"
+path = "exports/*.csv"
+[sources.map]
+text = ["Q1"]
+
+[[rules]]
+epic = "PROD-7"
+keywords = ["sso"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "demandsync.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def problems(tmp_path: Path, text: str) -> dict[str, str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    return dict(info.value.problems)
+
+
+def test_good_config_resolves_store_relative_to_the_file(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.store_url == f"sqlite:///{tmp_path.resolve() / 'demandsync.db'}"
+    assert cfg.settings.sources[0].name == "exit-survey"
+
+
+def test_secret_never_shows_in_repr_or_dump(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD))
+    assert "s3cr3t-token-value" not in repr(cfg.settings)
+    assert "s3cr3t-token-value" not in str(cfg.settings.model_dump())
+    assert cfg.secrets == ["s3cr3t-token-value"]
+
+
+def test_env_overrides_a_nested_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMANDSYNC_JIRA__API_TOKEN", "from-env")
+    monkeypatch.setenv("DEMANDSYNC_JIRA__EPICS", "project = OPS")
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.settings.jira.api_token is not None
+    assert cfg.settings.jira.api_token.get_secret_value() == "from-env"
+    assert cfg.settings.jira.epics == "project = OPS"
+    assert cfg.settings.jira.email == "ops@acme.com"  # the rest still comes from the file
+
+
+def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMANDSYNC_CONFIG", str(write(tmp_path, GOOD)))
+    assert load_config().path == tmp_path / "demandsync.toml"
+
+
+def test_missing_file_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no config file at"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_unknown_figure_names_the_key(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace('requests = "Customer requests"', 'requets = "X"'))
+    assert "unknown demand figure(s) requets" in found["jira.fields"]
+
+
+def test_typo_in_connector_key_names_source_and_key(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace('path = "exports/*.csv"', 'path = "exports/*.csv"\npth = "x"'))
+    assert "unknown key" in found["sources[0] (exit-survey).pth"]
+
+
+def test_missing_auth_and_bad_rule_key_are_both_reported(tmp_path: Path) -> None:
+    text = GOOD.replace('api_token = "s3cr3t-token-value"\n', "").replace('epic = "PROD-7"', 'epic = "prod seven"')
+    found = problems(tmp_path, text)
+    assert "api_token" in found["jira"]
+    assert "is not a Jira issue key" in found["rules[0].epic"]
+
+
+def test_unknown_kind_lists_installed_kinds(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace('kind = "csv"', 'kind = "surveymonky"'))
+    assert "unknown source kind 'surveymonky'" in found["sources[0] (exit-survey).kind"]
+    assert "csv" in found["sources[0] (exit-survey).kind"]
+
+
+def test_duplicate_source_names_rejected(tmp_path: Path) -> None:
+    text = GOOD + '\n[[sources]]\nname = "exit-survey"\nkind = "csv"\npath = "b.csv"\n'
+    with pytest.raises(ConfigError, match="two sources are named 'exit-survey'"):
+        load_config(write(tmp_path, text))
+
+
+def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[jira\nurl="))

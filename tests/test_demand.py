@@ -1,0 +1,59 @@
+"""Demand semantics, exactly as the README and the PM read them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from demandsync.sync.demand import DemandRules, count_demand
+from demandsync.sync.store import LinkedItem
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def item(i: int, epic: str = "PROD-1", *, who: str | None = None, acct: str | None = None, source: str = "survey",
+         days_ago: float | None = 1, votes: int = 1, extra: dict[str, object] | None = None) -> LinkedItem:
+    created = NOW - timedelta(days=days_ago) if days_ago is not None else None
+    return LinkedItem(epic, i, source, str(i), f"text {i}", who, acct, created, None, votes, extra or {},
+                      "explicit", 1.0, "accepted")
+
+
+def test_requesters_compare_emails_case_insensitively_and_anonymous_count_alone() -> None:
+    items = [item(1, who="Ann@Acme.com "), item(2, who="ann@acme.com"), item(3), item(4), item(5, who="bob@x.io")]
+    d = count_demand(items, ["PROD-1"], DemandRules(), NOW)["PROD-1"]
+    assert d.requests == 5
+    assert d.requesters == 4  # ann once, two anonymous items, bob
+
+
+def test_item_linked_to_two_epics_counts_once_for_each_and_repeats_do_not_double() -> None:
+    items = [item(1, "PROD-1"), item(1, "PROD-2"), item(1, "PROD-1")]
+    demand = count_demand(items, ["PROD-1", "PROD-2", "PROD-3"], DemandRules(), NOW)
+    assert (demand["PROD-1"].requests, demand["PROD-2"].requests, demand["PROD-3"].requests) == (1, 1, 0)
+
+
+def test_accounts_by_name_and_optionally_by_email_domain_never_free_mail() -> None:
+    items = [item(1, acct="Globex"), item(2, acct="globex "), item(3, who="a@initech.com"), item(4, who="b@gmail.com")]
+    assert count_demand(items, ["PROD-1"], DemandRules(), NOW)["PROD-1"].accounts == 1
+    rules = DemandRules(email_domain_accounts=True)
+    assert count_demand(items, ["PROD-1"], rules, NOW)["PROD-1"].accounts == 2
+
+
+def test_votes_count_each_voter_once() -> None:
+    items = [item(1, who="a@x.io", votes=3), item(2, who="a@x.io", votes=1), item(3, votes=2), item(4, who="b@x.io")]
+    assert count_demand(items, ["PROD-1"], DemandRules(), NOW)["PROD-1"].votes == 3 + 2 + 1
+
+
+def test_windows_last_requested_and_source_breakdown() -> None:
+    items = [item(1, days_ago=2, source="canny"), item(2, days_ago=45, source="canny"),
+             item(3, days_ago=200, source="hotjar"), item(4, days_ago=None, source="jira")]
+    d = count_demand(items, ["PROD-1"], DemandRules(), NOW)["PROD-1"]
+    assert (d.requests_30d, d.requests_90d) == (1, 2)
+    assert d.last_requested == date(2026, 11, 20)
+    assert d.sources == "canny 2 · hotjar 1 · jira 1"
+
+
+def test_score_weights_by_source_attribute_and_recency() -> None:
+    items = [item(1, source="canny", extra={"plan": "Enterprise"}), item(2, source="survey", days_ago=0)]
+    rules = DemandRules(source_weights={"canny": 2.0}, attribute_weights={"plan": {"enterprise": 3.0}})
+    assert count_demand(items, ["PROD-1"], rules, NOW)["PROD-1"].score == 7.0
+    decayed = DemandRules(half_life_days=1)
+    assert count_demand([item(1, days_ago=1)], ["PROD-1"], decayed, NOW)["PROD-1"].score == 0.5

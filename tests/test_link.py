@@ -1,0 +1,72 @@
+"""Linking precedence and incremental relinking, on a real store."""
+
+from __future__ import annotations
+
+from demandsync.domain import Epic, FeedbackItem
+from demandsync.sync.config import LinkingConfig, RuleConfig
+from demandsync.sync.link import AutoLinker, link_items
+from demandsync.sync.store import Store
+
+EPICS = [
+    Epic("PROD-1", "1", "Single sign-on (SAML/SSO) for enterprise"),
+    Epic("PROD-2", "2", "Export reports to CSV/Excel"),
+    Epic("PROD-3", "3", "Dark mode"),
+]
+NO_SIMILARITY = LinkingConfig(similarity=False)
+SSO_RULE = RuleConfig(epic="PROD-1", keywords=["sso", "single sign-on"])
+
+
+def add(store: Store, *items: FeedbackItem) -> None:
+    store.upsert_items(list(items), store.item_hashes(items[0].source))
+
+
+def links(store: Store) -> set[tuple[str, str, str, str]]:
+    return {(i.external_id, i.epic_key, i.method, i.state)
+            for i in store.linked_items(states=("accepted", "suggested", "rejected"))}
+
+
+def test_explicit_key_in_column_or_text_and_rules_whole_word() -> None:
+    linker = AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY)
+    rows = linker.link([
+        (1, "s", "please fix", ["PROD-2"]),
+        (2, "s", "same as PROD-3, and SSO too", []),
+        (3, "s", "lessons learned", []),          # 'sso' inside a word is not a match
+        (4, "s", "Single  Sign-On please", []),   # case and spacing do not matter
+        (5, "s", "see PROD-99", []),              # not a selected epic
+    ])
+    got = {(r["item_id"], r["epic_key"], r["method"]) for r in rows}
+    assert got == {(1, "PROD-2", "explicit"), (2, "PROD-3", "explicit"), (2, "PROD-1", "rule"), (4, "PROD-1", "rule")}
+
+
+def test_rule_for_unselected_epic_is_reported() -> None:
+    linker = AutoLinker(EPICS, [RuleConfig(epic="OPS-1", keywords=["x"])], NO_SIMILARITY)
+    assert linker.rules_without_epic == ["OPS-1"]
+
+
+def test_manual_reject_survives_reruns_and_a_changed_rule(store: Store) -> None:
+    add(store, FeedbackItem("s", "a", "we need SSO"), FeedbackItem("s", "b", "SSO now"))
+    link_items(store, EPICS, [SSO_RULE], NO_SIMILARITY)
+    assert ("a", "PROD-1", "rule", "accepted") in links(store)
+    item_a = store.find_item("s", "a")
+    assert item_a is not None
+    store.decide_link(item_a, "PROD-1", "rejected", note="pm")
+    store.decide_link(item_a, "PROD-3", "accepted", note="pm")
+    changed_rule = RuleConfig(epic="PROD-1", keywords=["sso", "saml"])
+    for rules in ([SSO_RULE], [changed_rule], [changed_rule]):
+        stats = link_items(store, EPICS, rules, NO_SIMILARITY)
+    assert links(store) == {("a", "PROD-1", "manual", "rejected"), ("a", "PROD-3", "manual", "accepted"),
+                            ("b", "PROD-1", "rule", "accepted")}
+    assert stats.linked_items == 0  # third pass: nothing stale
+
+
+def test_only_new_or_changed_items_are_relinked(store: Store) -> None:
+    add(store, FeedbackItem("s", "a", "SSO"), FeedbackItem("s", "b", "dark mode"))
+    assert link_items(store, EPICS, [SSO_RULE], NO_SIMILARITY).linked_items == 2
+    assert link_items(store, EPICS, [SSO_RULE], NO_SIMILARITY).linked_items == 0
+    add(store, FeedbackItem("s", "b", "dark mode and SSO"), FeedbackItem("s", "c", "PROD-2"))
+    stats = link_items(store, EPICS, [SSO_RULE], NO_SIMILARITY)
+    assert stats.linked_items == 2
+    assert ("b", "PROD-1", "rule", "accepted") in links(store)
+    # a new epic changes the linker: everything is looked at again
+    stats = link_items(store, [*EPICS, Epic("PROD-4", "4", "Slack")], [SSO_RULE], NO_SIMILARITY)
+    assert stats.relinked_all and stats.linked_items == 3
