@@ -14,10 +14,12 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from demandsync.connectors.http import APIError
 from demandsync.sync.config import Config, ConfigError, load_config
 from demandsync.sync.lock import LockHeld
 from demandsync.sync.logs import setup_logging
@@ -43,7 +45,13 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except (APIError, httpx.HTTPError, OSError) as exc:
+        # Anything a command did not handle itself: one readable line, never a traceback.
+        # Our HTTP errors carry redacted URLs and no secrets.
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -154,14 +162,14 @@ def explain(
         _print_json({"epic": key, "summary": epic["summary"], "demand": epic["demand"], "items": rows})
         return
     figures = ", ".join(f"{k} {v}" for k, v in epic["demand"].items() if v not in (None, "", 0)) or "no demand yet"
-    out.print(f"[bold]{key}[/] {epic['summary']}\n{figures}", highlight=False)
-    table = Table()
-    for col in ("source", "item", "requester", "method", "score", "text"):
-        table.add_column(col, overflow="fold")
+    out.print(f"[bold]{key}[/] {epic['summary']}\n{figures}\n{len(rows)} {states} item(s):", highlight=False)
     for r in rows:
-        table.add_row(r["source"], r["item_id"], r["requester"] or "(anonymous)", r["method"],
-                      f"{r['score']:.2f}", r["text"])
-    out.print(table)
+        who = r["requester"] or "(anonymous)"
+        if r["account"]:
+            who += f" ({r['account']})"
+        when = r["created_at"].date().isoformat() if r["created_at"] else "no date"
+        out.print(f"- {r['source']}:{r['item_id']}  {who}  {r['method']} {r['score']:.2f}  {when}", highlight=False)
+        out.print(f"    {r['text']}", highlight=False, soft_wrap=True)
 
 
 @app.command()

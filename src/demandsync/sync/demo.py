@@ -15,6 +15,7 @@ import tempfile
 from importlib.resources import files
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -41,7 +42,7 @@ def prepare(workdir: Path, jira_url: str) -> Path:
 def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = False) -> int:
     workdir = keep or Path(tempfile.mkdtemp(prefix="demandsync-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    setup_logging()
+    setup_logging(quiet=True)
     with JiraSandbox(demo_state(), email="demo@example.com", api_token="sandbox-token") as sandbox:
         jira_url = sandbox.start()
         config = load_config(prepare(workdir, jira_url))
@@ -62,13 +63,15 @@ def _print(console: Console, first: RunReport, second: RunReport, epics: dict[st
     pulled = ", ".join(f"{name}: {s.pulled} rows, {s.new} new items, {s.quarantined} quarantined"
                        for name, s in first.sources.items())
     console.print(f"[bold]demandsync demo[/] — Jira sandbox + {len(first.sources)} sources ({pulled})")
-    table = Table(title="Epics in the Jira sandbox after the sync")
-    for col in ("epic", "summary", "requests", "requesters", "accounts", "last requested", "sources"):
-        table.add_column(col)
+    table = Table(title="Epics in the Jira sandbox after the sync", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col, width in (("epic", 7), ("requests", 8), ("people", 6), ("accounts", 8), ("last", 10)):
+        table.add_column(col, no_wrap=True, min_width=width)
+    table.add_column("sources", min_width=14)
+    table.add_column("summary", overflow="ellipsis", no_wrap=True, max_width=20)
     for key, f in epics.items():
         d = first.demand[key]
-        table.add_row(key, str(f.get("summary", "")), str(d["requests"]), str(d["requesters"]), str(d["accounts"]),
-                      str(d["last_requested"] or "—"), str(d["sources"] or "—"))
+        table.add_row(key, str(d["requests"]), str(d["requesters"]), str(d["accounts"]),
+                      str(d["last_requested"] or "—"), str(d["sources"] or "—"), str(f.get("summary", "")))
     console.print(table)
     links = ", ".join(f"{k} {v}" for k, v in sorted(first.links.items()))
     console.print(f"links: {links}")

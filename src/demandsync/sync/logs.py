@@ -46,7 +46,9 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
-def setup_logging(*, json_lines: bool = False, verbose: bool = False, secrets: Iterable[str] = ()) -> None:
+def setup_logging(
+    *, json_lines: bool = False, verbose: bool = False, quiet: bool = False, secrets: Iterable[str] = ()
+) -> None:
     """Configure the root logger once per process; logs go to stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RunContext(secrets))
@@ -56,7 +58,7 @@ def setup_logging(*, json_lines: bool = False, verbose: bool = False, secrets: I
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s run=%(run_id)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     # httpx logs full request URLs at INFO; ours are redacted by the HTTP layer.
     for noisy in ("httpx", "httpcore", "alembic", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

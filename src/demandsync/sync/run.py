@@ -19,7 +19,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
 from demandsync.connectors.base import SourceContext, Tracker
+from demandsync.connectors.http import APIError
 from demandsync.connectors.jira import JiraTracker
 from demandsync.domain import FeedbackItem, Quarantined
 from demandsync.mappings.engine import MappingError, build_mapper
@@ -126,6 +129,10 @@ def _locked_run(
             targets = resolve_targets(settings.jira.fields, tracker.fields())
         except TargetError as exc:
             raise ConfigError(exc.problems, config.path) from None
+        except (APIError, httpx.HTTPError) as exc:  # Jira unreachable or refusing us: nothing to do
+            report.errors.append({"stage": "jira", "error": str(exc)})
+            log.error("cannot read Jira fields: %s", exc)
+            return report
         report.run_id = store.start_run(socket.gethostname(), os.getpid(), dry_run)
         token = run_id_var.set(report.run_id)
         try:

@@ -1,0 +1,219 @@
+"""One API's HTTP session: base URL, auth, timeouts, retries, redacted logs.
+
+Every connector talks to its system through an :class:`ApiClient` so that
+retry, back-off, ``Retry-After``, and secret hygiene are written once. The
+client decides nothing from status codes itself: it sends, and
+:func:`~demandsync.connectors.http.errors.validate_response` judges.
+
+>>> import httpx
+>>> client = ApiClient("https://example.atlassian.net",
+...                    transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"ok": True})))
+>>> client.request_json("GET", "/rest/api/3/serverInfo")
+{'ok': True}
+>>> client.request_counts[("GET", "/rest/api/3/serverInfo")]
+1
+"""
+
+from __future__ import annotations
+
+import logging
+import random as _random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+import tenacity
+
+from demandsync.connectors.http.errors import RetriableAPIError, RetriesExhausted, validate_response
+from demandsync.connectors.http.redaction import install_redacting_filter, redact_url
+
+log = logging.getLogger("demandsync.http")
+install_redacting_filter()
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+USER_AGENT = "demandsync/0.1 (+https://github.com/demandsync)"
+
+
+def check_base_url(url: str, *, allow_insecure_http: bool = False) -> httpx.URL:
+    """``url`` parsed, or ValueError if it is not http(s) or would send
+    credentials over plain http to anything but this machine."""
+    parsed = httpx.URL(url)
+    shown = redact_url(parsed)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"base URL {shown!r} must start with https:// and name a host")
+    if parsed.scheme == "http" and parsed.host not in LOOPBACK_HOSTS and not allow_insecure_http:
+        raise ValueError(
+            f"refusing plain-http base URL {shown!r}: credentials would travel unencrypted. "
+            "Use https://, or set allow_insecure_http = true for a test server you trust."
+        )
+    return parsed
+
+
+class ApiClient:
+    """An ``httpx.Client`` with retries that respect the server.
+
+    - Timeouts on every request (``connect_timeout``/``read_timeout`` seconds).
+    - 429, 502, 503, 504 and transport errors/timeouts are retried. A
+      ``Retry-After`` (seconds or HTTP-date) is obeyed as given; otherwise the
+      wait is exponential (``backoff_base * 2**n``, at most ``max_wait``) with
+      jitter, so many clients throttled together do not return together.
+    - Retrying stops after ``max_attempts`` tries or when the next wait would
+      take the total waiting past ``max_wait_total``; then
+      :class:`RetriesExhausted` says how many tries and what the last failure was.
+    - Other 4xx/5xx raise :class:`FatalAPIError` at once.
+    - Absolute URLs (``links.next``) must stay on the base URL's origin, so
+      credentials are never handed to another host.
+    - ``request_counts`` counts HTTP attempts per (method, path), for tests and benchmarks.
+    - ``sleep`` and ``random`` are injectable so tests neither wait nor guess.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+        max_attempts: int = 6,
+        max_wait: float = 60.0,
+        max_wait_total: float = 120.0,
+        backoff_base: float = 1.0,
+        allow_insecure_http: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.max_attempts = max_attempts
+        self.max_wait = max_wait
+        self.max_wait_total = max_wait_total
+        self.backoff_base = backoff_base
+        self._sleep = sleep
+        self._random = random
+        self.request_counts: Counter[tuple[str, str]] = Counter()
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            auth=auth,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            transport=transport,
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request (retrying as described on the class); a 2xx response or an APIError."""
+        method = method.upper()
+        first = self._build(method, path, params, json, data, headers)
+        shown = redact_url(first.url)
+        stopped_by: list[str] = []
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            if state.attempt_number >= self.max_attempts:
+                stopped_by.append(f"the limit of {self.max_attempts} attempts was reached")
+                return True
+            if state.idle_for + state.upcoming_sleep > self.max_wait_total:
+                stopped_by.append(
+                    f"waiting {state.upcoming_sleep:.1f}s more would pass the {self.max_wait_total:.0f}s "
+                    f"wait budget (already waited {state.idle_for:.1f}s)"
+                )
+                return True
+            return False
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(RetriableAPIError),
+            wait=self._wait,
+            stop=stop,
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+        )
+        try:
+            return retrying(self._send_once, method, path, params, json, data, headers)
+        except tenacity.RetryError as exc:
+            attempts = exc.last_attempt.attempt_number
+            last = exc.last_attempt.exception()
+            status = last.status if isinstance(last, RetriableAPIError) else None
+            what = f"HTTP {status}" if status else (str(last) if last else "unknown failure")
+            reason = stopped_by[-1] if stopped_by else "retrying stopped"
+            raise RetriesExhausted(
+                f"gave up on {method} {shown} after {attempts} attempt{'s' if attempts != 1 else ''} "
+                f"(last: {what}): {reason}",
+                method=method, url=shown, status=status, attempts=attempts,
+            ) from None
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """:meth:`request`, then the parsed JSON body (None for an empty body, e.g. 204)."""
+        response = self.request(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ApiClient({redact_url(self.base_url)!r})"
+
+    # -- one attempt ---------------------------------------------------------
+
+    def _build(
+        self, method: str, path: str, params: Mapping[str, Any] | None, json: Any,
+        data: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
+    ) -> httpx.Request:
+        request = self._client.build_request(
+            method, path, params=dict(params) if params else None, json=json, data=data,
+            headers=dict(headers) if headers else None,
+        )
+        url = request.url
+        if (url.scheme, url.host, url.port) != (self.base_url.scheme, self.base_url.host, self.base_url.port):
+            raise ValueError(
+                f"refusing to send credentials to {redact_url(url)}: it is not on {redact_url(self.base_url)}"
+            )
+        return request
+
+    def _send_once(
+        self, method: str, path: str, params: Mapping[str, Any] | None, json: Any,
+        data: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        request = self._build(method, path, params, json, data, headers)
+        shown = redact_url(request.url)
+        self.request_counts[(method, request.url.path)] += 1
+        started = time.monotonic()
+        try:
+            response = self._client.send(request)
+        except httpx.TransportError as exc:
+            # str(exc) from the transport may quote the URL; say only what kind of failure it was.
+            raise RetriableAPIError(f"{type(exc).__name__} on {method} {shown}", method=method, url=shown) from None
+        log.debug("%s %s -> %d (%.2fs)", method, shown, response.status_code, time.monotonic() - started)
+        validate_response(response)
+        return response
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetriableAPIError) and exc.retry_after is not None:
+            return exc.retry_after
+        ceiling = min(self.max_wait, self.backoff_base * 2 ** (state.attempt_number - 1))
+        return ceiling * (0.5 + 0.5 * self._random())
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "%s; retrying in %.1fs (attempt %d of %d)",
+            exc, state.upcoming_sleep, state.attempt_number + 1, self.max_attempts,
+        )

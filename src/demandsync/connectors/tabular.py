@@ -1,0 +1,240 @@
+"""Rows of cells -> :class:`Record` s: the part of reading a CSV or XLSX that
+does not care which of the two it is.
+
+A reader (``files.py``) turns a file into ``(row_number, cells)`` pairs; this
+module makes the header (one row, or several combined the way the export's
+vendor lays them out), gives duplicate and empty column names unique keys, and
+turns every later row into a :class:`Record` or, when its shape is wrong, a
+:class:`Quarantined` that says why.
+
+Header styles (chosen by the detected preset, or ``header_rows`` alone):
+
+``single``   one row of names.
+``combine``  SurveyMonkey: row 1 holds the question over a run of columns,
+             row 2 the sub-field (``Response``, ``Open-Ended Response``, a
+             choice); names become ``Question | Sub-field``, and a question whose
+             only sub-field is a plain response is also addressable by itself.
+``aliases``  Qualtrics: one row (``name_row``) gives the names, the others are
+             aliases of the same column (question text, ``ImportId``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from demandsync.connectors.base import Record
+from demandsync.domain import Quarantined
+
+HeaderStyle = Literal["single", "combine", "aliases"]
+
+#: Longest raw excerpt kept with a quarantined row.
+EXCERPT = 500
+
+#: Sub-fields that mean "the answer itself" in a SurveyMonkey second header row.
+_PLAIN_ANSWER = {"", "response", "open-ended response"}
+#: Lone surrogates U+DC00..U+DCFF mark bytes the decoder could not read (see files.py).
+_UNDECODABLE = re.compile("[\udc00-\udcff]")
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How to read the header: what detection (or the admin) decided."""
+
+    header_rows: int = 1
+    style: HeaderStyle = "single"
+    name_row: int = 1
+    preset: str | None = None
+
+
+@dataclass(slots=True)
+class Header:
+    """Unique column keys in file order, plus other names for the same columns.
+
+    ``labels`` is the human wording of a column (the question), used when
+    several answers are joined into one text.
+    """
+
+    names: list[str]
+    aliases: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    preset: str | None = None
+
+    def label(self, name: str) -> str:
+        return self.labels.get(name, name)
+
+
+class Row(Mapping[str, str]):
+    """One data row: iterates its own column keys only, but also answers to aliases.
+
+    Shared :attr:`header` lets the mapping engine resolve column references
+    once per file instead of once per row.
+    """
+
+    __slots__ = ("header", "_values")
+
+    def __init__(self, header: Header, values: dict[str, str]) -> None:
+        self.header = header
+        self._values = values
+
+    def __getitem__(self, key: str) -> str:
+        if key in self._values:
+            return self._values[key]
+        return self._values[self.header.aliases[key]]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values or key in self.header.aliases
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Row({self._values!r})"
+
+
+def unique_names(raw: Sequence[str]) -> list[str]:
+    """``Other, Other, Other`` -> ``Other, Other#2, Other#3``; an empty name
+    becomes ``#<position>`` (1-based), the same spelling as a positional reference."""
+    seen: dict[str, int] = {}
+    taken: set[str] = set()
+    out: list[str] = []
+    for pos, name in enumerate(raw, start=1):
+        name = name.strip()
+        if not name:
+            name = f"#{pos}"
+        base, key = name, name
+        while key in taken:
+            seen[base] = seen.get(base, 1) + 1
+            key = f"{base}#{seen[base]}"
+        taken.add(key)
+        out.append(key)
+    return out
+
+
+def build_header(rows: Sequence[Sequence[str]], layout: Layout) -> Header:
+    """Turn the header row(s) into a :class:`Header` according to ``layout.style``."""
+    width = max((len(r) for r in rows), default=0)
+    padded = [list(r) + [""] * (width - len(r)) for r in rows]
+    if layout.style == "combine" and len(padded) >= 2:
+        return _combined(padded[0], padded[1], layout.preset)
+    name_row = min(max(layout.name_row, 1), len(padded)) - 1 if padded else 0
+    names = unique_names(padded[name_row] if padded else [])
+    header = Header(names=names, preset=layout.preset)
+    if layout.style == "aliases":
+        for i, row in enumerate(padded):
+            if i == name_row:
+                continue
+            for name, cell in zip(names, row):
+                import_id = _import_id(cell)
+                alias = import_id or cell.strip()
+                if alias and alias not in names:
+                    header.aliases.setdefault(alias, name)
+                # Qualtrics' second row is the question wording: the best label.
+                if i == 1 and cell.strip() and not import_id:
+                    header.labels.setdefault(name, cell.strip())
+    return header
+
+
+def _import_id(cell: str) -> str | None:
+    """``{"ImportId":"QID2_TEXT"}`` -> ``QID2_TEXT`` (Qualtrics' third header row)."""
+    cell = cell.strip()
+    if not cell.startswith("{"):
+        return None
+    try:
+        value = json.loads(cell)
+    except ValueError:
+        return None
+    found = value.get("ImportId") if isinstance(value, dict) else None
+    return str(found) if found else None
+
+
+def _combined(top: list[str], sub: list[str], preset: str | None) -> Header:
+    raw: list[str] = []
+    groups: list[str] = []
+    current = ""
+    for t, s in zip(top, sub):
+        t, s = t.strip(), s.strip()
+        if t:
+            current = t
+        question = t or (current if s else "")
+        groups.append(question)
+        raw.append(f"{question} | {s}" if question and s else (question or s))
+    names = unique_names(raw)
+    header = Header(names=names, preset=preset)
+    for name, question, s in zip(names, groups, sub):
+        if question and s.strip().lower() in _PLAIN_ANSWER:
+            if sum(1 for g in groups if g == question) == 1 and question not in names:
+                header.aliases[question] = name
+            header.labels[name] = question
+    return header
+
+
+def excerpt(cells: Iterable[str]) -> str:
+    """The raw row as an admin would recognise it, cut to :data:`EXCERPT` chars."""
+    text = ",".join(_UNDECODABLE.sub("\N{REPLACEMENT CHARACTER}", c) for c in cells)
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+
+
+def records(
+    rows: Iterator[tuple[int, list[str]]],
+    *,
+    source: str,
+    where: str,
+    layout: Layout,
+    first_rows: Sequence[tuple[int, list[str]]] = (),
+) -> Iterator[Record | Quarantined]:
+    """Header from the first ``layout.header_rows`` rows, then one Record per row.
+
+    ``first_rows`` are rows already read for detection (they come before
+    ``rows``). Blank rows are skipped; a row with a different number of cells
+    than the header, or with bytes that did not decode, is quarantined.
+    """
+    stream = _chain(first_rows, rows)
+    head: list[list[str]] = []
+    for _, cells in stream:
+        head.append(cells)
+        if len(head) == layout.header_rows:
+            break
+    if not head:
+        return
+    header = build_header(head, layout)
+    width = len(header.names)
+    for number, cells in stream:
+        locator = f"{where} row {number}"
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > width and not any(c.strip() for c in cells[width:]):
+            cells = cells[:width]  # trailing delimiters (Excel, Qualtrics legacy)
+        if len(cells) != width:
+            yield Quarantined(
+                source,
+                locator,
+                f"row has {len(cells)} values but the header has {width} columns "
+                "(a stray quote or delimiter in this row or the one before?)",
+                excerpt(cells),
+            )
+            continue
+        bad = next((n for n, c in zip(header.names, cells) if _UNDECODABLE.search(c)), None)
+        if bad is not None:
+            yield Quarantined(
+                source,
+                locator,
+                f"bytes in column {bad!r} are not valid text in the file's encoding; "
+                "re-export as UTF-8 or set the source's encoding",
+                excerpt(cells),
+            )
+            continue
+        yield Record(Row(header, dict(zip(header.names, cells))), locator, header.preset)
+
+
+def _chain(
+    first: Sequence[tuple[int, list[str]]], rest: Iterator[tuple[int, list[str]]]
+) -> Iterator[tuple[int, list[str]]]:
+    yield from first
+    yield from rest

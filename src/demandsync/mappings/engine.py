@@ -1,0 +1,490 @@
+"""The one engine that turns any source's raw record into a FeedbackItem.
+
+``build_mapper`` merges the admin's ``[sources.map]`` over a preset's map
+(key by key; ``extra`` one level deeper) and returns a :class:`Mapper`.
+``Mapper.map(record)`` gives a FeedbackItem, ``None`` when the record holds no
+feedback (an empty answer), or a Quarantined with a reason the admin can act
+on. Problems with the *configuration* — a mapped column the export does not
+have, a date that could be read two ways — raise :class:`MappingError` at once
+instead of quarantining every row for the same cause.
+
+Column references are resolved once per file header (rows share it), so a
+wide export costs dictionary lookups per row, not regex scans.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from demandsync.connectors.base import Record
+from demandsync.domain import FeedbackItem, Quarantined
+from demandsync.mappings.model import FieldMapping, Identity, Select
+from demandsync.mappings.presets import GENERIC, load_preset
+
+EPIC_KEY = re.compile(r"\b[A-Z][A-Z0-9_]+-\d+\b")
+_TAG_SPLIT = re.compile(r"[,;\n]")
+_ALL_ZERO = re.compile(r"^[0\-]+$")
+_POSITION = re.compile(r"^#(\d+)$")
+_SPACE = re.compile(r"\s+")
+#: "2024-06-15 10:00:00 UTC", "… GMT+8", "… GMT-03:30" (Formbricks and others).
+_ZONE_SUFFIX = re.compile(r"\s+(?:UTC|GMT)(?:([+-])(\d{1,2})(?::?(\d{2}))?)?$")
+_SLASHED = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4})(.*)$")
+
+#: Tried after ISO 8601 when the map gives no date_format. Slashed day/month
+#: dates are handled separately because they can be ambiguous.
+DEFAULT_DATE_FORMATS = (
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d",
+    "%d %b %Y %H:%M",
+    "%d/%b/%y %H:%M",  # Jira CSV export
+    "%a %b %d %Y",  # JavaScript Date.toDateString()
+    "%b %d, %Y %I:%M %p",
+)
+_SLASHED_TIMES = ("", " %H:%M:%S", " %H:%M", " %I:%M:%S %p", " %I:%M %p")
+
+
+class MappingError(ValueError):
+    """The mapping cannot work for this source at all; names the config key to fix."""
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Every map key resolved to concrete column keys for one header."""
+
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    extra: dict[str, list[str]] = field(default_factory=dict)
+    labelled_text: bool = False
+    anonymous_extra: list[str] = field(default_factory=list)
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Compiled:
+    """A merged mapping for one preset (or none), plus plans cached per header."""
+
+    preset: str
+    mapping: FieldMapping
+    identity: Identity
+    meta: frozenset[str]
+    from_admin: frozenset[str]
+    #: id(header) -> (header, plan); the header is kept so its id cannot be reused.
+    plans: dict[int, tuple[object, _Plan]] = field(default_factory=dict)
+    checked_json: bool = False
+
+
+class Mapper:
+    """Maps records of one source. Build it with :func:`build_mapper`."""
+
+    def __init__(self, source: str, preset: str | None, overrides: Mapping[str, Any]) -> None:
+        self.source = source
+        self.preset = preset
+        self.overrides = dict(overrides)
+        self._compiled: dict[str, _Compiled] = {}
+        if preset is not None:
+            self._compile(preset)
+
+    # -- public -----------------------------------------------------------------
+
+    def map(self, record: Record) -> FeedbackItem | Quarantined | None:
+        compiled = self._compile(self.preset or record.preset or GENERIC)
+        plan = self._plan(compiled, record)
+        return _OneRecord(self, compiled, plan, record).item()
+
+    def columns_for(self, record: Record) -> tuple[str, dict[str, list[str]]]:
+        """Which preset applies and which column(s) feed each field (for ``preview``)."""
+        compiled = self._compile(self.preset or record.preset or GENERIC)
+        plan = self._plan(compiled, record)
+        shown = {k: v for k, v in plan.columns.items() if v}
+        shown.update({f"extra.{k}": v for k, v in plan.extra.items() if v})
+        return compiled.preset, shown
+
+    # -- compiling ----------------------------------------------------------------
+
+    def _compile(self, name: str) -> _Compiled:
+        if name in self._compiled:
+            return self._compiled[name]
+        preset = load_preset(name)
+        merged = preset.map_dict()
+        for key, value in self.overrides.items():
+            if key == "extra" and isinstance(value, Mapping) and isinstance(merged.get("extra"), dict):
+                merged["extra"] = {**merged["extra"], **value}
+            else:
+                merged[key] = value
+        try:
+            mapping = FieldMapping.model_validate(merged)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"sources.{self.source}.map.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise MappingError(problems) from exc
+        if mapping.text is None:
+            raise MappingError(
+                f"sources.{self.source}.map.text is required: no preset was given or detected "
+                f"(preset {name!r}), so say which column(s) hold the feedback text, "
+                'e.g. text = "Comment" or text = ["Q1", "Q2"]'
+            )
+        compiled = _Compiled(
+            name, mapping, preset.identity, frozenset(preset.meta), frozenset(self.overrides)
+        )
+        self._compiled[name] = compiled
+        return compiled
+
+    def _plan(self, compiled: _Compiled, record: Record) -> _Plan:
+        header = getattr(record.data, "header", None)
+        cached = compiled.plans.get(id(header)) if header is not None else None
+        if cached is not None and cached[0] is header:
+            return cached[1]
+        plan = _Resolver(self.source, compiled, record).plan(strict=header is not None or not compiled.checked_json)
+        compiled.checked_json = True
+        if header is not None:
+            compiled.plans[id(header)] = (header, plan)
+        return plan
+
+
+def build_mapper(source_name: str, preset: str | None, overrides: Mapping[str, Any] | None = None) -> Mapper:
+    """The mapper for one ``[[sources]]`` entry.
+
+    ``preset=None``: each record's detected preset is used (cached per preset).
+    Raises :class:`MappingError` for overrides that do not validate, and
+    ``PresetError`` for an unknown preset name.
+    """
+    return Mapper(source_name, preset, overrides or {})
+
+
+# -- resolving references ------------------------------------------------------------
+
+
+class _Resolver:
+    """Turns the mapping's column references into the record's column keys."""
+
+    def __init__(self, source: str, compiled: _Compiled, record: Record) -> None:
+        self.source = source
+        self.compiled = compiled
+        self.record = record
+        self.data = record.data
+        self.names = list(record.data.keys())
+        header = getattr(record.data, "header", None)
+        self.aliases: dict[str, str] = dict(getattr(header, "aliases", {}) or {})
+        self.labels: Mapping[str, str] = getattr(header, "labels", {}) or {}
+        self.tabular = header is not None
+        self.strict = True
+
+    def plan(self, strict: bool) -> _Plan:
+        self.strict = strict
+        m = self.compiled.mapping
+        plan = _Plan(labels=self.labels)
+        for key in ("id", "requester", "account", "created_at", "url", "epic", "votes"):
+            plan.columns[key] = self._refs(key, getattr(m, key))
+        for name, ref in m.extra.items():
+            plan.extra[name] = self._refs(f"extra.{name}", ref)
+        used = {c for cols in plan.columns.values() for c in cols} | {c for cols in plan.extra.values() for c in cols}
+        tags = m.tags
+        if isinstance(tags, Select):
+            plan.columns["tags"] = self._select(tags, used)
+        else:
+            plan.columns["tags"] = self._refs("tags", tags)
+        used |= set(plan.columns["tags"])
+        if isinstance(m.text, Select):
+            plan.columns["text"] = self._select(m.text, used)
+            plan.labelled_text = m.text.label if m.text.label is not None else len(plan.columns["text"]) > 1
+        else:
+            plan.columns["text"] = self._refs("text", m.text)
+        if not plan.columns["text"] and self.strict:
+            where = self.record.locator.rsplit(" row ", 1)[0]
+            raise MappingError(
+                f"sources.{self.source}.map.text: no column of {where} holds feedback text under "
+                f"preset {self.compiled.preset!r}; columns there: {', '.join(map(repr, self.names[:20]))}"
+            )
+        for ref in self.compiled.identity.if_anonymous:
+            if isinstance(ref, Select):
+                plan.anonymous_extra += self._select(ref, used)
+            else:
+                plan.anonymous_extra += self._refs("identity.if_anonymous", ref)
+        return plan
+
+    def _refs(self, key: str, ref: str | list[str] | None) -> list[str]:
+        if ref is None:
+            return []
+        out: list[str] = []
+        for one in [ref] if isinstance(ref, str) else ref:
+            found = self._one(key, one)
+            if found is not None:
+                out.append(found)
+        return out
+
+    def _one(self, key: str, ref: str) -> str | None:
+        optional = ref.startswith("?") and len(ref) > 1
+        name = ref[1:] if optional else ref
+        if name in self.data:
+            return self.aliases.get(name, name)
+        if position := _POSITION.match(name):
+            index = int(position.group(1)) - 1
+            if 0 <= index < len(self.names):
+                return self.names[index]
+        folded = [n for n in [*self.names, *self.aliases] if n.casefold() == name.casefold()]
+        if len(folded) == 1:
+            return self.aliases.get(folded[0], folded[0])
+        if not self.tabular and "." in name:
+            head = name.split(".", 1)[0]
+            if head in self.data or not self.strict:
+                return name  # followed per record by _value()
+        if optional or not self.strict:
+            return None
+        self._missing(key, name)
+        return None
+
+    def _select(self, select: Select, used: set[str]) -> list[str]:
+        reverse: dict[str, list[str]] = {}
+        for alias, target in self.aliases.items():
+            reverse.setdefault(target, []).append(alias)
+        meta = {n.casefold() for n in self.compiled.meta}
+        chosen: list[str] = []
+        for name in self.names:
+            spellings = [name, *reverse.get(name, [])]
+            if any(re.search(p, s) for p in select.exclude for s in spellings):
+                continue
+            if select.match is not None:
+                if any(re.search(select.match, s) for s in spellings):
+                    chosen.append(name)
+            elif select.questions:
+                if name not in used and name.casefold() not in meta and not _POSITION.match(name):
+                    chosen.append(name)
+        return chosen
+
+    def _missing(self, key: str, ref: str) -> None:
+        where = self.record.locator.rsplit(" row ", 1)[0]
+        known = [*self.names, *self.aliases]
+        close = difflib.get_close_matches(ref, known, n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+        shown = ", ".join(repr(n) for n in self.names[:20]) + (" …" if len(self.names) > 20 else "")
+        origin = (
+            "" if key.split(".")[0] in self.compiled.from_admin
+            else f" (set by preset {self.compiled.preset!r}; override it in [sources.map])"
+        )
+        raise MappingError(
+            f"sources.{self.source}.map.{key}: column {ref!r} is not in {where}{origin}. "
+            f"{hint}Columns there: {shown}"
+        )
+
+
+# -- mapping one record --------------------------------------------------------------
+
+
+class _OneRecord:
+    """One record being mapped; quarantine reasons are raised as _Skip."""
+
+    def __init__(self, mapper: Mapper, compiled: _Compiled, plan: _Plan, record: Record) -> None:
+        self.mapper = mapper
+        self.m = compiled.mapping
+        self.compiled = compiled
+        self.plan = plan
+        self.record = record
+
+    def item(self) -> FeedbackItem | Quarantined | None:
+        try:
+            return self._item()
+        except _Skip as skip:
+            return Quarantined(self.mapper.source, self.record.locator, str(skip), _raw(self.record.data))
+
+    def _item(self) -> FeedbackItem | None:
+        text = self._text()
+        if not text:
+            return None
+        requester = _requester(self._first("requester"), self.m.anonymous)
+        account = self._first("account") or None
+        created_at = self._date()
+        votes = self._votes()
+        item = FeedbackItem(
+            source=self.mapper.source,
+            external_id="",
+            text=text,
+            requester=requester,
+            account=account,
+            created_at=created_at,
+            url=self._first("url") or None,
+            tags=_dedupe(t.strip() for v in self._all("tags") for t in _TAG_SPLIT.split(v) if t.strip()),
+            epic_hint=_dedupe(k for v in self._all("epic") for k in EPIC_KEY.findall(v)),
+            votes=votes,
+            extra={k: v for k, cols in self.plan.extra.items() if (v := _first_of(self._values(cols)))},
+        )
+        item.external_id = self._identity(item)
+        return item
+
+    def _values(self, columns: Sequence[str]) -> list[str]:
+        return [_value(self.record.data, c) for c in columns]
+
+    def _all(self, key: str) -> list[str]:
+        return [v for v in self._values(self.plan.columns.get(key, [])) if v.strip()]
+
+    def _first(self, key: str) -> str:
+        return _first_of(self._values(self.plan.columns.get(key, [])))
+
+    def _text(self) -> str:
+        parts: list[str] = []
+        for column in self.plan.columns["text"]:
+            value = _value(self.record.data, column).replace("\r\n", "\n").strip()
+            if value:
+                label = self.plan.labels.get(column, column)
+                parts.append(f"{label}: {value}" if self.plan.labelled_text else value)
+        return "\n\n".join(parts)
+
+    def _date(self) -> datetime | None:
+        columns = self.plan.columns["created_at"]
+        for column in columns:
+            value = _value(self.record.data, column).strip()
+            if value:
+                return _parse_date(value, column, self.m, self.mapper.source)
+        return None
+
+    def _votes(self) -> int:
+        raw = self._first("votes")
+        if not raw:
+            return 1
+        try:
+            return max(1, int(float(raw)))
+        except ValueError:
+            column = self.plan.columns["votes"][0]
+            raise _Skip(f"votes {raw!r} in column {column!r} is not a number") from None
+
+    def _identity(self, item: FeedbackItem) -> str:
+        columns = self.plan.columns["id"]
+        if not columns:
+            created = item.created_at.isoformat() if item.created_at else ""
+            return "sha256:" + _digest([item.text, item.requester or "", created, item.account or ""])
+        parts: list[str] = []
+        for column in columns:
+            value = _SPACE.sub(" ", _value(self.record.data, column)).strip()
+            if not value:
+                raise _Skip(f"the id column {column!r} is empty, so this row has no identity")
+            parts.append(value)
+        if self.plan.anonymous_extra and _is_anonymous(parts[0], self.m.anonymous):
+            parts.append(_digest([item.text, *self._values(self.plan.anonymous_extra)])[:16])
+        return "|".join(parts)
+
+
+class _Skip(Exception):
+    """This row is quarantined; the message is the reason."""
+
+
+def _value(data: Mapping[str, Any], ref: str) -> str:
+    """The cell or JSON value as text; dotted paths walk dicts and map over lists."""
+    if ref in data:
+        return _text_of(data[ref])
+    current: list[Any] = [data]
+    for part in ref.split("."):
+        nxt: list[Any] = []
+        for node in current:
+            items = node if isinstance(node, list) else [node]
+            for each in items:
+                if isinstance(each, Mapping) and part in each and each[part] is not None:
+                    nxt.append(each[part])
+        current = nxt
+    return "\n".join(_text_of(v) for v in current if _text_of(v))
+
+
+def _text_of(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "\n".join(_text_of(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _first_of(values: Iterable[str]) -> str:
+    return next((v.strip() for v in values if v.strip()), "")
+
+
+def _dedupe(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def _is_anonymous(value: str, placeholders: Sequence[str]) -> bool:
+    v = value.strip()
+    return v.casefold() in {p.casefold() for p in placeholders} or bool(_ALL_ZERO.match(v))
+
+
+def _requester(value: str, placeholders: Sequence[str]) -> str | None:
+    """Emails trimmed and lowercased; anonymous placeholders become None."""
+    value = value.strip()
+    if _is_anonymous(value, placeholders):
+        return None
+    return value.lower() if "@" in value else value
+
+
+def _digest(parts: Sequence[str]) -> str:
+    """A hash that ignores whitespace and Unicode-form differences (CSV vs XLSX, CRLF vs LF)."""
+    norm = [_SPACE.sub(" ", unicodedata.normalize("NFC", p)).strip() for p in parts]
+    return hashlib.sha256("\x1f".join(norm).encode("utf-8")).hexdigest()[:32]
+
+
+def _raw(data: Mapping[str, Any]) -> str:
+    text = "; ".join(f"{k}={_text_of(v)}" for k, v in data.items() if _text_of(v))
+    return text[:500]
+
+
+# -- dates -------------------------------------------------------------------------
+
+
+def _parse_date(value: str, column: str, m: FieldMapping, source: str) -> datetime:
+    """Parse with the map's formats (or the defaults) and return an aware UTC datetime."""
+    zone: Any = ZoneInfo(m.timezone)
+    text = value
+    if suffix := _ZONE_SUFFIX.search(text):
+        sign, hours, minutes = suffix.groups()
+        offset = timedelta(hours=int(hours or 0), minutes=int(minutes or 0))
+        zone = timezone(-offset if sign == "-" else offset)
+        text = text[: suffix.start()]
+    parsed = _with_formats(text, m, column, source)
+    if parsed is None:
+        expected = m.date_format or "ISO 8601 (2024-03-04 10:17:29) or a common export format"
+        raise _Skip(
+            f"cannot read the date {value!r} in column {column!r}; expected {expected} "
+            f"(set sources.{source}.map.date_format)"
+        )
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(timezone.utc)
+
+
+def _with_formats(text: str, m: FieldMapping, column: str, source: str) -> datetime | None:
+    if m.date_format is not None:
+        formats = [m.date_format] if isinstance(m.date_format, str) else m.date_format
+        return _strptime(text, formats)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    if slashed := _SLASHED.match(text):
+        first, sep, second, year, rest = slashed.groups()
+        a, b = int(first), int(second)
+        if m.dayfirst is None and a <= 12 and b <= 12 and a != b:
+            raise MappingError(
+                f"sources.{source}.map.dayfirst: the date {text!r} in column {column!r} could be "
+                f"day {a} or month {a}; set dayfirst = true (day/month) or false (month/day), "
+                "or a date_format"
+            )
+        dayfirst = m.dayfirst if m.dayfirst is not None else a > 12
+        order = "%d{0}%m{0}%Y" if dayfirst else "%m{0}%d{0}%Y"
+        return _strptime(text, [order.format(sep) + t for t in _SLASHED_TIMES])
+    return _strptime(text, DEFAULT_DATE_FORMATS)
+
+
+def _strptime(text: str, formats: Sequence[str]) -> datetime | None:
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None

@@ -1,0 +1,153 @@
+"""Text normalisation for linking: fold, tokenise, drop function words, stem.
+
+Feedback is short, informal and typo-ridden ("cant listen offlline!!",
+"dark-mode pls"), and epic summaries are terse ("Offline listening"). The
+linker therefore compares *stems* (so "listening", "listen", "listened" meet)
+and, separately, character n-grams of words (so "offlline"/"offline" and
+"darkmode"/"dark mode" still share most of their grams). Everything here is
+deterministic and dependency-free, because the similarity model's fingerprint
+must not change with what happens to be installed.
+
+The stemmer is a light English suffix stripper, not Porter/Snowball: on the
+is22-dev bench it measured the same as Snowball (see ``bench/linking.py
+--stemmer snowball``), and it never conflates words across parts of speech
+as aggressively ("organization" stays apart from "organ").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+__all__ = ["STOP_WORDS", "fold", "words", "stem", "content_terms", "char_ngrams"]
+
+_WORD_RE = re.compile(r"[a-z0-9]+")
+_APOSTROPHE_RE = re.compile(r"(?<=[a-z])['\u2019](?=[a-z])")
+
+# Function words only. Generic stop lists (sklearn's, NLTK's) also drop words
+# such as "call", "show", "find", "back", "top" or "full", which are the very
+# words epics are named with ("WhatsApp call", "Show full history").
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been
+    before being below between both but by can could did do does doing down during
+    each few for from further had has have having he her here hers herself him
+    himself his how i if in into is it its itself just me more most my myself no
+    nor not of off on once only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these
+    they this those through to too under until up very was we were what when where
+    which while who whom why will with would you your yours yourself yourselves
+    im ive id ill youre dont doesnt didnt cant cannot wont isnt arent wasnt werent
+    hasnt havent couldnt shouldnt wouldnt also get got getting gets like really
+    please pls plz thanks thank app apps would could one even still much many lot
+    way thing things use using used make made
+    """.split()
+)
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip accents ("Café" -> "cafe"), joining contractions.
+
+    ASCII text (the common case) skips the Unicode decomposition, which is the
+    expensive part when 100,000 items are scored.
+    """
+    if not text:
+        return ""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower()
+    if "'" in text or "\u2019" in text:
+        text = _APOSTROPHE_RE.sub("", text)
+    return text
+
+
+def words(text: str) -> list[str]:
+    """Folded alphanumeric words, in order, stop words included."""
+    return _WORD_RE.findall(fold(text))
+
+
+_VOWELS = frozenset("aeiouy")
+
+
+def _has_vowel(s: str) -> bool:
+    return any(ch in _VOWELS for ch in s)
+
+
+def _undouble(s: str) -> str:
+    # "shopp" -> "shop", "bidd" -> "bid"; but keep "ll"/"ss"/"zz" ("sell", "miss").
+    if len(s) >= 3 and s[-1] == s[-2] and s[-1] not in "lsz" and s[-1] not in _VOWELS:
+        return s[:-1]
+    return s
+
+
+_SUFFIXES: tuple[tuple[str, str], ...] = (
+    # (suffix, replacement), longest first; applied once, then plural/verb endings.
+    ("izations", "ize"), ("ization", "ize"), ("fulness", "ful"), ("iveness", "ive"),
+    ("ational", "ate"), ("ations", "ate"), ("ation", "ate"), ("nesses", ""),
+    ("ness", ""), ("ments", ""), ("ment", ""), ("ities", ""), ("ity", ""),
+    ("ingly", ""), ("edly", ""), ("ably", "able"), ("ibly", "ible"), ("fully", "ful"),
+    ("ously", "ous"), ("ively", "ive"),
+)
+
+
+def _stem_uncached(w: str) -> str:
+    if len(w) <= 3 or not w.isalpha():
+        return w
+    for suf, rep in _SUFFIXES:
+        if w.endswith(suf) and len(w) - len(suf) >= 3:
+            w = w[: -len(suf)] + rep
+            break
+    # plurals
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("sses"):
+        w = w[:-2]
+    elif w.endswith("es") and len(w) > 4 and w[-3] in "sxz" or w.endswith(("ches", "shes")):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) > 3:
+        w = w[:-1]
+    # verb endings
+    for suf in ("ing", "ed"):
+        if w.endswith(suf) and len(w) - len(suf) >= 3 and _has_vowel(w[: -len(suf)]):
+            w = _undouble(w[: -len(suf)])
+            break
+    if w.endswith("ly") and len(w) > 5:
+        w = w[:-2]
+    # "y"/"i" and a final "e" are dropped so "share"/"sharing" and "copy"/"copied" meet.
+    if len(w) > 3 and w[-1] in "ey":
+        w = w[:-1]
+    if w.endswith("i") and len(w) > 3:
+        w = w[:-1]
+    return w
+
+
+_STEM_CACHE: dict[str, str] = {}
+
+
+def stem(word: str) -> str:
+    """Light English stem of one folded word (memoised: vocabularies are small)."""
+    s = _STEM_CACHE.get(word)
+    if s is None:
+        s = _stem_uncached(word)
+        if len(_STEM_CACHE) < 500_000:
+            _STEM_CACHE[word] = s
+    return s
+
+
+def content_terms(text: str) -> list[str]:
+    """Stems of the non-stop words of ``text``, in order."""
+    return [stem(w) for w in words(text) if w not in STOP_WORDS and len(w) > 1]
+
+
+def char_ngrams(word: str, sizes: Iterable[int] = (3, 4, 5)) -> list[str]:
+    """Character n-grams of one word padded with spaces, like sklearn's
+    ``char_wb`` analyser but per word, so callers can cache them per word."""
+    padded = f" {word} "
+    out: list[str] = []
+    for n in sizes:
+        if n > len(padded):
+            continue
+        out.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+    return out

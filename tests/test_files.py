@@ -1,0 +1,282 @@
+"""FileSource: finding files, decoding them, cursors, and quarantining what is broken."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from demandsync.connectors.base import Record, SourceContext
+from demandsync.connectors.files import FileSource, NoFilesMatched, sniff_delimiter, sniff_encoding
+from demandsync.domain import FeedbackItem, Quarantined
+from demandsync.mappings.engine import build_mapper
+
+EXPORTS = Path(__file__).parent / "fixtures" / "exports"
+
+
+def pull(base: Path, path: str, cursor: dict | None = None, full: bool = False, **options: object) -> tuple[
+    list[Record], list[Quarantined], FileSource
+]:
+    src = FileSource(FileSource.Options(path=path, **options), SourceContext(name="s", base_dir=base, full=full))
+    out = list(src.pull(cursor or {}))
+    return [r for r in out if isinstance(r, Record)], [q for q in out if isinstance(q, Quarantined)], src
+
+
+def write_xlsx(path: Path, rows: Sequence[Sequence[object]], title: str = "Responses") -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = title
+    for row in rows:
+        sheet.append(list(row))
+    book.save(path)
+
+
+# -- Hotjar CSV: quoting, multi-line cells, a broken row ----------------------------------
+
+
+def test_hotjar_rows_locators_and_bad_row() -> None:
+    records, bad, src = pull(EXPORTS, "hotjar/exit-survey-2024-03.csv")
+    assert [r.locator for r in records] == [f"hotjar/exit-survey-2024-03.csv row {n}" for n in (2, 3, 7, 9, 10)]
+    assert all(r.preset == "hotjar-survey" for r in records)
+    # The multi-line answer keeps its line breaks and the row number of its first line.
+    assert records[1].data["What is stopping you from making a booking?"].count("\n") == 3
+    [q] = bad
+    assert q.locator == "hotjar/exit-survey-2024-03.csv row 8"
+    assert "12 values" in q.reason and "11 columns" in q.reason
+    assert "Poland" in q.raw and len(q.raw) <= 500
+    assert set(src.cursor["files"]) == {"hotjar/exit-survey-2024-03.csv"}
+
+
+def test_glob_several_files_sorted_and_no_match_error(tmp_path: Path) -> None:
+    records, _, _ = pull(EXPORTS, "hotjar/exit-survey-*.csv")
+    files = [r.locator.split(" row ")[0] for r in records]
+    assert files == sorted(files) and len(set(files)) == 2
+    with pytest.raises(NoFilesMatched) as err:
+        pull(tmp_path, "exports/exit-*.csv")
+    assert "exports/exit-*.csv" in str(err.value) and str(tmp_path) in str(err.value)
+
+
+def test_recursive_and_absolute_globs(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "x.csv").write_text("id,text\n1,hello\n", encoding="utf-8")
+    records, _, _ = pull(tmp_path, "**/*.csv")
+    assert records[0].locator == "a/b/x.csv row 2"
+    records, _, _ = pull(Path("/"), str(tmp_path / "a" / "**" / "*.csv"))
+    assert len(records) == 1
+
+
+# -- duplicates and positions --------------------------------------------------------------
+
+
+def test_duplicate_names_made_unique() -> None:
+    records, _, _ = pull(EXPORTS, "typeform-onboarding.csv")
+    keys = list(records[1].data)
+    assert keys[:7] == ["#", "What's your role?", "Other", "Which tools do you use today?", "Other#2",
+                        "What would make you switch to us? Tell us as much as you like.", "Other#3"]
+    assert records[1].data["Other"] == "Founder" and records[1].data["Other#2"] == "Notion"
+
+
+def test_empty_header_names_are_positional(tmp_path: Path) -> None:
+    (tmp_path / "e.csv").write_text("id,,text\n1,x,hi\n", encoding="utf-8")
+    [record], _, _ = pull(tmp_path, "e.csv")
+    assert list(record.data) == ["id", "#2", "text"]
+
+
+# -- encodings and delimiters -------------------------------------------------------------
+
+ROWS = [["id", "Kommentar", "Konto"], ["1", "Größere Schrift, bitte – danke", "Müller GmbH"], ["2", "Café €uro", "Zoë"]]
+
+
+def _delimited(delimiter: str, newline: str = "\n") -> str:
+    def cell(c: str) -> str:
+        return f'"{c}"' if delimiter in c or "," in c else c
+
+    return "".join(delimiter.join(cell(c) for c in row) + newline for row in ROWS)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter", "newline"),
+    [
+        ("utf-8", ",", "\n"),
+        ("utf-8-sig", ",", "\r\n"),  # Excel "CSV UTF-8"
+        ("utf-16", "\t", "\r\n"),  # Excel "Unicode text": UTF-16 LE with BOM, tabs
+        ("utf-16-be", "\t", "\r\n"),
+        ("cp1252", ";", "\r\n"),  # Excel on a German Windows
+    ],
+)
+def test_encodings_and_delimiters(tmp_path: Path, encoding: str, delimiter: str, newline: str) -> None:
+    data = _delimited(delimiter, newline).encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    (tmp_path / "f.csv").write_bytes(data)
+    records, bad, _ = pull(tmp_path, "f.csv")
+    assert not bad
+    assert [dict(r.data) for r in records] == [dict(zip(ROWS[0], row)) for row in ROWS[1:]]
+    assert [r.locator for r in records] == ["f.csv row 2", "f.csv row 3"]
+
+
+def test_explicit_encoding_and_delimiter_options(tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_bytes("id|text\n1|Grüße\n".encode("latin-1"))
+    records, _, _ = pull(tmp_path, "f.txt", encoding="latin-1", delimiter="|")
+    assert records[0].data["text"] == "Grüße"
+
+
+def test_undecodable_bytes_quarantine_only_their_row(tmp_path: Path) -> None:
+    good = "id,text\n" + "".join(f"{i},Größe {i}\n" for i in range(1, 40))
+    data = good.encode("utf-8") + b"40,broken \xff\xfe here\n41,fine\n"
+    (tmp_path / "u.csv").write_bytes(data)
+    records, bad, _ = pull(tmp_path, "u.csv")
+    assert len(records) == 40
+    [q] = bad
+    assert q.locator == "u.csv row 41" and "'text'" in q.reason and "encoding" in q.reason
+    assert "broken" in q.raw
+
+
+def test_sniffers() -> None:
+    assert sniff_encoding("a,b\nä,ö\n".encode()) == "utf-8"
+    assert sniff_encoding("a,b\nä,ö\n".encode("cp1252")) == "cp1252"
+    assert sniff_encoding("a\tb\n".encode("utf-16-le")) == "utf-16-le"  # no BOM
+    assert sniff_delimiter('"a;b",c,d\n') == ","
+    assert sniff_delimiter("a;b;c\n1,5;2;3") == ";"
+
+
+def test_wide_file_and_huge_cell(tmp_path: Path) -> None:
+    header = ",".join(f"q{i}" for i in range(2000))
+    row = ",".join("x" for _ in range(1999)) + ',"' + "long " * 60_000 + '"'
+    (tmp_path / "w.csv").write_text(header + "\n" + row + "\n", encoding="utf-8")
+    [record], bad, _ = pull(tmp_path, "w.csv")
+    assert not bad and len(record.data) == 2000 and len(record.data["q1999"]) == 300_000
+
+
+def test_unterminated_quote_is_quarantined_not_fatal(tmp_path: Path) -> None:
+    (tmp_path / "q.csv").write_text('id,text\n1,ok\n2,"never closed\n3,lost\n', encoding="utf-8")
+    records, bad, _ = pull(tmp_path, "q.csv")
+    assert [r.data["id"] for r in records] == ["1"]
+    [q] = bad
+    assert q.locator == "q.csv" and "line 3" in q.reason and "never closed" in q.reason
+
+
+def test_skip_rows(tmp_path: Path) -> None:
+    (tmp_path / "s.csv").write_text("Survey export, generated 2024-05-01\n\nid;text\n1;hi\n", encoding="utf-8")
+    records, _, _ = pull(tmp_path, "s.csv", skip_rows=2)
+    assert dict(records[0].data) == {"id": "1", "text": "hi"} and records[0].locator == "s.csv row 4"
+
+
+# -- unreadable files ----------------------------------------------------------------------
+
+
+def test_unreadable_files_are_one_quarantine_each(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (tmp_path / "b.xlsx").write_text("not a workbook", encoding="utf-8")
+    (tmp_path / "c.csv").write_bytes(b"PK\x03\x04zipped")
+    (tmp_path / "d.csv").write_text("id,text\n1,still read\n", encoding="utf-8")
+    records, bad, src = pull(tmp_path, "*.*")
+    assert [r.data["text"] for r in records] == ["still read"]
+    assert [q.locator for q in bad] == ["a.csv", "b.xlsx", "c.csv"]
+    assert "binary" in bad[0].reason and "Excel" in bad[1].reason and "ZIP" in bad[2].reason
+    assert len(src.cursor["files"]) == 4
+
+
+# -- XLSX ---------------------------------------------------------------------------------
+
+
+def hotjar_as_xlsx(csv_path: Path, xlsx_path: Path) -> None:
+    """The XLSX download of the same survey: numbers and dates are typed cells."""
+    import csv
+
+    rows: list[list[object]] = [list(r) for r in csv.reader(csv_path.open(encoding="utf-8", newline=""))]
+    for row in rows[1:]:
+        if len(row) != len(rows[0]):
+            continue
+        row[0] = int(str(row[0]))
+        row[2] = datetime.strptime(str(row[2]), "%Y-%m-%d %H:%M:%S")
+    write_xlsx(xlsx_path, [r for r in rows if len(r) == len(rows[0])])
+
+
+def test_xlsx_same_items_as_csv(tmp_path: Path) -> None:
+    hotjar_as_xlsx(EXPORTS / "hotjar" / "exit-survey-2024-03.csv", tmp_path / "exit.xlsx")
+    csv_records, _, _ = pull(EXPORTS, "hotjar/exit-survey-2024-03.csv")
+    xlsx_records, bad, _ = pull(tmp_path, "exit.xlsx")
+    assert not bad and xlsx_records[0].preset == "hotjar-survey"
+    assert [dict(r.data) for r in xlsx_records] == [dict(r.data) for r in csv_records]
+    mapper = build_mapper("exit", None, {})
+    ids_csv = [i.external_id for r in csv_records if isinstance(i := mapper.map(r), FeedbackItem)]
+    ids_xlsx = [i.external_id for r in xlsx_records if isinstance(i := mapper.map(r), FeedbackItem)]
+    assert ids_csv == ids_xlsx and len(ids_csv) == 4
+
+
+def test_xlsx_sheet_option_and_row_numbers(tmp_path: Path) -> None:
+    book = Workbook()
+    assert book.active is not None
+    book.active.title = "Summary"
+    sheet = book.create_sheet("Raw")
+    for row in (["id", "text"], [1, "first"], [None, None], [2.0, "second"], [3.5, True]):
+        sheet.append(row)
+    book.save(tmp_path / "w.xlsx")
+    records, _, _ = pull(tmp_path, "w.xlsx", sheet="Raw")
+    assert [(r.locator, dict(r.data)) for r in records] == [
+        ("w.xlsx row 2", {"id": "1", "text": "first"}),
+        ("w.xlsx row 4", {"id": "2", "text": "second"}),
+        ("w.xlsx row 5", {"id": "3.5", "text": "TRUE"}),
+    ]
+    records, _, _ = pull(tmp_path, "w.xlsx", sheet=1)
+    assert len(records) == 3
+
+
+# -- cursor ---------------------------------------------------------------------------------
+
+
+def test_cursor_skips_unchanged_files(tmp_path: Path) -> None:
+    shutil.copytree(EXPORTS / "hotjar", tmp_path / "hotjar")
+    first, _, src = pull(tmp_path, "hotjar/*.csv")
+    cursor = src.cursor
+    assert len(first) == 10
+    again, bad, src = pull(tmp_path, "hotjar/*.csv", cursor)
+    assert again == [] and bad == [] and src.cursor == cursor
+
+    # Touched but identical (e.g. re-downloaded): skipped by hash, mtime updated.
+    path = tmp_path / "hotjar" / "exit-survey-2024-04.csv"
+    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    again, _, src2 = pull(tmp_path, "hotjar/*.csv", cursor)
+    assert again == []
+    assert src2.cursor["files"]["hotjar/exit-survey-2024-04.csv"]["mtime_ns"] == 1_700_000_000_000_000_000
+
+    # Changed: only that file is read again.
+    with path.open("a", encoding="utf-8") as f:
+        f.write('"6","aaaaaaaa","2024-04-05 10:00:00","Peru","https://book.example.com/","Desktop",'
+                '"Edge 122","Windows 11","aaaaaaaa-0000-4000-8000-000000000001","More languages",""\n')
+    again, _, _ = pull(tmp_path, "hotjar/*.csv", src2.cursor)
+    assert {r.locator.split(" row ")[0] for r in again} == {"hotjar/exit-survey-2024-04.csv"}
+    assert len(again) == 6
+
+    # --full reads everything again.
+    everything, _, _ = pull(tmp_path, "hotjar/*.csv", src2.cursor, full=True)
+    assert len(everything) == 11
+
+
+def test_cursor_set_only_when_pull_is_exhausted(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("id,text\n1,a\n2,b\n", encoding="utf-8")
+    src = FileSource(FileSource.Options(path="a.csv"), SourceContext(name="s", base_dir=tmp_path))
+    it = src.pull({})
+    next(it)
+    assert src.cursor == {}
+    list(it)
+    assert "a.csv" in src.cursor["files"]
+
+
+def test_options_reject_unknown_keys() -> None:
+    with pytest.raises(ValueError, match="delimeter"):
+        FileSource.Options.model_validate({"path": "x.csv", "delimeter": ";"})
+
+
+def test_header_rows_option_combines_rows_without_a_preset(tmp_path: Path) -> None:
+    (tmp_path / "h.csv").write_text("id,Feedback,\n,Text,Score\n1,Faster sync,4\n", encoding="utf-8")
+    [record], _, src = pull(tmp_path, "h.csv", header_rows=2)
+    assert dict(record.data) == {"id": "1", "Feedback | Text": "Faster sync", "Feedback | Score": "4"}
+    assert src.detected == {"h.csv": "generic"}

@@ -1,0 +1,221 @@
+"""The mapping engine: references, values, identity, and errors that name the key to fix."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from demandsync.connectors.base import Record
+from demandsync.connectors.tabular import Header, Layout, Row, build_header
+from demandsync.domain import FeedbackItem, Quarantined
+from demandsync.mappings.engine import MappingError, build_mapper
+from demandsync.mappings.presets import PresetError
+
+
+def rows(names: list[str], *values: list[str], preset: str | None = None) -> list[Record]:
+    header = build_header([names], Layout(preset=preset))
+    return [Record(Row(header, dict(zip(header.names, v))), f"f.csv row {i}", preset) for i, v in enumerate(values, 2)]
+
+
+def one(overrides: dict[str, Any], names: list[str], values: list[str], preset: str | None = None) -> Any:
+    return build_mapper("fb", preset, overrides).map(rows(names, values)[0])
+
+
+COLS = ["ID", "Comment", "Email", "When", "Company", "Labels", "Jira", "Votes", "Plan", "Other", "Other"]
+ROW = ["17", "  Please add SSO  ", " Jo@Example.COM ", "2024-03-04 10:17:29", "Acme", "sso; auth,\nsecurity",
+       "see ABC-12 and DATA_2-7, not abc-1", "3", "enterprise", "x", "second other"]
+
+
+def test_full_mapping() -> None:
+    item = one(
+        {"id": "ID", "text": "Comment", "requester": "Email", "created_at": "When", "account": "Company",
+         "tags": "Labels", "epic": "Jira", "votes": "Votes", "extra": {"plan": "Plan"}},
+        COLS, ROW,
+    )
+    assert item == FeedbackItem(
+        source="fb", external_id="17", text="Please add SSO", requester="jo@example.com", account="Acme",
+        created_at=datetime(2024, 3, 4, 10, 17, 29, tzinfo=timezone.utc), url=None,
+        tags=["sso", "auth", "security"], epic_hint=["ABC-12", "DATA_2-7"], votes=3, extra={"plan": "enterprise"},
+    )
+
+
+def test_duplicate_and_positional_references() -> None:
+    assert one({"text": "Other#2"}, COLS, ROW).text == "second other"
+    assert one({"text": "#2"}, COLS, ROW).text == "Please add SSO"
+    assert one({"text": "comment"}, COLS, ROW).text == "Please add SSO"  # case-insensitive when unique
+
+
+def test_text_and_id_lists_join_others_take_first_non_empty() -> None:
+    item = one({"id": ["ID", "Company"], "text": ["Comment", "Other", "Plan"], "requester": ["?Other#9", "Email"]},
+               COLS + ["Other"], ROW + [""])
+    assert item.external_id == "17|Acme"
+    assert item.text == "Please add SSO\n\nx\n\nenterprise"
+    assert item.requester == "jo@example.com"
+
+
+def test_empty_answer_gives_no_item() -> None:
+    assert one({"text": "Comment"}, ["Comment"], [" \n\t "]) is None
+    assert one({"text": ["A", "B"]}, ["A", "B"], ["", ""]) is None
+
+
+def test_empty_id_is_quarantined_naming_the_column() -> None:
+    out = one({"id": "ID", "text": "Comment"}, ["ID", "Comment"], ["", "hello"])
+    assert isinstance(out, Quarantined)
+    assert out.locator == "f.csv row 2" and "'ID'" in out.reason and "hello" in out.raw
+
+
+def test_bad_date_quarantined_with_value_and_format() -> None:
+    out = one({"text": "C", "created_at": "D", "date_format": "%d.%m.%Y"}, ["C", "D"], ["hi", "yesterday"])
+    assert isinstance(out, Quarantined)
+    assert "'yesterday'" in out.reason and "%d.%m.%Y" in out.reason and "'D'" in out.reason
+
+
+@pytest.mark.parametrize(
+    ("value", "options", "expected"),
+    [
+        ("2024-03-04T10:17:29Z", {}, datetime(2024, 3, 4, 10, 17, 29)),
+        ("2024-03-04 10:17:29+02:00", {}, datetime(2024, 3, 4, 8, 17, 29)),
+        ("4/13/2024 10:17:29", {}, datetime(2024, 4, 13, 10, 17, 29)),  # Google Forms en-US
+        ("13/04/2024 10:17:29", {}, datetime(2024, 4, 13, 10, 17, 29)),  # en-GB, unambiguous
+        ("03/04/2024 10:17:29", {"dayfirst": True}, datetime(2024, 4, 3, 10, 17, 29)),
+        ("4/3/2024 10:17:29", {"dayfirst": False}, datetime(2024, 4, 3, 10, 17, 29)),
+        ("04/03/2024 02:04:10 PM", {"dayfirst": False}, datetime(2024, 4, 3, 14, 4, 10)),
+        ("2024-06-15 10:00:00 GMT+8", {}, datetime(2024, 6, 15, 2, 0, 0)),
+        ("Sat Jun 15 2024", {}, datetime(2024, 6, 15)),
+        ("2024-03-04 10:00:00", {"timezone": "Europe/Berlin"}, datetime(2024, 3, 4, 9, 0, 0)),
+        ("04.03.2024 10:00", {"date_format": ["%Y", "%d.%m.%Y %H:%M"]}, datetime(2024, 3, 4, 10, 0)),
+    ],
+)
+def test_dates(value: str, options: dict[str, Any], expected: datetime) -> None:
+    item = one({"text": "C", "created_at": "D", **options}, ["C", "D"], ["hi", value])
+    assert item.created_at == expected.replace(tzinfo=timezone.utc)
+
+
+def test_ambiguous_date_is_a_config_error() -> None:
+    with pytest.raises(MappingError, match=r"sources\.fb\.map\.dayfirst.*'03/04/2024 10:17:29'"):
+        one({"text": "C", "created_at": "D"}, ["C", "D"], ["hi", "03/04/2024 10:17:29"])
+
+
+def test_requester_normalisation_and_anonymous() -> None:
+    for value in ("", "00000000", "00000000-0000-0000-0000-000000000000", "Anonymous", "0000-0000"):
+        assert one({"text": "C", "requester": "R"}, ["C", "R"], ["hi", value]).requester is None
+    assert one({"text": "C", "requester": "R", "anonymous": ["guest"]}, ["C", "R"], ["hi", "guest"]).requester is None
+    assert one({"text": "C", "requester": "R"}, ["C", "R"], ["hi", "User-42"]).requester == "User-42"
+
+
+def test_votes() -> None:
+    assert one({"text": "C", "votes": "V"}, ["C", "V"], ["hi", ""]).votes == 1
+    assert one({"text": "C", "votes": "V"}, ["C", "V"], ["hi", "0"]).votes == 1
+    assert one({"text": "C", "votes": "V"}, ["C", "V"], ["hi", "7.0"]).votes == 7
+    bad = one({"text": "C", "votes": "V"}, ["C", "V"], ["hi", "many"])
+    assert isinstance(bad, Quarantined) and "'many'" in bad.reason
+
+
+def test_content_hash_identity_ignores_whitespace_and_line_endings() -> None:
+    a = one({"text": "C", "requester": "R"}, ["C", "R"], ["Line one\r\nline  two", "A@x.io"])
+    b = one({"text": "C", "requester": "R"}, ["C", "R"], ["Line one\nline two ", "a@x.io "])
+    c = one({"text": "C", "requester": "R"}, ["C", "R"], ["Line one\nline three", "a@x.io"])
+    assert a.external_id == b.external_id != c.external_id
+    assert a.external_id.startswith("sha256:")
+
+
+# -- configuration errors -----------------------------------------------------------------------
+
+
+def test_missing_column_names_key_column_and_close_matches() -> None:
+    mapper = build_mapper("exit-survey", None, {"text": "Coment", "requester": "Email"})
+    with pytest.raises(MappingError) as err:
+        mapper.map(rows(["Comment", "Email"], ["hi", "a@b.c"])[0])
+    message = str(err.value)
+    assert "sources.exit-survey.map.text" in message
+    assert "'Coment'" in message and "did you mean 'Comment'" in message and "f.csv" in message
+
+
+def test_missing_preset_column_says_it_came_from_the_preset() -> None:
+    mapper = build_mapper("hj", "hotjar-survey", {})
+    with pytest.raises(MappingError, match=r"map\.id: column 'Hotjar User ID'.*preset 'hotjar-survey'"):
+        mapper.map(rows(["Number", "Date Submitted", "Q"], ["1", "2024-01-01 00:00:00", "hi"])[0])
+
+
+def test_no_preset_and_no_text_mapping() -> None:
+    with pytest.raises(MappingError, match=r"sources\.plain\.map\.text is required"):
+        build_mapper("plain", None, {}).map(rows(["a"], ["b"])[0])
+    with pytest.raises(MappingError, match=r"sources\.plain\.map\.text is required"):
+        build_mapper("plain", "generic", {"id": "a"})
+
+
+def test_typos_and_bad_values_are_named() -> None:
+    with pytest.raises(MappingError, match=r"sources\.s\.map\.requestor"):
+        build_mapper("s", "generic", {"text": "a", "requestor": "b"})
+    with pytest.raises(MappingError, match=r"sources\.s\.map\.timezone: .*Mars/Olympus"):
+        build_mapper("s", "generic", {"text": "a", "timezone": "Mars/Olympus"})
+    with pytest.raises(PresetError, match="known presets: .*hotjar-survey"):
+        build_mapper("s", "hotjar-surveys", {})
+
+
+def test_selector_matching_nothing_is_an_error() -> None:
+    with pytest.raises(MappingError, match="no column .* holds feedback text"):
+        one({"text": {"match": "^Why"}}, ["A"], ["x"])
+
+
+# -- presets and overrides ------------------------------------------------------------------
+
+
+def test_overrides_merge_over_preset_key_by_key() -> None:
+    names = ["Number", "User", "Date Submitted", "Country", "Source URL", "Device", "Browser", "OS",
+             "Hotjar User ID", "Q1", "Q2", "Tags for: Q1", "Tags for: Q2"]
+    values = ["1", "3f2a9c1e", "2024-03-02 09:14:03", "DE", "https://x", "Desktop", "Chrome", "Linux",
+              "3f2a9c1e-aaaa", "first", "second", "a", "b;c"]
+    [record] = rows(names, values, preset="hotjar-survey")
+    item = build_mapper("hj", None, {}).map(record)
+    assert item.text == "Q1: first\n\nQ2: second" and item.tags == ["a", "b", "c"]
+    assert item.extra["country"] == "DE"
+    item = build_mapper("hj", None, {"text": "Q2", "extra": {"plan": "Q1"}}).map(record)
+    assert item.text == "second" and item.external_id == "3f2a9c1e-aaaa|2024-03-02 09:14:03"
+    assert item.extra == {"country": "DE", "device": "Desktop", "browser": "Chrome", "os": "Linux", "plan": "first"}
+
+
+def test_preset_per_record_is_cached_per_header() -> None:
+    mapper = build_mapper("s", None, {"text": "C"})
+    records = rows(["C"], ["a"], ["b"], ["c"])
+    assert [mapper.map(r).text for r in records] == ["a", "b", "c"]  # type: ignore[union-attr]
+    assert len(mapper._compiled["generic"].plans) == 1
+
+
+def test_aliases_are_addressable() -> None:
+    header = build_header([["Q1", "Q2"], ["Your role?", "What should we build?"], ['{"ImportId":"QID1"}', '{"ImportId":"QID2_TEXT"}']],
+                          Layout(3, "aliases"))
+    record = Record(Row(header, {"Q1": "PM", "Q2": "Roadmaps"}), "q.csv row 4")
+    assert build_mapper("q", None, {"text": "What should we build?"}).map(record).text == "Roadmaps"  # type: ignore[union-attr]
+    assert build_mapper("q", None, {"text": "QID2_TEXT"}).map(record).text == "Roadmaps"  # type: ignore[union-attr]
+    labelled = build_mapper("q", None, {"text": {"match": "^Q"}}).map(record)
+    assert labelled.text == "Your role?: PM\n\nWhat should we build?: Roadmaps"  # type: ignore[union-attr]
+    assert isinstance(header, Header)
+
+
+# -- JSON records (API sources use the same engine) ---------------------------------------------
+
+
+def test_dotted_paths_in_json_records() -> None:
+    mapper = build_mapper("jira", None, {
+        "id": "key", "text": ["fields.summary", "fields.description"], "requester": "fields.reporter.emailAddress",
+        "tags": "fields.labels", "epic": "fields.parent.key", "created_at": "fields.created",
+        "extra": {"components": "fields.components.name"},
+    })
+    data = {"key": "SUP-1", "fields": {"summary": "Bulk export", "description": None, "labels": ["csv", "export"],
+                                       "reporter": {"emailAddress": "Ann@Corp.com"}, "parent": {"key": "PRD-9"},
+                                       "created": "2024-01-02T03:04:05.000+0000",
+                                       "components": [{"name": "API"}, {"name": "UI"}]}}
+    item = mapper.map(Record(data, "jira SUP-1"))
+    assert isinstance(item, FeedbackItem)
+    assert (item.external_id, item.text, item.requester, item.tags, item.epic_hint) == (
+        "SUP-1", "Bulk export", "ann@corp.com", ["csv", "export"], ["PRD-9"])
+    assert item.extra == {"components": "API\nUI"}
+    assert item.created_at == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    # A later record without an optional branch is fine…
+    assert mapper.map(Record({"key": "SUP-2", "fields": {"summary": "x"}}, "jira SUP-2")).requester is None  # type: ignore[union-attr]
+    # …but a typo in the first record's top-level key is a config error.
+    with pytest.raises(MappingError, match="map.text: column 'feilds.summary'"):
+        build_mapper("jira", None, {"text": "feilds.summary"}).map(Record(data, "jira SUP-1"))
