@@ -8,13 +8,19 @@ empty database.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from demandsync.sandbox.jira import JiraSandbox, demo_state
+from demandsync.sync.cli import app
+from demandsync.sync.demo import prepare
 from demandsync.sync.store import Store
 
 PG_URL = os.environ.get("DEMANDSYNC_TEST_STORE", "")
@@ -42,3 +48,36 @@ def store(store_url: str) -> Iterator[Store]:
     s = Store.open(store_url)
     yield s
     s.close()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[JiraSandbox]:
+    with JiraSandbox(demo_state(), email="demo@example.com", api_token="sandbox-token") as sb:
+        sb.start()
+        yield sb
+
+
+@pytest.fixture
+def config(tmp_path: Path, sandbox: JiraSandbox, store_url: str) -> Path:
+    """The demo's exports and config against the sandbox, with similarity linking
+    off so every figure can be checked by hand (tests/test_e2e.py: EXPECTED)."""
+    path = prepare(tmp_path, sandbox.url)
+    text = path.read_text().replace("similarity = true", "similarity = false")
+    text = text.replace('url = "sqlite:///demandsync.db"', f'url = "{store_url}"')
+    path.write_text(text)
+    return path
+
+
+def cli(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    """Invoke ``demandsync`` in-process; returns (exit code, stdout, stderr)."""
+    result = CliRunner().invoke(app, list(args), input=input)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_json(config: Path, *extra: str) -> dict[str, Any]:
+    """``demandsync run --json`` and its parsed report."""
+    code, stdout, stderr = cli("run", "--config", str(config), "--json", *extra)
+    assert code in (0, 1), stderr
+    return dict(json.loads(stdout))

@@ -107,3 +107,17 @@ def test_duplicate_source_names_rejected(tmp_path: Path) -> None:
 def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, "[jira\nurl="))
+
+
+def test_unknown_preset_and_map_key_are_named_at_load(tmp_path: Path) -> None:
+    text = GOOD.replace('kind = "csv"', 'kind = "csv"\npreset = "hotjar-surveys"').replace('text = ["Q1"]', 'text = ["Q1"]\ntxt = "Q2"')
+    found = problems(tmp_path, text)
+    assert "unknown preset 'hotjar-surveys'" in found["sources[0] (exit-survey).preset"]
+    assert "hotjar-survey" in found["sources[0] (exit-survey).preset"]
+    assert "unknown field" in found["sources[0] (exit-survey).map.txt"]
+
+
+def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    example = Path(__file__).parent.parent / "config.example.toml"
+    cfg = load_config(example)
+    assert cfg.settings.jira.fields["requests"] == "Customer requests"

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
-from demandsync.sandbox.jira import JiraSandbox, demo_state
+from conftest import cli
+from demandsync.sandbox.jira import JiraSandbox
 from demandsync.sync.cli import app
-from demandsync.sync.demo import prepare
 from demandsync.sync.lock import RunLock
 from demandsync.sync.store import Store
 
@@ -35,29 +33,6 @@ EXPECTED = {
     "PROD-5": {REQUESTS: 1, REQUESTERS: 1, ACCOUNTS: 1, LAST: "2026-11-03", SOURCES: "sales-notes 1"},
     "PROD-6": {REQUESTS: 2, REQUESTERS: 2, ACCOUNTS: 1, LAST: "2026-11-05", SOURCES: "exit-survey 1 · sales-notes 1"},
 }
-
-
-@pytest.fixture
-def sandbox() -> Iterator[JiraSandbox]:
-    with JiraSandbox(demo_state(), email="demo@example.com", api_token="sandbox-token") as sb:
-        sb.start()
-        yield sb
-
-
-@pytest.fixture
-def config(tmp_path: Path, sandbox: JiraSandbox, store_url: str) -> Path:
-    path = prepare(tmp_path, sandbox.url)
-    text = path.read_text().replace("similarity = true", "similarity = false")
-    text = text.replace('url = "sqlite:///demandsync.db"', f'url = "{store_url}"')
-    path.write_text(text)
-    return path
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def values(sandbox: JiraSandbox, key: str) -> dict[str, object]:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from demandsync.connectors.http import APIError
+from demandsync.sync.cli_links import register as register_link_commands
 from demandsync.sync.config import Config, ConfigError, load_config
 from demandsync.sync.lock import LockHeld
 from demandsync.sync.logs import setup_logging
@@ -31,6 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 out = Console()
 err = Console(stderr=True)
@@ -293,6 +295,9 @@ def demo(
     from demandsync.sync.demo import run_demo
 
     raise typer.Exit(run_demo(out, keep=keep, as_json=as_json))
+
+
+register_link_commands(app, _config, out, err)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -283,9 +283,27 @@ def load_config_data(data: dict[str, Any], cfg_path: Path) -> Config:
             problems.extend((f"{where}.{key}", msg) for key, msg in _explain(exc, src.connector_options))
             continue
         classes[src.name] = cls
+        problems.extend((f"{where}.{key}", msg) for key, msg in _mapping_problems(src, cls))
     if problems:
         raise ConfigError(problems, cfg_path)
     return Config(settings, cfg_path, base_dir, options, classes)
+
+
+def _mapping_problems(src: SourceConfig, cls: type[Source]) -> list[tuple[str, str]]:
+    """Check ``preset`` and the keys of ``[sources.map]`` now, not at the first row."""
+    from demandsync.mappings.model import FieldMapping
+    from demandsync.mappings.presets import PresetError, all_presets, load_preset
+
+    out: list[tuple[str, str]] = []
+    preset = src.preset or cls.default_preset
+    if preset is not None:
+        try:
+            load_preset(preset)
+        except PresetError:
+            out.append(("preset", f"unknown preset {preset!r}; known: {', '.join(sorted(all_presets()))}"))
+    for key in sorted(set(src.map) - set(FieldMapping.model_fields)):
+        out.append((f"map.{key}", f"unknown field; map one of: {', '.join(FieldMapping.model_fields)}"))
+    return out
 
 
 def resolve_store_url(url: str, base_dir: Path) -> str:

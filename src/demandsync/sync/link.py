@@ -76,14 +76,7 @@ class AutoLinker:
         self.rules = [CompiledRule.build(r) for r in rules if r.epic in self.epic_keys]
         self.rules_without_epic = sorted({r.epic for r in rules if r.epic not in self.epic_keys})
         self.linking = linking
-        self.model: SimilarityModel | None = None
-        if linking.similarity and epics:
-            accepted = accepted_texts or {}
-            self.model = SimilarityModel()
-            self.model.fit({
-                e.key: EpicProfile(e.summary, e.description, list(e.labels), accepted.get(e.key, []))
-                for e in epics
-            })
+        self.model = build_model(epics, accepted_texts or {}) if linking.similarity and epics else None
         self.fingerprint = self._fingerprint(epics, rules)
 
     def _fingerprint(self, epics: Sequence[Epic], rules: Sequence[RuleConfig]) -> str:
@@ -124,6 +117,14 @@ class AutoLinker:
                 state = "accepted" if c.score >= cfg.auto_accept else "suggested"
                 out.append(_row(item_id, c.epic_key, "similarity", state, round(float(c.score), 4), None))
         return out
+
+
+def build_model(epics: Sequence[Epic], accepted_texts: dict[str, list[str]]) -> SimilarityModel:
+    """The similarity model fitted on the epics' text and the feedback PMs accepted for them."""
+    return SimilarityModel().fit({
+        e.key: EpicProfile(e.summary, e.description, list(e.labels), accepted_texts.get(e.key, []))
+        for e in epics
+    })
 
 
 def _row(item_id: int, epic: str, method: str, state: str, score: float, note: str | None) -> dict[str, Any]:

@@ -192,7 +192,7 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
         bad.clear()
 
     try:
-        mapper = build_mapper(src.name, src.preset, src.map)
+        mapper = build_mapper(src.name, src.preset or cls.default_preset, src.map)
         for record in source.pull({} if full else store.get_cursor(src.name)):
             rep.pulled += 1
             out = record if isinstance(record, Quarantined) else mapper.map(record)

@@ -413,6 +413,40 @@ class Store:
                     texts.append(text)
         return out
 
+    def link_rows(self, states: Sequence[str], epic_key: str | None = None) -> list[dict[str, Any]]:
+        """Links with their item, for export and review: source, item_id, epic, method, score, state, text."""
+        stmt = (
+            sa.select(ITEMS.c.source, ITEMS.c.external_id.label("item_id"), LINKS.c.epic_key.label("epic"),
+                      LINKS.c.method, LINKS.c.score, LINKS.c.state, ITEMS.c.text, ITEMS.c.requester,
+                      ITEMS.c.account, LINKS.c.item_id.label("row_id"))
+            .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
+            .where(ITEMS.c.deleted.is_(False), LINKS.c.state.in_(list(states)))
+            .order_by(LINKS.c.score.desc(), LINKS.c.epic_key, ITEMS.c.source, ITEMS.c.external_id)
+        )
+        if epic_key is not None:
+            stmt = stmt.where(LINKS.c.epic_key == epic_key)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def link_of(self, item_id: int, epic_key: str) -> dict[str, Any] | None:
+        with self.begin() as conn:
+            row = conn.execute(sa.select(LINKS).where(LINKS.c.item_id == item_id, LINKS.c.epic_key == epic_key)).first()
+            return dict(row._mapping) if row else None
+
+    def item_texts(self) -> list[tuple[int, str, str, str]]:
+        """``(id, source, external_id, text)`` of every live item (for ranking against one epic)."""
+        with self.engine.connect() as conn:
+            stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.external_id, ITEMS.c.text).where(
+                ITEMS.c.deleted.is_(False)).order_by(ITEMS.c.id)
+            return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
+
+    def links_of_epic(self, epic_key: str) -> dict[int, tuple[str, str, float]]:
+        """item id -> (method, state, score) for one epic."""
+        with self.begin() as conn:
+            rows = conn.execute(sa.select(LINKS.c.item_id, LINKS.c.method, LINKS.c.state, LINKS.c.score).where(
+                LINKS.c.epic_key == epic_key))
+            return {i: (m, s, sc) for i, m, s, sc in rows}
+
     # ---- runs and the write journal ---------------------------------------------------
 
     def start_run(self, host: str, pid: int, dry_run: bool) -> int:

@@ -1,0 +1,96 @@
+"""A PM steering links: link/unlink, export/import round trips, suggest, review."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from conftest import cli, run_json
+from demandsync.sandbox.jira import JiraSandbox
+
+REQUESTS = "customfield_10050"
+
+
+def requests_on(sandbox: JiraSandbox, key: str) -> int:
+    return int(sandbox.state.issue(key)["fields"].get(REQUESTS) or 0)
+
+
+def explain(config: Path, key: str, state: str = "accepted") -> list[dict[str, str]]:
+    code, stdout, _ = cli("explain", key, "--config", str(config), "--json", "--state", state)
+    assert code == 0
+    return list(json.loads(stdout)["items"])
+
+
+def test_unlink_and_link_stick_across_runs(sandbox: JiraSandbox, config: Path) -> None:
+    run_json(config)
+    sso = [i for i in explain(config, "PROD-1") if i["source"] == "exit-survey"][0]
+    ref = f"exit-survey:{sso['item_id']}"
+    assert cli("unlink", ref, "PROD-1", "--config", str(config))[0] == 0
+    assert cli("link", ref, "PROD-3", "--config", str(config))[0] == 0
+    for _ in range(2):
+        run_json(config)
+        assert (requests_on(sandbox, "PROD-1"), requests_on(sandbox, "PROD-3")) == (5, 1)
+    rejected = explain(config, "PROD-1", "rejected")
+    assert [(r["item_id"], r["method"]) for r in rejected] == [(sso["item_id"], "manual")]
+
+
+def test_link_names_unknown_items_and_epics(sandbox: JiraSandbox, config: Path) -> None:
+    run_json(config)
+    code, _, err = cli("link", "exit-survey:nope", "PROD-1", "--config", str(config))
+    assert code == 2 and "no item 'nope' in source 'exit-survey'" in err
+    code, _, err = cli("link", "no-colon", "PROD-1", "--config", str(config))
+    assert code == 2 and "SOURCE:ITEM_ID" in err
+
+
+def test_export_import_round_trip(sandbox: JiraSandbox, config: Path, tmp_path: Path) -> None:
+    run_json(config)
+    code, exported, _ = cli("links", "export", "--state", "accepted", "--config", str(config))
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert len(rows) == 16 and set(rows[0]) == {"source", "item_id", "epic", "method", "score", "state", "text"}
+    untouched = tmp_path / "links.csv"
+    untouched.write_text(exported)
+    code, out, _ = cli("links", "import", str(untouched), "--config", str(config))
+    assert code == 0 and "0 decision(s) saved, 16 unchanged" in out
+    # a PM rejects one PROD-2 link in the spreadsheet
+    target = next(r for r in rows if r["epic"] == "PROD-2")
+    target["state"] = "rejected"
+    edited = tmp_path / "edited.csv"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    edited.write_text(buf.getvalue())
+    code, out, _ = cli("links", "import", str(edited), "--config", str(config))
+    assert code == 0 and "1 decision(s) saved" in out
+    run_json(config)
+    assert requests_on(sandbox, "PROD-2") == 3
+    # and the export now says so, as a manual decision
+    code, exported, _ = cli("links", "export", "--state", "rejected", "--format", "json", "--config", str(config))
+    assert [(r["item_id"], r["method"]) for r in json.loads(exported)] == [(target["item_id"], "manual")]
+
+
+def test_import_reports_bad_rows_by_row_number(sandbox: JiraSandbox, config: Path, tmp_path: Path) -> None:
+    run_json(config)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("source,item_id,epic,method,score,state,text\nexit-survey,ghost,PROD-1,rule,1,accepted,x\n"
+                   "exit-survey,,PROD-1,rule,1,accepted,x\n")
+    code, _, err = cli("links", "import", str(bad), "--config", str(config))
+    assert code == 1
+    assert "bad.csv row 2: no item 'ghost'" in err and "bad.csv row 3: missing item_id" in err
+
+
+def test_suggest_ranks_matching_feedback_first_and_review_accepts(sandbox: JiraSandbox, config: Path) -> None:
+    config.write_text(config.read_text().replace("similarity = false", "similarity = true"))
+    run_json(config)
+    code, stdout, _ = cli("suggest", "PROD-3", "--config", str(config), "--json", "--limit", "3")
+    assert code == 0
+    top = json.loads(stdout)
+    assert top and all("dark" in r["text"].lower() for r in top[:2])
+    # review whatever the linker queued; accept the first, quit
+    code, stdout, _ = cli("review", "--config", str(config), input="a\nq\n")
+    assert code == 0
+    if "nothing to review" not in stdout:
+        assert "1 decision(s) saved" in stdout
