@@ -297,6 +297,60 @@ def demo(
     raise typer.Exit(run_demo(out, keep=keep, as_json=as_json))
 
 
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    every: Annotated[str | None, typer.Option("--every", help="Interval, e.g. 15m, 1h.")] = None,
+    cron: Annotated[str | None, typer.Option("--cron", help="Cron expression in UTC, e.g. '*/15 * * * *'.")] = None,
+    log_json: LogJsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run syncs on a schedule in the foreground; SIGTERM stops it cleanly."""
+    from demandsync.sync.serve import Schedule, Stopper, serve as serve_loop
+
+    cfg = _config(config, log_json=log_json, verbose=verbose)  # fail fast on a bad config
+    try:
+        schedule = Schedule.build(every, cron)
+    except ValueError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    stopper = Stopper()
+    stopper.install()
+    raise typer.Exit(serve_loop(cfg.path, schedule, stopper=stopper))
+
+
+@app.command()
+def status(config: ConfigOpt = None, as_json: JsonOpt = False,
+           runs: Annotated[int, typer.Option("--runs", help="How many recent runs.")] = 5) -> None:
+    """Last runs, each source's cursor and last error, pending writes, quarantined rows."""
+    from demandsync.sync.status import collect_status, render_status
+
+    cfg = _config(config)
+    doc = collect_status(cfg, runs)
+    if as_json:
+        _print_json(doc)
+    else:
+        for renderable in render_status(doc):
+            out.print(renderable)
+
+
+@app.command()
+def forget(
+    who: Annotated[str, typer.Argument(help="The person's e-mail (or user id) as the sources give it.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Delete a person's feedback from the store (GDPR erasure); counts drop on the next run."""
+    from demandsync.sync.store import Store
+
+    cfg = _config(config)
+    store = Store.open(cfg.store_url)
+    try:
+        removed = store.forget_requester(who)
+    finally:
+        store.close()
+    out.print(f"removed {removed} item(s) of that person; their counts drop on the next run. "
+              "Items still upstream come back on a --full run unless removed at the source too.", highlight=False)
+
+
 register_link_commands(app, _config, out, err)
 
 

@@ -41,7 +41,7 @@ class RunLock:
         if engine.dialect.name == "sqlite":
             return cls(_file=_lock_file(engine, holder))
         if engine.dialect.name == "postgresql":
-            return cls(_conn=_advisory_lock(engine))
+            return cls(_conn=_advisory_lock(engine, holder))
         raise LockHeld(f"no run lock for {engine.dialect.name}; use SQLite or PostgreSQL")
 
     def release(self) -> None:
@@ -79,17 +79,25 @@ def _lock_file(engine: Engine, holder: dict[str, object]) -> IO[str]:
     return handle
 
 
-def _advisory_lock(engine: Engine) -> Connection:
+def _advisory_lock(engine: Engine, holder: dict[str, object]) -> Connection:
     conn = engine.connect()
     got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": PG_LOCK_KEY}).scalar()
-    conn.commit()
     if got:
+        # Name ourselves so a run that finds the lock taken can say who holds it.
+        conn.execute(sa.text("SELECT set_config('application_name', :name, false)"),
+                     {"name": json.dumps(holder, separators=(",", ":"))[:63]})
+        conn.commit()
         return conn
+    conn.commit()
+    row = conn.execute(sa.text(
+        "SELECT a.application_name, a.client_addr, a.pid, a.backend_start FROM pg_locks l "
+        "JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = :k AND l.granted"), {"k": PG_LOCK_KEY}).first()
     conn.close()
-    with engine.connect() as c:
-        row = c.execute(sa.text(
-            "SELECT host, pid, started_at FROM runs WHERE status = 'running' ORDER BY id DESC LIMIT 1")).first()
-    who = json.dumps({"host": row[0], "pid": row[1], "since": str(row[2])}) if row else "unknown"
+    who = "unknown"
+    if row is not None:
+        who = row[0] if row[0].startswith("{") else (
+            f"PostgreSQL backend {row[2]} from {row[1] or 'local socket'} since {row[3]:%Y-%m-%d %H:%M:%S}")
     raise LockHeld(f"another demandsync run holds the PostgreSQL advisory lock: {_describe(who)}")
 
 
@@ -98,4 +106,4 @@ def _describe(raw: str) -> str:
         h = json.loads(raw)
         return f"pid {h['pid']} on {h['host']} since {h['since']}"
     except (ValueError, KeyError, TypeError):
-        return raw
+        return raw  # not ours to parse (e.g. truncated): show it as it is

@@ -1,8 +1,9 @@
 """Logging for people and for log shippers, with secrets scrubbed on the way out.
 
 Human lines by default; ``--log-json`` gives one JSON object per line. Every
-line of a run carries its ``run_id``. A filter replaces every configured secret
-value with ``***`` in case one ever slips into a message (it should not).
+line of a run carries its ``run_id``. As a last line of defence, every
+configured secret value is replaced by ``***`` in the final formatted line —
+message, arguments and traceback alike — in case one ever slips through.
 """
 
 from __future__ import annotations
@@ -16,24 +17,30 @@ from datetime import UTC, datetime
 
 run_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("run_id", default=None)
 
+HUMAN_FORMAT = "%(asctime)s %(levelname)-7s run=%(run_id)s %(name)s: %(message)s"
 
-class _RunContext(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
 
+class _RunId(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.run_id = run_id_var.get()
-        if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
         return True
 
 
-class _JsonFormatter(logging.Formatter):
+class ScrubbingFormatter(logging.Formatter):
+    """Formats a record, then blanks every known secret in the result."""
+
+    def __init__(self, fmt: str | None = None, *, secrets: Iterable[str] = (), json_lines: bool = False) -> None:
+        super().__init__(fmt)
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.json_lines = json_lines
+
     def format(self, record: logging.LogRecord) -> str:
+        text = self._json(record) if self.json_lines else super().format(record)
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _json(self, record: logging.LogRecord) -> str:
         doc = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -51,11 +58,9 @@ def setup_logging(
 ) -> None:
     """Configure the root logger once per process; logs go to stderr."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_RunContext(secrets))
-    if json_lines:
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s run=%(run_id)s %(name)s: %(message)s"))
+    handler.addFilter(_RunId())
+    handler.setFormatter(ScrubbingFormatter(None if json_lines else HUMAN_FORMAT, secrets=secrets,
+                                            json_lines=json_lines))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)

@@ -25,7 +25,11 @@ class ItemRow(Base):
     """A feedback item. ``(source, external_id)`` is its identity."""
 
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_items_identity"),)
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_items_identity"),
+        # `forget EMAIL` and `requesters KEY` look people up (migration 0002).
+        Index("ix_items_requester", "requester"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(200))
@@ -131,7 +135,7 @@ class WriteRow(Base):
     """The write journal: every planned field write and what became of it."""
 
     __tablename__ = "writes"
-    __table_args__ = (Index("ix_writes_run", "run_id"),)
+    __table_args__ = (Index("ix_writes_run", "run_id"), Index("ix_writes_state", "state"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(Integer)

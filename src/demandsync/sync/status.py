@@ -1,0 +1,75 @@
+"""``demandsync status``: what an ops engineer checks when paged.
+
+Reads only the store: last runs, each source's cursor and last error, writes
+still pending or failed, and quarantined rows. Nothing secret is stored, so
+nothing secret can show.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rich.console import RenderableType
+from rich.table import Table
+
+from demandsync.sync.config import Config
+from demandsync.sync.store import Store, as_utc
+
+
+def collect_status(config: Config, runs: int = 5) -> dict[str, Any]:
+    store = Store.open(config.store_url)
+    try:
+        recent = store.runs(runs)
+        sources = store.source_states()
+        failed = store.journal(run_id=recent[0]["id"], state="failed") if recent else []
+        quarantined = Counter(q["source"] for q in store.quarantined())
+        items = store.count_items()
+    finally:
+        store.close()
+    return {
+        "runs": [_run(r) for r in recent],
+        "sources": [{"name": s["name"], "kind": s["kind"], "cursor": s["cursor"],
+                     "last_ok_at": as_utc(s["last_ok_at"]), "last_error": s["last_error"]} for s in sources],
+        "items": items,
+        "failed_writes_last_run": [{"epic": w["epic_key"], "field": w["field_id"], "error": w["error"]} for w in failed],
+        "quarantined": dict(quarantined),
+    }
+
+
+def _run(r: dict[str, Any]) -> dict[str, Any]:
+    started, finished = as_utc(r["started_at"]), as_utc(r["finished_at"])
+    summary = r["summary"] or {}
+    return {
+        "id": r["id"], "started_at": started, "status": r["status"], "host": r["host"], "pid": r["pid"],
+        "dry_run": r["dry_run"],
+        "seconds": round((finished - started).total_seconds(), 1) if started and finished else None,
+        "writes": summary.get("writes"), "epics": summary.get("epics"),
+        "new_items": sum(s.get("new", 0) for s in (summary.get("sources") or {}).values()),
+    }
+
+
+def render_status(doc: dict[str, Any]) -> list[RenderableType]:
+    runs = Table(title="Recent runs")
+    for col in ("run", "started (UTC)", "seconds", "outcome", "new items", "writes applied/failed"):
+        runs.add_column(col)
+    for r in doc["runs"]:
+        w = r["writes"] or {}
+        runs.add_row(str(r["id"]), f"{r['started_at']:%Y-%m-%d %H:%M:%S}", str(r["seconds"] or "—"),
+                     r["status"] + (" (dry run)" if r["dry_run"] else ""), str(r["new_items"]),
+                     f"{w.get('applied', 0)}/{w.get('failed', 0)}")
+    sources = Table(title=f"Sources ({doc['items']} live items)")
+    for col in ("source", "kind", "last ok (UTC)", "quarantined", "last error"):
+        sources.add_column(col, overflow="fold")
+    for s in doc["sources"]:
+        ok = f"{s['last_ok_at']:%Y-%m-%d %H:%M}" if s["last_ok_at"] else "never"
+        sources.add_row(s["name"], s["kind"], ok, str(doc["quarantined"].get(s["name"], 0)), s["last_error"] or "")
+    out: list[RenderableType] = [runs, sources]
+    if doc["failed_writes_last_run"]:
+        failed = Table(title="Writes that failed in the last run")
+        for col in ("epic", "field", "error"):
+            failed.add_column(col, overflow="fold")
+        for w in doc["failed_writes_last_run"]:
+            failed.add_row(w["epic"], w["field"], w["error"] or "")
+        out.append(failed)
+    return out
