@@ -121,3 +121,11 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     example = Path(__file__).parent.parent / "config.example.toml"
     cfg = load_config(example)
     assert cfg.settings.jira.fields["requests"] == "Customer requests"
+
+
+def test_plain_http_jira_is_refused_unless_loopback_or_allowed(tmp_path: Path) -> None:
+    insecure = GOOD.replace("https://acme.atlassian.net", "http://jira.acme.internal")
+    found = problems(tmp_path, insecure)
+    assert "refusing plain-http" in found["jira.url"] and "allow_insecure_http" in found["jira.url"]
+    load_config(write(tmp_path, insecure.replace('epics = "', 'allow_insecure_http = true\nepics = "')))
+    load_config(write(tmp_path, GOOD.replace("https://acme.atlassian.net", "http://127.0.0.1:8089")))

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from demandsync.connectors.base import Source, SourceOptions, load_source_class
@@ -49,6 +58,9 @@ class StoreConfig(_Section):
 
 
 class JiraConfig(_Section):
+    #: Plain http:// is refused unless the host is loopback or this is true.
+    #: (Declared before ``url`` so the url check can see it.)
+    allow_insecure_http: bool = False
     url: str
     #: Cloud: email + API token (basic auth).
     email: str | None = None
@@ -61,8 +73,6 @@ class JiraConfig(_Section):
     fields: dict[str, str] = Field(default_factory=dict)
     #: Ask Jira not to e-mail watchers about our writes (needs admin rights; falls back).
     notify_users: bool = False
-    #: Plain http:// is refused unless the host is loopback or this is true.
-    allow_insecure_http: bool = False
     #: Seconds to wait for one HTTP response.
     timeout: float = 30.0
     #: Issues per search page.
@@ -70,9 +80,12 @@ class JiraConfig(_Section):
 
     @field_validator("url")
     @classmethod
-    def _url_has_scheme(cls, v: str) -> str:
+    def _safe_url(cls, v: str, info: ValidationInfo) -> str:
+        from demandsync.connectors.http import check_base_url
+
         if not v.startswith(("https://", "http://")):
             raise ValueError("must start with https:// (e.g. https://acme.atlassian.net)")
+        check_base_url(v, allow_insecure_http=bool(info.data.get("allow_insecure_http")))
         return v.rstrip("/")
 
     @field_validator("fields")
