@@ -153,3 +153,29 @@ def test_wrong_token_fails_without_printing_it(sandbox: JiraSandbox, config: Pat
     assert result.exit_code in (1, 2)
     assert "wrong-s3cret-tok" not in result.output
     assert "401" in result.output or "auth" in result.output.lower()
+
+
+def test_bad_rows_are_quarantined_reported_and_listed(sandbox: JiraSandbox, config: Path) -> None:
+    notes = config.parent / "exports" / "sales-call-notes.csv"
+    notes.write_text(notes.read_text() + "someday,Acme,x@acme.org,pro,Wants dark mode,\n"
+                     "2026-11-06,Acme,y@acme.org,pro,too,many,columns,here,\n")
+    code, stdout, _ = cli("run", "--config", str(config), "--json")
+    report = json.loads(stdout)
+    assert code == 0  # bad input never fails the run...
+    assert report["sources"]["sales-notes"]["quarantined"] == 2  # ...and never vanishes
+    assert report["sources"]["sales-notes"]["new"] == 5
+    code, stdout, _ = cli("quarantine", "--config", str(config), "--json")
+    rows = {r["locator"]: r["reason"] for r in json.loads(stdout)}
+    assert set(rows) == {"exports/sales-call-notes.csv row 7", "exports/sales-call-notes.csv row 8"}
+    assert "someday" in rows["exports/sales-call-notes.csv row 7"]
+    assert "column" in rows["exports/sales-call-notes.csv row 8"]
+    for key, want in EXPECTED.items():
+        assert values(sandbox, key) == want, key
+
+
+def test_preview_shows_detected_preset_and_mapped_rows(sandbox: JiraSandbox, config: Path) -> None:
+    code, stdout, _ = cli("preview", "exit-survey", "--config", str(config), "--rows", "2")
+    assert code == 0
+    assert "hotjar-survey" in stdout and "Hotjar User ID" in stdout and "row 2" in stdout
+    code, _, stderr = cli("preview", "nope", "--config", str(config))
+    assert code == 2 and "exit-survey" in stderr
