@@ -206,6 +206,78 @@ class CursorPaginator(Paginator):
         return request.with_value(self.place, self.param, cursor) if cursor else None
 
 
+class ListOffsetPaginator(Paginator):
+    """Pendo Feedback lists: the answer is a bare JSON list; ``start``/``limit``
+    offsets advance by what came back, and a short (or empty) page is the last.
+
+    >>> rows = list(range(5))
+    >>> def pendo(request):
+    ...     start, limit = int(request.url.params["start"]), int(request.url.params["limit"])
+    ...     return httpx.Response(200, json=rows[start:start + limit])
+    >>> client = ApiClient("https://api.feedback.us.pendo.io", transport=httpx.MockTransport(pendo))
+    >>> list(iter_items(client, "GET", "/features", ListOffsetPaginator(limit=2), items_key="items"))
+    [0, 1, 2, 3, 4]
+    """
+
+    def __init__(self, *, limit: int = 100, place: Place = "params", offset_key: str = "start",
+                 limit_key: str = "limit") -> None:
+        self.limit = limit
+        self.place = place
+        self.offset_key = offset_key
+        self.limit_key = limit_key
+
+    def first(self, request: PageRequest) -> PageRequest:
+        return request.with_value(self.place, self.offset_key, 0).with_value(self.place, self.limit_key, self.limit)
+
+    def next(self, request: PageRequest, response: httpx.Response) -> PageRequest | None:
+        body = response.json()
+        if not isinstance(body, list) or len(body) < self.limit:
+            return None
+        start = int(request.value(self.place, self.offset_key, 0))
+        return request.with_value(self.place, self.offset_key, start + len(body))
+
+
+class PageNumberPaginator(Paginator):
+    """UserVoice v2 admin lists: ``page``/``per_page`` numbers, stop after the
+    last page the answer's ``pagination.total_pages`` names (or on an empty page).
+
+    >>> rows = list(range(5))
+    >>> def uservoice(request):
+    ...     page, size = int(request.url.params["page"]), int(request.url.params["per_page"])
+    ...     return httpx.Response(200, json={"suggestions": rows[(page - 1) * size:page * size],
+    ...                                      "pagination": {"page": page, "total_pages": 3}})
+    >>> client = ApiClient("https://acme.uservoice.com", transport=httpx.MockTransport(uservoice))
+    >>> list(iter_items(client, "GET", "/api/v2/admin/suggestions", PageNumberPaginator(per_page=2),
+    ...                 items_key="suggestions"))
+    [0, 1, 2, 3, 4]
+    """
+
+    def __init__(self, *, per_page: int = 100, items_key: str | None = None, place: Place = "params",
+                 page_key: str = "page", size_key: str = "per_page",
+                 total_pages: tuple[str, ...] = ("pagination", "total_pages")) -> None:
+        self.per_page = per_page
+        self.items_key = items_key
+        self.place = place
+        self.page_key = page_key
+        self.size_key = size_key
+        self.total_pages = total_pages
+
+    def first(self, request: PageRequest) -> PageRequest:
+        return request.with_value(self.place, self.page_key, 1).with_value(self.place, self.size_key, self.per_page)
+
+    def next(self, request: PageRequest, response: httpx.Response) -> PageRequest | None:
+        body = _body(response)
+        page = int(request.value(self.place, self.page_key, 1))
+        total: Any = body
+        for key in self.total_pages:
+            total = total.get(key) if isinstance(total, dict) else None
+        if isinstance(total, int):
+            return request.with_value(self.place, self.page_key, page + 1) if page < total else None
+        items = body.get(self.items_key) if self.items_key else None
+        # Without a page count, an empty page is the only end we can see.
+        return request.with_value(self.place, self.page_key, page + 1) if items else None
+
+
 def paginate(
     client: ApiClient,
     method: str,

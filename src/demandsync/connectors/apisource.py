@@ -1,0 +1,72 @@
+"""What every feature-request/survey API source shares, and nothing more.
+
+The HTTP layer (``connectors/http``) owns retries, auth and paging; this module
+owns the three small things each API *source* would otherwise copy: the
+options every such source has (``url``, ``allow_insecure_http``, ``page_size``),
+turning a bad object into a :class:`Quarantined` with its raw JSON, and reading
+the ISO-8601 timestamps these APIs send.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from demandsync.connectors.base import SourceOptions
+from demandsync.connectors.http import check_base_url
+from demandsync.domain import Quarantined
+
+#: A Jira issue key anywhere in a string (``PROD-42`` in a URL, a label, a title).
+JIRA_KEY = re.compile(r"\b[A-Z][A-Z0-9_]+-\d+\b")
+_RAW_LIMIT = 2000
+
+
+class ApiSourceOptions(SourceOptions):
+    """Keys every API source has. Subclasses add their secret and give ``url`` a default."""
+
+    #: Base URL: the vendor's, or a proxy, a regional host, a self-hosted or local double.
+    url: str
+    #: Plain http is refused (credentials would travel unencrypted) unless the host is this machine or this is set.
+    allow_insecure_http: bool = False
+    page_size: int = Field(100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _check_url(self) -> ApiSourceOptions:
+        check_base_url(self.url, allow_insecure_http=self.allow_insecure_http)
+        return self
+
+
+def quarantine(source: str, locator: str, reason: str, raw: Any) -> Quarantined:
+    """A Quarantined carrying the object as JSON (cut to 2,000 characters) so the admin sees what came."""
+    try:
+        text = json.dumps(raw, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(raw)
+    return Quarantined(source, locator, reason, text[:_RAW_LIMIT])
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An aware UTC datetime from ISO 8601 (``Z`` or an offset; naive means UTC), else None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    """``2024-05-01T10:15:30Z``: the form cursors are saved in."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def jira_keys(values: Iterable[Any]) -> list[str]:
+    """Every Jira key found in ``values`` (strings; others ignored), in order, no repeats."""
+    keys = [k for v in values if isinstance(v, str) for k in JIRA_KEY.findall(v)]
+    return list(dict.fromkeys(keys))
