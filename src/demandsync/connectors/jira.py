@@ -51,6 +51,8 @@ from demandsync.domain import Epic, Quarantined
 log = logging.getLogger("demandsync.jira")
 
 Deployment = Literal["cloud", "datacenter"]
+#: Custom field type of Jira Software's "Epic Link" (Data Center, and company-managed Cloud before 2024).
+EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"
 
 #: What an Epic needs besides the target fields.
 EPIC_FIELDS = ("summary", "description", "labels", "status", "project", "issuetype", "parent")
@@ -113,6 +115,17 @@ def resolve_field(ref: str, fields: Sequence[TrackerField]) -> TrackerField:
 # -- the tracker ----------------------------------------------------------------
 
 
+def deployment_of(server_info: Mapping[str, Any]) -> Deployment:
+    """``"cloud"`` for ``deploymentType: "Cloud"``; ``"datacenter"`` for "Server", "DataCenter"
+    or no deploymentType at all (old Server releases do not send it; Cloud always does).
+
+    >>> deployment_of({"deploymentType": "Cloud"}), deployment_of({"deploymentType": "DataCenter"})
+    ('cloud', 'datacenter')
+    """
+    kind = str(server_info.get("deploymentType") or "").strip().lower()
+    return "cloud" if kind == "cloud" else "datacenter"
+
+
 def _jira_client(
     url: str, *, email: str | None, api_token: Secret | None, pat: Secret | None,
     deployment: Deployment | None, connect_timeout: float, read_timeout: float,
@@ -150,7 +163,7 @@ class JiraTracker(Tracker):
         email: str | None = None,
         api_token: Secret | None = None,
         pat: Secret | None = None,
-        deployment: Deployment | None = None,
+        deployment: Deployment | Literal["auto"] | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
         allow_insecure_http: bool = False,
@@ -158,18 +171,58 @@ class JiraTracker(Tracker):
         notify_users: bool = False,
         **client_kwargs: Any,
     ) -> None:
-        self.client, self.deployment = _jira_client(
-            url, email=email, api_token=api_token, pat=pat, deployment=deployment,
+        # None: Cloud for email + API token, Data Center for a PAT. "auto": ask
+        # serverInfo on first use (for Data Center sites that take basic auth).
+        self.client, guessed = _jira_client(
+            url, email=email, api_token=api_token, pat=pat,
+            deployment=None if deployment == "auto" else deployment,
             connect_timeout=connect_timeout, read_timeout=read_timeout,
             allow_insecure_http=allow_insecure_http, **client_kwargs,
         )
+        self._deployment: Deployment | None = None if deployment == "auto" else guessed
         self.url = str(self.client.base_url).rstrip("/")
-        self.api = "/rest/api/3" if self.deployment == "cloud" else "/rest/api/2"
         self.page_size = page_size
         #: Whether writes ask Jira not to e-mail watchers; False when the config
         #: wants notifications, or once Jira refused ``notifyUsers=false`` for this account.
         self.quiet_writes = not notify_users
         self._field_names: dict[str, str] | None = None
+
+    # deployment
+
+    @property
+    def deployment(self) -> Deployment:
+        """``"cloud"`` (REST v3, ADF) or ``"datacenter"`` (REST v2, wiki markup); detected on first use
+        when the tracker was made with ``deployment="auto"``."""
+        if self._deployment is None:
+            self.detect_deployment()
+        assert self._deployment is not None
+        return self._deployment
+
+    @deployment.setter
+    def deployment(self, value: Deployment) -> None:
+        self._deployment = value
+
+    @property
+    def api(self) -> str:
+        return "/rest/api/3" if self.deployment == "cloud" else "/rest/api/2"
+
+    def detect_deployment(self) -> Deployment:
+        """Ask Jira what it is (``serverInfo.deploymentType``) and talk accordingly from now on.
+
+        ``/rest/api/2/serverInfo`` answers on Cloud and Data Center alike; v3 is
+        tried when a proxy or test double only serves v3.
+        """
+        info: dict[str, Any] = {}
+        for version in (2, 3):
+            try:
+                info = self.client.request_json("GET", f"/rest/api/{version}/serverInfo") or {}
+                break
+            except FatalAPIError as exc:
+                if exc.status != 404 or version == 3:
+                    raise
+        self._deployment = deployment_of(info)
+        log.debug("Jira at %s is %s (deploymentType %r)", self.url, self._deployment, info.get("deploymentType"))
+        return self._deployment
 
     # reads
 
@@ -221,6 +274,44 @@ class JiraTracker(Tracker):
 
     def server_info(self) -> dict[str, Any]:
         return self.client.request_json("GET", f"{self.api}/serverInfo") or {}
+
+    def issue(self, key: str, fields: Sequence[str]) -> dict[str, Any]:
+        """One issue with ``fields`` (``GET …/issue/{key}?fields=…``)."""
+        params = {"fields": ",".join(dict.fromkeys(fields))}
+        return self.client.request_json("GET", f"{self.api}/issue/{quote(key)}", params=params) or {}
+
+    def editable_field_names(self, key: str) -> dict[str, str]:
+        """``field id -> name`` of every field on ``key``'s edit screen (team-managed projects have
+        their own fields, so this is how a figure's field is found per project)."""
+        meta = self.client.request_json("GET", f"{self.api}/issue/{quote(key)}/editmeta") or {}
+        return {fid: str((f or {}).get("name") or fid) for fid, f in (meta.get("fields") or {}).items()}
+
+    def epic_link_field(self) -> str | None:
+        """Id of the "Epic Link" custom field (Data Center links an epic's children through it), if any."""
+        for f in self.fields():
+            if f.custom_type == EPIC_LINK_TYPE:
+                return f.id
+        return None
+
+    # comments (the managed summary; bodies are ADF dicts on Cloud, wiki-markup strings on Data Center)
+
+    def comments(self, key: str) -> Iterator[dict[str, Any]]:
+        """Every comment of ``key``, oldest first, paged by ``startAt``/``total``."""
+        paginator = OffsetPaginator(items_key="comments", page_size=self.page_size, place="params")
+        yield from iter_items(self.client, "GET", f"{self.api}/issue/{quote(key)}/comment", paginator,
+                              items_key="comments", params={"orderBy": "created"})
+
+    def add_comment(self, key: str, body: dict[str, Any] | str) -> dict[str, Any]:
+        """Add a comment; returns Jira's ``Comment`` (with its ``id``)."""
+        return self.client.request_json(
+            "POST", f"{self.api}/issue/{quote(key)}/comment", json={"body": body}) or {}
+
+    def update_comment(self, key: str, comment_id: str, body: dict[str, Any] | str) -> dict[str, Any]:
+        """Replace a comment's body in place. Cloud is asked not to notify watchers."""
+        params = {"notifyUsers": "false"} if self.deployment == "cloud" and self.quiet_writes else None
+        return self.client.request_json(
+            "PUT", f"{self.api}/issue/{quote(key)}/comment/{quote(str(comment_id))}", params=params,
+            json={"body": body}) or {}
 
     # writes
 

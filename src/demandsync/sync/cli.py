@@ -351,6 +351,38 @@ def forget(
               "Items still upstream come back on a --full run unless removed at the source too.", highlight=False)
 
 
+@app.command()
+def requesters(
+    key: Annotated[str, typer.Argument(help="Epic key, e.g. PROD-7")],
+    config: ConfigOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+) -> None:
+    """Who asked for an epic (person, contact, account, sources): tell them when it ships."""
+    from demandsync.sync.requesters import CSV_COLUMNS, requesters_csv, requesters_for
+    from demandsync.sync.store import Store
+
+    cfg = _config(config)
+    store = Store.open(cfg.store_url)
+    try:
+        if store.epic_row(key) is None:
+            _fail(f"{key} is not an epic demandsync has seen", EXIT_CONFIG)
+        people = requesters_for(store, key)
+    finally:
+        store.close()
+    if fmt == "csv":
+        sys.stdout.write(requesters_csv(people))
+    elif fmt == "json":
+        _print_json([p.as_row() for p in people])
+    else:
+        table = Table(title=f"{len(people)} requester(s) of {key}")
+        for col in CSV_COLUMNS:
+            table.add_column(col, overflow="fold")
+        for p in people:
+            row = p.as_row()
+            table.add_row(*(str(row[c]) for c in CSV_COLUMNS))
+        out.print(table)
+
+
 register_link_commands(app, _config, out, err)
 
 

@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -67,6 +67,9 @@ class JiraConfig(_Section):
     api_token: SecretStr | None = None
     #: Data Center / Server: personal access token (bearer auth).
     pat: SecretStr | None = None
+    #: "cloud" (REST v3, ADF) or "datacenter" (REST v2, wiki text); "auto" asks serverInfo.
+    #: Omitted: email + api_token means Cloud, pat means Data Center.
+    deployment: Literal["cloud", "datacenter", "auto"] | None = None
     #: JQL selecting the epics demandsync keeps counts on.
     epics: str = "issuetype = Epic"
     #: demand figure -> Jira field id or exact field name.
@@ -187,6 +190,41 @@ class DemandConfig(_Section):
     weights: WeightsConfig = Field(default_factory=WeightsConfig)
 
 
+class SummaryConfig(_Section):
+    """A managed summary on each epic that demandsync owns and edits in place."""
+
+    enabled: bool = False
+    #: "comment": one comment per epic. "field": a text/paragraph field (set ``field``).
+    mode: Literal["comment", "field"] = "comment"
+    #: Jira field id or exact name receiving the summary (mode = "field" only).
+    field: str | None = None
+    #: What that field takes on Cloud: "adf" (multi-line Paragraph fields) or "text".
+    field_format: Literal["adf", "text"] = "adf"
+    #: How many top requests to quote.
+    top: int = Field(5, ge=0, le=50)
+    #: Show requester e-mails/accounts next to quotes (off keeps personal data out of Jira).
+    show_requesters: bool = True
+
+    @model_validator(mode="after")
+    def _field_for_field_mode(self) -> SummaryConfig:
+        if self.enabled and self.mode == "field" and not self.field:
+            raise ValueError('mode = "field" needs field = "<Jira field id or name>"')
+        return self
+
+
+class NotifyConfig(_Section):
+    #: Slack incoming-webhook URL; the digest is off while it is unset. A secret.
+    slack_webhook: SecretStr | None = None
+    #: How many epics each digest section lists.
+    top: int = Field(5, ge=1, le=50)
+
+
+class ClosingConfig(_Section):
+    #: When an epic counts as shipped: "done" (status category Done) or "released"
+    #: (every fix version released).
+    shipped_when: Literal["done", "released"] = "done"
+
+
 class Settings(BaseSettings):
     """The whole config. Build it with :func:`load_config`."""
 
@@ -200,6 +238,9 @@ class Settings(BaseSettings):
     rules: list[RuleConfig] = Field(default_factory=list)
     linking: LinkingConfig = Field(default_factory=LinkingConfig)
     demand: DemandConfig = Field(default_factory=DemandConfig)
+    summary: SummaryConfig = Field(default_factory=SummaryConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    closing: ClosingConfig = Field(default_factory=ClosingConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -243,7 +284,7 @@ class Config:
     def secrets(self) -> list[str]:
         """Every secret value, so output can be checked/redacted against them."""
         found: list[str] = []
-        for model in [self.settings.jira, *self.source_options.values()]:
+        for model in [self.settings.jira, self.settings.notify, *self.source_options.values()]:
             for value in model.__dict__.values():
                 if isinstance(value, SecretStr) and value.get_secret_value():
                     found.append(value.get_secret_value())

@@ -23,15 +23,18 @@ import httpx
 
 from demandsync.connectors.base import SourceContext, Tracker
 from demandsync.connectors.http import APIError
-from demandsync.connectors.jira import JiraTracker
-from demandsync.domain import FeedbackItem, Quarantined
+from demandsync.connectors.jira import JiraTracker, resolve_field
+from demandsync.domain import Epic, FeedbackItem, Quarantined
 from demandsync.mappings.engine import MappingError, build_mapper
 from demandsync.sync.config import Config, ConfigError, SourceConfig
-from demandsync.sync.demand import DemandRules, count_demand
+from demandsync.sync.demand import Demand, DemandRules, count_demand
 from demandsync.sync.link import link_items
 from demandsync.sync.lock import RunLock
 from demandsync.sync.logs import run_id_var
+from demandsync.sync.notify import post_digest, previous_figures
+from demandsync.sync.requesters import newly_shipped, shipped_epics
 from demandsync.sync.store import Store
+from demandsync.sync.summary import items_by_epic, sync_summaries
 from demandsync.sync.writeback import TargetError, apply_plan, plan_writes, resolve_targets
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ class RunReport:
     plan: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     demand: dict[str, dict[str, Any]] = field(default_factory=dict)
+    summaries: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -83,7 +87,7 @@ def build_tracker(config: Config) -> JiraTracker:
     jira = config.settings.jira
     tracker = JiraTracker(
         jira.url, email=jira.email, api_token=jira.api_token, pat=jira.pat, read_timeout=jira.timeout,
-        allow_insecure_http=jira.allow_insecure_http, page_size=jira.page_size,
+        allow_insecure_http=jira.allow_insecure_http, page_size=jira.page_size, deployment=jira.deployment,
     )
     tracker.quiet_writes = not jira.notify_users
     return tracker
@@ -154,10 +158,15 @@ def _locked_run(
             report.plan = [w.as_dict() for w in plan]
             report.writes["planned"] = len(plan)
             if not dry_run:
+                before = previous_figures(store)
                 store.save_demand(report.demand)
                 result = apply_plan(tracker, store, report.run_id, plan)
                 report.writes["applied"], report.writes["failed"] = result.applied, result.failed
                 report.errors.extend(result.errors)
+            report.summaries = after_writes(config, store, tracker, epics, demand, dry_run)
+            if not dry_run:
+                report.errors.extend(report.summaries.pop("errors", []))
+                notify_and_close(config, store, tracker, epics, before, report.demand)
         except Exception as exc:
             report.errors.append({"stage": "run", "error": f"{type(exc).__name__}: {exc}"})
             log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc)
@@ -170,6 +179,37 @@ def _locked_run(
         return report
     finally:
         tracker.close()
+
+
+def after_writes(
+    config: Config, store: Store, tracker: Tracker, epics: list[Epic], demand: dict[str, Demand], dry_run: bool
+) -> dict[str, Any]:
+    """The managed summary on each epic, when ``[summary] enabled``."""
+    cfg = config.settings.summary
+    if not cfg.enabled:
+        return {}
+    field_id = None
+    if cfg.mode == "field" and cfg.field:
+        field_id = resolve_field(cfg.field, tracker.fields()).id
+    result = sync_summaries(
+        tracker, store, epics, demand, items_by_epic(store.linked_items([e.key for e in epics])),  # type: ignore[arg-type]
+        mode=cfg.mode, field_id=field_id, field_format=cfg.field_format, top=cfg.top,
+        show_requesters=cfg.show_requesters, dry_run=dry_run,
+    )
+    return {"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
+            "failed": result.failed, "errors": [{"stage": "summary", **e} for e in result.errors]}
+
+
+def notify_and_close(
+    config: Config, store: Store, tracker: Tracker, epics: list[Epic],
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
+) -> None:
+    """Remember which epics shipped; post the Slack digest when configured (never fails the run)."""
+    settings = config.settings
+    shipped = newly_shipped(store, shipped_epics(store, shipped_when=settings.closing.shipped_when, tracker=tracker))
+    if settings.notify.slack_webhook is not None:
+        post_digest(settings.notify.slack_webhook, before, after, epics, shipped, top=settings.notify.top,
+                    jira_url=settings.jira.url)
 
 
 def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, full: bool) -> SourceReport:

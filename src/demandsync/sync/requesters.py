@@ -1,0 +1,213 @@
+"""Closing the loop: who asked for an epic, and which epics have shipped.
+
+When an epic ships, the PM wants to tell the people who asked for it.
+:func:`requesters_for` lists them from the store (``demandsync requesters
+KEY [--format csv]``), one row per requester the way demand counts them, so
+the number of rows equals the epic's "requesters" figure: an item without a
+requester is a requester of its own (an anonymous row, no contact).
+
+:func:`shipped_epics` says which epics are done, by one of two rules
+(``[closing] shipped_when``):
+
+- ``"done"`` (default): the epic's status category is Done, as read by the
+  last run. Needs nothing new from Jira, but the epic JQL must keep selecting
+  done epics (``statusCategory != Done`` in the JQL hides them: their stored
+  status stays at whatever it was last seen).
+- ``"released"``: the epic has at least one fix version and all of them are
+  released. This asks Jira for ``fixVersions`` of the epics (one search per
+  100 epics); it needs the tracker and the Fix versions field on epics.
+
+:func:`newly_shipped` turns "shipped now" into "shipped since last time" for
+the digest, remembering the set in the store (meta ``closing:shipped``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from demandsync.connectors.http import FatalAPIError
+from demandsync.sync.demand import requester_identity
+from demandsync.sync.store import LinkedItem, Store
+
+ShippedWhen = Literal["done", "released"]
+SHIPPED_META = "closing:shipped"
+CSV_COLUMNS = ("person", "contact", "account", "sources", "items", "votes", "first_asked", "last_asked")
+
+
+@dataclass(slots=True)
+class Requester:
+    """One person (or one anonymous item) who asked for an epic."""
+
+    #: The requester as the source gave it (e-mail or user id); None for an anonymous item.
+    person: str | None
+    #: An address to write to: the requester when it is an e-mail, else None.
+    contact: str | None
+    #: Their account (most frequent one across their items), if any source named it.
+    account: str | None
+    accounts: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    items: int = 0
+    votes: int = 0
+    first_asked: datetime | None = None
+    last_asked: datetime | None = None
+    urls: list[str] = field(default_factory=list)
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "person": self.person or "(anonymous)", "contact": self.contact or "", "account": self.account or "",
+            "sources": " ".join(self.sources), "items": self.items, "votes": self.votes,
+            "first_asked": self.first_asked.date().isoformat() if self.first_asked else "",
+            "last_asked": self.last_asked.date().isoformat() if self.last_asked else "",
+        }
+
+
+def _contact(person: str | None) -> str | None:
+    if person and "@" in person and "." in person.rsplit("@", 1)[-1] and " " not in person.strip():
+        return person.strip().lower()
+    return None
+
+
+def group_requesters(items: Iterable[LinkedItem]) -> list[Requester]:
+    """Requesters of ``items`` (all of one epic): most items first, then latest request first."""
+    groups: dict[str, list[LinkedItem]] = {}
+    seen: set[int] = set()
+    for it in items:
+        if it.item_id in seen:
+            continue
+        seen.add(it.item_id)
+        groups.setdefault(requester_identity(it), []).append(it)
+    out = []
+    for members in groups.values():
+        person = next((m.requester.strip() for m in members if m.requester and m.requester.strip()), None)
+        accounts = Counter(m.account.strip() for m in members if m.account and m.account.strip())
+        dates = [m.created_at for m in members if m.created_at is not None]
+        out.append(Requester(
+            person=person, contact=_contact(person),
+            account=accounts.most_common(1)[0][0] if accounts else None,
+            accounts=sorted(accounts), sources=sorted({m.source for m in members}), items=len(members),
+            votes=max(max(m.votes, 1) for m in members),
+            first_asked=min(dates) if dates else None, last_asked=max(dates) if dates else None,
+            urls=[m.url for m in members if m.url],
+        ))
+    out.sort(key=lambda r: (-r.items, -(r.last_asked.timestamp() if r.last_asked else 0.0), r.person or "~"))
+    return out
+
+
+def requesters_for(store: Store, epic_key: str) -> list[Requester]:
+    """Everyone whose accepted feedback counts toward ``epic_key``."""
+    return group_requesters(store.linked_items([epic_key]))
+
+
+def _csv_safe(value: Any) -> Any:
+    """Spreadsheets run cells that start with = + - @ as formulas; keep them text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def requesters_csv(requesters: Sequence[Requester]) -> str:
+    """CSV (header + one row per requester, columns :data:`CSV_COLUMNS`)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for r in requesters:
+        writer.writerow({k: _csv_safe(v) for k, v in r.as_row().items()})
+    return buf.getvalue()
+
+
+# -- shipped epics -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ShippedEpic:
+    key: str
+    summary: str
+    requesters: int
+    requests: int
+    accounts: int
+
+
+class SearchingTracker(Protocol):
+    def search(self, jql: str, fields: Sequence[str]) -> Iterable[dict[str, Any]]: ...
+
+
+def shipped_epics(
+    store: Store,
+    *,
+    shipped_when: ShippedWhen = "done",
+    tracker: SearchingTracker | None = None,
+    keys: Iterable[str] | None = None,
+) -> list[ShippedEpic]:
+    """Epics (of ``keys``, default every epic the store knows) that count as shipped, with how many
+    people asked for them."""
+    epics = {e.key: e for e in store.epics(present_only=False)}
+    wanted = [k for k in (keys if keys is not None else epics) if k in epics]
+    if shipped_when == "done":
+        done = [k for k in wanted if (epics[k].status_category or "").lower() == "done"]
+    elif shipped_when == "released":
+        if tracker is None:
+            raise ValueError("shipped_when = 'released' needs the Jira tracker to read fix versions")
+        done = released_epics(tracker, wanted)
+    else:
+        raise ValueError(f"shipped_when must be 'done' or 'released', not {shipped_when!r}")
+    if not done:
+        return []
+    by_epic: dict[str, list[LinkedItem]] = {}
+    for it in store.linked_items(done):
+        by_epic.setdefault(it.epic_key, []).append(it)
+    out = []
+    for key in sorted(done):
+        people = group_requesters(by_epic.get(key, ()))
+        out.append(ShippedEpic(
+            key=key, summary=epics[key].summary, requesters=len(people),
+            requests=len({it.item_id for it in by_epic.get(key, ())}),
+            accounts=len({a.lower() for r in people for a in r.accounts}),
+        ))
+    return out
+
+
+def released_epics(tracker: SearchingTracker, keys: Sequence[str], *, chunk: int = 100) -> list[str]:
+    """Keys whose ``fixVersions`` are all released (and there is at least one)."""
+    out: list[str] = []
+    for i in range(0, len(keys), chunk):
+        part = list(keys[i:i + chunk])
+        try:
+            out += _released(tracker, part)
+        except FatalAPIError as exc:
+            if exc.status != 400 or len(part) == 1:
+                raise
+            # JQL refuses the whole list when one key no longer exists (deleted, moved): go one by one.
+            for key in part:
+                try:
+                    out += _released(tracker, [key])
+                except FatalAPIError as one:
+                    if one.status != 400:
+                        raise
+    return out
+
+
+def _released(tracker: SearchingTracker, keys: Sequence[str]) -> list[str]:
+    out = []
+    for issue in tracker.search(f"key in ({', '.join(keys)})", ["fixVersions"]):
+        versions = (issue.get("fields") or {}).get("fixVersions") or []
+        if versions and all(isinstance(v, Mapping) and v.get("released") is True for v in versions):
+            out.append(str(issue["key"]))
+    return out
+
+
+def newly_shipped(store: Store, shipped: Sequence[ShippedEpic], *, remember: bool = True) -> list[ShippedEpic]:
+    """Those of ``shipped`` not shipped at the previous call. The first call only records a baseline
+    (returns nothing), so turning the feature on does not announce every epic ever finished."""
+    previous = store.get_meta(SHIPPED_META)
+    if remember:
+        store.set_meta(SHIPPED_META, {"keys": sorted(s.key for s in shipped)})
+    if previous is None:
+        return []
+    before = set(previous.get("keys") or [])
+    return [s for s in shipped if s.key not in before]

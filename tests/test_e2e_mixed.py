@@ -1,0 +1,94 @@
+"""End to end with every kind of source at once: survey exports, sales notes,
+Canny (an API double via respx; Jira stays real HTTP on loopback) and Jira
+itself as a feedback source, onto the sandbox epics.
+
+The point a PM cares about: one person who asked in several places counts
+once in ``requesters``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import respx
+
+from conftest import cli
+from demandsync.sandbox.jira import JiraSandbox, demo_state
+from demandsync.sandbox.state import adf
+from test_canny import API, Canny, _post, _user, _vote
+
+REQUESTS, REQUESTERS, ACCOUNTS = "customfield_10050", "customfield_10051", "customfield_10052"
+CANNY_KEY = "canny-e2e-key-4411"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[JiraSandbox]:
+    """The demo site plus a FEED project where support files customer asks."""
+    state = demo_state()
+
+    def person(email: str) -> dict[str, object]:
+        return {"accountId": email.split("@")[0], "emailAddress": email, "displayName": email}
+
+    state.add_issue("FEED", "Customer wants SAML login", issuetype="Task", parent="PROD-1",
+                    description=adf("Globex asks again for single sign-on."),
+                    values={"reporter": person("ines@globex.com")})
+    state.add_issue("FEED", "Night theme for the dashboard", issuetype="Task",
+                    description=adf("Several users find the UI too bright."),
+                    values={"reporter": person("zoe@acme.org"),
+                            "issuelinks": [{"type": {"name": "Relates"}, "outwardIssue": {"key": "PROD-3"}}]})
+    state.add_issue("FEED", "Excel export of invoices", issuetype="Task",
+                    values={"reporter": person("amy@hooli.com")})
+    with JiraSandbox(state, email="demo@example.com", api_token="sandbox-token") as sb:
+        sb.start()
+        yield sb
+
+
+@pytest.fixture
+def canny() -> Iterator[Canny]:
+    with respx.mock:  # the global router, which the Canny double registers on
+        respx.route(host="127.0.0.1").pass_through()
+        post = _post("p1", "2026-10-30T10:00:00.000Z", title="SSO with Okta",
+                     jira={"linkedIssues": [{"id": "10000", "key": "PROD-1", "url": "https://x/browse/PROD-1"}]})
+        votes = [_vote("v1", _user("u1", "INES@globex.com", "Globex", 900.0)),
+                 _vote("v2", _user("u2", "newbie@initech.com", "Initech", 300.0))]
+        yield Canny([post], {"p1": votes})
+
+
+def test_one_person_asking_in_three_places_counts_once(sandbox: JiraSandbox, canny: Canny, config: Path) -> None:
+    text = config.read_text() + f"""
+[[sources]]
+name = "canny"
+kind = "canny"
+url = "{API}"
+api_key = "{CANNY_KEY}"
+
+[[sources]]
+name = "support"
+kind = "jira"
+url = "{sandbox.url}"
+email = "demo@example.com"
+api_token = "sandbox-token"
+jql = "project = FEED"
+"""
+    config.write_text(text)
+    code, stdout, stderr = cli("run", "--config", str(config), "--json")
+    report = json.loads(stdout)
+    assert code == 0, stderr
+    assert report["sources"]["canny"]["new"] == 2 and report["sources"]["support"]["new"] == 3
+    issue = sandbox.state.issue("PROD-1")["fields"]
+    # demo sources give PROD-1 6 requests from 5 people (tests/test_e2e.py EXPECTED);
+    # + FEED-1 (ines@globex.com, already counted via sales notes) + 2 Canny voters
+    # (INES@globex.com again, and newbie@initech.com)
+    assert issue[REQUESTS] == 9
+    assert issue[REQUESTERS] == 6
+    assert issue[ACCOUNTS] == 2  # Globex, Initech: the same companies, from Canny too
+    # an issue link and an admin rule link the other two support tickets
+    assert sandbox.state.issue("PROD-3")["fields"][REQUESTS] == 1
+    assert sandbox.state.issue("PROD-2")["fields"][REQUESTS] == 5
+    assert CANNY_KEY not in stdout + stderr
+    # nothing new upstream: nothing written
+    code, stdout, _ = cli("run", "--config", str(config), "--json")
+    assert code == 0 and json.loads(stdout)["writes"]["planned"] == 0
