@@ -66,6 +66,8 @@ class FieldDef:
     navigable: bool = True
     orderable: bool = True
     searchable: bool = True
+    #: Team-managed ("next-gen") projects own their fields: the project key, or None (site-wide).
+    project: str | None = None
 
     @property
     def custom(self) -> bool:
@@ -93,6 +95,8 @@ class FieldDef:
         }
         if self.type:  # statusCategory/issuekey carry no schema on real sites
             out["schema"] = schema
+        if self.project is not None:  # FieldDetails.scope, as Cloud gives it for team-managed fields
+            out["scope"] = {"type": "PROJECT", "project": {"key": self.project}}
         return out
 
 
@@ -418,8 +422,10 @@ class SandboxState:
     def edit_screen(self, issue: Issue) -> list[FieldDef]:
         """Fields on ``issue``'s edit screen: what ``editmeta`` lists and ``PUT`` accepts."""
         hidden = self.off_screen.get(issue["fields"]["issuetype"]["name"], set())
+        project = issue["fields"]["project"]["key"]
         return [f for f in self.fields
-                if f.id not in _NEVER_EDITABLE and f.id not in hidden and f.type]
+                if f.id not in _NEVER_EDITABLE and f.id not in hidden and f.type
+                and f.project in (None, project)]
 
     def _edit_errors(self, issue: Issue, changes: Mapping[str, Any]) -> dict[str, str]:
         on_screen = {f.id: f for f in self.edit_screen(issue)}

@@ -54,12 +54,26 @@ class ProjectTargets:
         return self.by_project.get(project or "", [])
 
 
+def ambiguous_refs(refs: Mapping[str, str], fields: Sequence[TrackerField]) -> dict[str, list[str]]:
+    """``figure -> candidate field ids`` for refs that name several fields site-wide
+    (the team-managed case). Ids never are ambiguous."""
+    out: dict[str, list[str]] = {}
+    for figure, ref in refs.items():
+        if any(f.id == ref.strip() for f in fields):
+            continue
+        same = [f.id for f in fields if f.name.casefold() == ref.strip().casefold()]
+        if len(same) > 1:
+            out[figure] = same
+    return out
+
+
 def resolve_targets_per_project(
-    tracker: ScreenReader, refs: Mapping[str, str], epics: Iterable[Epic]
+    tracker: ScreenReader, refs: Mapping[str, str], epics: Iterable[Epic],
+    fields: Sequence[TrackerField] | None = None,
 ) -> ProjectTargets:
     """Resolve ``figure -> field ref`` once per project, among the fields on the edit screen of the
     first epic of that project (epics without a project are resolved on their own key)."""
-    site = {f.id: f for f in tracker.fields()}
+    site = {f.id: f for f in (fields if fields is not None else tracker.fields())}
     samples: dict[str, str] = {}
     for epic in epics:
         samples.setdefault(epic.project or epic.key, epic.key)

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from demandsync.connectors.base import SourceContext, Tracker
+from demandsync.connectors.base import SourceContext, Tracker, TrackerField
 from demandsync.connectors.http import APIError
 from demandsync.connectors.jira import JiraTracker, resolve_field
 from demandsync.domain import Epic, FeedbackItem, Quarantined
@@ -35,7 +35,8 @@ from demandsync.sync.notify import post_digest, previous_figures
 from demandsync.sync.requesters import newly_shipped, shipped_epics
 from demandsync.sync.store import Store
 from demandsync.sync.summary import items_by_epic, sync_summaries
-from demandsync.sync.writeback import TargetError, apply_plan, plan_writes, resolve_targets
+from demandsync.sync.projects import ambiguous_refs, plan_writes_per_project, resolve_targets_per_project
+from demandsync.sync.writeback import Target, TargetError, apply_plan, plan_writes, resolve_targets
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +131,12 @@ def _locked_run(
     settings = config.settings
     try:
         try:
-            targets = resolve_targets(settings.jira.fields, tracker.fields())
-        except TargetError as exc:
-            raise ConfigError(exc.problems, config.path) from None
+            site_fields = tracker.fields()
         except (APIError, httpx.HTTPError) as exc:  # Jira unreachable or refusing us: nothing to do
             report.errors.append({"stage": "jira", "error": str(exc)})
             log.error("cannot read Jira fields: %s", exc)
             return report
+        targets, value_ids = _site_targets(config, site_fields)
         report.run_id = store.start_run(socket.gethostname(), os.getpid(), dry_run)
         token = run_id_var.set(report.run_id)
         try:
@@ -144,7 +144,12 @@ def _locked_run(
             for src in settings.sources:
                 if src.enabled and (not only or src.name in only):
                     report.sources[src.name] = pull_source(config, store, src, report.run_id, full)
-            epics = list(tracker.epics(settings.jira.epics, [t.field.id for t in targets]))
+            epics = list(tracker.epics(settings.jira.epics, value_ids))
+            if targets is None:  # team-managed projects: each project has its own fields
+                per_project = resolve_targets_per_project(tracker, settings.jira.fields, epics, site_fields)  # type: ignore[arg-type]
+                if per_project.problems and not per_project.by_project:
+                    raise ConfigError(per_project.problems, config.path)
+                report.errors += [{"stage": "fields", "error": f"{k}: {m}"} for k, m in per_project.problems]
             store.save_epics(epics)
             report.epics = len(epics)
             stats = link_items(store, epics, settings.rules, settings.linking)
@@ -154,7 +159,8 @@ def _locked_run(
             demand = count_demand(store.linked_items(), [e.key for e in epics], demand_rules(config),
                                   now or datetime.now(UTC))
             report.demand = {k: d.as_dict() for k, d in demand.items()}
-            plan = plan_writes(epics, demand, targets)
+            plan = plan_writes(epics, demand, targets) if targets is not None else (
+                plan_writes_per_project(epics, demand, per_project))
             report.plan = [w.as_dict() for w in plan]
             report.writes["planned"] = len(plan)
             if not dry_run:
@@ -167,18 +173,43 @@ def _locked_run(
             if not dry_run:
                 report.errors.extend(report.summaries.pop("errors", []))
                 notify_and_close(config, store, tracker, epics, before, report.demand)
+        except ConfigError as exc:  # found only once Jira answered (e.g. a field per project): exit 2
+            report.errors.append({"stage": "config", "error": str(exc)})
+            raise
         except Exception as exc:
             report.errors.append({"stage": "run", "error": f"{type(exc).__name__}: {exc}"})
             log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc)
         finally:
             report.seconds = round(time.monotonic() - started, 3)
-            status = "ok" if report.exit_code == EXIT_OK else "partial"
+            stopped = any(e.get("stage") in ("config", "run") for e in report.errors)
+            status = "ok" if report.exit_code == EXIT_OK else "failed" if stopped else "partial"
             store.finish_run(report.run_id, status, _summary(report))
             log.info("run %s finished: %s in %.1fs", report.run_id, status, report.seconds)
             run_id_var.reset(token)
         return report
     finally:
         tracker.close()
+
+
+def _site_targets(config: Config, fields: list[TrackerField]) -> tuple[list[Target] | None, list[str]]:
+    """Targets resolved site-wide, and the field ids to read with the epics.
+
+    A field *name* shared by several fields (team-managed projects each own a
+    "Customer requests") is resolved per project later, on each project's edit
+    screen: then this returns ``None`` and every candidate id. Anything else
+    wrong is a config error (exit 2) before anything is pulled or written.
+    """
+    refs = config.settings.jira.fields
+    try:
+        targets = resolve_targets(refs, fields)
+        return targets, [t.field.id for t in targets]
+    except TargetError as exc:
+        shared = ambiguous_refs(refs, fields)
+        if not shared or any(not k.removeprefix("jira.fields.") in shared for k, _ in exc.problems):
+            raise ConfigError(exc.problems, config.path) from None
+        ids = [fid for ids in shared.values() for fid in ids]
+        ids += [resolve_field(ref, fields).id for fig, ref in refs.items() if fig not in shared]
+        return None, list(dict.fromkeys(ids))
 
 
 def after_writes(
