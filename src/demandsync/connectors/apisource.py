@@ -1,8 +1,9 @@
 """What every feature-request/survey API source shares, and nothing more.
 
 The HTTP layer (``connectors/http``) owns retries, auth and paging; this module
-owns the three small things each API *source* would otherwise copy: the
-options every such source has (``url``, ``allow_insecure_http``, ``page_size``),
+owns the small things each API *source* would otherwise copy: the options every
+such source has (``url``, ``allow_insecure_http``, ``page_size``), the
+:class:`ApiSource` base that builds and closes one shared client from them,
 turning a bad object into a :class:`Quarantined` with its raw JSON, and reading
 the ISO-8601 timestamps these APIs send.
 """
@@ -15,10 +16,11 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
+import httpx
 from pydantic import Field, model_validator
 
-from demandsync.connectors.base import SourceOptions
-from demandsync.connectors.http import check_base_url
+from demandsync.connectors.base import Source, SourceContext, SourceOptions
+from demandsync.connectors.http import ApiClient, check_base_url
 from demandsync.domain import Quarantined
 
 #: A Jira issue key anywhere in a string (``PROD-42`` in a URL, a label, a title).
@@ -39,6 +41,30 @@ class ApiSourceOptions(SourceOptions):
     def _check_url(self) -> ApiSourceOptions:
         check_base_url(self.url, allow_insecure_http=self.allow_insecure_http)
         return self
+
+
+class ApiSource(Source):
+    """A source behind one HTTP API.
+
+    Builds the shared :class:`ApiClient` from the options' ``url`` and
+    ``allow_insecure_http`` with the credentials :meth:`auth` returns, and
+    closes it. ``client_kwargs`` (timeouts, retry budget, a test ``sleep``)
+    go straight to the client. Subclasses implement :meth:`auth` and ``pull``.
+    """
+
+    def __init__(self, options: SourceOptions, context: SourceContext, **client_kwargs: Any) -> None:
+        super().__init__(options, context)
+        assert isinstance(options, ApiSourceOptions) and isinstance(options, self.Options)
+        self.opts: Any = options  # subclasses narrow the type with a class annotation
+        self.client = ApiClient(options.url.rstrip("/"), auth=self.auth(options),
+                                allow_insecure_http=options.allow_insecure_http, **client_kwargs)
+
+    def auth(self, options: Any) -> httpx.Auth:
+        """How this API wants its credentials (one of the flows in ``connectors.http.auth``)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def quarantine(source: str, locator: str, reason: str, raw: Any) -> Quarantined:

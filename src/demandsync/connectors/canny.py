@@ -33,11 +33,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+import httpx
 from pydantic import Field, SecretStr
 
-from demandsync.connectors.apisource import ApiSourceOptions, iso, parse_time, quarantine
-from demandsync.connectors.base import Cursor, Record, Source, SourceContext, SourceOptions
-from demandsync.connectors.http import ApiClient, BodyKeyAuth, SkipPaginator, iter_items
+from demandsync.connectors.apisource import (
+    ApiSource,
+    ApiSourceOptions,
+    iso,
+    parse_time,
+    quarantine,
+)
+from demandsync.connectors.base import (
+    Cursor,
+    Record,
+    SourceOptions,
+)
+from demandsync.connectors.http import BodyKeyAuth, SkipPaginator, iter_items
 from demandsync.domain import Quarantined
 
 log = logging.getLogger("demandsync.canny")
@@ -66,20 +77,17 @@ class _Plan:
         return self.since is None
 
 
-class CannySource(Source):
+class CannySource(ApiSource):
     """Canny posts and their voters. See the module docstring for calls, merges and the cursor."""
 
     kind: ClassVar[str] = "canny"
     Options: ClassVar[type[SourceOptions]] = CannyOptions
     default_preset: ClassVar[str | None] = "canny"
 
-    def __init__(self, options: SourceOptions, context: SourceContext, **client_kwargs: Any) -> None:
-        super().__init__(options, context)
-        assert isinstance(options, CannyOptions)
-        self.opts = options
-        self.client = ApiClient(options.url.rstrip("/"), auth=BodyKeyAuth(options.api_key),
-                                allow_insecure_http=options.allow_insecure_http, **client_kwargs)
-        self._complete = False
+    opts: CannyOptions
+
+    def auth(self, options: CannyOptions) -> httpx.Auth:
+        return BodyKeyAuth(options.api_key)
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
         plan = self._plan(cursor)
@@ -104,13 +112,6 @@ class CannySource(Source):
             yield from self._records(post)
         self.cursor = {"newest_created": iso(newest) if newest else None,
                        "runs_since_full": 0 if plan.full else plan.runs_since_full + 1}
-        self._complete = plan.full
-
-    def complete(self) -> bool:
-        return self.context.full and self._complete
-
-    def close(self) -> None:
-        self.client.close()
 
     # -- reading ------------------------------------------------------------------
 

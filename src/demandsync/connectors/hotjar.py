@@ -32,11 +32,27 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
+import httpx
 from pydantic import SecretStr
 
-from demandsync.connectors.apisource import ApiSourceOptions, iso, parse_time, quarantine
-from demandsync.connectors.base import Cursor, Record, Source, SourceContext, SourceOptions
-from demandsync.connectors.http import ApiClient, CursorPaginator, OAuth2ClientCredentials, paginate
+from demandsync.connectors.apisource import (
+    ApiSource,
+    ApiSourceOptions,
+    iso,
+    parse_time,
+    quarantine,
+)
+from demandsync.connectors.base import (
+    Cursor,
+    Record,
+    SourceContext,
+    SourceOptions,
+)
+from demandsync.connectors.http import (
+    CursorPaginator,
+    OAuth2ClientCredentials,
+    paginate,
+)
 from demandsync.domain import Quarantined
 
 _ANONYMOUS = re.compile(r"^[0\-]*$")
@@ -56,23 +72,24 @@ class HotjarOptions(ApiSourceOptions):
     token_url: str | None = None
 
 
-class HotjarSource(Source):
+class HotjarSource(ApiSource):
     """One record per survey response; the cursor is the newest response time seen."""
 
     kind: ClassVar[str] = "hotjar"
     Options: ClassVar[type[SourceOptions]] = HotjarOptions
     default_preset: ClassVar[str | None] = "hotjar-api"
 
+    opts: HotjarOptions
+
+    def auth(self, options: HotjarOptions) -> httpx.Auth:
+        return OAuth2ClientCredentials(
+            options.token_url or f"{options.url.rstrip('/')}/oauth/token", options.client_id,
+            options.client_secret, clock=self._token_clock)
+
     def __init__(self, options: SourceOptions, context: SourceContext, *,
                  token_clock: Callable[[], float] = time.monotonic, **client_kwargs: Any) -> None:
-        super().__init__(options, context)
-        assert isinstance(options, HotjarOptions)
-        self.opts = options
-        base = options.url.rstrip("/")
-        auth = OAuth2ClientCredentials(options.token_url or f"{base}/oauth/token", options.client_id,
-                                       options.client_secret, clock=token_clock)
-        self.client = ApiClient(base, auth=auth, allow_insecure_http=options.allow_insecure_http, **client_kwargs)
-        self._complete = False
+        self._token_clock = token_clock
+        super().__init__(options, context, **client_kwargs)
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
         since = None if self.context.full else parse_time((cursor or {}).get("created"))
@@ -92,13 +109,6 @@ class HotjarSource(Source):
             if reached_cursor:
                 break  # newest-first: the rest of the pages were read by an earlier run
         self.cursor = {"created": iso(newest)} if newest else dict(cursor or {})
-        self._complete = self.context.full
-
-    def complete(self) -> bool:
-        return self.context.full and self._complete
-
-    def close(self) -> None:
-        self.client.close()
 
     def _record(self, response: Any, created: datetime | None) -> Record | Quarantined:
         rid = response.get("id") if isinstance(response, dict) else None

@@ -26,11 +26,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+import httpx
 from pydantic import Field, SecretStr
 
-from demandsync.connectors.apisource import ApiSourceOptions, jira_keys, quarantine
-from demandsync.connectors.base import Cursor, Record, Source, SourceContext, SourceOptions
-from demandsync.connectors.http import ApiClient, HeaderKeyAuth, iter_items
+from demandsync.connectors.apisource import (
+    ApiSource,
+    ApiSourceOptions,
+    jira_keys,
+    quarantine,
+)
+from demandsync.connectors.base import (
+    Cursor,
+    Record,
+    SourceOptions,
+)
+from demandsync.connectors.http import HeaderKeyAuth, iter_items
 from demandsync.connectors.http.paginators import ListOffsetPaginator
 from demandsync.domain import Quarantined
 
@@ -51,20 +61,17 @@ class PendoFeedbackOptions(ApiSourceOptions):
     feature_url: str = "https://feedback.us.pendo.io/app/#/case/{id}"
 
 
-class PendoFeedbackSource(Source):
+class PendoFeedbackSource(ApiSource):
     """Feature requests, one record per (feature, requester) or per feature."""
 
     kind: ClassVar[str] = "pendo_feedback"
     Options: ClassVar[type[SourceOptions]] = PendoFeedbackOptions
     default_preset: ClassVar[str | None] = "pendo-feedback"
 
-    def __init__(self, options: SourceOptions, context: SourceContext, **client_kwargs: Any) -> None:
-        super().__init__(options, context)
-        assert isinstance(options, PendoFeedbackOptions)
-        self.opts = options
-        self.client = ApiClient(options.url.rstrip("/"), auth=HeaderKeyAuth("auth-token", options.api_key),
-                                allow_insecure_http=options.allow_insecure_http, **client_kwargs)
-        self._complete = False
+    opts: PendoFeedbackOptions
+
+    def auth(self, options: PendoFeedbackOptions) -> httpx.Auth:
+        return HeaderKeyAuth("auth-token", options.api_key)
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
         pages = ListOffsetPaginator(limit=self.opts.page_size)
@@ -76,13 +83,6 @@ class PendoFeedbackSource(Source):
                 continue
             yield from self._records(feature)
         self.cursor = {}  # no updated-since filter is documented: every run is a full read
-        self._complete = self.context.full
-
-    def complete(self) -> bool:
-        return self.context.full and self._complete
-
-    def close(self) -> None:
-        self.client.close()
 
     def _records(self, feature: dict[str, Any]) -> Iterator[Record | Quarantined]:
         base = {

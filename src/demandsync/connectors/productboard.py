@@ -36,11 +36,29 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
+import httpx
 from pydantic import SecretStr
 
-from demandsync.connectors.apisource import ApiSourceOptions, iso, jira_keys, parse_time, quarantine
-from demandsync.connectors.base import Cursor, Record, Source, SourceContext, SourceOptions
-from demandsync.connectors.http import ApiClient, BearerAuth, FatalAPIError, NextUrlPaginator, iter_items
+from demandsync.connectors.apisource import (
+    ApiSource,
+    ApiSourceOptions,
+    iso,
+    jira_keys,
+    parse_time,
+    quarantine,
+)
+from demandsync.connectors.base import (
+    Cursor,
+    Record,
+    SourceContext,
+    SourceOptions,
+)
+from demandsync.connectors.http import (
+    BearerAuth,
+    FatalAPIError,
+    NextUrlPaginator,
+    iter_items,
+)
 from demandsync.domain import Quarantined
 
 log = logging.getLogger("demandsync.productboard")
@@ -58,22 +76,22 @@ class ProductboardOptions(ApiSourceOptions):
     jira_connections_path: str = "jira-integrations/{integration_id}/connections"
 
 
-class ProductboardSource(Source):
+class ProductboardSource(ApiSource):
     """One record per note, with its customer, linked features and their Jira keys."""
 
     kind: ClassVar[str] = "productboard"
     Options: ClassVar[type[SourceOptions]] = ProductboardOptions
     default_preset: ClassVar[str | None] = "productboard"
 
+    opts: ProductboardOptions
+
+    def auth(self, options: ProductboardOptions) -> httpx.Auth:
+        return BearerAuth(options.token)
+
     def __init__(self, options: SourceOptions, context: SourceContext, **client_kwargs: Any) -> None:
-        super().__init__(options, context)
-        assert isinstance(options, ProductboardOptions)
-        self.opts = options
-        self.client = ApiClient(options.url.rstrip("/"), auth=BearerAuth(options.token),
-                                allow_insecure_http=options.allow_insecure_http, **client_kwargs)
+        super().__init__(options, context, **client_kwargs)
         self._entities: dict[str, dict[str, Any]] = {}
         self._companies: dict[str, str | None] = {}
-        self._complete = False
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
         started = datetime.now(timezone.utc)
@@ -89,13 +107,6 @@ class ProductboardSource(Source):
             yield self._record(note, jira)
         # updatedFrom is inclusive: the next run starts where this one started (overlap is upserted).
         self.cursor = {"updated": iso(started)}
-        self._complete = self.context.full
-
-    def complete(self) -> bool:
-        return self.context.full and self._complete
-
-    def close(self) -> None:
-        self.client.close()
 
     # -- one note ---------------------------------------------------------------------
 

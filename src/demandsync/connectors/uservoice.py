@@ -29,9 +29,23 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import SecretStr, model_validator
 
-from demandsync.connectors.apisource import ApiSourceOptions, iso, parse_time, quarantine
-from demandsync.connectors.base import Cursor, Record, Source, SourceContext, SourceOptions
-from demandsync.connectors.http import ApiClient, BearerAuth, OAuth2ClientCredentials, paginate
+from demandsync.connectors.apisource import (
+    ApiSource,
+    ApiSourceOptions,
+    iso,
+    parse_time,
+    quarantine,
+)
+from demandsync.connectors.base import (
+    Cursor,
+    Record,
+    SourceOptions,
+)
+from demandsync.connectors.http import (
+    BearerAuth,
+    OAuth2ClientCredentials,
+    paginate,
+)
 from demandsync.connectors.http.paginators import PageNumberPaginator
 from demandsync.domain import Quarantined
 
@@ -63,27 +77,26 @@ class UserVoiceOptions(ApiSourceOptions):
         return self
 
 
-class UserVoiceSource(Source):
+def _uservoice_auth(options: UserVoiceOptions) -> httpx.Auth:
+    """An API token as bearer, else key + secret through UserVoice's client-credentials token call."""
+    if options.token is not None:
+        return BearerAuth(options.token)
+    assert options.client_id and options.client_secret is not None
+    origin = httpx.URL(options.url.rstrip("/")).copy_with(path="/api/v2/oauth/token", query=None)
+    return OAuth2ClientCredentials(str(origin), options.client_id, options.client_secret)
+
+
+class UserVoiceSource(ApiSource):
     """One record per (suggestion, supporter); a suggestion nobody supports yields its creator."""
 
     kind: ClassVar[str] = "uservoice"
     Options: ClassVar[type[SourceOptions]] = UserVoiceOptions
     default_preset: ClassVar[str | None] = "uservoice"
 
-    def __init__(self, options: SourceOptions, context: SourceContext, **client_kwargs: Any) -> None:
-        super().__init__(options, context)
-        assert isinstance(options, UserVoiceOptions)
-        self.opts = options
-        base = options.url.rstrip("/")
-        auth: httpx.Auth
-        if options.token is not None:
-            auth = BearerAuth(options.token)
-        else:
-            assert options.client_id and options.client_secret is not None
-            origin = httpx.URL(base).copy_with(path="/api/v2/oauth/token", query=None)
-            auth = OAuth2ClientCredentials(str(origin), options.client_id, options.client_secret)
-        self.client = ApiClient(base, auth=auth, allow_insecure_http=options.allow_insecure_http, **client_kwargs)
-        self._complete = False
+    opts: UserVoiceOptions
+
+    def auth(self, options: UserVoiceOptions) -> httpx.Auth:
+        return _uservoice_auth(options)
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
         started = datetime.now(timezone.utc)
@@ -100,13 +113,6 @@ class UserVoiceSource(Source):
                     continue
                 yield from self._records(suggestion, creators)
         self.cursor = {"since": iso(started)}
-        self._complete = self.context.full
-
-    def complete(self) -> bool:
-        return self.context.full and self._complete
-
-    def close(self) -> None:
-        self.client.close()
 
     def _records(self, suggestion: dict[str, Any], creators: Mapping[str, dict[str, Any]]) -> Iterator[Record | Quarantined]:
         sid = str(suggestion["id"])

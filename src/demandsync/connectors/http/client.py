@@ -26,7 +26,11 @@ from typing import Any
 import httpx
 import tenacity
 
-from demandsync.connectors.http.errors import RetriableAPIError, RetriesExhausted, validate_response
+from demandsync.connectors.http.errors import (
+    RetriableAPIError,
+    RetriesExhausted,
+    validate_response,
+)
 from demandsync.connectors.http.redaction import install_redacting_filter, redact_url
 
 log = logging.getLogger("demandsync.http")

@@ -9,7 +9,6 @@ against ``httpx.MockTransport`` (no network).
 
 from __future__ import annotations
 
-import json as _json  # used by the doctest examples
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
