@@ -9,6 +9,7 @@ against ``httpx.MockTransport`` (no network).
 
 from __future__ import annotations
 
+import json as _json  # noqa: F401 - used by the doctest examples
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
