@@ -70,3 +70,25 @@ def test_only_new_or_changed_items_are_relinked(store: Store) -> None:
     # a new epic changes the linker: everything is looked at again
     stats = link_items(store, [*EPICS, Epic("PROD-4", "4", "Slack")], [SSO_RULE], NO_SIMILARITY)
     assert stats.relinked_all and stats.linked_items == 3
+
+
+def test_rule_prefilter_never_changes_what_matches() -> None:
+    from demandsync.sync.link import CompiledRule, text_words
+
+    rules = [CompiledRule.build(RuleConfig(epic="PROD-1", keywords=kw)) for kw in
+             (["sso", "single sign-on"], ["dark mode", "night-theme"], ["c++"], ["Ärger"], ["export", "CSV"])]
+    texts = ["We need SSO", "single   sign-on please", "singles sign-on", "sso-ready", "lessons", "Dark  Mode!",
+             "night-theme pls", "I write C++ daily", "c++", "Ärger mit dem Export", "csv/excel", "exporting",
+             "", "SSO\nnext line", "dark\tmode", "über sso"]
+    for rule in rules:
+        for text in texts:
+            assert rule.matches("s", text, text_words(text)) == rule.matches("s", text), (rule.pattern, text)
+
+
+def test_nothing_to_link_never_fits_the_similarity_model(store: Store) -> None:
+    add(store, FeedbackItem("s", "a", "SSO"))
+    link_items(store, EPICS, [SSO_RULE], LinkingConfig())
+    linker = AutoLinker(EPICS, [SSO_RULE], LinkingConfig())
+    assert linker.link([]) == [] and linker._model is None
+    stats = link_items(store, EPICS, [SSO_RULE], LinkingConfig())
+    assert stats.linked_items == 0 and not stats.relinked_all

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
-from demandsync.sync.store import Store, make_engine
+from demandsync.sync.store import HEAD_REVISION, Store, make_engine
 
 
 def _alembic(conn: sa.Connection) -> AlembicConfig:
@@ -32,7 +32,7 @@ def test_store_from_revision_0001_upgrades_without_loss(store_url: str) -> None:
     store = Store.open(store_url)  # migrates to head
     try:
         with store.begin() as conn:
-            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
         assert store.item_hashes("s") == {"a": "h"}
         assert store.get_cursor("s") == {"files": {}}
         indexes = {ix["name"] for ix in sa.inspect(store.engine).get_indexes("items")}
@@ -48,3 +48,13 @@ def test_opening_a_current_store_twice_changes_nothing(store_url: str) -> None:
     with store.begin() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
     store.close()
+
+
+def test_head_revision_constant_matches_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    from demandsync.sync.store import HEAD_REVISION
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(files("demandsync") / "migrations"))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION

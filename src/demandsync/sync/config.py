@@ -80,6 +80,8 @@ class JiraConfig(_Section):
     timeout: float = 30.0
     #: Issues per search page.
     page_size: int = 100
+    #: Epics written at the same time (each epic gets at most one PUT per run).
+    write_concurrency: int = Field(4, ge=1, le=16)
 
     @field_validator("url")
     @classmethod

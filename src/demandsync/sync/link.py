@@ -29,8 +29,11 @@ from typing import Any
 from demandsync.domain import Epic
 from demandsync.sync.config import LinkingConfig, RuleConfig
 from demandsync.sync.keys import find_issue_keys
-from demandsync.sync.similarity import EpicProfile, SimilarityModel
+from demandsync.sync.similarity import EpicProfile, SimilarityModel, SimilarityParams
 from demandsync.sync.store import Store
+
+
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(slots=True)
@@ -38,19 +41,35 @@ class CompiledRule:
     epic: str
     pattern: re.Pattern[str]
     sources: frozenset[str] | None
+    #: Lower-cased first word of each keyword: a text without any of them cannot match,
+    #: so the regex is skipped (40 rules x 100,000 items made every run pay 40 scans).
+    #: None when a keyword does not start with a word character: always scan.
+    first_words: frozenset[str] | None
 
     @classmethod
     def build(cls, rule: RuleConfig) -> CompiledRule:
         words = sorted({k.strip() for k in rule.keywords if k.strip()}, key=len, reverse=True)
         alternatives = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words)
+        firsts = [_WORD.match(w.lower()) for w in words]
         return cls(rule.epic, re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE),
-                   frozenset(rule.sources) if rule.sources else None)
+                   frozenset(rule.sources) if rule.sources else None,
+                   frozenset(m.group(0) for m in firsts if m) if all(firsts) else None)
 
-    def matches(self, source: str, text: str) -> str | None:
+    def matches(self, source: str, text: str, words: frozenset[str] | None = None) -> str | None:
+        """The keyword found in ``text``; ``words`` (its lower-cased words, when the
+        caller has them) lets a rule with none of its first words skip the scan."""
         if self.sources is not None and source not in self.sources:
+            return None
+        if words is not None and self.first_words is not None and self.first_words.isdisjoint(words):
             return None
         m = self.pattern.search(text)
         return m.group(0) if m else None
+
+
+def text_words(text: str) -> frozenset[str] | None:
+    """Lower-cased words of ``text`` for the rule prefilter; None for non-ASCII text,
+    where case folding and ``\\w`` could disagree with the regex (it then scans)."""
+    return frozenset(_WORD.findall(text.lower())) if text.isascii() else None
 
 
 @dataclass(slots=True)
@@ -76,15 +95,28 @@ class AutoLinker:
         self.rules = [CompiledRule.build(r) for r in rules if r.epic in self.epic_keys]
         self.rules_without_epic = sorted({r.epic for r in rules if r.epic not in self.epic_keys})
         self.linking = linking
-        self.model = build_model(epics, accepted_texts or {}) if linking.similarity and epics else None
-        self.fingerprint = self._fingerprint(epics, rules)
+        self._epics = list(epics) if linking.similarity else []
+        self._accepted = accepted_texts or {}
+        self._model: SimilarityModel | None = None
+        self.fingerprint = self._fingerprint(rules)
 
-    def _fingerprint(self, epics: Sequence[Epic], rules: Sequence[RuleConfig]) -> str:
+    @property
+    def model(self) -> SimilarityModel | None:
+        """The similarity model, fitted on first use: a run with nothing to link never pays for it."""
+        if self._model is None and self._epics:
+            self._model = build_model(self._epics, self._accepted)
+        return self._model
+
+    def _fingerprint(self, rules: Sequence[RuleConfig]) -> str:
+        """Changes exactly when an item's links could: epics, their text, rules, settings, accepted texts."""
+        profiles = [[e.key, e.summary, e.description, sorted(e.labels), self._accepted.get(e.key, [])]
+                    for e in sorted(self._epics, key=lambda e: e.key)]
         payload: dict[str, Any] = {
             "epics": sorted(self.epic_keys),
             "rules": [r.model_dump() for r in rules],
             "linking": self.linking.model_dump(),
-            "model": self.model.fingerprint() if self.model else None,
+            "profiles": profiles,
+            "model": repr(SimilarityParams()),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -97,13 +129,14 @@ class AutoLinker:
             for key in [*hint, *find_issue_keys(text)]:
                 if key in self.epic_keys and key not in found:
                     found[key] = _row(item_id, key, "explicit", "accepted", 1.0, None)
+            words = text_words(text) if self.rules else None
             for rule in self.rules:
-                if rule.epic not in found and (word := rule.matches(source, text)):
+                if rule.epic not in found and (word := rule.matches(source, text, words)):
                     found[rule.epic] = _row(item_id, rule.epic, "rule", "accepted", 1.0, f"keyword {word!r}")
             out.extend(found.values())
             if not found:
                 unlinked.append((item_id, text))
-        if self.model is not None and unlinked:
+        if self._epics and unlinked:
             out.extend(self._similar(unlinked))
         return out
 

@@ -166,7 +166,7 @@ def _locked_run(
             if not dry_run:
                 before = previous_figures(store)
                 store.save_demand(report.demand)
-                result = apply_plan(tracker, store, report.run_id, plan)
+                result = apply_plan(tracker, store, report.run_id, plan, concurrency=settings.jira.write_concurrency)
                 report.writes["applied"], report.writes["failed"] = result.applied, result.failed
                 report.errors.extend(result.errors)
             report.summaries = after_writes(config, store, tracker, epics, demand, dry_run)
@@ -248,13 +248,16 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
     rep = SourceReport()
     cls = config.source_classes[src.name]
     source = cls(config.source_options[src.name], SourceContext(src.name, config.base_dir, full=full))
-    known = store.item_hashes(src.name)
+    known: dict[str, str] | None = None  # loaded on the first batch: a no-change pull never pays for it
     seen: set[str] = set()
     items: list[FeedbackItem] = []
     bad: list[Quarantined] = []
 
     def flush() -> None:
-        counts = store.upsert_items(items, known)
+        nonlocal known
+        if items and known is None:
+            known = store.item_hashes(src.name)
+        counts = store.upsert_items(items, known or {})
         rep.new += counts.new
         rep.changed += counts.changed
         store.quarantine(bad, run_id)
@@ -299,7 +302,10 @@ def _describe(exc: Exception) -> str:
 
 
 def _summary(report: RunReport) -> dict[str, Any]:
-    doc = report.as_dict()
-    doc.pop("demand", None)
-    doc["plan"] = doc["plan"][:200]
-    return doc
+    """What the runs table keeps: the report without per-epic figures, the plan cut to 200 rows."""
+    demand, plan = report.demand, report.plan
+    report.demand, report.plan = {}, plan[:200]  # asdict() deep-copies: don't copy 2,000 epics to drop them
+    try:
+        return report.as_dict()
+    finally:
+        report.demand, report.plan = demand, plan

@@ -18,10 +18,6 @@ from importlib.resources import files
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from demandsync.domain import Epic, FeedbackItem, Quarantined
@@ -96,14 +92,43 @@ class LinkedItem:
     state: str
 
 
+#: The newest migration in ``demandsync/migrations/versions``. A store already there opens
+#: without importing Alembic at all (a third of a no-change run's start-up);
+#: ``tests/test_migrations.py`` pins this to Alembic's head so the two never drift.
+HEAD_REVISION = "0002"
+
+
+def schema_revision(conn: Connection) -> str | None:
+    """The store's Alembic revision, or None for an empty database."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (no-op when it is there)."""
+    with engine.connect() as conn:
+        if schema_revision(conn) == HEAD_REVISION:
+            return
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(files("demandsync") / "migrations"))
     with engine.begin() as conn:
         head = ScriptDirectory.from_config(cfg).get_current_head()
         if MigrationContext.configure(conn).get_current_revision() == head:
             return
+        if conn.dialect.name == "sqlite":
+            # Crash safety: pysqlite autocommits DDL, so a first run killed mid-migration left
+            # half a schema that no later run could upgrade ("table epics already exists").
+            # One explicit transaction makes the upgrade all-or-nothing, and IMMEDIATE makes
+            # two first runs take turns (the second then finds the schema at head).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -454,7 +479,10 @@ class Store:
             # A run still marked running here was killed: its lock is gone, or we would not be here.
             conn.execute(sa.update(RUNS).where(RUNS.c.status == "running").values(status="crashed"))
             conn.execute(sa.update(WRITES).where(WRITES.c.state == "planned").values(
-                state="abandoned", error="the run that planned it stopped before applying it"))
+                # Not "before applying it": a run killed after Jira took the PUT but before the journal
+                # heard back leaves the write planned too. Either way the next plan, made against
+                # Jira's live values, repeats it only if it did not land.
+                state="abandoned", error="the run that planned it stopped before recording whether it was applied"))
             return conn.execute(sa.insert(RUNS).values(
                 started_at=utcnow(), status="running", host=host, pid=pid, dry_run=dry_run, summary={})
             ).inserted_primary_key[0]
@@ -474,16 +502,16 @@ class Store:
             return dict(row._mapping) if row else None
 
     def journal_planned(self, run_id: int, writes: Sequence[dict[str, Any]]) -> list[int]:
-        """Journal planned writes (epic_key, field_id, figure, old, new); returns their ids."""
+        """Journal planned writes (epic_key, field_id, figure, old, new); returns their ids, in order."""
+        if not writes:
+            return []
         now = utcnow()
+        rows = [{"run_id": run_id, "epic_key": w["epic_key"], "field_id": w["field_id"], "figure": w["figure"],
+                 "old": {"v": w["old"]}, "new": {"v": w["new"]}, "state": "planned", "planned_at": now}
+                for w in writes]
+        stmt = sa.insert(WRITES).returning(WRITES.c.id, sort_by_parameter_order=True)
         with self.begin() as conn:
-            ids = []
-            for w in writes:
-                ids.append(conn.execute(sa.insert(WRITES).values(
-                    run_id=run_id, epic_key=w["epic_key"], field_id=w["field_id"], figure=w["figure"],
-                    old={"v": w["old"]}, new={"v": w["new"]}, state="planned", planned_at=now)
-                ).inserted_primary_key[0])
-            return ids
+            return list(conn.execute(stmt, rows).scalars())
 
     def journal_done(self, ids: Sequence[int], state: str, error: str | None = None) -> None:
         with self.begin() as conn:

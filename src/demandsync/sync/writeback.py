@@ -15,13 +15,16 @@ again. Nothing is written twice needlessly.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from demandsync.connectors.base import Tracker, TrackerField, WriteRejected
+from demandsync.connectors.http import RetriesExhausted
 from demandsync.connectors.jira import FieldLookupError, resolve_field
 from demandsync.domain import Epic
 from demandsync.sync.demand import Demand
@@ -29,6 +32,13 @@ from demandsync.sync.figures import ACCEPTED_JIRA_TYPES, FIGURES
 from demandsync.sync.store import Store
 
 log = logging.getLogger(__name__)
+
+#: Unattended safety: after this many epics in a row whose write ran out of retries (Jira down,
+#: hung, or throttling beyond the wait budget), the rest of the plan is not attempted. Without it
+#: a run against a dead Jira spends the whole retry budget on every epic: hours for a big plan,
+#: while cron's next runs exit 75. What is left is reported failed; the next run plans it again.
+#: With ``write_concurrency`` N, the epics already in flight finish too (at most N + 2 more are tried).
+GIVE_UP_AFTER = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,44 +146,111 @@ def plan_writes(epics: Sequence[Epic], demand: Mapping[str, Demand], targets: Se
     return plan
 
 
-def apply_plan(tracker: Tracker, store: Store, run_id: int, plan: Sequence[PlannedWrite]) -> ApplyResult:
-    """One PUT per epic with all its changed fields; journaled planned -> applied/failed."""
+@dataclass(slots=True)
+class EpicOutcome:
+    """What became of one epic's writes (computed off the main thread, journaled on it)."""
+
+    key: str
+    applied: list[tuple[int, PlannedWrite]] = field(default_factory=list)
+    failed: list[tuple[tuple[int, PlannedWrite], str]] = field(default_factory=list)
+    #: The write ran out of retries (Jira down, hung, or throttling beyond the wait budget).
+    exhausted: bool = False
+
+
+def write_epic(tracker: Tracker, key: str, writes: Sequence[tuple[int, PlannedWrite]]) -> EpicOutcome:
+    """One PUT with all the epic's changed fields; fields Jira refuses are dropped and the rest retried."""
+    outcome = EpicOutcome(key)
+    pending = {w.field_id: (wid, w) for wid, w in writes}
+    while pending:
+        try:
+            tracker.update(key, {w.field_id: w.new for _, w in pending.values()})
+        except WriteRejected as exc:
+            refused = [e for e in exc.errors if e.field in pending]
+            if not refused:  # the whole write failed, not one field
+                outcome.failed += [(pw, str(exc)) for pw in pending.values()]
+                return outcome
+            for e in refused:
+                outcome.failed.append((pending.pop(e.field), e.message))
+            continue  # retry the fields Jira did not object to
+        except RetriesExhausted as exc:
+            outcome.exhausted = True
+            outcome.failed += [(pw, f"{type(exc).__name__}: {exc}") for pw in pending.values()]
+            return outcome
+        except Exception as exc:  # noqa: BLE001 - a failed epic must not stop the others
+            outcome.failed += [(pw, f"{type(exc).__name__}: {exc}") for pw in pending.values()]
+            return outcome
+        outcome.applied = list(pending.values())
+        return outcome
+    return outcome
+
+
+def apply_plan(
+    tracker: Tracker, store: Store, run_id: int, plan: Sequence[PlannedWrite], *, concurrency: int = 4
+) -> ApplyResult:
+    """One PUT per changed epic, ``concurrency`` epics at a time; journaled planned -> applied/failed.
+
+    Each epic is written once per run at most (per-issue write limits), so
+    concurrency only spreads writes across epics. Journal marks are batched:
+    a run killed before marking leaves writes *planned*, the next run marks
+    them abandoned, and its plan (made against Jira's live values) repeats
+    only what did not land.
+    """
     result = ApplyResult()
     by_epic: dict[str, list[tuple[int, PlannedWrite]]] = {}
     ids = store.journal_planned(run_id, [
         {"epic_key": w.epic_key, "field_id": w.field_id, "figure": w.figure, "old": w.old, "new": w.new} for w in plan])
     for wid, w in zip(ids, plan, strict=True):
         by_epic.setdefault(w.epic_key, []).append((wid, w))
-    for key, writes in by_epic.items():
-        pending = {w.field_id: (wid, w) for wid, w in writes}
-        while pending:
-            try:
-                tracker.update(key, {w.field_id: w.new for _, w in pending.values()})
-            except WriteRejected as exc:
-                refused = {e.field for e in exc.errors if e.field in pending}
-                if not refused:  # the whole write failed, not one field
-                    _fail(store, result, key, list(pending.values()), str(exc))
-                    break
-                for e in exc.errors:
-                    if e.field in pending:
-                        _fail(store, result, key, [pending.pop(e.field)], e.message)
-                continue  # retry the fields Jira did not object to
-            except Exception as exc:  # noqa: BLE001 - a failed epic must not stop the others
-                _fail(store, result, key, list(pending.values()), f"{type(exc).__name__}: {exc}")
-                break
-            store.journal_done([wid for wid, _ in pending.values()], "applied")
-            result.applied += len(pending)
-            result.epics_written += 1
-            break
+    journal = _JournalBatch(store)
+    queue = iter(by_epic.items())
+    exhausted = 0  # epics in a row whose write ran out of retries
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="jira-write") as pool:
+        running: set[Future[EpicOutcome]] = set()
+        for key, writes in itertools.islice(queue, max(1, concurrency)):
+            running.add(pool.submit(write_epic, tracker, key, writes))
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                exhausted = exhausted + 1 if outcome.exhausted else 0
+                journal.record(outcome, result)
+                if exhausted < GIVE_UP_AFTER and (nxt := next(queue, None)) is not None:
+                    running.add(pool.submit(write_epic, tracker, *nxt))
+    for key, writes in queue:  # Jira is not taking writes: leave the rest for the next run
+        note = f"not attempted: {exhausted} epics' writes in a row ran out of retries; the next run plans it again"
+        journal.record(EpicOutcome(key, failed=[(pw, note) for pw in writes]), result)
+    journal.flush()
     return result
 
 
-def _fail(store: Store, result: ApplyResult, key: str, writes: list[tuple[int, PlannedWrite]], message: str) -> None:
-    store.journal_done([wid for wid, _ in writes], "failed", message)
-    result.failed += len(writes)
-    for _, w in writes:
-        result.errors.append({"epic": key, "field": w.field_id, "field_name": w.field_name, "error": message})
-        log.warning("write refused: %s %s (%s): %s", key, w.field_name, w.field_id, message)
+class _JournalBatch:
+    """Journal marks, written in batches: one transaction per epic cost more than the PUT."""
+
+    def __init__(self, store: Store, size: int = 500) -> None:
+        self.store, self.size = store, size
+        self.applied: list[int] = []
+        self.failed: dict[str, list[int]] = {}
+
+    def record(self, outcome: EpicOutcome, result: ApplyResult) -> None:
+        if outcome.applied:
+            self.applied += [wid for wid, _ in outcome.applied]
+            result.applied += len(outcome.applied)
+            result.epics_written += 1
+        for (wid, w), message in outcome.failed:
+            self.failed.setdefault(message, []).append(wid)
+            result.failed += 1
+            result.errors.append({"epic": outcome.key, "field": w.field_id, "field_name": w.field_name,
+                                  "error": message})
+            log.warning("write refused: %s %s (%s): %s", outcome.key, w.field_name, w.field_id, message)
+        if len(self.applied) + sum(map(len, self.failed.values())) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.applied:
+            self.store.journal_done(self.applied, "applied")
+        for message, ids in self.failed.items():
+            self.store.journal_done(ids, "failed", message)
+        self.applied, self.failed = [], {}
 
 
 def _plain(value: Any) -> Any:
