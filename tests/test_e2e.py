@@ -12,6 +12,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from typer.testing import CliRunner
 
 from conftest import cli
@@ -179,3 +181,16 @@ def test_preview_shows_detected_preset_and_mapped_rows(sandbox: JiraSandbox, con
     assert "hotjar-survey" in stdout and "Hotjar User ID" in stdout and "row 2" in stdout
     code, _, stderr = cli("preview", "nope", "--config", str(config))
     assert code == 2 and "exit-survey" in stderr
+
+
+def test_overlap_across_ingest_batches_is_still_counted_once(
+    sandbox: JiraSandbox, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import demandsync.sync.run as run_module
+
+    monkeypatch.setattr(run_module, "_ITEM_BATCH", 3)  # the two exports' overlap spans many batches
+    code, stdout, _ = cli("run", "--config", str(config), "--json")
+    assert code == 0, stdout
+    assert json.loads(stdout)["sources"]["exit-survey"]["new"] == 17
+    for key, want in EXPECTED.items():
+        assert values(sandbox, key) == want, key

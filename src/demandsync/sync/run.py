@@ -257,7 +257,7 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
         nonlocal known
         if items and known is None:
             known = store.item_hashes(src.name)
-        counts = store.upsert_items(items, known or {})
+        counts = store.upsert_items(items, known if known is not None else {})  # {} is falsy: no `or`
         rep.new += counts.new
         rep.changed += counts.changed
         store.quarantine(bad, run_id)
