@@ -92,3 +92,13 @@ def test_nothing_to_link_never_fits_the_similarity_model(store: Store) -> None:
     assert linker.link([]) == [] and linker._model is None
     stats = link_items(store, EPICS, [SSO_RULE], LinkingConfig())
     assert stats.linked_items == 0 and not stats.relinked_all
+
+
+def test_created_at_in_another_zone_is_stored_as_the_same_instant(store: Store) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    berlin = timezone(timedelta(hours=1))
+    add(store, FeedbackItem("s", "a", "PROD-1 please", created_at=datetime(2026, 1, 1, 0, 30, tzinfo=berlin)))
+    link_items(store, EPICS, [], NO_SIMILARITY)
+    [item] = store.linked_items(["PROD-1"])
+    assert item.created_at == datetime(2025, 12, 31, 23, 30, tzinfo=timezone.utc)

@@ -15,6 +15,7 @@ wide export costs dictionary lookups per row, not regex scans.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 import unicodedata
@@ -412,7 +413,13 @@ def _dedupe(values: Iterable[str]) -> list[str]:
 
 def _is_anonymous(value: str, placeholders: Sequence[str]) -> bool:
     v = value.strip()
-    return v.casefold() in {p.casefold() for p in placeholders} or bool(_ALL_ZERO.match(v))
+    return v.casefold() in _folded(tuple(placeholders)) or bool(_ALL_ZERO.match(v))
+
+
+@functools.lru_cache(maxsize=64)
+def _folded(placeholders: tuple[str, ...]) -> frozenset[str]:
+    """Case-folded placeholders, computed once per mapping rather than once per row."""
+    return frozenset(p.casefold() for p in placeholders)
 
 
 def _requester(value: str, placeholders: Sequence[str]) -> str | None:

@@ -56,13 +56,17 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def item_hash(item: FeedbackItem) -> str:
-    """Hash of everything mapped into an item: same hash, nothing to update."""
-    payload = [
+    """Hash of everything mapped into an item: same hash, nothing to update.
+
+    ``repr`` of plain str/int/list/tuple values is stable across runs and three
+    times cheaper than ``json.dumps(sort_keys=True)`` at 100,000 items.
+    """
+    payload = (
         item.text, item.requester, item.account,
         item.created_at.isoformat() if item.created_at else None,
-        item.url, item.tags, item.epic_hint, item.votes, item.extra,
-    ]
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+        item.url, item.tags, item.epic_hint, item.votes, sorted((k, str(v)) for k, v in item.extra.items()),
+    )
+    return hashlib.sha256(repr(payload).encode()).hexdigest()
 
 
 @dataclass(slots=True)
@@ -239,7 +243,7 @@ class Store:
             known[item.external_id] = h
         with self.begin() as conn:
             if inserts:
-                conn.execute(sa.insert(ITEMS), inserts)
+                _insert_items_fast(conn, inserts)
             if updates:
                 stmt = (
                     sa.update(ITEMS)
@@ -528,10 +532,42 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
+_JSON_COLUMNS = frozenset(c.name for c in ITEMS.columns if isinstance(c.type, sa.JSON))
+_DATETIME_COLUMNS = frozenset(c.name for c in ITEMS.columns if isinstance(c.type, sa.DateTime))
+
+
+def _insert_items_fast(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """``INSERT INTO items`` through the driver's executemany.
+
+    The one hot insert of a first run: SQLAlchemy's per-value bind processing
+    cost more than SQLite's own work at 100,000 items. Values are converted
+    here exactly as SQLAlchemy would store them (JSON text; on SQLite, the
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` strings its DateTime type reads back).
+    """
+    columns = list(rows[0])
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO items ({', '.join(columns)}) "
+           f"VALUES ({', '.join([mark] * len(columns))})")
+
+    def convert(name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if name in _JSON_COLUMNS:
+            return json.dumps(value)
+        if sqlite and name in _DATETIME_COLUMNS:
+            return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value
+
+    conn.exec_driver_sql(sql, [tuple(convert(c, row[c]) for c in columns) for row in rows])
+
+
 def _item_values(item: FeedbackItem, content_hash: str) -> dict[str, Any]:
     return {
         "content_hash": content_hash, "text": item.text, "requester": item.requester, "account": item.account,
-        "created_at": item.created_at, "url": item.url, "tags": list(item.tags), "epic_hint": list(item.epic_hint),
+        # SQLite keeps no time zone: store UTC wall time, which as_utc() reads back
+        "created_at": item.created_at.astimezone(UTC) if item.created_at and item.created_at.tzinfo else item.created_at,
+        "url": item.url, "tags": list(item.tags), "epic_hint": list(item.epic_hint),
         "votes": item.votes, "extra": dict(item.extra), "link_fp": None,
     }
 
