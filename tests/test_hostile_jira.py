@@ -330,10 +330,10 @@ class TricklingServer:
                    "(connectors/http/client.py: stream the body and give up past a total time).")
 def test_a_jira_that_trickles_its_answer_cannot_hang_the_run(tmp_path: Path) -> None:
     server = TricklingServer()
+    done = threading.Event()
     try:
         tracker = JiraTracker(server.url, email="a@b.c", api_token="t", read_timeout=0.3, max_attempts=2,
                               backoff_base=0.01)
-        done = threading.Event()
 
         def call() -> None:
             try:
@@ -346,3 +346,4 @@ def test_a_jira_that_trickles_its_answer_cannot_hang_the_run(tmp_path: Path) -> 
         assert done.wait(3.0), "one request outlived its 0.3 s timeout by 10x"
     finally:
         server.close()
+        done.wait(5.0)  # let the stuck call fail before pytest's log capture goes away

@@ -94,6 +94,13 @@ class AutoLinker:
         self.epic_keys = {e.key for e in epics}
         self.rules = [CompiledRule.build(r) for r in rules if r.epic in self.epic_keys]
         self.rules_without_epic = sorted({r.epic for r in rules if r.epic not in self.epic_keys})
+        # Rules indexed by the first word of their keywords: an item only tries the rules
+        # whose words it contains (40 rules x 100,000 items were 4 million regex calls).
+        self._always = [r for r in self.rules if r.first_words is None]
+        self._by_word: dict[str, list[CompiledRule]] = {}
+        for rule in self.rules:
+            for word in rule.first_words or ():
+                self._by_word.setdefault(word, []).append(rule)
         self.linking = linking
         self._epics = list(epics) if linking.similarity else []
         self._accepted = accepted_texts or {}
@@ -129,9 +136,8 @@ class AutoLinker:
             for key in [*hint, *find_issue_keys(text)]:
                 if key in self.epic_keys and key not in found:
                     found[key] = _row(item_id, key, "explicit", "accepted", 1.0, None)
-            words = text_words(text) if self.rules else None
-            for rule in self.rules:
-                if rule.epic not in found and (word := rule.matches(source, text, words)):
+            for rule in self._candidate_rules(text):
+                if rule.epic not in found and (word := rule.matches(source, text)):
                     found[rule.epic] = _row(item_id, rule.epic, "rule", "accepted", 1.0, f"keyword {word!r}")
             out.extend(found.values())
             if not found:
@@ -139,6 +145,16 @@ class AutoLinker:
         if self._epics and unlinked:
             out.extend(self._similar(unlinked))
         return out
+
+    def _candidate_rules(self, text: str) -> list[CompiledRule]:
+        """The rules that can match ``text``, in config order (the regex decides)."""
+        words = text_words(text) if self._by_word else None
+        if words is None:
+            return self.rules
+        hits = {id(r) for w in words if (rs := self._by_word.get(w)) for r in rs}
+        if not hits:
+            return self._always
+        return [r for r in self.rules if id(r) in hits or r.first_words is None]
 
     def _similar(self, items: list[tuple[int, str]]) -> list[dict[str, Any]]:
         assert self.model is not None
