@@ -13,6 +13,7 @@ peak RSS < 1 GB.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--texts", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--top-k", type=int, default=3)
+    ap.add_argument("--chunk-size", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
     print("$ " + " ".join([".venv/bin/python", "bench/link_speed.py", *(argv if argv is not None else sys.argv[1:])]))
     t0 = time.perf_counter()
@@ -82,17 +85,22 @@ def main(argv: list[str] | None = None) -> int:
     rss_data = peak_rss_mb()
     print(f"generated {args.epics} epics, {len(texts)} texts (mean {np.mean([len(t.split()) for t in texts]):.0f} words) in {gen:.1f}s; peak RSS {rss_data:.0f} MB")
 
-    model = SimilarityModel()
+    overrides = {k: v for k, v in (("chunk_size", args.chunk_size), ("threads", args.threads)) if v is not None}
+    model = SimilarityModel(**overrides)
     t0 = time.perf_counter()
     model.fit(profiles)
     fit_s = time.perf_counter() - t0
     print(f"fit:   {fit_s:6.2f} s   fingerprint {model.fingerprint()[:12]}")
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     cands = model.score(texts, top_k=args.top_k, min_score=0.0)
-    score_s = time.perf_counter() - t0
+    score_s, score_cpu = time.perf_counter() - t0, time.process_time() - c0
     linked = sum(1 for c in cands if c)
-    print(f"score: {score_s:6.2f} s   {len(texts) / score_s:,.0f} items/s   ({linked} texts with a candidate)")
+    print(
+        f"score: {score_s:6.2f} s   {len(texts) / score_s:,.0f} items/s   CPU {score_cpu:.2f} s over "
+        f"{model.params.threads} threads   ({linked} texts with a candidate)"
+    )
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (others' work inflates wall time)")
 
     t0 = time.perf_counter()
     model.rank_items("EP-0", texts, limit=50)

@@ -325,9 +325,6 @@ class TricklingServer:
         self.sock.close()
 
 
-@pytest.mark.xfail(strict=True, reason="httpx's read timeout is per socket read: a server (or proxy) trickling "
-                   "bytes keeps one request alive indefinitely. Needs a per-attempt deadline in ApiClient "
-                   "(connectors/http/client.py: stream the body and give up past a total time).")
 def test_a_jira_that_trickles_its_answer_cannot_hang_the_run(tmp_path: Path) -> None:
     server = TricklingServer()
     done = threading.Event()

@@ -89,6 +89,7 @@ def build_tracker(config: Config) -> JiraTracker:
     tracker = JiraTracker(
         jira.url, email=jira.email, api_token=jira.api_token, pat=jira.pat, read_timeout=jira.timeout,
         allow_insecure_http=jira.allow_insecure_http, page_size=jira.page_size, deployment=jira.deployment,
+        max_attempts=jira.max_attempts, max_wait_total=jira.max_wait_total,
     )
     tracker.quiet_writes = not jira.notify_users
     return tracker

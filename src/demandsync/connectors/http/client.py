@@ -89,8 +89,12 @@ class ApiClient:
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
         transport: httpx.BaseTransport | None = None,
+        attempt_timeout: float | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        #: A whole answer must arrive within this (default 3 x read_timeout): httpx's read
+        #: timeout is per socket read, so a server trickling a byte at a time never trips it.
+        self.attempt_timeout = attempt_timeout if attempt_timeout is not None else 3 * read_timeout
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.max_attempts = max_attempts
@@ -200,13 +204,34 @@ class ApiClient:
         self.request_counts[(method, request.url.path)] += 1
         started = time.monotonic()
         try:
-            response = self._client.send(request)
+            response = self._read_within_deadline(request, started + self.attempt_timeout)
         except httpx.TransportError as exc:
             # str(exc) from the transport may quote the URL; say only what kind of failure it was.
             raise RetriableAPIError(f"{type(exc).__name__} on {method} {shown}", method=method, url=shown) from None
+        except TimeoutError:
+            raise RetriableAPIError(
+                f"ReadTimeout on {method} {shown}: the answer did not arrive within {self.attempt_timeout:.0f}s",
+                method=method, url=shown) from None
         log.debug("%s %s -> %d (%.2fs)", method, shown, response.status_code, time.monotonic() - started)
         validate_response(response)
         return response
+
+    def _read_within_deadline(self, request: httpx.Request, deadline: float) -> httpx.Response:
+        """Send, then read the body chunk by chunk, giving up (TimeoutError) past ``deadline``."""
+        streamed = self._client.send(request, stream=True)
+        raw = []
+        try:
+            for chunk in streamed.iter_raw():
+                raw.append(chunk)
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+        except httpx.StreamConsumed:
+            return streamed  # an auth flow already read this body in full
+        finally:
+            streamed.close()
+        # Raw (still encoded) bytes with the original headers: httpx decodes them as usual.
+        return httpx.Response(streamed.status_code, headers=streamed.headers, content=b"".join(raw),
+                              request=request, extensions=streamed.extensions)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

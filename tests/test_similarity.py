@@ -1,0 +1,213 @@
+"""The similarity model: ranking, calibration, learning from accepted items,
+fingerprint, and the edges (empty input). Fast, no I/O."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from demandsync.sync import textnorm
+from demandsync.sync.similarity import (
+    AUTO_ACCEPT,
+    SUGGEST,
+    Candidate,
+    EpicProfile,
+    SimilarityModel,
+    SimilarityParams,
+)
+
+PROFILES = {
+    "APP-1": EpicProfile(summary="Offline listening", description="Play downloaded songs without a connection."),
+    "APP-2": EpicProfile(summary="Dark mode", description="A dark theme for the whole interface.", labels=["ui", "theme"]),
+    "APP-3": EpicProfile(summary="Export reports to CSV", description="Download any report as a spreadsheet."),
+    "APP-4": EpicProfile(summary="Single sign-on with Okta", labels=["auth", "sso"]),
+    "APP-5": EpicProfile(summary="Push notifications", description="Notify users on their phone about new messages."),
+}
+
+
+@pytest.fixture(scope="module")
+def model() -> SimilarityModel:
+    return SimilarityModel().fit(PROFILES)
+
+
+def best(model: SimilarityModel, text: str) -> Candidate | None:
+    cands = model.score([text], top_k=1, min_score=0.0)[0]
+    return cands[0] if cands else None
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("I wish I could listen to my songs offline on the train", "APP-1"),
+        ("please add a dark mode, my eyes hurt at night", "APP-2"),
+        ("pls darkmode!!", "APP-2"),  # compound
+        ("dark-mode would be great", "APP-2"),  # hyphen
+        ("can we export the monthly report as csv?", "APP-3"),
+        ("we need SSO through okta before we can roll out", "APP-4"),
+        ("notifcations dont show up on my phone", "APP-5"),  # typo
+        ("NOTIFICATIÖNS are broken", "APP-5"),  # case and accents folded
+    ],
+)
+def test_obvious_matches_rank_first(model: SimilarityModel, text: str, key: str) -> None:
+    c = best(model, text)
+    assert c is not None and c.epic_key == key
+
+
+def test_obvious_short_match_is_linkable(model: SimilarityModel) -> None:
+    c = best(model, "offline listening please")
+    assert c is not None and c.epic_key == "APP-1" and c.score >= SUGGEST
+
+
+def test_unrelated_text_scores_below_suggest(model: SimilarityModel) -> None:
+    for text in ("The weather was lovely in Lisbon last week.", "asdf qwerty", "great app, five stars"):
+        assert model.score([text], top_k=3, min_score=0.0)[0] == [] or all(
+            c.score < SUGGEST for c in model.score([text], top_k=3, min_score=0.0)[0]
+        )
+
+
+def test_calibration_is_monotone_and_bounded() -> None:
+    m = SimilarityModel().fit(PROFILES)
+    raw = np.linspace(0.0, 1.0, 101)
+    for n in (1, 5, 20, 200):
+        s = m._calibrate(raw, np.full_like(raw, n))
+        assert np.all((s >= 0.0) & (s <= 1.0))
+        assert np.all(np.diff(s[1:]) > 0)  # strictly increasing in coverage
+    # same coverage in a longer text is weaker evidence
+    short = m._calibrate(np.array([0.8]), np.array([5.0]))[0]
+    long_ = m._calibrate(np.array([0.8]), np.array([80.0]))[0]
+    assert long_ < short
+    assert m._calibrate(np.array([0.0]), np.array([3.0]))[0] == 0.0
+    assert 0.0 < SUGGEST < AUTO_ACCEPT < 1.0
+
+
+def test_more_of_the_epic_scores_higher(model: SimilarityModel) -> None:
+    part = best(model, "export is broken")
+    full = best(model, "export reports to csv is broken")
+    assert part is not None and full is not None
+    assert full.epic_key == "APP-3" and full.score > part.score
+
+
+def test_accepted_texts_teach_the_epic() -> None:
+    text = "the app drains my battery when the screen is black at night"
+    before = SimilarityModel().fit(PROFILES).score([text], top_k=5, min_score=0.0)[0]
+    assert all(c.epic_key != "APP-2" for c in before[:1])
+    taught = dict(PROFILES)
+    taught["APP-2"] = EpicProfile(
+        summary="Dark mode",
+        description="A dark theme for the whole interface.",
+        labels=["ui", "theme"],
+        accepted_texts=["black screen at night would save battery", "screen too bright at night"],
+    )
+    after = SimilarityModel().fit(taught).score([text], top_k=5, min_score=0.0)[0]
+    assert after and after[0].epic_key == "APP-2"
+    old = next((c.score for c in before if c.epic_key == "APP-2"), 0.0)
+    assert after[0].score > old
+
+
+def test_a_long_description_does_not_dilute_the_name() -> None:
+    """Calibrated on epics known by name only: naming the epic must score the
+    same when the epic also has a long description, and matching only the
+    description must still find it."""
+    short = SimilarityModel().fit({"A-1": EpicProfile(summary="Offline listening"), "A-2": EpicProfile(summary="Dark mode")})
+    long_ = SimilarityModel().fit(
+        {
+            "A-1": EpicProfile(
+                summary="Offline listening",
+                description="As a premium subscriber I want to download playlists and albums to my phone "
+                "so that I can play them on a plane, in the subway, or anywhere without a connection.",
+            ),
+            "A-2": EpicProfile(summary="Dark mode"),
+        }
+    )
+    text = "let me listen offline please"
+    assert best(long_, text).score == pytest.approx(best(short, text).score)  # type: ignore[union-attr]
+    c = best(long_, "songs stop playing in the subway, no connection")
+    assert c is not None and c.epic_key == "A-1"
+
+
+def test_fingerprint_changes_with_profiles_only() -> None:
+    a = SimilarityModel().fit(PROFILES).fingerprint()
+    assert a == SimilarityModel().fit(dict(reversed(list(PROFILES.items())))).fingerprint()
+    # speed knobs do not change results, so not the fingerprint either
+    assert a == SimilarityModel(chunk_size=7, threads=1).fit(PROFILES).fingerprint()
+    changed = dict(PROFILES, **{"APP-4": EpicProfile(summary="Single sign-on with Azure AD", labels=["auth", "sso"])})
+    assert SimilarityModel().fit(changed).fingerprint() != a
+    learned = dict(PROFILES, **{"APP-1": EpicProfile(summary="Offline listening", accepted_texts=["no wifi on the plane"])})
+    assert SimilarityModel().fit(learned).fingerprint() != a
+    assert SimilarityModel(summary_weight=2.0).fit(PROFILES).fingerprint() != a
+    assert SimilarityModel().fit(dict(PROFILES, **{"APP-9": EpicProfile(summary="x")})).fingerprint() != a
+
+
+def test_top_k_and_min_score_are_honoured(model: SimilarityModel) -> None:
+    texts = ["export the dark mode report to csv offline, with okta and push notifications"]
+    for k in (1, 2, 5, 10):
+        cands = model.score(texts, top_k=k, min_score=0.0)[0]
+        assert len(cands) <= k
+        assert [c.score for c in cands] == sorted((c.score for c in cands), reverse=True)
+    everything = model.score(texts, top_k=5, min_score=0.0)[0]
+    assert len(everything) == 5
+    levels = sorted({c.score for c in everything}, reverse=True)
+    assert len(levels) >= 2
+    cut = (levels[0] + levels[1]) / 2
+    kept = model.score(texts, top_k=5, min_score=cut)[0]
+    assert kept and all(c.score >= cut for c in kept)
+    assert len(kept) == sum(1 for c in everything if c.score >= cut)
+    assert model.score(texts, top_k=0)[0] == []
+
+
+def test_batching_and_threads_do_not_change_results() -> None:
+    texts = [f"offline listening and dark mode {i} csv export" if i % 3 else "okta sso login" for i in range(50)]
+    one = SimilarityModel(chunk_size=1000, threads=1).fit(PROFILES).score(texts, top_k=3, min_score=0.0)
+    many = SimilarityModel(chunk_size=7, threads=2).fit(PROFILES).score(texts, top_k=3, min_score=0.0)
+    assert one == many
+    alone = SimilarityModel().fit(PROFILES).score(texts[4:5], top_k=3, min_score=0.0)
+    assert alone[0] == one[4]
+
+
+def test_rank_items_agrees_with_score(model: SimilarityModel) -> None:
+    texts = ["nothing to see", "listen offline please", "offline mode for listening to downloaded songs", "dark mode"]
+    ranked = model.rank_items("APP-1", texts, limit=10)
+    assert [i for i, _ in ranked][:2] in ([1, 2], [2, 1])
+    assert all(i not in (0, 3) for i, _ in ranked)
+    by_score = {i: c.score for i, cs in enumerate(model.score(texts, top_k=5, min_score=0.0)) for c in cs if c.epic_key == "APP-1"}
+    for i, s in ranked:
+        assert s == pytest.approx(by_score[i])
+    assert model.rank_items("APP-1", texts, limit=1) == ranked[:1]
+    assert model.rank_items("NOPE-1", texts, limit=5) == []
+
+
+def test_empty_inputs() -> None:
+    empty = SimilarityModel().fit({})
+    assert empty.score(["anything"]) == [[]]
+    assert empty.rank_items("X-1", ["anything"]) == []
+    assert empty.fingerprint() and empty.fingerprint() != SimilarityModel().fit(PROFILES).fingerprint()
+    m = SimilarityModel().fit(PROFILES)
+    assert m.score([]) == []
+    assert m.score(["", "   ", "!!!", "the and of"], min_score=0.0) == [[], [], [], []]
+    assert m.rank_items("APP-1", []) == []
+    blank = SimilarityModel().fit({"E-1": EpicProfile(summary=""), "E-2": EpicProfile(summary="Dark mode")})
+    assert [c.epic_key for c in blank.score(["dark mode please"], min_score=0.0)[0]] == ["E-2"]
+
+
+def test_textnorm_basics() -> None:
+    assert textnorm.fold("Café DÉJÀ") == "cafe deja"
+    assert textnorm.content_terms("I can't listen offline!") == textnorm.content_terms("listening OFFLINE")
+    assert textnorm.stem("playlists") == textnorm.stem("playlist")
+    assert textnorm.stem("seller") != textnorm.stem("sell")  # a seller is not a sale
+    assert "call" not in textnorm.STOP_WORDS  # "WhatsApp call" is a feature
+
+
+def test_params_are_validated_by_dataclass() -> None:
+    with pytest.raises(TypeError):
+        SimilarityModel(no_such_knob=1)
+    assert SimilarityModel(SimilarityParams(accepted_cap=0)).fit(PROFILES).score(["dark mode"])[0][0].epic_key == "APP-2"
+
+
+def test_background_corpus_weights_terms_and_enters_fingerprint() -> None:
+    corpus = ["great app love it", "great app", "love this app, great", "offline please"]
+    plain = SimilarityModel().fit(PROFILES)
+    with_bg = SimilarityModel().fit(PROFILES, background=corpus)
+    assert with_bg.fingerprint() != plain.fingerprint()
+    assert with_bg.fingerprint() == SimilarityModel().fit(PROFILES, background=list(reversed(corpus))).fingerprint()
+    c = best(with_bg, "listen offline")
+    assert c is not None and c.epic_key == "APP-1"
