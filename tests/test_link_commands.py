@@ -83,14 +83,19 @@ def test_import_reports_bad_rows_by_row_number(sandbox: JiraSandbox, config: Pat
 
 
 def test_suggest_ranks_matching_feedback_first_and_review_accepts(sandbox: JiraSandbox, config: Path) -> None:
-    config.write_text(config.read_text().replace("similarity = false", "similarity = true"))
+    config.write_text(config.read_text().replace("similarity = false", "similarity = true\nsuggest = 0.1"))
     run_json(config)
+    # "dark mode pls" and "Would love a dark mode…" name the epic: linked without review
+    assert requests_on(sandbox, "PROD-3") == 2
     code, stdout, _ = cli("suggest", "PROD-3", "--config", str(config), "--json", "--limit", "3")
     assert code == 0
     top = json.loads(stdout)
-    assert top and all("dark" in r["text"].lower() for r in top[:2])
-    # review whatever the linker queued; accept the first, quit
-    code, stdout, _ = cli("review", "--config", str(config), input="a\nq\n")
-    assert code == 0
-    if "nothing to review" not in stdout:
-        assert "1 decision(s) saved" in stdout
+    assert [r["state"] for r in top[:2]] == ["accepted", "accepted"]
+    assert all("dark mode" in r["text"].lower() for r in top[:2])
+    # "…too bright at night - a dark theme please!" is only suggested; a PM accepts it in review
+    queue = explain(config, "PROD-3", "suggested")
+    assert any("dark theme" in i["text"] for i in queue)
+    code, stdout, _ = cli("review", "--config", str(config), input="a\n" + "s\n" * 20)
+    assert code == 0 and "1 decision(s) saved" in stdout
+    run_json(config)
+    assert requests_on(sandbox, "PROD-3") == 3

@@ -44,7 +44,7 @@ backlogs have overlapping epics ("Sell item" / "List items for sale") and an
 item may rightly feed both, so it is left out; ``top_k`` shows the
 alternatives instead.
 
-Two views per epic: the *name* (summary + labels) and the *full* profile
+Two views per epic: the *name* (the summary) and the *full* profile
 (all fields); an item's raw similarity is the better of the two, so a long
 description cannot dilute an item that names the epic (the calibration was
 fitted on epics known by name only), and description or accepted feedback
@@ -238,8 +238,8 @@ class SimilarityModel:
                         terms.append([textnorm.stem(w) for w in ws])
                 if terms:
                     fw.append((weight, terms))
-                    if n_part in (0, 2):  # summary and labels: the epic's name
-                        tw.append((weight, terms))
+                    if n_part == 0:  # the summary: the epic's name (labels are tags, not words
+                        tw.append((weight, terms))  # an item must repeat: they stay in the full view)
             fields.append(fw)
             titles.append(tw)
         self._surface = frozenset(surface)
@@ -262,7 +262,7 @@ class SimilarityModel:
         background: list[set[str]],
     ) -> tuple[sp.csr_matrix, dict[str, int]]:
         """Two views per epic, stacked: rows ``0..E-1`` the *name* view
-        (summary + labels), rows ``E..2E-1`` the *full* view (all fields).
+        (the summary), rows ``E..2E-1`` the *full* view (all fields).
         Each row sums to 1: entry = the term's share of the epic.
 
         Each text of a field becomes an IDF-weighted vector summing to 1; a
