@@ -60,8 +60,19 @@ class Paginator(ABC):
         """The request for the page after ``response``, or None on the last page."""
 
 
+def page_json(response: httpx.Response) -> Any:
+    """The response's JSON, decoded once: :func:`paginate` and the paginator both read it."""
+    cached = response.__dict__.get("_demandsync_json", _UNSET)
+    if cached is _UNSET:
+        cached = response.__dict__["_demandsync_json"] = response.json()
+    return cached
+
+
+_UNSET = object()
+
+
 def _body(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
+    body = page_json(response)
     return body if isinstance(body, dict) else {}
 
 
@@ -299,7 +310,7 @@ def paginate(
     while request is not None:
         response = client.request(request.method, request.path, params=request.params or None, json=request.json)
         pages += 1
-        body = response.json()
+        body = page_json(response)
         yield body if isinstance(body, dict) else {"items": body}
         if max_pages is not None and pages >= max_pages:
             return
