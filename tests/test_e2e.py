@@ -13,10 +13,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
+from conftest import cli
 from typer.testing import CliRunner
 
-from conftest import cli
 from demandsync.sandbox.jira import JiraSandbox
 from demandsync.sync.cli import app
 from demandsync.sync.lock import RunLock

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
-
 from conftest import cli, run_json
+
 from demandsync.connectors.adf import adf_to_text
 from demandsync.sandbox.jira import JiraSandbox
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import respx
-
 from conftest import cli
+from test_canny import API, Canny, _post, _user, _vote
+
 from demandsync.sandbox.jira import JiraSandbox, demo_state
 from demandsync.sandbox.state import adf
-from test_canny import API, Canny, _post, _user, _vote
 
 REQUESTS, REQUESTERS, ACCOUNTS = "customfield_10050", "customfield_10051", "customfield_10052"
 CANNY_KEY = "canny-e2e-key-4411"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import doctest
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
 import httpx
@@ -16,8 +16,8 @@ from pydantic import SecretStr
 
 from demandsync.connectors import adf
 from demandsync.connectors.http import (
-    APIError,
     ApiClient,
+    APIError,
     BearerAuth,
     BodyKeyAuth,
     CursorPaginator,
@@ -71,7 +71,7 @@ def test_429_honours_retry_after_seconds(client: ApiClient, sleeps: list[float])
 
 @respx.mock
 def test_retry_after_http_date(client: ApiClient, sleeps: list[float]) -> None:
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     respx.get(f"{BASE}/x").mock(side_effect=[httpx.Response(503, headers={"Retry-After": when}), httpx.Response(200)])
     client.request("GET", "/x")
     assert len(sleeps) == 1 and 27 <= sleeps[0] <= 30

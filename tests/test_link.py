@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from demandsync.domain import Epic, FeedbackItem
 from demandsync.sync.config import LinkingConfig, RuleConfig
 from demandsync.sync.link import AutoLinker, link_items
@@ -101,4 +103,4 @@ def test_created_at_in_another_zone_is_stored_as_the_same_instant(store: Store) 
     add(store, FeedbackItem("s", "a", "PROD-1 please", created_at=datetime(2026, 1, 1, 0, 30, tzinfo=berlin)))
     link_items(store, EPICS, [], NO_SIMILARITY)
     [item] = store.linked_items(["PROD-1"])
-    assert item.created_at == datetime(2025, 12, 31, 23, 30, tzinfo=timezone.utc)
+    assert item.created_at == datetime(2025, 12, 31, 23, 30, tzinfo=UTC)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from conftest import cli, run_json
+
 from demandsync.sandbox.jira import JiraSandbox
 
 REQUESTS = "customfield_10050"

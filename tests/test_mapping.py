@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -36,7 +36,7 @@ def test_full_mapping() -> None:
     )
     assert item == FeedbackItem(
         source="fb", external_id="17", text="Please add SSO", requester="jo@example.com", account="Acme",
-        created_at=datetime(2024, 3, 4, 10, 17, 29, tzinfo=timezone.utc), url=None,
+        created_at=datetime(2024, 3, 4, 10, 17, 29, tzinfo=UTC), url=None,
         tags=["sso", "auth", "security"], epic_hint=["ABC-12", "DATA_2-7"], votes=3, extra={"plan": "enterprise"},
     )
 
@@ -90,7 +90,7 @@ def test_bad_date_quarantined_with_value_and_format() -> None:
 )
 def test_dates(value: str, options: dict[str, Any], expected: datetime) -> None:
     item = one({"text": "C", "created_at": "D", **options}, ["C", "D"], ["hi", value])
-    assert item.created_at == expected.replace(tzinfo=timezone.utc)
+    assert item.created_at == expected.replace(tzinfo=UTC)
 
 
 def test_ambiguous_date_is_a_config_error() -> None:
@@ -213,7 +213,7 @@ def test_dotted_paths_in_json_records() -> None:
     assert (item.external_id, item.text, item.requester, item.tags, item.epic_hint) == (
         "SUP-1", "Bulk export", "ann@corp.com", ["csv", "export"], ["PRD-9"])
     assert item.extra == {"components": "API\nUI"}
-    assert item.created_at == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert item.created_at == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
     # A later record without an optional branch is fine…
     assert mapper.map(Record({"key": "SUP-2", "fields": {"summary": "x"}}, "jira SUP-2")).requester is None  # type: ignore[union-attr]
     # …but a typo in the first record's top-level key is a config error.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -144,7 +144,7 @@ def test_typeform_fixture_and_real_sample() -> None:
     assert "Other: Founder" in founder.text and "Other#2: Notion" in founder.text
     assert "Cheaper seats\nfor small teams" in founder.text and "free" not in founder.text  # hidden field
     assert items[0].requester == "pm@acme.io"
-    assert items[0].created_at == datetime(2024, 5, 6, 12, 3, 44, tzinfo=timezone.utc)
+    assert items[0].created_at == datetime(2024, 5, 6, 12, 3, 44, tzinfo=UTC)
 
     records, items, bad, _ = run("typeform_fcc2017_part2_sample.csv", base=REAL)
     assert len(records) == 25 and len(items) == 25 and not bad
@@ -162,16 +162,16 @@ def test_surveymonkey_two_header_rows() -> None:
     assert records[0].data["What is the one thing we should build next?"].startswith("Bulk edit")  # alias
     maria = items[0]
     assert maria.external_id == "114224681234" and maria.requester == "maria.lopez@initech.com"
-    assert maria.created_at == datetime(2024, 4, 3, 10, 17, 29, tzinfo=timezone.utc)
+    assert maria.created_at == datetime(2024, 4, 3, 10, 17, 29, tzinfo=UTC)
     assert "What is the one thing we should build next?: Bulk edit" in maria.text
-    assert items[1].created_at == datetime(2024, 4, 5, 14, 4, 10, tzinfo=timezone.utc)
+    assert items[1].created_at == datetime(2024, 4, 5, 14, 4, 10, tzinfo=UTC)
 
 
 def test_google_forms_locales() -> None:
     _, items, _, empty = run("google-forms-us.csv")
     assert len(items) == 2 and empty == 1
     assert items[0].requester == "jo.smith@example.com" and items[0].external_id.startswith("sha256:")
-    assert items[1].created_at == datetime(2024, 4, 14, 8, 2, 11, tzinfo=timezone.utc)
+    assert items[1].created_at == datetime(2024, 4, 14, 8, 2, 11, tzinfo=UTC)
     with pytest.raises(Exception, match="dayfirst"):
         run("google-forms-gb.csv")
     _, items, _, _ = run("google-forms-gb.csv", dayfirst=True)
@@ -184,7 +184,7 @@ def test_qualtrics_real_sample() -> None:
     [record], [item] = records, items
     assert not bad and record.locator == "qualtrics_sample_qualtRics.csv row 4"
     assert item.external_id == "R_2YPOQ602ER1jkf1" and item.text == "Hello World!"
-    assert item.created_at == datetime(2017, 7, 18, 8, 28, 48, tzinfo=timezone.utc)
+    assert item.created_at == datetime(2017, 7, 18, 8, 28, 48, tzinfo=UTC)
     # Question text (German export) and ImportIds address the same columns.
     assert record.data["This is a free text question."] == record.data["QID2_TEXT"] == "Hello World!"
     assert record.data["Antwort-ID"] == "R_2YPOQ602ER1jkf1"
@@ -207,7 +207,7 @@ def test_formbricks() -> None:
     assert lea.tags == ["important", "vip"] and lea.extra == {"plan": "scale", "country": "DE"}
     assert "4. What's the ONE feature you are missing at Formbricks? Why?: Conditional logic" in lea.text
     assert "Option ID" not in lea.text
-    assert anonymous.requester is None and anonymous.created_at == datetime(2024, 6, 16, 11, 30, tzinfo=timezone.utc)
+    assert anonymous.requester is None and anonymous.created_at == datetime(2024, 6, 16, 11, 30, tzinfo=UTC)
 
 
 def test_header_only_real_exports_give_nothing_but_are_detected() -> None:

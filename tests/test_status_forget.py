@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import cli, run_json
+
 from demandsync.sandbox.jira import JiraSandbox
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import run_json
+
 from demandsync.sandbox.jira import JiraSandbox, demo_state
 from demandsync.sandbox.state import FieldDef
 

@@ -22,7 +22,7 @@ and inline ``**bold**``, ``*italic*``, `` `code` `` and ``[text](url)`` links.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 # Nodes whose children are laid out one below the other.
@@ -69,7 +69,7 @@ def _inline(node: dict[str, Any]) -> str:
         return str(attrs.get("url", ""))
     if kind == "date":
         try:
-            return datetime.fromtimestamp(int(attrs.get("timestamp")) / 1000, tz=timezone.utc).date().isoformat()
+            return datetime.fromtimestamp(int(attrs.get("timestamp")) / 1000, tz=UTC).date().isoformat()
         except (TypeError, ValueError):
             return ""
     if kind in ("media", "mediaInline"):

@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -578,7 +578,7 @@ class JiraSource(Source):
         """JQL reads dates in the searching user's profile time zone."""
         try:
             name = self.jira.myself().get("timeZone")
-            return ZoneInfo(name) if name else timezone.utc
+            return ZoneInfo(name) if name else UTC
         except (ZoneInfoNotFoundError, ValueError, FatalAPIError) as exc:
             log.warning("%s: cannot tell the Jira account's time zone (%s); using UTC", self.context.name, exc)
-            return timezone.utc
+            return UTC

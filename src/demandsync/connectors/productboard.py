@@ -33,7 +33,7 @@ import html
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -94,7 +94,7 @@ class ProductboardSource(ApiSource):
         self._companies: dict[str, str | None] = {}
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         since = None if self.context.full else parse_time((cursor or {}).get("updated"))
         params = {"updatedFrom": iso(since)} if since else {}
         jira = self._jira_keys_by_feature()

@@ -23,7 +23,7 @@ epic links (linking falls to rules and similarity).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -99,7 +99,7 @@ class UserVoiceSource(ApiSource):
         return _uservoice_auth(options)
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         since = None if self.context.full else parse_time((cursor or {}).get("since"))
         params: dict[str, Any] = {"includes": "users"}
         if since:

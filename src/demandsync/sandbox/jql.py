@@ -21,9 +21,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any
 
 Issue = dict[str, Any]
 Predicate = Callable[[Issue], bool]
@@ -65,7 +65,7 @@ class Catalog:
     statuses: set[str]
     #: clause name (``cf[10050]`` or the field's name) -> [(field id, schema type)]
     custom_fields: dict[str, list[tuple[str, str]]]
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
     issue_exists: Callable[[str], bool] = lambda key: True
     #: Data Center: "Epic Link" is a JQL field that points at the epic (our ``parent``).
     epic_link_names: frozenset[str] = frozenset()
@@ -108,7 +108,7 @@ class Not:
     part: Node
 
 
-Node = Union[Clause, BoolOp, Not]
+Node = Clause | BoolOp | Not
 
 
 @dataclass(frozen=True)
@@ -328,7 +328,7 @@ def parse(text: str) -> Query:
 def parse_timestamp(value: str) -> datetime:
     """Jira timestamps (``2022-06-09T16:29:31.871-0700``) and dates, as aware datetimes."""
     dt = datetime.fromisoformat(value)
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def key_order(key: str) -> tuple[str, int]:
@@ -550,7 +550,7 @@ class _Compiler:
         """JQL date literal: ``yyyy-MM-dd[ HH:mm]`` (or ``/``) or a period like ``-7d``, ``4w 2d``."""
         for fmt in _DATE_FORMATS:
             try:
-                return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
+                return datetime.strptime(value, fmt).replace(tzinfo=UTC)
             except ValueError:
                 pass
         if m := _PERIOD.match(value.strip()):

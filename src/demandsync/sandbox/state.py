@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from demandsync.sandbox.jql import Catalog
@@ -190,12 +190,12 @@ def adf(*paragraphs: str, bullets: Iterable[str] = ()) -> JsonDict:
 
 def jira_time(dt: datetime) -> str:
     """Jira's timestamp format, e.g. ``2022-06-09T16:29:31.871+0000``."""
-    dt = dt.astimezone(timezone.utc)
+    dt = dt.astimezone(UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # ---------------------------------------------------------------------------
@@ -501,7 +501,7 @@ _DEMO_CHILDREN: tuple[tuple[str, str, str, str | None], ...] = (
 
 def demo_state(*, start: datetime | None = None) -> SandboxState:
     """Project PROD with six recognisable epics and a few children, for demos and e2e tests."""
-    start = start or datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
+    start = start or datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
     state = SandboxState()
     state.add_project("PROD", "Product")
     for i, (summary, status, labels, paras, bullets) in enumerate(_DEMO_EPICS):
@@ -531,7 +531,7 @@ def generate_state(n_epics: int = 2000, seed: int = 1, *, project: str = "PROD",
                    children_per_epic: int = 0) -> SandboxState:
     """A reproducible site with ``n_epics`` epics (for benchmarks); same fields as the demo."""
     rng = random.Random(seed)
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     state = SandboxState()
     state.add_project(project, "Product")
     statuses = ("To Do", "To Do", "In Progress", "Done")

@@ -306,7 +306,8 @@ def serve(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run syncs on a schedule in the foreground; SIGTERM stops it cleanly."""
-    from demandsync.sync.serve import Schedule, Stopper, serve as serve_loop
+    from demandsync.sync.serve import Schedule, Stopper
+    from demandsync.sync.serve import serve as serve_loop
 
     cfg = _config(config, log_json=log_json, verbose=verbose)  # fail fast on a bad config
     try:

@@ -32,7 +32,6 @@ from demandsync.sync.keys import find_issue_keys
 from demandsync.sync.similarity import EpicProfile, SimilarityModel, SimilarityParams
 from demandsync.sync.store import Store
 
-
 _WORD = re.compile(r"\w+")
 
 

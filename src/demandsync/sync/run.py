@@ -32,10 +32,10 @@ from demandsync.sync.link import link_items
 from demandsync.sync.lock import RunLock
 from demandsync.sync.logs import run_id_var
 from demandsync.sync.notify import post_digest, previous_figures
+from demandsync.sync.projects import ambiguous_refs, plan_writes_per_project, resolve_targets_per_project
 from demandsync.sync.requesters import newly_shipped, shipped_epics
 from demandsync.sync.store import Store
 from demandsync.sync.summary import items_by_epic, sync_summaries
-from demandsync.sync.projects import ambiguous_refs, plan_writes_per_project, resolve_targets_per_project
 from demandsync.sync.writeback import Target, TargetError, apply_plan, plan_writes, resolve_targets
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ def _site_targets(config: Config, fields: list[TrackerField]) -> tuple[list[Targ
         return targets, [t.field.id for t in targets]
     except TargetError as exc:
         shared = ambiguous_refs(refs, fields)
-        if not shared or any(not k.removeprefix("jira.fields.") in shared for k, _ in exc.problems):
+        if not shared or any(k.removeprefix("jira.fields.") not in shared for k, _ in exc.problems):
             raise ConfigError(exc.problems, config.path) from None
         ids = [fid for ids in shared.values() for fid in ids]
         ids += [resolve_field(ref, fields).id for fig, ref in refs.items() if fig not in shared]

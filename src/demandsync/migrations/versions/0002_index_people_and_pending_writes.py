@@ -7,9 +7,7 @@ Create Date: 2026-11-22 02:30:08.697814
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0002'
 down_revision = '0001'
