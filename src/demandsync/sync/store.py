@@ -64,7 +64,7 @@ def item_hash(item: FeedbackItem) -> str:
     payload = (
         item.text, item.requester, item.account,
         item.created_at.isoformat() if item.created_at else None,
-        item.url, item.tags, item.epic_hint, item.votes, sorted((k, str(v)) for k, v in item.extra.items()),
+        item.url, item.tags, item.epic_hint, item.votes, item.extra,  # extra keeps the mapping's key order
     )
     return hashlib.sha256(repr(payload).encode()).hexdigest()
 
@@ -224,7 +224,7 @@ class Store:
         """
         counts = UpsertCounts()
         now = utcnow()
-        inserts: list[dict[str, Any]] = []
+        new: list[tuple[FeedbackItem, str]] = []
         updates: list[dict[str, Any]] = []
         for item in items:
             h = item_hash(item)
@@ -232,18 +232,17 @@ class Store:
             if old == h:
                 counts.unchanged += 1
                 continue
-            row = _item_values(item, h)
             if old is None:
-                inserts.append(row | {"source": item.source, "external_id": item.external_id,
-                                      "first_seen_at": now, "updated_at": now, "deleted": False})
+                new.append((item, h))
                 counts.new += 1
             else:
-                updates.append(row | {"b_source": item.source, "b_ext": item.external_id, "updated_at": now})
+                updates.append(_item_values(item, h) | {"b_source": item.source, "b_ext": item.external_id,
+                                                        "updated_at": now})
                 counts.changed += 1
             known[item.external_id] = h
         with self.begin() as conn:
-            if inserts:
-                _insert_items_fast(conn, inserts)
+            if new:
+                _insert_items_fast(conn, new, now)
             if updates:
                 stmt = (
                     sa.update(ITEMS)
@@ -412,10 +411,13 @@ class Store:
 
     def linked_items(self, epic_keys: Iterable[str] | None = None, states: Sequence[str] = ("accepted",)) -> list[LinkedItem]:
         """Items linked to epics (all present epics by default), with how."""
+        # created_at and extra come back raw and are parsed below: SQLAlchemy's per-row
+        # converters were most of the count stage at 100,000 items.
         stmt = (
             sa.select(LINKS.c.epic_key, ITEMS.c.id, ITEMS.c.source, ITEMS.c.external_id, ITEMS.c.text,
-                      ITEMS.c.requester, ITEMS.c.account, ITEMS.c.created_at, ITEMS.c.url, ITEMS.c.votes,
-                      ITEMS.c.extra, LINKS.c.method, LINKS.c.score, LINKS.c.state)
+                      ITEMS.c.requester, ITEMS.c.account, sa.type_coerce(ITEMS.c.created_at, sa.Text),
+                      ITEMS.c.url, ITEMS.c.votes, sa.type_coerce(ITEMS.c.extra, sa.Text),
+                      LINKS.c.method, LINKS.c.score, LINKS.c.state)
             .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
             .where(ITEMS.c.deleted.is_(False), LINKS.c.state.in_(states))
             .order_by(LINKS.c.epic_key, ITEMS.c.created_at.desc(), ITEMS.c.id)
@@ -423,8 +425,8 @@ class Store:
         if epic_keys is not None:
             stmt = stmt.where(LINKS.c.epic_key.in_(list(epic_keys)))
         with self.engine.connect() as conn:
-            return [LinkedItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], as_utc(r[7]), r[8], r[9], r[10] or {},
-                               r[11], r[12], r[13]) for r in conn.execute(stmt)]
+            return [LinkedItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _read_time(r[7]), r[8], r[9],
+                               _read_json(r[10]), r[11], r[12], r[13]) for r in conn.execute(stmt)]
 
     def accepted_texts(self, per_epic: int = 50) -> dict[str, list[str]]:
         """Texts a human accepted for each epic: the epic learns from them."""
@@ -532,41 +534,63 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
-_JSON_COLUMNS = frozenset(c.name for c in ITEMS.columns if isinstance(c.type, sa.JSON))
-_DATETIME_COLUMNS = frozenset(c.name for c in ITEMS.columns if isinstance(c.type, sa.DateTime))
+_INSERT_COLUMNS = ("source", "external_id", "content_hash", "text", "requester", "account", "created_at", "url",
+                   "tags", "epic_hint", "votes", "extra", "deleted", "link_fp", "first_seen_at", "updated_at")
 
 
-def _insert_items_fast(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def _insert_items_fast(conn: Connection, new: list[tuple[FeedbackItem, str]], now: datetime) -> None:
     """``INSERT INTO items`` through the driver's executemany.
 
     The one hot insert of a first run: SQLAlchemy's per-value bind processing
-    cost more than SQLite's own work at 100,000 items. Values are converted
-    here exactly as SQLAlchemy would store them (JSON text; on SQLite, the
-    ``YYYY-MM-DD HH:MM:SS.ffffff`` strings its DateTime type reads back).
+    cost more than SQLite's own work at 100,000 items. Values are written
+    exactly as SQLAlchemy would store them (JSON text; on SQLite, the naive
+    UTC ``YYYY-MM-DD HH:MM:SS.ffffff`` strings its DateTime type reads back).
     """
-    columns = list(rows[0])
-    sqlite = conn.dialect.name == "sqlite"
+    if conn.dialect.name == "sqlite":
+        def when(dt: datetime | None) -> Any:
+            return None if dt is None else _utc(dt).replace(tzinfo=None).isoformat(" ", "microseconds")
+    else:
+        def when(dt: datetime | None) -> Any:
+            return dt
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO items ({', '.join(columns)}) "
-           f"VALUES ({', '.join([mark] * len(columns))})")
+    sql = f"INSERT INTO items ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))})"
+    stamp = when(now)
+    rows = [
+        (i.source, i.external_id, h, i.text, i.requester, i.account, when(i.created_at), i.url,
+         _json_list(i.tags), _json_list(i.epic_hint), i.votes, json.dumps(i.extra) if i.extra else "{}",
+         False, None, stamp, stamp)
+        for i, h in new
+    ]
+    conn.exec_driver_sql(sql, rows)
 
-    def convert(name: str, value: Any) -> Any:
-        if value is None:
-            return None
-        if name in _JSON_COLUMNS:
-            return json.dumps(value)
-        if sqlite and name in _DATETIME_COLUMNS:
-            return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-        return value
 
-    conn.exec_driver_sql(sql, [tuple(convert(c, row[c]) for c in columns) for row in rows])
+def _read_time(raw: Any) -> datetime | None:
+    """A stored timestamp as aware UTC: SQLite gives its text, PostgreSQL a datetime."""
+    if raw is None or isinstance(raw, datetime):
+        return as_utc(raw)
+    return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+
+
+def _read_json(raw: Any) -> dict[str, Any]:
+    if raw is None or raw == "{}":
+        return {}
+    return raw if isinstance(raw, dict) else json.loads(raw)
+
+
+def _json_list(values: list[str]) -> str:
+    return json.dumps(values) if values else "[]"
+
+
+def _utc(dt: datetime) -> datetime:
+    """Aware datetimes to UTC; naive ones are taken as UTC already."""
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _item_values(item: FeedbackItem, content_hash: str) -> dict[str, Any]:
     return {
         "content_hash": content_hash, "text": item.text, "requester": item.requester, "account": item.account,
         # SQLite keeps no time zone: store UTC wall time, which as_utc() reads back
-        "created_at": item.created_at.astimezone(UTC) if item.created_at and item.created_at.tzinfo else item.created_at,
+        "created_at": _utc(item.created_at) if item.created_at else None,
         "url": item.url, "tags": list(item.tags), "epic_hint": list(item.epic_hint),
         "votes": item.votes, "extra": dict(item.extra), "link_fp": None,
     }
