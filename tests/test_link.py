@@ -104,3 +104,10 @@ def test_created_at_in_another_zone_is_stored_as_the_same_instant(store: Store) 
     link_items(store, EPICS, [], NO_SIMILARITY)
     [item] = store.linked_items(["PROD-1"])
     assert item.created_at == datetime(2025, 12, 31, 23, 30, tzinfo=UTC)
+
+
+def test_items_to_link_are_read_a_batch_at_a_time(store: Store) -> None:
+    add(store, *[FeedbackItem("s", str(n), f"text {n}", epic_hint=["PROD-1"] if n == 3 else []) for n in range(5)])
+    batches = list(store.items_to_link("fp", batch=2))
+    assert [len(b) for b in batches] == [2, 2, 1]
+    assert [b[3] for batch in batches for b in batch] == [[], [], [], ["PROD-1"], []]

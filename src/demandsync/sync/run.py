@@ -157,8 +157,9 @@ def _locked_run(
             for epic in stats.rules_without_epic:
                 log.warning("rule for %s links nothing: the epic JQL does not select %s", epic, epic)
             report.links = store.link_counts()
-            demand = count_demand(store.linked_items(), [e.key for e in epics], demand_rules(config),
-                                  now or datetime.now(UTC))
+            rules = demand_rules(config)
+            demand = count_demand(store.linked_items(with_extra=bool(rules.attribute_weights)),
+                                  [e.key for e in epics], rules, now or datetime.now(UTC))
             report.demand = {k: d.as_dict() for k, d in demand.items()}
             plan = plan_writes(epics, demand, targets) if targets is not None else (
                 plan_writes_per_project(epics, demand, per_project))

@@ -358,14 +358,19 @@ class Store:
 
     # ---- links ------------------------------------------------------------------------
 
-    def items_to_link(self, fingerprint: str) -> Iterator[list[tuple[int, str, str, list[str]]]]:
-        """Batches of ``(id, source, text, epic_hint)`` not yet linked by this linker."""
-        stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.text, ITEMS.c.epic_hint).where(
+    def items_to_link(self, fingerprint: str, batch: int = 10_000) -> Iterator[list[tuple[int, str, str, list[str]]]]:
+        """Batches of ``(id, source, text, epic_hint)`` not yet linked by this linker,
+        read a batch at a time (by id), so memory does not grow with the store."""
+        stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.text, sa.type_coerce(ITEMS.c.epic_hint, sa.Text)).where(
             ITEMS.c.deleted.is_(False), sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp != fingerprint))
-        with self.engine.connect() as conn:
-            rows = [tuple(r) for r in conn.execute(stmt.order_by(ITEMS.c.id))]
-        for chunk in _chunks(rows, 10_000):
-            yield [(i, s, t, list(h or [])) for i, s, t, h in chunk]
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt.where(ITEMS.c.id > last).order_by(ITEMS.c.id).limit(batch)).all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [(i, s, t, _read_list(h)) for i, s, t, h in rows]
 
     def replace_auto_links(
         self, item_ids: Sequence[int], links: Sequence[dict[str, Any]], fingerprint: str
@@ -409,8 +414,13 @@ class Store:
             out[key] = out.get(key, 0) + n
         return out
 
-    def linked_items(self, epic_keys: Iterable[str] | None = None, states: Sequence[str] = ("accepted",)) -> list[LinkedItem]:
-        """Items linked to epics (all present epics by default), with how."""
+    def linked_items(
+        self, epic_keys: Iterable[str] | None = None, states: Sequence[str] = ("accepted",), *, with_extra: bool = True
+    ) -> list[LinkedItem]:
+        """Items linked to epics (all present epics by default), with how.
+
+        ``with_extra=False`` leaves ``extra`` empty: decoding it is most of the cost,
+        and counting needs it only for attribute weights."""
         # created_at and extra come back raw and are parsed below: SQLAlchemy's per-row
         # converters were most of the count stage at 100,000 items.
         stmt = (
@@ -426,7 +436,8 @@ class Store:
             stmt = stmt.where(LINKS.c.epic_key.in_(list(epic_keys)))
         with self.engine.connect() as conn:
             return [LinkedItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _read_time(r[7]), r[8], r[9],
-                               _read_json(r[10]), r[11], r[12], r[13]) for r in conn.execute(stmt)]
+                               _read_json(r[10]) if with_extra else {}, r[11], r[12], r[13])
+                    for r in conn.execute(stmt).all()]
 
     def accepted_texts(self, per_epic: int = 50) -> dict[str, list[str]]:
         """Texts a human accepted for each epic: the epic learns from them."""
@@ -569,6 +580,12 @@ def _read_time(raw: Any) -> datetime | None:
     if raw is None or isinstance(raw, datetime):
         return as_utc(raw)
     return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+
+
+def _read_list(raw: Any) -> list[str]:
+    if raw is None or raw == "[]":
+        return []
+    return list(raw) if isinstance(raw, list) else json.loads(raw)
 
 
 def _read_json(raw: Any) -> dict[str, Any]:
