@@ -26,8 +26,7 @@ from demandsync.connectors.jira import (
 
 URL = "https://acme.atlassian.net"
 API_TOKEN = "ATATT3xFfGF0_secret_token"
-REALDATA = Path("/work/shared/realdata")
-AIRBYTE = REALDATA / "jira_v3_issue_epic_airbyte_issues_stream.json"
+AIRBYTE = Path(__file__).parent / "fixtures" / "jira" / "jira_v3_issue_epic_airbyte_issues_stream.json"
 
 # GET /rest/api/3/field — the spec's example, plus two custom fields of ours.
 FIELDS = [
@@ -119,7 +118,6 @@ def test_search_stops_when_next_page_token_is_absent(tracker: JiraTracker) -> No
     assert route.call_count == 1
 
 
-@pytest.mark.skipif(not AIRBYTE.exists(), reason="real airbyte payload not present")
 @respx.mock
 def test_epic_from_the_real_airbyte_issue(tracker: JiraTracker) -> None:
     issues = json.loads(AIRBYTE.read_text())["issues"]
@@ -133,7 +131,6 @@ def test_epic_from_the_real_airbyte_issue(tracker: JiraTracker) -> None:
     assert set(epic.values) == {"customfield_10011"}
 
 
-@pytest.mark.skipif(not AIRBYTE.exists(), reason="real airbyte payload not present")
 def test_adf_to_text_on_real_airbyte_description() -> None:
     description = json.loads(AIRBYTE.read_text())["issues"][0]["fields"]["description"]
     assert description["type"] == "doc"
