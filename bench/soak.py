@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _harness():  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(ROOT / "tests"))  # the harness shares the tests' demo config helper
     spec = importlib.util.spec_from_file_location("crash_harness", ROOT / "tests" / "test_crash_safety.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -57,15 +57,22 @@ def sandbox() -> Iterator[JiraSandbox]:
         yield sb
 
 
-@pytest.fixture
-def config(tmp_path: Path, sandbox: JiraSandbox, store_url: str) -> Path:
-    """The demo's exports and config against the sandbox, with similarity linking
-    off so every figure can be checked by hand (tests/test_e2e.py: EXPECTED)."""
-    path = prepare(tmp_path, sandbox.url)
+def demo_config(workdir: Path, jira_url: str, store_url: str, *, jira_extra: str = "") -> Path:
+    """The demo's exports and config against a sandbox, with similarity linking off
+    so every figure can be checked by hand (tests/test_e2e.py: EXPECTED).
+    ``jira_extra`` lines go into ``[jira]`` (e.g. ``page_size = 2``)."""
+    path = prepare(workdir, jira_url)
     text = path.read_text().replace("similarity = true", "similarity = false")
     text = text.replace('url = "sqlite:///demandsync.db"', f'url = "{store_url}"')
+    text = text.replace('epics = "project = PROD', f'{jira_extra}epics = "project = PROD')
     path.write_text(text)
     return path
+
+
+@pytest.fixture
+def config(tmp_path: Path, sandbox: JiraSandbox, store_url: str) -> Path:
+    """:func:`demo_config` in this test's temp dir."""
+    return demo_config(tmp_path, sandbox.url, store_url)
 
 
 def cli(*args: str, input: str | None = None) -> tuple[int, str, str]:

@@ -50,10 +50,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from conftest import demo_config
 
 from demandsync.sandbox.jira import JiraSandbox, Response, demo_state
 from demandsync.sync.config import load_config
-from demandsync.sync.demo import prepare
 from demandsync.sync.lock import LockHeld, RunLock
 from demandsync.sync.run import run_sync
 from demandsync.sync.store import Store
@@ -172,12 +172,7 @@ def fresh_store(kind_url: str, workdir: Path) -> str:
 
 def write_config(workdir: Path, jira_url: str, store_url: str) -> Path:
     """The demo's config and exports (similarity off: every number can be checked by hand)."""
-    path = prepare(workdir, jira_url)
-    text = path.read_text().replace("similarity = true", "similarity = false")
-    text = text.replace('url = "sqlite:///demandsync.db"', f'url = "{store_url}"')
-    text = text.replace('epics = "project = PROD', f'page_size = {PAGE_SIZE}\nepics = "project = PROD')
-    path.write_text(text)
-    return path
+    return demo_config(workdir, jira_url, store_url, jira_extra=f"page_size = {PAGE_SIZE}\n")
 
 
 def child_env() -> dict[str, str]:

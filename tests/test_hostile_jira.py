@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import demo_config
 from typer.testing import CliRunner
 
 from demandsync.connectors.jira import JiraTracker
 from demandsync.sandbox.jira import JiraSandbox, Response, demo_state
 from demandsync.sync.cli import app
 from demandsync.sync.config import Config, load_config
-from demandsync.sync.demo import prepare
 from demandsync.sync.run import build_tracker, run_sync
 from demandsync.sync.store import Store
 from demandsync.sync.writeback import GIVE_UP_AFTER
@@ -47,12 +47,7 @@ EPICS = [f"PROD-{i}" for i in range(1, 7)]
 
 
 def write_config(workdir: Path, jira_url: str, store_url: str, *, extra_jira: str = "") -> Path:
-    path = prepare(workdir, jira_url)
-    text = path.read_text().replace("similarity = true", "similarity = false")
-    text = text.replace('url = "sqlite:///demandsync.db"', f'url = "{store_url}"')
-    text = text.replace('epics = "project = PROD', f'page_size = 2\n{extra_jira}epics = "project = PROD')
-    path.write_text(text)
-    return path
+    return demo_config(workdir, jira_url, store_url, jira_extra=f"page_size = 2\n{extra_jira}")
 
 
 def values(sb: JiraSandbox) -> dict[str, dict[str, Any]]:

@@ -17,12 +17,7 @@ import respx
 from demandsync.connectors.adf import adf_to_text, text_to_adf
 from demandsync.connectors.base import TrackerField, WriteRejected
 from demandsync.connectors.http import FatalAPIError
-from demandsync.connectors.jira import (
-    AmbiguousFieldError,
-    JiraTracker,
-    UnknownFieldError,
-    resolve_field,
-)
+from demandsync.connectors.jira import AmbiguousFieldError, JiraTracker, UnknownFieldError, resolve_field
 
 URL = "https://acme.atlassian.net"
 API_TOKEN = "ATATT3xFfGF0_secret_token"

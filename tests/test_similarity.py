@@ -7,14 +7,7 @@ import numpy as np
 import pytest
 
 from demandsync.sync import textnorm
-from demandsync.sync.similarity import (
-    AUTO_ACCEPT,
-    SUGGEST,
-    Candidate,
-    EpicProfile,
-    SimilarityModel,
-    SimilarityParams,
-)
+from demandsync.sync.similarity import AUTO_ACCEPT, SUGGEST, Candidate, EpicProfile, SimilarityModel, SimilarityParams
 
 PROFILES = {
     "APP-1": EpicProfile(summary="Offline listening", description="Play downloaded songs without a connection."),

@@ -36,18 +36,8 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, SecretStr
 
-from demandsync.connectors.apisource import (
-    ApiSource,
-    ApiSourceOptions,
-    iso,
-    parse_time,
-    quarantine,
-)
-from demandsync.connectors.base import (
-    Cursor,
-    Record,
-    SourceOptions,
-)
+from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, iso, parse_time, quarantine
+from demandsync.connectors.base import Cursor, Record, SourceOptions
 from demandsync.connectors.http import BodyKeyAuth, SkipPaginator, iter_items
 from demandsync.domain import Quarantined
 

@@ -32,13 +32,7 @@ from typing import Any
 
 from pydantic import Field
 
-from demandsync.connectors.base import (
-    Cursor,
-    Record,
-    Source,
-    SourceContext,
-    SourceOptions,
-)
+from demandsync.connectors.base import Cursor, Record, Source, SourceContext, SourceOptions
 from demandsync.connectors.tabular import Layout, records
 from demandsync.domain import Quarantined
 from demandsync.mappings.presets import DETECT_ROWS, detect

@@ -35,24 +35,9 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import SecretStr
 
-from demandsync.connectors.apisource import (
-    ApiSource,
-    ApiSourceOptions,
-    iso,
-    parse_time,
-    quarantine,
-)
-from demandsync.connectors.base import (
-    Cursor,
-    Record,
-    SourceContext,
-    SourceOptions,
-)
-from demandsync.connectors.http import (
-    CursorPaginator,
-    OAuth2ClientCredentials,
-    paginate,
-)
+from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, iso, parse_time, quarantine
+from demandsync.connectors.base import Cursor, Record, SourceContext, SourceOptions
+from demandsync.connectors.http import CursorPaginator, OAuth2ClientCredentials, paginate
 from demandsync.domain import Quarantined
 
 _ANONYMOUS = re.compile(r"^[0\-]*$")

@@ -29,17 +29,8 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, SecretStr
 
-from demandsync.connectors.apisource import (
-    ApiSource,
-    ApiSourceOptions,
-    jira_keys,
-    quarantine,
-)
-from demandsync.connectors.base import (
-    Cursor,
-    Record,
-    SourceOptions,
-)
+from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, jira_keys, quarantine
+from demandsync.connectors.base import Cursor, Record, SourceOptions
 from demandsync.connectors.http import HeaderKeyAuth, iter_items
 from demandsync.connectors.http.paginators import ListOffsetPaginator
 from demandsync.domain import Quarantined

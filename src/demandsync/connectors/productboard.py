@@ -39,26 +39,9 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import SecretStr
 
-from demandsync.connectors.apisource import (
-    ApiSource,
-    ApiSourceOptions,
-    iso,
-    jira_keys,
-    parse_time,
-    quarantine,
-)
-from demandsync.connectors.base import (
-    Cursor,
-    Record,
-    SourceContext,
-    SourceOptions,
-)
-from demandsync.connectors.http import (
-    BearerAuth,
-    FatalAPIError,
-    NextUrlPaginator,
-    iter_items,
-)
+from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, iso, jira_keys, parse_time, quarantine
+from demandsync.connectors.base import Cursor, Record, SourceContext, SourceOptions
+from demandsync.connectors.http import BearerAuth, FatalAPIError, NextUrlPaginator, iter_items
 from demandsync.domain import Quarantined
 
 log = logging.getLogger("demandsync.productboard")

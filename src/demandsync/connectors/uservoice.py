@@ -29,23 +29,9 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import SecretStr, model_validator
 
-from demandsync.connectors.apisource import (
-    ApiSource,
-    ApiSourceOptions,
-    iso,
-    parse_time,
-    quarantine,
-)
-from demandsync.connectors.base import (
-    Cursor,
-    Record,
-    SourceOptions,
-)
-from demandsync.connectors.http import (
-    BearerAuth,
-    OAuth2ClientCredentials,
-    paginate,
-)
+from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, iso, parse_time, quarantine
+from demandsync.connectors.base import Cursor, Record, SourceOptions
+from demandsync.connectors.http import BearerAuth, OAuth2ClientCredentials, paginate
 from demandsync.connectors.http.paginators import PageNumberPaginator
 from demandsync.domain import Quarantined
 

@@ -21,16 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from demandsync.domain import Epic, FeedbackItem, Quarantined
-from demandsync.sync.schema import (
-    EpicRow,
-    ItemRow,
-    LinkRow,
-    MetaRow,
-    QuarantineRow,
-    RunRow,
-    SourceStateRow,
-    WriteRow,
-)
+from demandsync.sync.schema import EpicRow, ItemRow, LinkRow, MetaRow, QuarantineRow, RunRow, SourceStateRow, WriteRow
 
 ITEMS = ItemRow.__table__
 EPICS = EpicRow.__table__

@@ -32,11 +32,7 @@ from demandsync.connectors.http.paginators import (
     iter_items,
     paginate,
 )
-from demandsync.connectors.http.redaction import (
-    SENSITIVE_KEYS,
-    quiet_http_loggers,
-    redact_url,
-)
+from demandsync.connectors.http.redaction import SENSITIVE_KEYS, quiet_http_loggers, redact_url
 
 __all__ = [
     "APIError", "ApiClient", "BearerAuth", "BodyKeyAuth", "CursorPaginator", "FatalAPIError",

@@ -29,11 +29,7 @@ import certifi
 import httpx
 import tenacity
 
-from demandsync.connectors.http.errors import (
-    RetriableAPIError,
-    RetriesExhausted,
-    validate_response,
-)
+from demandsync.connectors.http.errors import RetriableAPIError, RetriesExhausted, validate_response
 from demandsync.connectors.http.redaction import install_redacting_filter, redact_url
 
 log = logging.getLogger("demandsync.http")
