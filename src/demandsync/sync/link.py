@@ -41,7 +41,7 @@ class CompiledRule:
     pattern: re.Pattern[str]
     sources: frozenset[str] | None
     #: Lower-cased first word of each keyword: a text without any of them cannot match,
-    #: so the regex is skipped (40 rules x 100,000 items made every run pay 40 scans).
+    #: so the linker skips the regex (40 rules x 100,000 items made every run pay 40 scans).
     #: None when a keyword does not start with a word character: always scan.
     first_words: frozenset[str] | None
 
@@ -54,21 +54,12 @@ class CompiledRule:
                    frozenset(rule.sources) if rule.sources else None,
                    frozenset(m.group(0) for m in firsts if m) if all(firsts) else None)
 
-    def matches(self, source: str, text: str, words: frozenset[str] | None = None) -> str | None:
-        """The keyword found in ``text``; ``words`` (its lower-cased words, when the
-        caller has them) lets a rule with none of its first words skip the scan."""
+    def matches(self, source: str, text: str) -> str | None:
+        """The keyword found in ``text``, if this rule applies to ``source``."""
         if self.sources is not None and source not in self.sources:
-            return None
-        if words is not None and self.first_words is not None and self.first_words.isdisjoint(words):
             return None
         m = self.pattern.search(text)
         return m.group(0) if m else None
-
-
-def text_words(text: str) -> frozenset[str] | None:
-    """Lower-cased words of ``text`` for the rule prefilter; None for non-ASCII text,
-    where case folding and ``\\w`` could disagree with the regex (it then scans)."""
-    return frozenset(_WORD.findall(text.lower())) if text.isascii() else None
 
 
 @dataclass(slots=True)
@@ -100,6 +91,7 @@ class AutoLinker:
         for rule in self.rules:
             for word in rule.first_words or ():
                 self._by_word.setdefault(word, []).append(rule)
+        self._first_words = frozenset(self._by_word)
         self.linking = linking
         self._epics = list(epics) if linking.similarity else []
         self._accepted = accepted_texts or {}
@@ -147,10 +139,12 @@ class AutoLinker:
 
     def _candidate_rules(self, text: str) -> list[CompiledRule]:
         """The rules that can match ``text``, in config order (the regex decides)."""
-        words = text_words(text) if self._by_word else None
-        if words is None:
+        if not self._first_words:
+            return self._always
+        if not text.isascii():  # case folding and \w could disagree with the rule's own regex
             return self.rules
-        hits = {id(r) for w in words if (rs := self._by_word.get(w)) for r in rs}
+        present = self._first_words.intersection(_WORD.findall(text.lower()))  # set work in C, not per word
+        hits = {id(r) for w in present for r in self._by_word[w]}
         if not hits:
             return self._always
         return [r for r in self.rules if id(r) in hits or r.first_words is None]

@@ -378,9 +378,13 @@ class Store:
                 manual.update(tuple(r) for r in conn.execute(
                     sa.select(LINKS.c.item_id, LINKS.c.epic_key).where(LINKS.c.item_id.in_(chunk))).all())
                 conn.execute(sa.update(ITEMS).where(ITEMS.c.id.in_(chunk)).values(link_fp=fingerprint))
-            rows = [dict(lk, updated_at=now) for lk in links if (lk["item_id"], lk["epic_key"]) not in manual]
-            if rows:
-                conn.execute(sa.insert(LINKS), rows)
+            stamp = now.replace(tzinfo=None).isoformat(" ", "microseconds") if conn.dialect.name == "sqlite" else now
+            rows = [(lk["item_id"], lk["epic_key"], lk["method"], lk["state"], lk["score"], lk["note"], stamp)
+                    for lk in links if (lk["item_id"], lk["epic_key"]) not in manual]
+            if rows:  # driver executemany, as for items: SQLAlchemy's per-value processing doubled this stage
+                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                conn.exec_driver_sql("INSERT INTO links (item_id, epic_key, method, state, score, note, updated_at) "
+                                     f"VALUES ({', '.join([mark] * 7)})", rows)
 
     def decide_link(self, item_id: int, epic_key: str, state: str, note: str | None = None) -> None:
         """Record a human decision (accepted / rejected); it beats every automatic link."""
