@@ -42,8 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-kills", type=int, default=3, help="crashed runs in a row before the last run")
     parser.add_argument("--store", default="sqlite", help="'sqlite' (a new file per trial) or a PostgreSQL URL "
                                                           "(its public schema is reset per trial)")
+    parser.add_argument("--write-concurrency", type=int, default=4,
+                        help="[jira] write_concurrency of the runs (the product default is 4)")
     args = parser.parse_args(argv)
     h = _harness()
+    h.WRITE_CONCURRENCY = args.write_concurrency
     rng = random.Random(args.seed)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="demandsync-soak-") as tmp:
