@@ -55,7 +55,7 @@ def render_status(doc: dict[str, Any]) -> list[RenderableType]:
         runs.add_column(col)
     for r in doc["runs"]:
         w = r["writes"] or {}
-        runs.add_row(str(r["id"]), f"{r['started_at']:%Y-%m-%d %H:%M:%S}", str(r["seconds"] or "—"),
+        runs.add_row(str(r["id"]), f"{r['started_at']:%Y-%m-%d %H:%M:%S}", "—" if r["seconds"] is None else str(r["seconds"]),
                      r["status"] + (" (dry run)" if r["dry_run"] else ""), str(r["new_items"]),
                      f"{w.get('applied', 0)}/{w.get('failed', 0)}")
     sources = Table(title=f"Sources ({doc['items']} live items)")
