@@ -92,3 +92,26 @@ jql = "project = FEED"
     # nothing new upstream: nothing written
     code, stdout, _ = cli("run", "--config", str(config), "--json")
     assert code == 0 and json.loads(stdout)["writes"]["planned"] == 0
+
+
+def test_full_run_reconciles_what_was_deleted_upstream(sandbox: JiraSandbox, config: Path) -> None:
+    config.write_text(config.read_text() + f"""
+[[sources]]
+name = "support"
+kind = "jira"
+url = "{sandbox.url}"
+email = "demo@example.com"
+api_token = "sandbox-token"
+jql = "project = FEED"
+""")
+    assert cli("run", "--config", str(config))[0] == 0
+    assert sandbox.state.issue("PROD-3")["fields"][REQUESTS] == 1  # FEED-2, by its issue link
+    sandbox.state.delete_issue("FEED-2")
+    code, stdout, _ = cli("run", "--config", str(config), "--json")
+    assert code == 0 and json.loads(stdout)["sources"]["support"]["deleted"] == 0  # incremental: cannot know
+    assert sandbox.state.issue("PROD-3")["fields"][REQUESTS] == 1
+    code, stdout, _ = cli("run", "--config", str(config), "--json", "--full")
+    report = json.loads(stdout)
+    assert code == 0 and report["sources"]["support"]["deleted"] == 1
+    assert report["sources"]["exit-survey"]["deleted"] == 0  # every export is still there
+    assert sandbox.state.issue("PROD-3")["fields"][REQUESTS] == 0

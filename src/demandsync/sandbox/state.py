@@ -380,6 +380,14 @@ class SandboxState:
             self.version += 1
             return issue
 
+    def delete_issue(self, key: str) -> None:
+        """Remove an issue (``DELETE /issue/{key}`` is not served; tests call this directly)."""
+        with self.lock:
+            issue = self._issues.pop(key)
+            self._by_id.pop(issue["id"], None)
+            self._comments.pop(issue["id"], None)
+            self.version += 1
+
     def _parent_ref(self, key: str) -> JsonDict:
         """The ``parent`` value Jira embeds: id, key and a few of the parent's fields."""
         p = self.issue(key)
