@@ -158,7 +158,7 @@ def _locked_run(
                 log.warning("rule for %s links nothing: the epic JQL does not select %s", epic, epic)
             report.links = store.link_counts()
             rules = demand_rules(config)
-            demand = count_demand(store.linked_items(with_extra=bool(rules.attribute_weights)),
+            demand = count_demand(store.linked_items(with_extra=bool(rules.attribute_weights), with_text=False),
                                   [e.key for e in epics], rules, now or datetime.now(UTC))
             report.demand = {k: d.as_dict() for k, d in demand.items()}
             plan = plan_writes(epics, demand, targets) if targets is not None else (

@@ -410,16 +410,18 @@ class Store:
         return out
 
     def linked_items(
-        self, epic_keys: Iterable[str] | None = None, states: Sequence[str] = ("accepted",), *, with_extra: bool = True
+        self, epic_keys: Iterable[str] | None = None, states: Sequence[str] = ("accepted",), *,
+        with_extra: bool = True, with_text: bool = True,
     ) -> list[LinkedItem]:
         """Items linked to epics (all present epics by default), with how.
 
-        ``with_extra=False`` leaves ``extra`` empty: decoding it is most of the cost,
-        and counting needs it only for attribute weights."""
+        Counting passes ``with_extra=False`` (decoding it was most of the cost; only attribute
+        weights need it) and ``with_text=False`` (texts were most of the memory at 1M items)."""
         # created_at and extra come back raw and are parsed below: SQLAlchemy's per-row
         # converters were most of the count stage at 100,000 items.
         stmt = (
-            sa.select(LINKS.c.epic_key, ITEMS.c.id, ITEMS.c.source, ITEMS.c.external_id, ITEMS.c.text,
+            sa.select(LINKS.c.epic_key, ITEMS.c.id, ITEMS.c.source, ITEMS.c.external_id,
+                      ITEMS.c.text if with_text else sa.literal(""),
                       ITEMS.c.requester, ITEMS.c.account, sa.type_coerce(ITEMS.c.created_at, sa.Text),
                       ITEMS.c.url, ITEMS.c.votes, sa.type_coerce(ITEMS.c.extra, sa.Text),
                       LINKS.c.method, LINKS.c.score, LINKS.c.state)
