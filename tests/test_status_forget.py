@@ -34,3 +34,14 @@ def test_forget_removes_a_person_and_counts_drop(sandbox: JiraSandbox, config: P
     run_json(config)
     fields = sandbox.state.issue("PROD-1")["fields"]
     assert (fields["customfield_10050"], fields["customfield_10051"], fields["customfield_10052"]) == (5, 4, 1)
+
+
+def test_a_run_that_cannot_reach_jira_is_recorded_as_failed(sandbox: JiraSandbox, config: Path) -> None:
+    run_json(config)
+    sandbox.stop()  # Jira goes away
+    config.write_text(config.read_text().replace("[jira]\n", "[jira]\nmax_attempts = 1\ntimeout = 2\n", 1))
+    report = run_json(config)
+    assert report["exit_code"] == 1 and report["errors"][0]["stage"] == "jira"
+    code, stdout, _ = cli("status", "--config", str(config), "--json")
+    runs = json.loads(stdout)["runs"]
+    assert [r["status"] for r in runs] == ["failed", "ok"]

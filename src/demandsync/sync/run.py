@@ -128,69 +128,81 @@ def _locked_run(
     config: Config, store: Store, tracker: Tracker, dry_run: bool, full: bool,
     only: Sequence[str] | None, now: datetime | None, started: float,
 ) -> RunReport:
+    """One recorded run: whatever happens, the runs table says how it ended."""
     report = RunReport(dry_run=dry_run)
-    settings = config.settings
+    report.run_id = store.start_run(socket.gethostname(), os.getpid(), dry_run)
+    token = run_id_var.set(report.run_id)
+    log.info("run %s started%s", report.run_id, " (dry run)" if dry_run else "")
     try:
-        try:
-            site_fields = tracker.fields()
-        except (APIError, httpx.HTTPError) as exc:  # Jira unreachable or refusing us: nothing to do
-            report.errors.append({"stage": "jira", "error": str(exc)})
-            log.error("cannot read Jira fields: %s", exc)
-            return report
-        targets, value_ids = _site_targets(config, site_fields)
-        report.run_id = store.start_run(socket.gethostname(), os.getpid(), dry_run)
-        token = run_id_var.set(report.run_id)
-        try:
-            log.info("run %s started%s", report.run_id, " (dry run)" if dry_run else "")
-            for src in settings.sources:
-                if src.enabled and (not only or src.name in only):
-                    report.sources[src.name] = pull_source(config, store, src, report.run_id, full)
-            epics = list(tracker.epics(settings.jira.epics, value_ids))
-            if targets is None:  # team-managed projects: each project has its own fields
-                per_project = resolve_targets_per_project(tracker, settings.jira.fields, epics, site_fields)  # type: ignore[arg-type]
-                if per_project.problems and not per_project.by_project:
-                    raise ConfigError(per_project.problems, config.path)
-                report.errors += [{"stage": "fields", "error": f"{k}: {m}"} for k, m in per_project.problems]
-            store.save_epics(epics)
-            report.epics = len(epics)
-            stats = link_items(store, epics, settings.rules, settings.linking)
-            for epic in stats.rules_without_epic:
-                log.warning("rule for %s links nothing: the epic JQL does not select %s", epic, epic)
-            report.links = store.link_counts()
-            rules = demand_rules(config)
-            demand = count_demand(store.linked_items(with_extra=bool(rules.attribute_weights), with_text=False),
-                                  [e.key for e in epics], rules, now or datetime.now(UTC))
-            report.demand = {k: d.as_dict() for k, d in demand.items()}
-            plan = plan_writes(epics, demand, targets) if targets is not None else (
-                plan_writes_per_project(epics, demand, per_project))
-            report.plan = [w.as_dict() for w in plan]
-            report.writes["planned"] = len(plan)
-            if not dry_run:
-                before = previous_figures(store)
-                store.save_demand(report.demand)
-                result = apply_plan(tracker, store, report.run_id, plan, concurrency=settings.jira.write_concurrency)
-                report.writes["applied"], report.writes["failed"] = result.applied, result.failed
-                report.errors.extend(result.errors)
-            report.summaries = after_writes(config, store, tracker, epics, demand, dry_run)
-            if not dry_run:
-                report.errors.extend(report.summaries.pop("errors", []))
-                notify_and_close(config, store, tracker, epics, before, report.demand)
-        except ConfigError as exc:  # found only once Jira answered (e.g. a field per project): exit 2
-            report.errors.append({"stage": "config", "error": str(exc)})
-            raise
-        except Exception as exc:
-            report.errors.append({"stage": "run", "error": f"{type(exc).__name__}: {exc}"})
-            log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc)
-        finally:
-            report.seconds = round(time.monotonic() - started, 3)
-            stopped = any(e.get("stage") in ("config", "run") for e in report.errors)
-            status = "ok" if report.exit_code == EXIT_OK else "failed" if stopped else "partial"
-            store.finish_run(report.run_id, status, _summary(report))
-            log.info("run %s finished: %s in %.1fs", report.run_id, status, report.seconds)
-            run_id_var.reset(token)
-        return report
+        _stages(config, store, tracker, report, full=full, only=only, now=now or datetime.now(UTC))
+    except ConfigError as exc:  # found only once Jira answered (a field name, a field per project): exit 2
+        report.errors.append({"stage": "config", "error": str(exc)})
+        raise
+    except (APIError, httpx.HTTPError) as exc:  # Jira unreachable or refusing us: nothing more to do
+        report.errors.append({"stage": "jira", "error": str(exc)})
+        log.error("run %s stopped: Jira: %s", report.run_id, exc)
+    except Exception as exc:
+        report.errors.append({"stage": "run", "error": f"{type(exc).__name__}: {exc}"})
+        log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc)
     finally:
         tracker.close()
+        report.seconds = round(time.monotonic() - started, 3)
+        stopped = any(e.get("stage") in ("config", "jira", "run") for e in report.errors)
+        status = "ok" if report.exit_code == EXIT_OK else "failed" if stopped else "partial"
+        store.finish_run(report.run_id, status, _summary(report))
+        log.info("run %s finished: %s in %.1fs", report.run_id, status, report.seconds)
+        run_id_var.reset(token)
+    return report
+
+
+def _stages(
+    config: Config, store: Store, tracker: Tracker, report: RunReport, *,
+    full: bool, only: Sequence[str] | None, now: datetime,
+) -> None:
+    """fields -> sources -> epics -> link -> count -> plan -> apply -> summary, digest."""
+    settings = config.settings
+    site_fields = tracker.fields()
+    targets, value_ids = _site_targets(config, site_fields)
+
+    for src in settings.sources:
+        if src.enabled and (not only or src.name in only):
+            report.sources[src.name] = pull_source(config, store, src, report.run_id or 0, full)
+
+    epics = list(tracker.epics(settings.jira.epics, value_ids))
+    store.save_epics(epics)
+    report.epics = len(epics)
+    if targets is None:  # team-managed projects: each project has its own fields
+        per_project = resolve_targets_per_project(tracker, settings.jira.fields, epics, site_fields)  # type: ignore[arg-type]
+        if per_project.problems and not per_project.by_project:
+            raise ConfigError(per_project.problems, config.path)
+        report.errors += [{"stage": "fields", "error": f"{k}: {m}"} for k, m in per_project.problems]
+
+    stats = link_items(store, epics, settings.rules, settings.linking)
+    for epic in stats.rules_without_epic:
+        log.warning("rule for %s links nothing: the epic JQL does not select %s", epic, epic)
+    report.links = store.link_counts()
+
+    rules = demand_rules(config)
+    linked = store.linked_items(with_extra=bool(rules.attribute_weights), with_text=False)
+    demand = count_demand(linked, [e.key for e in epics], rules, now)
+    report.demand = {k: d.as_dict() for k, d in demand.items()}
+
+    plan = plan_writes(epics, demand, targets) if targets is not None else (
+        plan_writes_per_project(epics, demand, per_project))
+    report.plan = [w.as_dict() for w in plan]
+    report.writes["planned"] = len(plan)
+    if report.dry_run:
+        report.summaries = after_writes(config, store, tracker, epics, demand, dry_run=True)
+        return
+
+    before = previous_figures(store)
+    store.save_demand(report.demand)
+    result = apply_plan(tracker, store, report.run_id or 0, plan, concurrency=settings.jira.write_concurrency)
+    report.writes["applied"], report.writes["failed"] = result.applied, result.failed
+    report.errors.extend(result.errors)
+    report.summaries = after_writes(config, store, tracker, epics, demand, dry_run=False)
+    report.errors.extend(report.summaries.pop("errors", []))
+    notify_and_close(config, store, tracker, epics, before, report.demand)
 
 
 def _site_targets(config: Config, fields: list[TrackerField]) -> tuple[list[Target] | None, list[str]]:
