@@ -40,3 +40,12 @@ def test_check_rejects_a_figure_on_a_field_of_the_wrong_type(sandbox: JiraSandbo
     code, _, stderr = cli("check", "--config", str(config))
     assert code == 2
     assert "jira.fields.sources" in stderr and "needs a string field" in stderr
+
+
+def test_version_and_bare_command() -> None:
+    from demandsync import __version__
+
+    code, stdout, _ = cli("--version")
+    assert code == 0 and stdout.strip() == f"demandsync {__version__}"
+    code, _, _ = cli()
+    assert code == 2  # usage: the help, and a non-zero exit cron would notice

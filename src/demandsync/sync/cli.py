@@ -46,6 +46,21 @@ LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="Log JSON lines to 
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
 
 
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        from demandsync import __version__
+
+        out.print(f"demandsync {__version__}")
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
+        raise typer.Exit(EXIT_CONFIG)
+
+
 def main() -> None:
     try:
         app()
