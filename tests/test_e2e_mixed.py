@@ -24,6 +24,19 @@ REQUESTS, REQUESTERS, ACCOUNTS = "customfield_10050", "customfield_10051", "cust
 CANNY_KEY = "canny-e2e-key-4411"
 
 
+def support_source(jira_url: str) -> str:
+    """``[[sources]]`` for the sandbox's FEED project: Jira as a feedback source."""
+    return f"""
+[[sources]]
+name = "support"
+kind = "jira"
+url = "{jira_url}"
+email = "demo@example.com"
+api_token = "sandbox-token"
+jql = "project = FEED"
+"""
+
+
 @pytest.fixture
 def sandbox() -> Iterator[JiraSandbox]:
     """The demo site plus a FEED project where support files customer asks."""
@@ -58,22 +71,13 @@ def canny() -> Iterator[Canny]:
 
 
 def test_one_person_asking_in_three_places_counts_once(sandbox: JiraSandbox, canny: Canny, config: Path) -> None:
-    text = config.read_text() + f"""
+    config.write_text(config.read_text() + f"""
 [[sources]]
 name = "canny"
 kind = "canny"
 url = "{API}"
 api_key = "{CANNY_KEY}"
-
-[[sources]]
-name = "support"
-kind = "jira"
-url = "{sandbox.url}"
-email = "demo@example.com"
-api_token = "sandbox-token"
-jql = "project = FEED"
-"""
-    config.write_text(text)
+""" + support_source(sandbox.url))
     code, stdout, stderr = cli("run", "--config", str(config), "--json")
     report = json.loads(stdout)
     assert code == 0, stderr
@@ -95,15 +99,7 @@ jql = "project = FEED"
 
 
 def test_full_run_reconciles_what_was_deleted_upstream(sandbox: JiraSandbox, config: Path) -> None:
-    config.write_text(config.read_text() + f"""
-[[sources]]
-name = "support"
-kind = "jira"
-url = "{sandbox.url}"
-email = "demo@example.com"
-api_token = "sandbox-token"
-jql = "project = FEED"
-""")
+    config.write_text(config.read_text() + support_source(sandbox.url))
     assert cli("run", "--config", str(config))[0] == 0
     assert sandbox.state.issue("PROD-3")["fields"][REQUESTS] == 1  # FEED-2, by its issue link
     sandbox.state.delete_issue("FEED-2")
