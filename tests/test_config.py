@@ -129,3 +129,23 @@ def test_plain_http_jira_is_refused_unless_loopback_or_allowed(tmp_path: Path) -
     assert "refusing plain-http" in found["jira.url"] and "allow_insecure_http" in found["jira.url"]
     load_config(write(tmp_path, insecure.replace('epics = "', 'allow_insecure_http = true\nepics = "')))
     load_config(write(tmp_path, GOOD.replace("https://acme.atlassian.net", "http://127.0.0.1:8089")))
+
+
+def test_a_source_key_comes_from_the_environment_by_source_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = GOOD + '\n[[sources]]\nname = "canny"\nkind = "canny"\napi_key = "from-file"\n'
+    monkeypatch.setenv("DEMANDSYNC_SOURCES__CANNY__API_KEY", "canny-from-env")
+    monkeypatch.setenv("DEMANDSYNC_SOURCES__EXIT_SURVEY__MAP__TEXT", "Q9")
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.source_options["canny"].api_key.get_secret_value() == "canny-from-env"  # type: ignore[attr-defined]
+    assert cfg.settings.sources[0].map == {"text": "Q9"}
+    assert "canny-from-env" in cfg.secrets  # so logs scrub it too
+
+
+def test_an_environment_variable_naming_no_source_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEMANDSYNC_SOURCES__0__PATH", "x.csv")
+    found = problems(tmp_path, GOOD)
+    assert "names no source; the sources are EXIT_SURVEY" in found["DEMANDSYNC_SOURCES__0__PATH"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -258,8 +258,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment beats the file (init kwargs carry the TOML).
-        return (env_settings, init_settings)
+        # The environment beats the file (init kwargs carry the TOML). The lists ([[sources]],
+        # [[rules]]) are overridden by name in load_config_data, not by pydantic-settings.
+        return (_ScalarEnv(env_settings), init_settings)
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> Settings:
@@ -324,6 +325,7 @@ def load_config(path: str | Path | None = None) -> Config:
 def load_config_data(data: dict[str, Any], cfg_path: Path) -> Config:
     """Validate already-parsed TOML (tests and the demo build configs in memory)."""
     try:
+        data = apply_source_env(data, os.environ)
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, data), cfg_path) from None
@@ -348,6 +350,60 @@ def load_config_data(data: dict[str, Any], cfg_path: Path) -> Config:
     if problems:
         raise ConfigError(problems, cfg_path)
     return Config(settings, cfg_path, base_dir, options, classes)
+
+
+class _ScalarEnv(PydanticBaseSettingsSource):
+    """pydantic-settings' environment source without the list sections, which it would turn
+    into dicts (``DEMANDSYNC_SOURCES__0__PATH`` -> ``{"0": …}``) and so break the config."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.inner().items() if k not in _LIST_SECTIONS}
+
+
+_LIST_SECTIONS = ("sources", "rules")
+_SOURCE_ENV = "DEMANDSYNC_SOURCES__"
+
+
+def env_name(source_name: str) -> str:
+    """How a source is named in an environment variable: ``exit-survey`` -> ``EXIT_SURVEY``."""
+    return "".join(c if c.isalnum() else "_" for c in source_name).upper()
+
+
+def apply_source_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Merge ``DEMANDSYNC_SOURCES__<NAME>__<KEY>[__<KEY>…]`` into the ``[[sources]]`` entry
+    with that name, so a source's secret can live in the environment
+    (``DEMANDSYNC_SOURCES__CANNY__API_KEY``). A variable naming no source is an error."""
+    wanted = {k: v for k, v in environ.items() if k.upper().startswith(_SOURCE_ENV)}
+    if not wanted:
+        return data
+    sources = [dict(s) for s in data.get("sources", []) if isinstance(s, dict)]
+    by_env = {env_name(str(s.get("name", ""))): s for s in sources}
+    problems = []
+    for var, value in sorted(wanted.items()):
+        name, _, path = var[len(_SOURCE_ENV):].partition("__")
+        target = by_env.get(name.upper())
+        if target is None or not path:
+            problems.append((var, f"names no source; the sources are {', '.join(sorted(by_env)) or 'none'} "
+                                  f"(write {_SOURCE_ENV}<NAME>__<KEY>, e.g. {_SOURCE_ENV}CANNY__API_KEY)"))
+            continue
+        *parents, leaf = [p.lower() for p in path.split("__")]
+        node = target
+        for part in parents:  # e.g. MAP__TEXT -> [sources.map] text
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[leaf] = value
+    if problems:
+        raise ConfigError(problems)
+    return {**data, "sources": sources}
 
 
 def _mapping_problems(src: SourceConfig, cls: type[Source]) -> list[tuple[str, str]]:
