@@ -11,8 +11,6 @@ the ISO-8601 timestamps these APIs send.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,8 +21,6 @@ from demandsync.connectors.base import Source, SourceContext, SourceOptions
 from demandsync.connectors.http import ApiClient, check_base_url
 from demandsync.domain import Quarantined
 
-#: A Jira issue key anywhere in a string (``PROD-42`` in a URL, a label, a title).
-JIRA_KEY = re.compile(r"\b[A-Z][A-Z0-9_]+-\d+\b")
 _RAW_LIMIT = 2000
 
 
@@ -92,7 +88,3 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def jira_keys(values: Iterable[Any]) -> list[str]:
-    """Every Jira key found in ``values`` (strings; others ignored), in order, no repeats."""
-    keys = [k for v in values if isinstance(v, str) for k in JIRA_KEY.findall(v)]
-    return list(dict.fromkeys(keys))

@@ -23,6 +23,7 @@ import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from demandsync.connectors.adf import adf_to_text
+from demandsync.connectors.apisource import parse_time
 from demandsync.connectors.base import (
     Cursor,
     FieldError,
@@ -428,15 +429,6 @@ def incremental_jql(jql: str, since: str | None) -> str:
     return f"{where} {order}".strip()
 
 
-def _parse_jira_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def _is_epic_level(issue: Mapping[str, Any]) -> bool:
     """False only when Jira says the issue sits below epic level (a sub-task's
     parent is a story). Data Center carries no hierarchy level: assume yes and
@@ -549,7 +541,7 @@ class JiraSource(Source):
                 yield Quarantined(self.context.name, locator, "Jira returned an issue without key or fields",
                                   raw=json.dumps(issue, default=str)[:2000])
                 continue
-            updated = _parse_jira_time(issue["fields"].get("updated"))
+            updated = parse_time(issue["fields"].get("updated"))
             if updated and (newest is None or updated > newest):
                 newest = updated
             yield Record(data=self._data(issue), locator=locator)

@@ -29,11 +29,12 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, SecretStr
 
-from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, jira_keys, quarantine
+from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, quarantine
 from demandsync.connectors.base import Cursor, Record, SourceOptions
 from demandsync.connectors.http import HeaderKeyAuth, iter_items
 from demandsync.connectors.http.paginators import ListOffsetPaginator
 from demandsync.domain import Quarantined
+from demandsync.keys import keys_in
 
 
 class PendoFeedbackOptions(ApiSourceOptions):
@@ -79,7 +80,7 @@ class PendoFeedbackSource(ApiSource):
         base = {
             **feature,
             "feature_url": self.opts.feature_url.format(id=feature["id"]),
-            "epic_keys": jira_keys(feature.get(f) for f in self.opts.jira_fields),
+            "epic_keys": keys_in(feature.get(f) for f in self.opts.jira_fields),
             "votes_total": next((feature[f] for f in self.opts.vote_fields if isinstance(feature.get(f), int)), None),
         }
         if not self.opts.requesters_path:

@@ -39,10 +39,11 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import SecretStr
 
-from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, iso, jira_keys, parse_time, quarantine
+from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, iso, parse_time, quarantine
 from demandsync.connectors.base import Cursor, Record, SourceContext, SourceOptions
 from demandsync.connectors.http import BearerAuth, FatalAPIError, NextUrlPaginator, iter_items
 from demandsync.domain import Quarantined
+from demandsync.keys import keys_in
 
 log = logging.getLogger("demandsync.productboard")
 _TAG = re.compile(r"<[^>]+>")
@@ -166,7 +167,7 @@ class ProductboardSource(ApiSource):
                 continue
             feature = conn.get("featureId") or (conn.get("feature") or {}).get("id")
             link = conn.get("connection") or (conn.get("fields") or {}).get("connection") or {}
-            keys = [link.get("issueKey")] if link.get("issueKey") else jira_keys(
+            keys = [link.get("issueKey")] if link.get("issueKey") else keys_in(
                 [link.get("targetUrl"), link.get("hoverLabel"), link.get("tooltip")])
             if feature and keys:
                 found.setdefault(str(feature), []).extend(k for k in keys if isinstance(k, str))

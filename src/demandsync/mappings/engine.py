@@ -29,10 +29,10 @@ from pydantic import ValidationError
 
 from demandsync.connectors.base import Record
 from demandsync.domain import FeedbackItem, Quarantined
+from demandsync.keys import keys_in
 from demandsync.mappings.model import FieldMapping, Identity, Select
 from demandsync.mappings.presets import GENERIC, load_preset
 
-EPIC_KEY = re.compile(r"\b[A-Z][A-Z0-9_]+-\d+\b")
 _TAG_SPLIT = re.compile(r"[,;\n]")
 _ALL_ZERO = re.compile(r"^[0\-]+$")
 _POSITION = re.compile(r"^#(\d+)$")
@@ -314,7 +314,7 @@ class _OneRecord:
             created_at=created_at,
             url=self._first("url") or None,
             tags=_dedupe(t.strip() for v in self._all("tags") for t in _TAG_SPLIT.split(v) if t.strip()),
-            epic_hint=_dedupe(k for v in self._all("epic") for k in EPIC_KEY.findall(v)),
+            epic_hint=keys_in(self._all("epic")),
             votes=votes,
             extra={k: v for k, cols in self.plan.extra.items() if (v := _first_of(self._values(cols)))},
         )

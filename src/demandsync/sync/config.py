@@ -158,7 +158,7 @@ class RuleConfig(_Section):
     @field_validator("epic")
     @classmethod
     def _is_key(cls, v: str) -> str:
-        from demandsync.sync.keys import is_issue_key
+        from demandsync.keys import is_issue_key
 
         if not is_issue_key(v):
             raise ValueError(f"{v!r} is not a Jira issue key like PROD-7")

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from demandsync.domain import Epic
+from demandsync.keys import find_issue_keys
 from demandsync.sync.config import LinkingConfig, RuleConfig
-from demandsync.sync.keys import find_issue_keys
 from demandsync.sync.similarity import EpicProfile, SimilarityModel, SimilarityParams
 from demandsync.sync.store import Store
 
@@ -66,7 +66,6 @@ class CompiledRule:
 class LinkStats:
     linked_items: int = 0
     relinked_all: bool = False
-    by_method: dict[str, int] = field(default_factory=dict)
     #: Rules naming an epic the epic JQL does not select (they link nothing).
     rules_without_epic: list[str] = field(default_factory=list)
 
@@ -183,8 +182,5 @@ def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig],
         rows = linker.link(batch)
         store.replace_auto_links([b[0] for b in batch], rows, linker.fingerprint)
         stats.linked_items += len(batch)
-        for r in rows:
-            key = r["method"] if r["state"] == "accepted" else r["state"]
-            stats.by_method[key] = stats.by_method.get(key, 0) + 1
     store.set_meta("linker", {"fingerprint": linker.fingerprint})
     return stats
