@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -378,13 +378,10 @@ class Store:
                 manual.update(tuple(r) for r in conn.execute(
                     sa.select(LINKS.c.item_id, LINKS.c.epic_key).where(LINKS.c.item_id.in_(chunk))).all())
                 conn.execute(sa.update(ITEMS).where(ITEMS.c.id.in_(chunk)).values(link_fp=fingerprint))
-            stamp = now.replace(tzinfo=None).isoformat(" ", "microseconds") if conn.dialect.name == "sqlite" else now
-            rows = [(lk["item_id"], lk["epic_key"], lk["method"], lk["state"], lk["score"], lk["note"], stamp)
-                    for lk in links if (lk["item_id"], lk["epic_key"]) not in manual]
-            if rows:  # driver executemany, as for items: SQLAlchemy's per-value processing doubled this stage
-                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-                conn.exec_driver_sql("INSERT INTO links (item_id, epic_key, method, state, score, note, updated_at) "
-                                     f"VALUES ({', '.join([mark] * 7)})", rows)
+            stamp = _stored_time(conn)(now)
+            _insert_many(conn, "links", ("item_id", "epic_key", "method", "state", "score", "note", "updated_at"), [
+                (lk["item_id"], lk["epic_key"], lk["method"], lk["state"], lk["score"], lk["note"], stamp)
+                for lk in links if (lk["item_id"], lk["epic_key"]) not in manual])
 
     def decide_link(self, item_id: int, epic_key: str, state: str, note: str | None = None) -> None:
         """Record a human decision (accepted / rejected); it beats every automatic link."""
@@ -546,30 +543,37 @@ _INSERT_COLUMNS = ("source", "external_id", "content_hash", "text", "requester",
                    "tags", "epic_hint", "votes", "extra", "deleted", "link_fp", "first_seen_at", "updated_at")
 
 
-def _insert_items_fast(conn: Connection, new: list[tuple[FeedbackItem, str]], now: datetime) -> None:
-    """``INSERT INTO items`` through the driver's executemany.
+def _insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """``INSERT`` through the driver's executemany, for the two hot bulk inserts (items, links).
 
-    The one hot insert of a first run: SQLAlchemy's per-value bind processing
-    cost more than SQLite's own work at 100,000 items. Values are written
-    exactly as SQLAlchemy would store them (JSON text; on SQLite, the naive
-    UTC ``YYYY-MM-DD HH:MM:SS.ffffff`` strings its DateTime type reads back).
+    At 100,000 rows SQLAlchemy's per-value bind processing cost more than the
+    database's own work, so callers pass values already in their stored form
+    (JSON as text, timestamps via :func:`_stored_time`).
     """
-    if conn.dialect.name == "sqlite":
-        def when(dt: datetime | None) -> Any:
-            return None if dt is None else _utc(dt).replace(tzinfo=None).isoformat(" ", "microseconds")
-    else:
-        def when(dt: datetime | None) -> Any:
-            return dt
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO items ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))})"
+    if rows:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})",
+                             rows)
+
+
+def _stored_time(conn: Connection) -> Callable[[datetime | None], Any]:
+    """A timestamp as SQLAlchemy's DateTime would store it: on SQLite, the naive UTC
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` text it reads back; elsewhere the datetime itself."""
+    if conn.dialect.name != "sqlite":
+        return lambda dt: dt
+    return lambda dt: None if dt is None else _utc(dt).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _insert_items_fast(conn: Connection, new: list[tuple[FeedbackItem, str]], now: datetime) -> None:
+    """The one hot insert of a first run (see :func:`_insert_many`)."""
+    when = _stored_time(conn)
     stamp = when(now)
-    rows = [
+    _insert_many(conn, "items", _INSERT_COLUMNS, [
         (i.source, i.external_id, h, i.text, i.requester, i.account, when(i.created_at), i.url,
          _json_list(i.tags), _json_list(i.epic_hint), i.votes, json.dumps(i.extra) if i.extra else "{}",
          False, None, stamp, stamp)
         for i, h in new
-    ]
-    conn.exec_driver_sql(sql, rows)
+    ])
 
 
 def _read_time(raw: Any) -> datetime | None:
