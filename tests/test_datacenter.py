@@ -8,13 +8,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from conftest import demo_config
 
 from demandsync.connectors.base import Record, SourceContext
 from demandsync.connectors.jira import JiraSource, JiraSourceOptions, JiraTracker, deployment_of
 from demandsync.sandbox.jira import JiraSandbox, demo_state
 from demandsync.sync.config import load_config
 from demandsync.sync.demand import DemandRules, count_demand
-from demandsync.sync.demo import prepare
 from demandsync.sync.projects import plan_writes_per_project, resolve_targets_per_project
 from demandsync.sync.run import run_sync
 from demandsync.sync.store import LinkedItem, Store
@@ -160,14 +160,12 @@ def test_epic_link_children_as_feedback_source(dc: JiraSandbox, tmp_path: Path) 
 
 
 def test_run_end_to_end_against_data_center(dc: JiraSandbox, tmp_path: Path, store_url: str) -> None:
-    path = prepare(tmp_path, dc.url)
-    text = path.read_text().replace('email = "demo@example.com"\napi_token = "sandbox-token"', f'pat = "{PAT}"')
-    text = text.replace("similarity = true", "similarity = false")
-    text = text.replace('url = "sqlite:///demandsync.db"', f'url = "{store_url}"')
-    path.write_text(text)
+    path = demo_config(tmp_path, dc.url, store_url)
+    path.write_text(path.read_text().replace('email = "demo@example.com"\napi_token = "sandbox-token"', f'pat = "{PAT}"'))
     first = run_sync(load_config(path))
     assert first.exit_code == 0, first.errors
-    assert first.writes["applied"] > 0 and dc.requests[SEARCH] >= 1
+    # 6 epics x 5 fields, less PROD-3's empty date and sources (no demand: nothing to write there)
+    assert first.writes["applied"] == 28 and dc.requests[SEARCH] >= 1
     assert dc.state.issue("PROD-1")["fields"][REQUESTS] == 6  # same figures as the Cloud e2e test
     second = run_sync(load_config(path))
     assert second.writes == {"planned": 0, "applied": 0, "failed": 0}

@@ -149,11 +149,13 @@ def test_a_second_run_while_one_holds_the_lock_exits_75(sandbox: JiraSandbox, co
 
 def test_wrong_token_fails_without_printing_it(sandbox: JiraSandbox, config: Path) -> None:
     config.write_text(config.read_text().replace('api_token = "sandbox-token"', 'api_token = "wrong-s3cret-tok"'))
-    runner = CliRunner()
-    result = runner.invoke(app, ["run", "--config", str(config), "--json", "--log-json"])
-    assert result.exit_code in (1, 2)
-    assert "wrong-s3cret-tok" not in result.output
-    assert "401" in result.output or "auth" in result.output.lower()
+    result = CliRunner().invoke(app, ["run", "--config", str(config), "--json", "--log-json"])
+    assert result.exit_code == 1
+    assert "wrong-s3cret-tok" not in result.output  # stdout and stderr
+    report = json.loads(result.stdout)
+    assert [e["stage"] for e in report["errors"]] == ["jira"]
+    assert "HTTP 401" in report["errors"][0]["error"] and "credentials were refused" in report["errors"][0]["error"]
+    assert sandbox.requests[PUT] == 0
 
 
 def test_bad_rows_are_quarantined_reported_and_listed(sandbox: JiraSandbox, config: Path) -> None:

@@ -78,12 +78,13 @@ def test_slack_digest_after_a_change_never_leaks_the_webhook(
     sandbox: JiraSandbox, config: Path, slack: respx.Route
 ) -> None:
     config.write_text(config.read_text() + f'\n[notify]\nslack_webhook = "{WEBHOOK}"\n')
-    run_json(config)  # the first run is the baseline
+    run_json(config)
+    assert slack.call_count == 0  # the first run is the baseline: nothing has moved yet
     notes = config.parent / "exports" / "sales-call-notes.csv"
     notes.write_text(notes.read_text() + "2026-11-20,Wayne,bruce@wayne.com,enterprise,Slack alerts please,PROD-4\n")
     code, stdout, stderr = cli("run", "--config", str(config), "--json", "--log-json", "-v")
     assert code == 0
-    assert slack.call_count >= 1
+    assert slack.call_count == 1
     payload = json.loads(slack.calls.last.request.content)
     assert "PROD-4" in json.dumps(payload)
     assert "secretpart123" not in stdout + stderr
