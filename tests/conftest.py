@@ -75,6 +75,20 @@ def config(tmp_path: Path, sandbox: JiraSandbox, store_url: str) -> Path:
     return demo_config(tmp_path, sandbox.url, store_url)
 
 
+def jira_source(jira_url: str, *, name: str = "support", email: str = "demo@example.com",
+                token: str = "sandbox-token", jql: str = "project = FEED") -> str:
+    """A ``[[sources]]`` table reading a sandbox project as feedback (Jira as a source)."""
+    return f"""
+[[sources]]
+name = "{name}"
+kind = "jira"
+url = "{jira_url}"
+email = "{email}"
+api_token = "{token}"
+jql = "{jql}"
+"""
+
+
 def cli(*args: str, input: str | None = None) -> tuple[int, str, str]:
     """Invoke ``demandsync`` in-process; returns (exit code, stdout, stderr)."""
     result = CliRunner().invoke(app, list(args), input=input)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import respx
-from conftest import cli
+from conftest import cli, jira_source
 from test_canny import API, Canny, _post, _user, _vote
 
 from demandsync.sandbox.jira import JiraSandbox, demo_state
@@ -22,19 +22,6 @@ from demandsync.sandbox.state import adf
 
 REQUESTS, REQUESTERS, ACCOUNTS = "customfield_10050", "customfield_10051", "customfield_10052"
 CANNY_KEY = "canny-e2e-key-4411"
-
-
-def support_source(jira_url: str) -> str:
-    """``[[sources]]`` for the sandbox's FEED project: Jira as a feedback source."""
-    return f"""
-[[sources]]
-name = "support"
-kind = "jira"
-url = "{jira_url}"
-email = "demo@example.com"
-api_token = "sandbox-token"
-jql = "project = FEED"
-"""
 
 
 @pytest.fixture
@@ -77,7 +64,7 @@ name = "canny"
 kind = "canny"
 url = "{API}"
 api_key = "{CANNY_KEY}"
-""" + support_source(sandbox.url))
+""" + jira_source(sandbox.url))
     code, stdout, stderr = cli("run", "--config", str(config), "--json")
     report = json.loads(stdout)
     assert code == 0, stderr
@@ -99,7 +86,7 @@ api_key = "{CANNY_KEY}"
 
 
 def test_full_run_reconciles_what_was_deleted_upstream(sandbox: JiraSandbox, config: Path) -> None:
-    config.write_text(config.read_text() + support_source(sandbox.url))
+    config.write_text(config.read_text() + jira_source(sandbox.url))
     assert cli("run", "--config", str(config))[0] == 0
     assert sandbox.state.issue("PROD-3")["fields"][REQUESTS] == 1  # FEED-2, by its issue link
     sandbox.state.delete_issue("FEED-2")

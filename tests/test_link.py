@@ -112,3 +112,15 @@ def test_items_to_link_are_read_a_batch_at_a_time(store: Store) -> None:
     batches = list(store.items_to_link("fp", batch=2))
     assert [len(b) for b in batches] == [2, 2, 1]
     assert [b[3] for batch in batches for b in batch] == [[], [], [], ["PROD-1"], []]
+
+
+def test_one_definition_of_a_jira_key_everywhere() -> None:
+    from demandsync.connectors.base import Record
+    from demandsync.keys import find_issue_keys
+    from demandsync.mappings.engine import build_mapper
+
+    text = "see P-1, PROD-07, xPROD-8, (PROD-7), /browse/OPS-12. and PROD-7 again"
+    assert find_issue_keys(text) == ["PROD-7", "OPS-12"]
+    mapper = build_mapper("s", None, {"text": "Text", "epic": "Epic"})
+    item = mapper.map(Record({"Text": "hi", "Epic": text}, "f.csv row 2"))
+    assert isinstance(item, FeedbackItem) and item.epic_hint == ["PROD-7", "OPS-12"]

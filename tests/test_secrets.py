@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import jira_source
 
 from demandsync.sandbox.jira import JiraSandbox, demo_state
 from demandsync.sync.demo import prepare
@@ -167,15 +168,8 @@ def test_jira_down_with_a_password_in_the_url_never_prints_it(store_url: str, tm
 def test_refused_source_api_token_never_printed(sandbox: JiraSandbox, store_url: str, tmp_path: Path) -> None:
     """A feedback source (Jira-as-a-source) whose token is refused: the run reports the source, exits 1."""
     config = make_config(tmp_path, sandbox.url, store_url)
-    config.write_text(config.read_text() + f"""
-[[sources]]
-name = "support-desk"
-kind = "jira"
-url = "{sandbox.url}"
-email = "{EMAIL}"
-api_token = "{SOURCE_TOKEN}"
-jql = "project = PROD ORDER BY key"
-""")
+    config.write_text(config.read_text() + jira_source(sandbox.url, name="support-desk", email=EMAIL,
+                                                       token=SOURCE_TOKEN, jql="project = PROD ORDER BY key"))
     for args in (("run", "--json", "--log-json", "-v"), ("run",)):
         code, output = cli(config, *args)
         assert code == 1, output
