@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from demandsync.sync.similarity import EpicProfile, SimilarityModel
+from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel
 
 FUNCTION_WORDS = "the a to and i it is in of for my this that with but not can on you be".split()
 SYLLABLES = [c + v for c in "bcdfghklmnprstvwz" for v in "aeiou"] + ["ing", "er", "ed", "tion", "s"]

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from demandsync.sync import similarity as simmod
-from demandsync.sync.similarity import EpicProfile, SimilarityModel, SimilarityParams
+from demandsync.sync.linking import similarity as simmod
+from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel, SimilarityParams
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "is22-dev"
 
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stemmer == "snowball":
         import snowballstemmer  # measurement only; not a dependency
 
-        from demandsync.sync import textnorm
+        from demandsync.sync.linking import textnorm
 
         sb = snowballstemmer.stemmer("english")
         textnorm._stem_uncached = sb.stemWord  # type: ignore[assignment]

@@ -55,10 +55,10 @@ def child_run(config_path: str) -> dict[str, Any]:
     """One ``run_sync`` with per-stage timings (wrapping the stage functions run.py calls)."""
     t0 = time.perf_counter()
     import demandsync
+    from demandsync.config import load_config
+    from demandsync.logs import setup_logging
     from demandsync.sync import run as run_mod
-    from demandsync.sync.config import load_config
-    from demandsync.sync.logs import setup_logging
-    from demandsync.sync.store import Store
+    from demandsync.sync.store.store import Store
 
     imported = time.perf_counter() - t0
     stages: Counter[str] = Counter()
@@ -121,7 +121,7 @@ def child_epics(tool: str, url: str, jql: str, fields: str) -> dict[str, Any]:
     """Read every epic once with ``tool`` (client construction included, imports not)."""
     field_list = fields.split(",")
     if tool == "demandsync":
-        from demandsync.connectors.jira import JiraTracker
+        from demandsync.connectors.jira.tracker import JiraTracker
 
         s = time.perf_counter()
         tracker = JiraTracker(url, email=generate.EMAIL, api_token=generate.TOKEN, allow_insecure_http=True)
@@ -266,7 +266,7 @@ def run_scenarios(w: generate.Workload, scenarios: list[str], repeat: int, laten
 
 
 def compare_epic_read(site: Site, w: generate.Workload, repeat: int, src: str | None) -> list[dict[str, Any]]:
-    from demandsync.connectors.jira import EPIC_FIELDS
+    from demandsync.connectors.jira.tracker import EPIC_FIELDS
 
     jql = f"project = {generate.EPIC_PROJECT} AND issuetype = Epic ORDER BY key"
     value_fields = [f"customfield_{n}" for n in (10050, 10051, 10052, 10055, 10058)]

@@ -18,10 +18,10 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from demandsync.cli.demo import prepare
+from demandsync.cli.main import app
 from demandsync.sandbox.jira import JiraSandbox, demo_state
-from demandsync.sync.cli import app
-from demandsync.sync.demo import prepare
-from demandsync.sync.store import Store
+from demandsync.sync.store.store import Store
 
 PG_URL = os.environ.get("DEMANDSYNC_TEST_STORE", "")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from demandsync.sync.config import ConfigError, load_config
+from demandsync.config import ConfigError, load_config
 
 GOOD = """
 [jira]

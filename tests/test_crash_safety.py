@@ -52,14 +52,14 @@ import pytest
 import sqlalchemy as sa
 from conftest import demo_config
 
+from demandsync.config import load_config
 from demandsync.sandbox.jira import JiraSandbox, Response, demo_state
-from demandsync.sync.config import load_config
-from demandsync.sync.lock import LockHeld, RunLock
 from demandsync.sync.run import run_sync
-from demandsync.sync.store import Store
+from demandsync.sync.store.lock import LockHeld, RunLock
+from demandsync.sync.store.store import Store
 
 _BIN = Path(sys.executable).parent / "demandsync"
-CLI = [str(_BIN)] if _BIN.exists() else [sys.executable, "-m", "demandsync.sync.cli"]
+CLI = [str(_BIN)] if _BIN.exists() else [sys.executable, "-m", "demandsync.cli.main"]
 #: Seconds every sandbox request takes: stretches the run a little, like a real network.
 LATENCY = 0.01
 #: Small search pages, so the epics stage is several HTTP calls with a crash point between each.

@@ -10,15 +10,17 @@ from pathlib import Path
 import pytest
 from conftest import demo_config
 
+from demandsync.config import load_config
 from demandsync.connectors.base import Record, SourceContext
-from demandsync.connectors.jira import JiraSource, JiraSourceOptions, JiraTracker, deployment_of
+from demandsync.connectors.jira.source import JiraSource, JiraSourceOptions
+from demandsync.connectors.jira.tracker import JiraTracker, deployment_of
+from demandsync.domain import find_marker
 from demandsync.sandbox.jira import JiraSandbox, demo_state
-from demandsync.sync.config import load_config
 from demandsync.sync.demand import DemandRules, count_demand
 from demandsync.sync.projects import plan_writes_per_project, resolve_targets_per_project
 from demandsync.sync.run import run_sync
-from demandsync.sync.store import LinkedItem, Store
-from demandsync.sync.summary import find_marker, items_by_epic, meta_key, sync_summaries
+from demandsync.sync.store.store import LinkedItem, Store
+from demandsync.sync.summary import items_by_epic, meta_key, sync_summaries
 from demandsync.sync.writeback import apply_plan, plan_writes, resolve_targets
 
 PAT = "dc-personal-access-token"

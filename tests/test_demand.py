@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from demandsync.sync.demand import DemandRules, count_demand
-from demandsync.sync.store import LinkedItem
+from demandsync.sync.store.store import LinkedItem
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

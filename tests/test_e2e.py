@@ -16,10 +16,10 @@ import pytest
 from conftest import cli
 from typer.testing import CliRunner
 
+from demandsync.cli.main import app
 from demandsync.sandbox.jira import JiraSandbox
-from demandsync.sync.cli import app
-from demandsync.sync.lock import RunLock
-from demandsync.sync.store import Store
+from demandsync.sync.store.lock import RunLock
+from demandsync.sync.store.store import Store
 
 REQUESTS, REQUESTERS, ACCOUNTS, LAST, SOURCES = (
     "customfield_10050", "customfield_10051", "customfield_10052", "customfield_10055", "customfield_10058")

@@ -12,7 +12,7 @@ import pytest
 import respx
 from conftest import cli, run_json
 
-from demandsync.connectors.adf import adf_to_text
+from demandsync.connectors.jira.adf import adf_to_text
 from demandsync.sandbox.jira import JiraSandbox
 
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/secretpart123"

@@ -33,12 +33,12 @@ import pytest
 from conftest import demo_config
 from typer.testing import CliRunner
 
-from demandsync.connectors.jira import JiraTracker
+from demandsync.cli.main import app
+from demandsync.config import Config, load_config
+from demandsync.connectors.jira.tracker import JiraTracker
 from demandsync.sandbox.jira import JiraSandbox, Response, demo_state
-from demandsync.sync.cli import app
-from demandsync.sync.config import Config, load_config
 from demandsync.sync.run import build_tracker, run_sync
-from demandsync.sync.store import Store
+from demandsync.sync.store.store import Store
 from demandsync.sync.writeback import GIVE_UP_AFTER
 
 PUT = ("PUT", "/rest/api/3/issue/{key}")

@@ -14,7 +14,6 @@ import pytest
 import respx
 from pydantic import SecretStr
 
-from demandsync.connectors import adf
 from demandsync.connectors.http import (
     ApiClient,
     APIError,
@@ -38,6 +37,7 @@ from demandsync.connectors.http import client as client_module
 from demandsync.connectors.http import errors as errors_module
 from demandsync.connectors.http import paginators as paginators_module
 from demandsync.connectors.http import redaction as redaction_module
+from demandsync.connectors.jira import adf
 
 BASE = "https://api.example.com"
 TOKEN = "tok_SUPERSECRET_123"

@@ -14,10 +14,11 @@ import httpx
 import pytest
 import respx
 
-from demandsync.connectors.adf import adf_to_text, text_to_adf
 from demandsync.connectors.base import TrackerField, WriteRejected
 from demandsync.connectors.http import FatalAPIError
-from demandsync.connectors.jira import AmbiguousFieldError, JiraTracker, UnknownFieldError, resolve_field
+from demandsync.connectors.jira.adf import adf_to_text, text_to_adf
+from demandsync.connectors.jira.tracker import JiraTracker
+from demandsync.sync.fields import AmbiguousFieldError, UnknownFieldError, resolve_field
 
 URL = "https://acme.atlassian.net"
 API_TOKEN = "ATATT3xFfGF0_secret_token"
@@ -335,7 +336,7 @@ def test_editable_fields_from_editmeta(tracker: JiraTracker) -> None:
     meta["fields"]["customfield_10050"] = {"key": "customfield_10050", "name": "Customer requests",
                                            "operations": ["set"], "required": False, "schema": {"type": "number"}}
     respx.get(f"{URL}/rest/api/3/issue/PROD-7/editmeta").mock(return_value=httpx.Response(200, json=meta))
-    assert tracker.editable_fields("PROD-7") == {"summary", "customfield_10050"}
+    assert set(tracker.editable_fields("PROD-7")) == {"summary", "customfield_10050"}
 
 
 @respx.mock

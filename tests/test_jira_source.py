@@ -12,7 +12,7 @@ import pytest
 import respx
 
 from demandsync.connectors.base import Record, SourceContext
-from demandsync.connectors.jira import JiraSource, JiraSourceOptions, epic_keys, incremental_jql, split_order_by
+from demandsync.connectors.jira.source import JiraSource, JiraSourceOptions, epic_keys, incremental_jql, split_order_by
 from demandsync.domain import Quarantined
 
 URL = "https://acme.atlassian.net"

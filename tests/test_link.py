@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from demandsync.config import LinkingConfig, RuleConfig
 from demandsync.domain import Epic, FeedbackItem
-from demandsync.sync.config import LinkingConfig, RuleConfig
-from demandsync.sync.link import AutoLinker, link_items
-from demandsync.sync.store import Store
+from demandsync.sync.linking.link import AutoLinker, link_items
+from demandsync.sync.store.store import Store
 
 EPICS = [
     Epic("PROD-1", "1", "Single sign-on (SAML/SSO) for enterprise"),

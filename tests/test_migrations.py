@@ -8,12 +8,12 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
-from demandsync.sync.store import HEAD_REVISION, Store, make_engine
+from demandsync.sync.store.store import HEAD_REVISION, Store, make_engine
 
 
 def _alembic(conn: sa.Connection) -> AlembicConfig:
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(files("demandsync") / "migrations"))
+    cfg.set_main_option("script_location", str(files("demandsync") / "sync" / "store" / "migrations"))
     cfg.attributes["connection"] = conn
     return cfg
 
@@ -53,8 +53,8 @@ def test_opening_a_current_store_twice_changes_nothing(store_url: str) -> None:
 def test_head_revision_constant_matches_alembic() -> None:
     from alembic.script import ScriptDirectory
 
-    from demandsync.sync.store import HEAD_REVISION
+    from demandsync.sync.store.store import HEAD_REVISION
 
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(files("demandsync") / "migrations"))
+    cfg.set_main_option("script_location", str(files("demandsync") / "sync" / "store" / "migrations"))
     assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from demandsync.domain import Epic
 from demandsync.sync.notify import build_digest, post_digest, previous_figures
 from demandsync.sync.requesters import ShippedEpic
-from demandsync.sync.store import Store
+from demandsync.sync.store.store import Store
 
 HOOK = "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX"
 SECRET = SecretStr(HOOK)

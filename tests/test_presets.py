@@ -11,12 +11,12 @@ import pytest
 from openpyxl import Workbook
 from rich.console import Console
 
+from demandsync.cli.preview import build_preview, preview_source, render_preview
 from demandsync.connectors.base import Record, SourceContext
 from demandsync.connectors.files import FileSource
 from demandsync.domain import FeedbackItem, Quarantined
 from demandsync.mappings.engine import build_mapper
 from demandsync.mappings.presets import all_presets, detect
-from demandsync.mappings.preview import build_preview, preview_source, render_preview
 
 EXPORTS = Path(__file__).parent / "fixtures" / "exports"
 REAL = EXPORTS / "real"

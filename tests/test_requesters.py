@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from demandsync.connectors.http import FatalAPIError
+from demandsync.connectors.jira.tracker import JiraTracker
 from demandsync.domain import Epic, FeedbackItem
 from demandsync.sync.demand import DemandRules, count_demand
 from demandsync.sync.requesters import (
@@ -20,7 +21,7 @@ from demandsync.sync.requesters import (
     requesters_for,
     shipped_epics,
 )
-from demandsync.sync.store import Store
+from demandsync.sync.store.store import Store
 
 
 def at(day: int) -> datetime:
@@ -112,6 +113,10 @@ class FakeJira:
             raise FatalAPIError("HTTP 400", method="POST", url="x", status=400, body={})
         for k in keys:
             yield {"key": k, "fields": {"fixVersions": self.versions.get(k, [])}}
+
+    # JiraTracker's own fix-version logic, over this fake search
+    released = JiraTracker.released
+    _released = JiraTracker._released
 
 
 def test_shipped_when_released(filled: Store) -> None:

@@ -30,8 +30,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import jira_source
 
+from demandsync.cli.demo import prepare
 from demandsync.sandbox.jira import JiraSandbox, demo_state
-from demandsync.sync.demo import prepare
 
 EMAIL = "demo@example.com"
 GOOD_TOKEN = "sandbox-token"
@@ -43,7 +43,7 @@ LAUNCHER = """
 import sys
 from demandsync.connectors.http import client
 client.ApiClient.__init__.__kwdefaults__["backoff_base"] = 0.01  # fast retries; nothing else changes
-from demandsync.sync.cli import main
+from demandsync.cli.main import main
 sys.argv[0] = "demandsync"
 main()
 """

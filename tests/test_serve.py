@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from demandsync.sandbox.jira import JiraSandbox
-from demandsync.sync.lock import LockHeld
 from demandsync.sync.run import RunReport
-from demandsync.sync.serve import Schedule, Stopper, parse_every, serve
+from demandsync.sync.schedule import Schedule, Stopper, parse_every, serve
+from demandsync.sync.store.lock import LockHeld
 
 
 def test_parse_every_and_schedule_errors() -> None:

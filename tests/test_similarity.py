@@ -6,8 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from demandsync.sync import textnorm
-from demandsync.sync.similarity import AUTO_ACCEPT, SUGGEST, Candidate, EpicProfile, SimilarityModel, SimilarityParams
+from demandsync.sync.linking import textnorm
+from demandsync.sync.linking.similarity import (
+    AUTO_ACCEPT,
+    SUGGEST,
+    Candidate,
+    EpicProfile,
+    SimilarityModel,
+    SimilarityParams,
+)
 
 PROFILES = {
     "APP-1": EpicProfile(summary="Offline listening", description="Play downloaded songs without a connection."),

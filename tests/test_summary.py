@@ -12,22 +12,15 @@ from typing import Any
 
 import pytest
 
-from demandsync.connectors.adf import adf_to_text
-from demandsync.connectors.jira import JiraTracker
+from demandsync.connectors.jira.adf import adf_to_text
+from demandsync.connectors.jira.render import summary_adf, summary_wiki, wiki_escape
+from demandsync.connectors.jira.tracker import JiraTracker
+from demandsync.domain import SUMMARY_FOOTER as FOOTER
+from demandsync.domain import find_marker
 from demandsync.sandbox.jira import JiraSandbox, demo_state
 from demandsync.sync.demand import Demand, DemandRules, count_demand
-from demandsync.sync.store import LinkedItem, Store
-from demandsync.sync.summary import (
-    FOOTER,
-    find_marker,
-    items_by_epic,
-    meta_key,
-    summary_adf,
-    summary_content,
-    summary_wiki,
-    sync_summaries,
-    wiki_escape,
-)
+from demandsync.sync.store.store import LinkedItem, Store
+from demandsync.sync.summary import items_by_epic, meta_key, summary_content, sync_summaries
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 DAY1, DAY2 = date(2026, 11, 10), date(2026, 11, 11)

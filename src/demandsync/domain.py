@@ -6,8 +6,12 @@ API payloads), and inside the pipeline a newcomer should see data, not magic.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 # How an item came to be linked to an epic, strongest first. A manual decision
@@ -62,3 +66,116 @@ class Quarantined:
     locator: str
     reason: str
     raw: str = ""
+
+
+#: A connector's resume point, saved in the store after a successful pull.
+#: Opaque to the engine; must be JSON-serialisable.
+Cursor = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Record:
+    """One raw record, keyed the way its system names things.
+
+    ``data`` maps column names (files; duplicate names made unique as
+    ``Other``, ``Other#2``) or JSON keys (APIs; the mapping engine follows dotted
+    paths) to values. ``locator`` tells an admin where it came from:
+    ``"exit-survey.csv row 17"`` or ``"canny post 5f3a…"``.
+    """
+
+    data: Mapping[str, Any]
+    locator: str
+    #: Set by a source that knows the record's format (e.g. a file whose header
+    #: matched a preset); the engine uses it when the config names no preset.
+    preset: str | None = None
+
+
+@dataclass(slots=True)
+class TrackerField:
+    """A Jira field as ``GET /rest/api/3/field`` describes it."""
+
+    id: str
+    name: str
+    #: ``schema.type``: number, string, date, datetime, array, option, … ("" when absent)
+    type: str = ""
+    custom: bool = False
+    items: str = ""
+    custom_type: str = ""
+
+
+@dataclass(slots=True)
+class FieldError:
+    """Why Jira refused one field of a write, in words an admin can act on."""
+
+    field: str
+    message: str
+
+
+# -- the managed summary: what it says, shared by the engine (which decides) and each
+#    tracker (which renders it in its own format) ---------------------------------------
+
+SUMMARY_FOOTER = "Managed by demandsync — edits will be overwritten."
+MARKER_RE = re.compile(r"demandsync/summary/([A-Za-z][A-Za-z0-9_]*-(?:[A-Z]-)?\d+)/([0-9a-f]{12})")
+
+
+def marker(epic_key: str, digest: str) -> str:
+    return f"demandsync/summary/{epic_key}/{digest}"
+
+
+def find_marker(text: str) -> tuple[str, str] | None:
+    """``(epic key, content hash)`` of the marker in a comment's or field's text, if any."""
+    m = MARKER_RE.search(text or "")
+    return (m.group(1), m.group(2)) if m else None
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRequest:
+    quote: str
+    who: str | None
+    account: str | None
+    url: str | None
+    votes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryContent:
+    """Everything shown except the date: its hash decides whether Jira is touched."""
+
+    epic_key: str
+    requests: int
+    requesters: int
+    accounts: int
+    votes: int
+    last_requested: str | None
+    requests_30d: int
+    requests_90d: int
+    sources: str
+    top: tuple[SummaryRequest, ...]
+
+    def digest(self) -> str:
+        doc = json.dumps(
+            [self.requests, self.requesters, self.accounts, self.votes, self.last_requested, self.requests_30d,
+             self.requests_90d, self.sources, [[r.quote, r.who, r.account, r.url, r.votes] for r in self.top]],
+            ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(doc.encode()).hexdigest()[:12]
+
+
+def figure_line(c: SummaryContent) -> list[tuple[str, bool]]:
+    """``(text, bold)`` runs of the headline."""
+    def n(count: int, word: str) -> str:
+        return f"{count} {word}{'' if count == 1 else 's'}"
+    return [(n(c.requests, "request"), True),
+            (" · " + " · ".join([n(c.requesters, "requester"), n(c.accounts, "account"), n(c.votes, "vote")]), False)]
+
+
+def recency_line(c: SummaryContent) -> str:
+    last = f"Last requested {c.last_requested}" if c.last_requested else "Never requested"
+    return f"{last} · last 30 days {c.requests_30d} · last 90 days {c.requests_90d}"
+
+
+def requester_line(r: SummaryRequest) -> str:
+    return ", ".join(p for p in (r.who, r.account) if p) or "anonymous"
+
+
+def footer(changed_on: date) -> str:
+    return f"Last changed by demandsync on {changed_on.isoformat()}. {SUMMARY_FOOTER}"

@@ -15,36 +15,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from demandsync.domain import Epic, Quarantined
-
-#: A connector's resume point, saved in the store after a successful pull.
-#: Opaque to the engine; must be JSON-serialisable.
-Cursor = dict[str, Any]
+from demandsync.domain import Cursor, Epic, FieldError, Quarantined, Record, SummaryContent, TrackerField
+from demandsync.errors import OutsideError
 
 ENTRY_POINT_GROUP = "demandsync.connectors"
-
-
-@dataclass(slots=True)
-class Record:
-    """One raw record, keyed the way its system names things.
-
-    ``data`` maps column names (files; duplicate names made unique as
-    ``Other``, ``Other#2``) or JSON keys (APIs; the mapping engine follows dotted
-    paths) to values. ``locator`` tells an admin where it came from:
-    ``"exit-survey.csv row 17"`` or ``"canny post 5f3a…"``.
-    """
-
-    data: Mapping[str, Any]
-    locator: str
-    #: Set by a source that knows the record's format (e.g. a file whose header
-    #: matched a preset); the engine uses it when the config names no preset.
-    preset: str | None = None
 
 
 class SourceOptions(BaseModel):
@@ -100,28 +81,7 @@ class Source(ABC):
         """Release connections. Called once per run."""
 
 
-@dataclass(slots=True)
-class TrackerField:
-    """A Jira field as ``GET /rest/api/3/field`` describes it."""
-
-    id: str
-    name: str
-    #: ``schema.type``: number, string, date, datetime, array, option, … ("" when absent)
-    type: str = ""
-    custom: bool = False
-    items: str = ""
-    custom_type: str = ""
-
-
-@dataclass(slots=True)
-class FieldError:
-    """Why Jira refused one field of a write, in words an admin can act on."""
-
-    field: str
-    message: str
-
-
-class WriteRejected(Exception):
+class WriteRejected(OutsideError):
     """Jira refused a write to one epic (4xx other than 429), per field where it said so."""
 
     def __init__(self, key: str, errors: Sequence[FieldError], status: int) -> None:
@@ -133,26 +93,97 @@ class WriteRejected(Exception):
 
 
 class Tracker(ABC):
-    """The issue tracker the figures are written to (Jira)."""
+    """The tracker the figures are written to (Jira; Aha! next): everything the engine
+    asks of one, and nothing else. The engine never imports a concrete tracker: it
+    finds the class by name in the ``demandsync.trackers`` entry-point group and
+    builds it with :meth:`from_settings` from its config section (``[jira]``).
+
+    Records are :class:`~demandsync.domain.Epic` whatever the tracker calls them
+    (an Aha! feature is an "epic" here). Every method may raise
+    :class:`~demandsync.errors.OutsideError` (the HTTP layer's ``APIError``s are).
+    """
+
+    #: The config section that configures this tracker, and its name in messages.
+    section: ClassVar[str]
+    #: "Jira", "Aha!": how error messages and ``check`` name it.
+    display_name: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Any) -> Tracker:
+        """Build from the validated config section (``config.settings.jira``)."""
 
     @abstractmethod
     def fields(self) -> list[TrackerField]:
         """Every field the account can see."""
 
     @abstractmethod
-    def epics(self, jql: str, value_fields: Sequence[str]) -> Iterator[Epic]:
-        """The epics the JQL selects, with ``values`` holding the current value
-        of each of ``value_fields`` (field ids)."""
+    def epics(self, selection: str, value_fields: Sequence[str]) -> Iterator[Epic]:
+        """The epics ``selection`` (JQL for Jira) selects, with ``values`` holding the
+        current value of each of ``value_fields`` (field ids)."""
 
     @abstractmethod
     def update(self, key: str, values: Mapping[str, Any]) -> None:
-        """Set ``values`` (field id -> value) on one issue in one request.
+        """Set ``values`` (field id -> value) on one epic in one request.
 
-        Raises :class:`WriteRejected` when Jira refuses it.
+        Raises :class:`WriteRejected` when the tracker refuses it.
         """
+
+    @abstractmethod
+    def editable_fields(self, key: str) -> dict[str, str]:
+        """``field id -> name`` of the fields that can be set on ``key`` (its edit screen)."""
+
+    @abstractmethod
+    def whoami(self) -> str:
+        """Who the credentials belong to (a display name), proving they work."""
+
+    @abstractmethod
+    def released(self, keys: Sequence[str]) -> list[str]:
+        """Those of ``keys`` whose release shipped (Jira: every fix version released)."""
+
+    @abstractmethod
+    def browse_url(self, key: str) -> str:
+        """Where a person opens the epic."""
+
+    # -- the managed summary ---------------------------------------------------------
+
+    @abstractmethod
+    def summary_comments(self, key: str) -> Iterator[tuple[str, str, str | None]]:
+        """``(comment id, plain text, author id)`` of every comment on ``key``, oldest first."""
+
+    @abstractmethod
+    def add_summary_comment(self, key: str, content: SummaryContent, changed_on: date) -> str:
+        """Post the summary as a new comment; its id."""
+
+    @abstractmethod
+    def update_summary_comment(self, key: str, comment_id: str, content: SummaryContent, changed_on: date) -> bool:
+        """Replace the comment's body; False when the comment no longer exists."""
+
+    @abstractmethod
+    def field_text(self, key: str, field_id: str) -> str:
+        """The plain text a text field of ``key`` holds ("" when empty)."""
+
+    @abstractmethod
+    def write_summary_field(self, key: str, field_id: str, content: SummaryContent, changed_on: date,
+                            plain: bool = False) -> None:
+        """Write the summary into a text field (``plain``: a one-line string field)."""
 
     def close(self) -> None:
         """Release connections."""
+
+
+TRACKER_ENTRY_POINT_GROUP = "demandsync.trackers"
+
+
+def load_tracker_class(name: str) -> type[Tracker]:
+    """The Tracker class registered as ``name`` in ``demandsync.trackers``."""
+    for ep in entry_points(group=TRACKER_ENTRY_POINT_GROUP, name=name):
+        cls = ep.load()
+        if not (isinstance(cls, type) and issubclass(cls, Tracker)):
+            raise LookupError(f"entry point {name!r} ({ep.value}) is not a demandsync Tracker")
+        return cls
+    known = ", ".join(sorted(ep.name for ep in entry_points(group=TRACKER_ENTRY_POINT_GROUP))) or "none"
+    raise LookupError(f"unknown tracker {name!r}; installed trackers: {known}")
 
 
 def available_kinds() -> dict[str, str]:

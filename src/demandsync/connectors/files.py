@@ -35,6 +35,7 @@ from pydantic import Field
 from demandsync.connectors.base import Cursor, Record, Source, SourceContext, SourceOptions
 from demandsync.connectors.tabular import Layout, records
 from demandsync.domain import Quarantined
+from demandsync.errors import OutsideError
 from demandsync.mappings.presets import DETECT_ROWS, detect
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -44,7 +45,7 @@ DELIMITERS = (",", ";", "\t")
 _MARK = "demandsync.mark"
 
 
-class NoFilesMatched(FileNotFoundError):
+class NoFilesMatched(OutsideError, FileNotFoundError):
     """The source's ``path`` glob matched nothing: almost always a config mistake."""
 
 

@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from demandsync.connectors.base import Record
-from demandsync.domain import FeedbackItem, Quarantined
+from demandsync.domain import FeedbackItem, Quarantined, Record
+from demandsync.errors import ConfigError
 from demandsync.keys import keys_in
 from demandsync.mappings.model import FieldMapping, Identity, Select
 from demandsync.mappings.presets import GENERIC, load_preset
@@ -54,7 +54,7 @@ DEFAULT_DATE_FORMATS = (
 _SLASHED_TIMES = ("", " %H:%M:%S", " %H:%M", " %I:%M:%S %p", " %I:%M %p")
 
 
-class MappingError(ValueError):
+class MappingError(ConfigError, ValueError):
     """The mapping cannot work for this source at all; names the config key to fix."""
 
 

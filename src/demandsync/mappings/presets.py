@@ -17,6 +17,7 @@ from importlib import resources
 
 from pydantic import ValidationError
 
+from demandsync.errors import ConfigError
 from demandsync.mappings.model import HeaderStyle, Preset
 
 GENERIC = "generic"
@@ -24,7 +25,7 @@ GENERIC = "generic"
 DETECT_ROWS = 3
 
 
-class PresetError(LookupError):
+class PresetError(ConfigError, LookupError):
     """An unknown preset name, or a preset file that does not validate."""
 
 

@@ -1,6 +1,6 @@
 """Counting: the demand figures of each epic, from its accepted links.
 
-Pure functions over :class:`~demandsync.sync.store.LinkedItem` rows, so the
+Pure functions over :class:`~demandsync.sync.store.store.LinkedItem` rows, so the
 exact semantics (which a PM will question: "why is this 42?") live in one
 short, tested place:
 
@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from demandsync.sync.store import LinkedItem
+from demandsync.sync.store.store import LinkedItem
 
 FREE_MAIL_DOMAINS = frozenset({
     "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "outlook.com", "live.com",

@@ -32,7 +32,7 @@ from pydantic import SecretStr
 
 from demandsync.domain import Epic
 from demandsync.sync.requesters import ShippedEpic
-from demandsync.sync.store import EPICS, Store
+from demandsync.sync.store.store import EPICS, Store
 
 log = logging.getLogger(__name__)
 

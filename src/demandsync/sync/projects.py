@@ -25,17 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from demandsync.connectors.base import TrackerField
-from demandsync.domain import Epic
+from demandsync.connectors.base import Tracker
+from demandsync.domain import Epic, TrackerField
 from demandsync.sync.demand import Demand
 from demandsync.sync.writeback import PlannedWrite, Target, TargetError, plan_writes, resolve_targets
-
-
-class ScreenReader(Protocol):
-    def editable_field_names(self, key: str) -> dict[str, str]: ...
-    def fields(self) -> list[TrackerField]: ...
 
 
 @dataclass(slots=True)
@@ -68,7 +62,7 @@ def ambiguous_refs(refs: Mapping[str, str], fields: Sequence[TrackerField]) -> d
 
 
 def resolve_targets_per_project(
-    tracker: ScreenReader, refs: Mapping[str, str], epics: Iterable[Epic],
+    tracker: Tracker, refs: Mapping[str, str], epics: Iterable[Epic],
     fields: Sequence[TrackerField] | None = None,
 ) -> ProjectTargets:
     """Resolve ``figure -> field ref`` once per project, among the fields on the edit screen of the
@@ -79,7 +73,7 @@ def resolve_targets_per_project(
         samples.setdefault(epic.project or epic.key, epic.key)
     out = ProjectTargets()
     for project, sample in samples.items():
-        screen = tracker.editable_field_names(sample)
+        screen = tracker.editable_fields(sample)
         on_screen = [site.get(fid) or TrackerField(id=fid, name=name) for fid, name in screen.items()]
         try:
             out.by_project[project] = resolve_targets(refs, on_screen)

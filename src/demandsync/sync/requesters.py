@@ -26,14 +26,14 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from demandsync.connectors.http import FatalAPIError
+from demandsync.connectors.base import Tracker
 from demandsync.sync.demand import requester_identity
-from demandsync.sync.store import LinkedItem, Store
+from demandsync.sync.store.store import LinkedItem, Store
 
 ShippedWhen = Literal["done", "released"]
 SHIPPED_META = "closing:shipped"
@@ -133,15 +133,11 @@ class ShippedEpic:
     accounts: int
 
 
-class SearchingTracker(Protocol):
-    def search(self, jql: str, fields: Sequence[str]) -> Iterable[dict[str, Any]]: ...
-
-
 def shipped_epics(
     store: Store,
     *,
     shipped_when: ShippedWhen = "done",
-    tracker: SearchingTracker | None = None,
+    tracker: Tracker | None = None,
     keys: Iterable[str] | None = None,
 ) -> list[ShippedEpic]:
     """Epics (of ``keys``, default every epic the store knows) that count as shipped, with how many
@@ -153,7 +149,7 @@ def shipped_epics(
     elif shipped_when == "released":
         if tracker is None:
             raise ValueError("shipped_when = 'released' needs the Jira tracker to read fix versions")
-        done = released_epics(tracker, wanted)
+        done = tracker.released(wanted)
     else:
         raise ValueError(f"shipped_when must be 'done' or 'released', not {shipped_when!r}")
     if not done:
@@ -169,35 +165,6 @@ def shipped_epics(
             requests=len({it.item_id for it in by_epic.get(key, ())}),
             accounts=len({a.lower() for r in people for a in r.accounts}),
         ))
-    return out
-
-
-def released_epics(tracker: SearchingTracker, keys: Sequence[str], *, chunk: int = 100) -> list[str]:
-    """Keys whose ``fixVersions`` are all released (and there is at least one)."""
-    out: list[str] = []
-    for i in range(0, len(keys), chunk):
-        part = list(keys[i:i + chunk])
-        try:
-            out += _released(tracker, part)
-        except FatalAPIError as exc:
-            if exc.status != 400 or len(part) == 1:
-                raise
-            # JQL refuses the whole list when one key no longer exists (deleted, moved): go one by one.
-            for key in part:
-                try:
-                    out += _released(tracker, [key])
-                except FatalAPIError as one:
-                    if one.status != 400:
-                        raise
-    return out
-
-
-def _released(tracker: SearchingTracker, keys: Sequence[str]) -> list[str]:
-    out = []
-    for issue in tracker.search(f"key in ({', '.join(keys)})", ["fixVersions"]):
-        versions = (issue.get("fields") or {}).get("fixVersions") or []
-        if versions and all(isinstance(v, Mapping) and v.get("released") is True for v in versions):
-            out.append(str(issue["key"]))
     return out
 
 

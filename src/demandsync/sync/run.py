@@ -21,20 +21,20 @@ from typing import Any
 
 import httpx
 
-from demandsync.connectors.base import SourceContext, Tracker, TrackerField
+from demandsync.config import Config, ConfigError, SourceConfig
+from demandsync.connectors.base import SourceContext, Tracker, load_tracker_class
 from demandsync.connectors.http import APIError
-from demandsync.connectors.jira import JiraTracker, resolve_field
-from demandsync.domain import Epic, FeedbackItem, Quarantined
+from demandsync.domain import Epic, FeedbackItem, Quarantined, TrackerField
+from demandsync.logs import run_id_var
 from demandsync.mappings.engine import MappingError, build_mapper
-from demandsync.sync.config import Config, ConfigError, SourceConfig
 from demandsync.sync.demand import Demand, DemandRules, count_demand
-from demandsync.sync.link import link_items
-from demandsync.sync.lock import RunLock
-from demandsync.sync.logs import run_id_var
+from demandsync.sync.fields import resolve_field
+from demandsync.sync.linking.link import link_items
 from demandsync.sync.notify import post_digest, previous_figures
 from demandsync.sync.projects import ambiguous_refs, plan_writes_per_project, resolve_targets_per_project
 from demandsync.sync.requesters import newly_shipped, shipped_epics
-from demandsync.sync.store import Store
+from demandsync.sync.store.lock import RunLock
+from demandsync.sync.store.store import Store
 from demandsync.sync.summary import items_by_epic, sync_summaries
 from demandsync.sync.writeback import Target, TargetError, apply_plan, plan_writes, resolve_targets
 
@@ -84,15 +84,10 @@ class RunReport:
         return doc
 
 
-def build_tracker(config: Config) -> JiraTracker:
-    jira = config.settings.jira
-    tracker = JiraTracker(
-        jira.url, email=jira.email, api_token=jira.api_token, pat=jira.pat, read_timeout=jira.timeout,
-        allow_insecure_http=jira.allow_insecure_http, page_size=jira.page_size, deployment=jira.deployment,
-        max_attempts=jira.max_attempts, max_wait_total=jira.max_wait_total,
-    )
-    tracker.quiet_writes = not jira.notify_users
-    return tracker
+def build_tracker(config: Config) -> Tracker:
+    """The configured tracker, found by name in the ``demandsync.trackers`` entry points."""
+    cls = load_tracker_class(config.tracker_name)
+    return cls.from_settings(getattr(config.settings, config.tracker_name))
 
 
 def demand_rules(config: Config) -> DemandRules:
@@ -172,7 +167,7 @@ def _stages(
     store.save_epics(epics)
     report.epics = len(epics)
     if targets is None:  # team-managed projects: each project has its own fields
-        per_project = resolve_targets_per_project(tracker, settings.jira.fields, epics, site_fields)  # type: ignore[arg-type]
+        per_project = resolve_targets_per_project(tracker, settings.jira.fields, epics, site_fields)
         if per_project.problems and not per_project.by_project:
             raise ConfigError(per_project.problems, config.path)
         report.errors += [{"stage": "fields", "error": f"{k}: {m}"} for k, m in per_project.problems]
@@ -237,7 +232,7 @@ def after_writes(
     if cfg.mode == "field" and cfg.field:
         field_id = resolve_field(cfg.field, tracker.fields()).id
     result = sync_summaries(
-        tracker, store, epics, demand, items_by_epic(store.linked_items([e.key for e in epics])),  # type: ignore[arg-type]
+        tracker, store, epics, demand, items_by_epic(store.linked_items([e.key for e in epics])),
         mode=cfg.mode, field_id=field_id, field_format=cfg.field_format, top=cfg.top,
         show_requesters=cfg.show_requesters, dry_run=dry_run,
     )

@@ -38,28 +38,23 @@ Entry point: :func:`sync_summaries`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Literal, Protocol
+from typing import Literal
 
-from demandsync.connectors.adf import adf_to_text
-from demandsync.connectors.base import WriteRejected
-from demandsync.connectors.http import APIError, FatalAPIError
-from demandsync.domain import Epic
+from demandsync.connectors.base import Tracker
+from demandsync.domain import Epic, SummaryContent, SummaryRequest, find_marker
+from demandsync.errors import OutsideError
 from demandsync.sync.demand import Demand, requester_identity
-from demandsync.sync.store import LinkedItem, Store
+from demandsync.sync.store.store import LinkedItem, Store
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["comment", "field"]
 
-FOOTER = "Managed by demandsync — edits will be overwritten."
-MARKER_RE = re.compile(r"demandsync/summary/([A-Za-z][A-Za-z0-9_]*-\d+)/([0-9a-f]{12})")
 QUOTE_MAX = 200
 _SAFE_URL = re.compile(r"^(https?://|mailto:)[^\s]+$", re.I)
 
@@ -69,49 +64,7 @@ def meta_key(epic_key: str) -> str:
     return f"summary:{epic_key}"
 
 
-def marker(epic_key: str, digest: str) -> str:
-    return f"demandsync/summary/{epic_key}/{digest}"
-
-
-def find_marker(text: str) -> tuple[str, str] | None:
-    """``(epic key, content hash)`` of the marker in a comment's or field's text, if any."""
-    m = MARKER_RE.search(text or "")
-    return (m.group(1), m.group(2)) if m else None
-
-
 # -- what the summary says ------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    quote: str
-    who: str | None
-    account: str | None
-    url: str | None
-    votes: int
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryContent:
-    """Everything shown except the date: its hash decides whether Jira is touched."""
-
-    epic_key: str
-    requests: int
-    requesters: int
-    accounts: int
-    votes: int
-    last_requested: str | None
-    requests_30d: int
-    requests_90d: int
-    sources: str
-    top: tuple[Request, ...]
-
-    def digest(self) -> str:
-        doc = json.dumps(
-            [self.requests, self.requesters, self.accounts, self.votes, self.last_requested, self.requests_30d,
-             self.requests_90d, self.sources, [[r.quote, r.who, r.account, r.url, r.votes] for r in self.top]],
-            ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(doc.encode()).hexdigest()[:12]
 
 
 def summary_content(epic_key: str, demand: Demand, items: Iterable[LinkedItem], *, top: int = 5,
@@ -126,7 +79,7 @@ def summary_content(epic_key: str, demand: Demand, items: Iterable[LinkedItem], 
             best[who] = it
     chosen = sorted(best.values(), key=_rank)[: max(0, top)]
     requests = tuple(
-        Request(quote=_quote(it.text), who=(it.requester or None) if show_requesters else None,
+        SummaryRequest(quote=_quote(it.text), who=(it.requester or None) if show_requesters else None,
                 account=it.account or None, url=it.url if it.url and _SAFE_URL.match(it.url) else None,
                 votes=max(it.votes, 1))
         for it in chosen
@@ -148,127 +101,7 @@ def _quote(text: str) -> str:
     return flat if len(flat) <= QUOTE_MAX else flat[: QUOTE_MAX - 1].rstrip() + "…"
 
 
-def _figure_line(c: SummaryContent) -> list[tuple[str, bool]]:
-    """``(text, bold)`` runs of the headline."""
-    def n(count: int, word: str) -> str:
-        return f"{count} {word}{'' if count == 1 else 's'}"
-    return [(n(c.requests, "request"), True),
-            (" · " + " · ".join([n(c.requesters, "requester"), n(c.accounts, "account"), n(c.votes, "vote")]), False)]
-
-
-def _recency_line(c: SummaryContent) -> str:
-    last = f"Last requested {c.last_requested}" if c.last_requested else "Never requested"
-    return f"{last} · last 30 days {c.requests_30d} · last 90 days {c.requests_90d}"
-
-
-def _who(r: Request) -> str:
-    return ", ".join(p for p in (r.who, r.account) if p) or "anonymous"
-
-
-def _footer(changed_on: date) -> str:
-    return f"Last changed by demandsync on {changed_on.isoformat()}. {FOOTER}"
-
-
-# -- Atlassian Document Format (Cloud) ------------------------------------------------
-
-
-def _t(text: str, *marks: dict[str, Any]) -> dict[str, Any]:
-    node: dict[str, Any] = {"type": "text", "text": text}
-    if marks:
-        node["marks"] = list(marks)
-    return node
-
-
-def _para(*nodes: dict[str, Any]) -> dict[str, Any]:
-    content = [n for n in nodes if n.get("type") != "text" or n.get("text")]  # ADF forbids empty text
-    return {"type": "paragraph", "content": content}
-
-
-def _heading(level: int, text: str) -> dict[str, Any]:
-    return {"type": "heading", "attrs": {"level": level}, "content": [_t(text)]}
-
-
-def summary_adf(c: SummaryContent, changed_on: date) -> dict[str, Any]:
-    """The summary as an ADF ``doc`` (Cloud comment body or rich-text field value)."""
-    strong, em, code = {"type": "strong"}, {"type": "em"}, {"type": "code"}
-    blocks: list[dict[str, Any]] = [
-        _heading(3, "Customer demand"),
-        _para(*[_t(text, strong) if bold else _t(text) for text, bold in _figure_line(c)]),
-        _para(_t(_recency_line(c))),
-    ]
-    if c.sources:
-        blocks.append(_para(_t("Sources: "), _t(c.sources)))
-    if c.top:
-        blocks.append(_heading(4, "Top requests"))
-        items = []
-        for r in c.top:
-            nodes = [_t(f"“{r.quote}”", em), _t(f" — {_who(r)}")]
-            if r.votes > 1:
-                nodes.append(_t(f" ({r.votes} votes)"))
-            if r.url:
-                nodes += [_t(" · "), _t("source", {"type": "link", "attrs": {"href": r.url}})]
-            items.append({"type": "listItem", "content": [_para(*nodes)]})
-        blocks.append({"type": "bulletList", "content": items})
-    blocks += [
-        {"type": "rule"},
-        _para(_t(_footer(changed_on), em), _t(" "), _t(marker(c.epic_key, c.digest()), code)),
-    ]
-    return {"type": "doc", "version": 1, "content": blocks}
-
-
-# -- wiki markup (Data Center) ---------------------------------------------------------
-
-_WIKI_SPECIAL = re.compile(r"[\\*_{}\[\]|^~+#!]|\?\?|(?<!\w)-|-(?!\w)")
-
-
-def wiki_escape(text: str) -> str:
-    r"""Text shown literally in Jira wiki markup: ``*bold*``, ``_em_``, ``[links]``, ``{macros}``,
-    ``-strike-`` and friends are escaped with a backslash; a hyphen inside a word (dates, keys) is left.
-
-    >>> wiki_escape("*not bold* [not a link] 2026-11-05 - ok")
-    '\\*not bold\\* \\[not a link\\] 2026-11-05 \\- ok'
-    """
-    return _WIKI_SPECIAL.sub(lambda m: "".join("\\" + ch for ch in m.group(0)), text)
-
-
-def _wiki_url(url: str) -> str:
-    return url.replace("|", "%7C").replace("]", "%5D").replace("[", "%5B")
-
-
-def summary_wiki(c: SummaryContent, changed_on: date) -> str:
-    """The summary as Jira wiki markup (Data Center comment body or text field value)."""
-    head = "".join(f"*{t}*" if bold else t for t, bold in _figure_line(c))  # our own words and digits
-    lines = ["h3. Customer demand", head, _recency_line(c)]
-    if c.sources:
-        lines.append("Sources: " + wiki_escape(c.sources))
-    blocks = ["\n".join(lines)]
-    if c.top:
-        rows = []
-        for r in c.top:
-            row = f"* _“{wiki_escape(r.quote)}”_ — {wiki_escape(_who(r))}"
-            if r.votes > 1:
-                row += f" ({r.votes} votes)"
-            if r.url:
-                row += f" · [source|{_wiki_url(r.url)}]"
-            rows.append(row)
-        blocks.append("h4. Top requests\n" + "\n".join(rows))
-    blocks.append(f"----\n_{_footer(changed_on)}_ {{{{{marker(c.epic_key, c.digest())}}}}}")
-    return "\n\n".join(blocks)
-
-
 # -- keeping it in Jira ---------------------------------------------------------------
-
-
-class CommentingTracker(Protocol):
-    """What the summary needs from a tracker (:class:`~demandsync.connectors.jira.JiraTracker` has it)."""
-
-    deployment: str
-
-    def comments(self, key: str) -> Iterable[dict[str, Any]]: ...
-    def add_comment(self, key: str, body: Any) -> dict[str, Any]: ...
-    def update_comment(self, key: str, comment_id: str, body: Any) -> dict[str, Any]: ...
-    def issue(self, key: str, fields: Sequence[str]) -> dict[str, Any]: ...
-    def update(self, key: str, values: Mapping[str, Any]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -289,7 +122,7 @@ class SummaryResult:
 
 
 def sync_summaries(
-    tracker: CommentingTracker,
+    tracker: Tracker,
     store: Store,
     epics: Iterable[Epic | str],
     demand: Mapping[str, Demand],
@@ -331,7 +164,7 @@ def sync_summaries(
             else:
                 assert field_id is not None
                 action = _sync_field(tracker, store, key, content, today, dry_run, field_id, field_format)
-        except (APIError, WriteRejected) as exc:
+        except OutsideError as exc:
             result._count(key, "failed")
             result.errors.append({"stage": "summary", "epic": key, "error": str(exc)})
             log.error("managed summary of %s: %s", key, exc)
@@ -343,23 +176,7 @@ def sync_summaries(
     return result
 
 
-def render(tracker: CommentingTracker, content: SummaryContent, changed_on: date,
-           field_format: Literal["adf", "text"] | None = None) -> dict[str, Any] | str:
-    if tracker.deployment == "cloud" and field_format != "text":
-        return summary_adf(content, changed_on)
-    return summary_wiki(content, changed_on) if tracker.deployment != "cloud" else _plain(content, changed_on)
-
-
-def _plain(content: SummaryContent, changed_on: date) -> str:
-    """Plain text for a Cloud string field: the ADF's text (marker included)."""
-    return adf_to_text(summary_adf(content, changed_on))
-
-
-def _body_text(body: Any) -> str:
-    return adf_to_text(body) if isinstance(body, dict) else str(body or "")
-
-
-def _sync_comment(tracker: CommentingTracker, store: Store, key: str, content: SummaryContent,
+def _sync_comment(tracker: Tracker, store: Store, key: str, content: SummaryContent,
                   today: date, dry_run: bool) -> str:
     digest = content.digest()
     meta = store.get_meta(meta_key(key)) or {}
@@ -379,40 +196,34 @@ def _sync_comment(tracker: CommentingTracker, store: Store, key: str, content: S
                 return "unchanged"
     if dry_run:
         return "updated" if comment_id else "created"
-    body = render(tracker, content, today)
     action = "updated"
-    if comment_id:
-        try:
-            tracker.update_comment(key, str(comment_id), body)
-        except FatalAPIError as exc:
-            if exc.status != 404:
-                raise
-            # Deleted in Jira (or the store points at another site): look again, else start over.
-            found = _find_comment(tracker, key)
-            comment_id = found[0] if found else None
-            if comment_id:
-                tracker.update_comment(key, comment_id, body)
+    if comment_id and not tracker.update_summary_comment(key, str(comment_id), content, today):
+        # Deleted in the tracker (or the store points at another site): look again, else start over.
+        found = _find_comment(tracker, key)
+        comment_id = found[0] if found else None
+        if comment_id:
+            tracker.update_summary_comment(key, comment_id, content, today)
     if not comment_id:
-        comment_id = str(tracker.add_comment(key, body).get("id") or "")
+        comment_id = tracker.add_summary_comment(key, content, today)
         action = "created"
     store.set_meta(meta_key(key), {"comment_id": comment_id, "hash": digest, "changed_on": today.isoformat()})
     return action
 
 
-def _find_comment(tracker: CommentingTracker, key: str) -> tuple[str, str] | None:
+def _find_comment(tracker: Tracker, key: str) -> tuple[str, str] | None:
     """``(comment id, hash in its marker)`` of the oldest comment carrying a summary marker."""
     found: list[tuple[str, str]] = []
-    for comment in tracker.comments(key):
-        mark = find_marker(_body_text(comment.get("body")))
-        if mark and comment.get("id"):
-            found.append((str(comment["id"]), mark[1]))
+    for comment_id, text, _author in tracker.summary_comments(key):
+        mark = find_marker(text)
+        if mark and comment_id:
+            found.append((comment_id, mark[1]))
     if len(found) > 1:
         log.warning("%s has %d demandsync summary comments; keeping comment %s up to date, "
                     "delete the others", key, len(found), found[0][0])
     return found[0] if found else None
 
 
-def _sync_field(tracker: CommentingTracker, store: Store, key: str, content: SummaryContent, today: date,
+def _sync_field(tracker: Tracker, store: Store, key: str, content: SummaryContent, today: date,
                 dry_run: bool, field_id: str, field_format: Literal["adf", "text"] | None) -> str:
     digest = content.digest()
     meta = store.get_meta(meta_key(key)) or {}
@@ -420,8 +231,7 @@ def _sync_field(tracker: CommentingTracker, store: Store, key: str, content: Sum
         return "unchanged"
     if meta.get("field_id") != field_id and content.requests == 0:
         return "skipped"
-    current = ((tracker.issue(key, [field_id]).get("fields") or {}).get(field_id))
-    mark = find_marker(_body_text(current))
+    mark = find_marker(tracker.field_text(key, field_id))
     if mark and mark[1] == digest:
         if not dry_run:
             store.set_meta(meta_key(key), {"field_id": field_id, "hash": digest, "changed_on": meta.get("changed_on")})
@@ -431,7 +241,7 @@ def _sync_field(tracker: CommentingTracker, store: Store, key: str, content: Sum
     action = "updated" if mark else "created"
     if dry_run:
         return action
-    tracker.update(key, {field_id: render(tracker, content, today, field_format)})
+    tracker.write_summary_field(key, field_id, content, today, plain=field_format == "text")
     store.set_meta(meta_key(key), {"field_id": field_id, "hash": digest, "changed_on": today.isoformat()})
     return action
 

@@ -25,11 +25,12 @@ from typing import Any
 
 from demandsync.connectors.base import Tracker, TrackerField, WriteRejected
 from demandsync.connectors.http import RetriesExhausted
-from demandsync.connectors.jira import FieldLookupError, resolve_field
 from demandsync.domain import Epic
+from demandsync.errors import ConfigError
+from demandsync.figures import ACCEPTED_JIRA_TYPES, FIGURES
 from demandsync.sync.demand import Demand
-from demandsync.sync.figures import ACCEPTED_JIRA_TYPES, FIGURES
-from demandsync.sync.store import Store
+from demandsync.sync.fields import FieldLookupError, resolve_field
+from demandsync.sync.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,12 @@ class Target:
     field: TrackerField
 
 
-class TargetError(Exception):
+class TargetError(ConfigError):
     """``[jira.fields]`` cannot be used; ``problems`` are ``(key, message)``."""
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = problems
         super().__init__("; ".join(f"{k}: {m}" for k, m in problems))
+        self.problems = problems
 
 
 @dataclass(slots=True)

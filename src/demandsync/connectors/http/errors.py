@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from demandsync.connectors.http.redaction import redact_mapping, redact_url
+from demandsync.errors import OutsideError
 
 #: Statuses that mean "not now": throttled, or a gateway/overload blip.
 RETRIABLE_STATUSES: frozenset[int] = frozenset({429, 502, 503, 504})
@@ -28,7 +29,7 @@ _HINTS = {
 }
 
 
-class APIError(Exception):
+class APIError(OutsideError):
     """Base of every HTTP-layer failure. ``url`` is already redacted."""
 
     def __init__(self, message: str, *, method: str, url: str, status: int | None = None) -> None:

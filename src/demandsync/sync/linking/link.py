@@ -26,11 +26,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from demandsync.config import LinkingConfig, RuleConfig
 from demandsync.domain import Epic
 from demandsync.keys import find_issue_keys
-from demandsync.sync.config import LinkingConfig, RuleConfig
-from demandsync.sync.similarity import EpicProfile, SimilarityModel, SimilarityParams
-from demandsync.sync.store import Store
+from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel, SimilarityParams
+from demandsync.sync.store.store import Store
 
 _WORD = re.compile(r"\w+")
 

@@ -1,6 +1,6 @@
 """The store's tables (SQLAlchemy 2.0 typed models).
 
-The schema is owned by Alembic (``demandsync/migrations``): change a model here,
+The schema is owned by Alembic (``demandsync/sync/store/migrations``): change a model here,
 then add a migration, so an existing store upgrades without losing data.
 
 What is stored about people: requester e-mail or user id and account name of

@@ -21,7 +21,7 @@ from demandsync.domain import FeedbackItem, Quarantined
 from demandsync.mappings.engine import Mapper, MappingError, build_mapper
 
 if TYPE_CHECKING:
-    from demandsync.sync.config import Config, SourceConfig
+    from demandsync.config import Config, SourceConfig
 
 Outcome = Literal["item", "no feedback", "quarantined"]
 

@@ -17,8 +17,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from demandsync.sync.config import Config
-from demandsync.sync.store import Store
+from demandsync.config import Config
+from demandsync.sync.store.store import Store
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file.")]
 LINK_COLUMNS = ("source", "item_id", "epic", "method", "score", "state", "text")
@@ -61,7 +61,7 @@ def decide(config: Config, ref_text: str, key: str, state: str, console: Console
 
 def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
     """The best candidate items for one epic, ranked, with their current link state."""
-    from demandsync.sync.link import build_model
+    from demandsync.sync.linking.link import build_model
 
     store = Store.open(config.store_url)
     try:

@@ -1,6 +1,6 @@
 """Alembic environment: runs on the connection demandsync hands it.
 
-demandsync never needs an ``alembic.ini``: :func:`demandsync.sync.store.migrate`
+demandsync never needs an ``alembic.ini``: :func:`demandsync.sync.store.store.migrate`
 builds the config in code and passes an open connection in
 ``config.attributes["connection"]``.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from demandsync.sync.schema import Base
+from demandsync.sync.store.schema import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -68,7 +68,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from demandsync.sync import textnorm
+from demandsync.sync.linking import textnorm
 
 __all__ = [
     "AUTO_ACCEPT",

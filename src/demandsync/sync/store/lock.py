@@ -20,12 +20,10 @@ from typing import IO
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from demandsync.errors import LockHeld
+
 #: Arbitrary constant key for pg_try_advisory_lock ("dmnd" in ASCII).
 PG_LOCK_KEY = 0x646D6E64
-
-
-class LockHeld(Exception):
-    """Another run holds the lock. The message names the holder."""
 
 
 @dataclass

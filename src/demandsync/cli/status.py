@@ -13,8 +13,8 @@ from typing import Any
 from rich.console import RenderableType
 from rich.table import Table
 
-from demandsync.sync.config import Config
-from demandsync.sync.store import Store, as_utc
+from demandsync.config import Config
+from demandsync.sync.store.store import Store, as_utc
 
 
 def collect_status(config: Config, runs: int = 5) -> dict[str, Any]:

@@ -19,9 +19,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from demandsync.config import load_config
+from demandsync.logs import setup_logging
 from demandsync.sandbox.jira import JiraSandbox, demo_state
-from demandsync.sync.config import load_config
-from demandsync.sync.logs import setup_logging
 from demandsync.sync.run import RunReport, run_sync
 
 _EXPORTS = ("hotjar-exit-survey-2026-10.csv", "hotjar-exit-survey-2026-11.csv", "sales-call-notes.csv")

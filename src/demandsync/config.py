@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,21 +31,11 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from demandsync.connectors.base import Source, SourceOptions, load_source_class
-from demandsync.sync.figures import FIGURES
+from demandsync.errors import ConfigError
+from demandsync.figures import FIGURES
 
 DEFAULT_CONFIG_NAME = "demandsync.toml"
 CONFIG_ENV = "DEMANDSYNC_CONFIG"
-
-
-class ConfigError(Exception):
-    """The config cannot be used. ``problems`` are ``(key, message)`` pairs."""
-
-    def __init__(self, problems: Iterable[tuple[str, str]], path: Path | None = None) -> None:
-        self.problems = list(problems)
-        self.path = path
-        where = f" in {path}" if path else ""
-        lines = [f"{key}: {msg}" for key, msg in self.problems]
-        super().__init__(f"config error{where}:\n  " + "\n  ".join(lines))
 
 
 class _Section(BaseModel):
@@ -283,6 +273,11 @@ class Config:
     #: Connector options, validated by each connector's Options model, by source name.
     source_options: dict[str, SourceOptions]
     source_classes: dict[str, type[Source]]
+
+    @property
+    def tracker_name(self) -> str:
+        """The ``demandsync.trackers`` entry point (and config section) of the tracker."""
+        return "jira"
 
     @property
     def store_url(self) -> str:

@@ -9,32 +9,16 @@ strings). :class:`JiraTracker` hides the difference; everything else
 
 from __future__ import annotations
 
-import difflib
-import json
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timezone
+from datetime import date
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
-from pydantic import Field, SecretStr, field_validator, model_validator
 
-from demandsync.connectors.adf import adf_to_text
-from demandsync.connectors.apisource import parse_time
-from demandsync.connectors.base import (
-    Cursor,
-    FieldError,
-    Record,
-    Source,
-    SourceContext,
-    SourceOptions,
-    Tracker,
-    TrackerField,
-    WriteRejected,
-)
+from demandsync.connectors.base import FieldError, Tracker, TrackerField, WriteRejected
 from demandsync.connectors.http import (
     ApiClient,
     BearerAuth,
@@ -43,11 +27,12 @@ from demandsync.connectors.http import (
     OffsetPaginator,
     Secret,
     basic_auth,
-    check_base_url,
     iter_items,
 )
 from demandsync.connectors.http.errors import describe_body
-from demandsync.domain import Epic, Quarantined
+from demandsync.connectors.jira.adf import adf_to_text
+from demandsync.connectors.jira.render import render_summary
+from demandsync.domain import Epic, SummaryContent
 
 log = logging.getLogger("demandsync.jira")
 
@@ -61,56 +46,6 @@ EPIC_FIELDS = ("summary", "description", "labels", "status", "project", "issuety
 SOURCE_FIELDS = ("summary", "description", "reporter", "created", "updated", "labels", "parent", "issuelinks")
 #: Jira's 400 wording when a field is missing from the edit screen (Cloud and DC).
 _NOT_ON_SCREEN = re.compile(r"not on the appropriate screen|cannot be set", re.I)
-
-
-# -- field resolution ----------------------------------------------------------
-
-
-class FieldLookupError(LookupError):
-    """A field named in the config cannot be pinned to one Jira field."""
-
-
-class UnknownFieldError(FieldLookupError):
-    pass
-
-
-class AmbiguousFieldError(FieldLookupError):
-    pass
-
-
-def resolve_field(ref: str, fields: Sequence[TrackerField]) -> TrackerField:
-    """The field ``ref`` names: an id exactly, else a unique name (exact case
-    first, then ignoring case).
-
-    Admins write names ("Customer requests"), Jira wants ids
-    (``customfield_10050``). Two fields may share a name, so an ambiguous name
-    is refused with both ids rather than guessed.
-    """
-    ref = ref.strip()
-    for f in fields:
-        if f.id == ref:
-            return f
-    for matches in (
-        [f for f in fields if f.id.casefold() == ref.casefold()],
-        [f for f in fields if f.name == ref],
-        [f for f in fields if f.name.casefold() == ref.casefold()],
-    ):
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            listed = ", ".join(f"{f.id} ({f.type or 'no type'}{', ' + f.custom_type.rsplit(':', 1)[-1] if f.custom_type else ''})" for f in matches)
-            raise AmbiguousFieldError(
-                f"Jira has {len(matches)} fields named {ref!r}: {listed}. "
-                f"Use the id instead of the name in the config, e.g. {matches[0].id!r}."
-            )
-    by_folded = {f.name.casefold(): f for f in fields}
-    close = difflib.get_close_matches(ref.casefold(), list(by_folded), n=5, cutoff=0.6)
-    hint = (
-        "; did you mean " + ", ".join(f"{by_folded[c].name!r} ({by_folded[c].id})" for c in close) + "?"
-        if close
-        else "; check the name in Jira settings → Issues → Custom fields, and that the account can see the field"
-    )
-    raise UnknownFieldError(f"no Jira field has the id or name {ref!r}{hint}")
 
 
 # -- the tracker ----------------------------------------------------------------
@@ -156,6 +91,21 @@ class JiraTracker(Tracker):
     >>> for epic in tracker.epics("project = PROD AND issuetype = Epic", ["customfield_10050"]):  # doctest: +SKIP
     ...     print(epic.key, epic.values)
     """
+
+    section: ClassVar[str] = "jira"
+    display_name: ClassVar[str] = "Jira"
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> JiraTracker:
+        """From the validated ``[jira]`` section (:class:`demandsync.config.JiraConfig`)."""
+        tracker = cls(
+            settings.url, email=settings.email, api_token=settings.api_token, pat=settings.pat,
+            read_timeout=settings.timeout, allow_insecure_http=settings.allow_insecure_http,
+            page_size=settings.page_size, deployment=settings.deployment,
+            max_attempts=settings.max_attempts, max_wait_total=settings.max_wait_total,
+        )
+        tracker.quiet_writes = not settings.notify_users
+        return tracker
 
     def __init__(
         self,
@@ -265,11 +215,6 @@ class JiraTracker(Tracker):
                 values={fid: f.get(fid) for fid in value_fields},
             )
 
-    def editable_fields(self, key: str) -> set[str]:
-        """Ids of the fields the account may set on ``key`` (its edit screen), for ``demandsync check``."""
-        meta = self.client.request_json("GET", f"{self.api}/issue/{quote(key)}/editmeta") or {}
-        return set((meta.get("fields") or {}).keys())
-
     def myself(self) -> dict[str, Any]:
         return self.client.request_json("GET", f"{self.api}/myself") or {}
 
@@ -281,11 +226,45 @@ class JiraTracker(Tracker):
         params = {"fields": ",".join(dict.fromkeys(fields))}
         return self.client.request_json("GET", f"{self.api}/issue/{quote(key)}", params=params) or {}
 
-    def editable_field_names(self, key: str) -> dict[str, str]:
-        """``field id -> name`` of every field on ``key``'s edit screen (team-managed projects have
-        their own fields, so this is how a figure's field is found per project)."""
+    def editable_fields(self, key: str) -> dict[str, str]:
+        """``field id -> name`` of every field on ``key``'s edit screen (``GET …/issue/{key}/editmeta``).
+        Team-managed projects have their own fields, so this is also how a figure's field is found per project."""
         meta = self.client.request_json("GET", f"{self.api}/issue/{quote(key)}/editmeta") or {}
         return {fid: str((f or {}).get("name") or fid) for fid, f in (meta.get("fields") or {}).items()}
+
+    def whoami(self) -> str:
+        me = self.myself()
+        return str(me.get("displayName") or me.get("emailAddress") or me.get("name") or me.get("accountId") or "?")
+
+    def browse_url(self, key: str) -> str:
+        return f"{self.url}/browse/{quote(key)}"
+
+    def released(self, keys: Sequence[str], *, chunk: int = 100) -> list[str]:
+        """Keys whose ``fixVersions`` are all released (and there is at least one)."""
+        out: list[str] = []
+        for i in range(0, len(keys), chunk):
+            part = list(keys[i:i + chunk])
+            try:
+                out += self._released(part)
+            except FatalAPIError as exc:
+                if exc.status != 400 or len(part) == 1:
+                    raise
+                # JQL refuses the whole list when one key no longer exists (deleted, moved): go one by one.
+                for key in part:
+                    try:
+                        out += self._released([key])
+                    except FatalAPIError as one:
+                        if one.status != 400:
+                            raise
+        return out
+
+    def _released(self, keys: Sequence[str]) -> list[str]:
+        out = []
+        for issue in self.search(f"key in ({', '.join(keys)})", ["fixVersions"]):
+            versions = (issue.get("fields") or {}).get("fixVersions") or []
+            if versions and all(isinstance(v, Mapping) and v.get("released") is True for v in versions):
+                out.append(str(issue["key"]))
+        return out
 
     def epic_link_field(self) -> str | None:
         """Id of the "Epic Link" custom field (Data Center links an epic's children through it), if any."""
@@ -310,9 +289,44 @@ class JiraTracker(Tracker):
     def update_comment(self, key: str, comment_id: str, body: dict[str, Any] | str) -> dict[str, Any]:
         """Replace a comment's body in place. Cloud is asked not to notify watchers."""
         params = {"notifyUsers": "false"} if self.deployment == "cloud" and self.quiet_writes else None
-        return self.client.request_json(
-            "PUT", f"{self.api}/issue/{quote(key)}/comment/{quote(str(comment_id))}", params=params,
-            json={"body": body}) or {}
+        path = f"{self.api}/issue/{quote(key)}/comment/{quote(str(comment_id))}"
+        try:
+            return self.client.request_json("PUT", path, params=params, json={"body": body}) or {}
+        except FatalAPIError as exc:
+            if not self._notify_refused(exc, params):
+                raise
+            return self.update_comment(key, comment_id, body)
+
+    # the managed summary (Tracker protocol): bodies rendered in .render
+
+    def summary_comments(self, key: str) -> Iterator[tuple[str, str, str | None]]:
+        for c in self.comments(key):
+            body = c.get("body")
+            text = adf_to_text(body) if isinstance(body, dict) else str(body or "")
+            author = c.get("author") or {}
+            yield str(c.get("id") or ""), text, (author.get("accountId") or author.get("name") or author.get("key"))
+
+    def add_summary_comment(self, key: str, content: SummaryContent, changed_on: date) -> str:
+        body = render_summary(content, changed_on, cloud=self.deployment == "cloud")
+        return str(self.add_comment(key, body).get("id") or "")
+
+    def update_summary_comment(self, key: str, comment_id: str, content: SummaryContent, changed_on: date) -> bool:
+        body = render_summary(content, changed_on, cloud=self.deployment == "cloud")
+        try:
+            self.update_comment(key, comment_id, body)
+        except FatalAPIError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def field_text(self, key: str, field_id: str) -> str:
+        value = (self.issue(key, [field_id]).get("fields") or {}).get(field_id)
+        return adf_to_text(value) if isinstance(value, dict) else str(value or "")
+
+    def write_summary_field(self, key: str, field_id: str, content: SummaryContent, changed_on: date,
+                            plain: bool = False) -> None:
+        self.update(key, {field_id: render_summary(content, changed_on, cloud=self.deployment == "cloud", plain=plain)})
 
     # writes
 
@@ -321,12 +335,7 @@ class JiraTracker(Tracker):
         try:
             self.client.request("PUT", f"{self.api}/issue/{quote(key)}", params=params, json={"fields": dict(values)})
         except FatalAPIError as exc:
-            if exc.status == 403 and params and "notif" in describe_body(exc.body).lower():
-                self.quiet_writes = False
-                log.warning(
-                    "Jira refused notifyUsers=false (it needs Administer Jira or project admin); "
-                    "demand updates from now on will notify the epics' watchers"
-                )
+            if self._notify_refused(exc, params):
                 self.update(key, values)
                 return
             if exc.status == 401:
@@ -337,6 +346,18 @@ class JiraTracker(Tracker):
         self.client.close()
 
     # helpers
+
+    def _notify_refused(self, exc: FatalAPIError, params: Mapping[str, str] | None) -> bool:
+        """True (and quiet writes switched off) when Jira refused ``notifyUsers=false``: it needs
+        Administer Jira or project admin, for issue edits and comment updates alike
+        (OpenAPI spec: ``PUT /rest/api/3/issue/{issueIdOrKey}`` and ``…/comment/{id}``, parameter
+        ``notifyUsers``)."""
+        if not (exc.status == 403 and params and "notif" in describe_body(exc.body).lower()):
+            return False
+        self.quiet_writes = False
+        log.warning("Jira refused notifyUsers=false (it needs Administer Jira or project admin); "
+                    "demand updates from now on will notify the epics' watchers")
+        return True
 
     def _field_name(self, fid: str) -> str:
         if self._field_names is None:
@@ -377,200 +398,3 @@ class JiraTracker(Tracker):
         return f"Jira refused the value {shown} for {label}: {message}"
 
 
-# -- Jira as a source -------------------------------------------------------------
-
-_CURSOR_FORMAT = "%Y-%m-%d %H:%M"
-_CURSOR_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$")
-_ORDER_BY = re.compile(r"\border\s+by\b", re.I)
-
-
-def split_order_by(jql: str) -> tuple[str, str]:
-    """``(condition, "ORDER BY …")`` of a JQL query; the ORDER BY inside a quoted value does not count.
-
-    >>> split_order_by('project = FB AND summary ~ "order by" ORDER BY created DESC')
-    ('project = FB AND summary ~ "order by"', 'ORDER BY created DESC')
-    """
-    quote_char: str | None = None
-    i = 0
-    unquoted: list[int] = []  # positions outside quotes
-    while i < len(jql):
-        c = jql[i]
-        if quote_char:
-            if c == "\\":
-                i += 2
-                continue
-            if c == quote_char:
-                quote_char = None
-        elif c in "\"'":
-            quote_char = c
-        else:
-            unquoted.append(i)
-        i += 1
-    outside = set(unquoted)
-    for m in reversed(list(_ORDER_BY.finditer(jql))):
-        if m.start() in outside:
-            return jql[: m.start()].strip(), "ORDER BY" + jql[m.end():].rstrip()
-    return jql.strip(), ""
-
-
-def incremental_jql(jql: str, since: str | None) -> str:
-    """``jql`` restricted to issues updated at or after ``since`` ('yyyy-MM-dd HH:mm').
-
-    >>> incremental_jql("project = FB OR labels = feedback ORDER BY key", "2024-05-01 09:30")
-    '(project = FB OR labels = feedback) AND updated >= "2024-05-01 09:30" ORDER BY key'
-    """
-    if not since:
-        return jql
-    if not _CURSOR_RE.match(since):
-        raise ValueError(f"cursor value {since!r} is not 'yyyy-MM-dd HH:mm'")
-    condition, order = split_order_by(jql)
-    clause = f'updated >= "{since}"'
-    where = f"({condition}) AND {clause}" if condition else clause
-    return f"{where} {order}".strip()
-
-
-def _is_epic_level(issue: Mapping[str, Any]) -> bool:
-    """False only when Jira says the issue sits below epic level (a sub-task's
-    parent is a story). Data Center carries no hierarchy level: assume yes and
-    let the linker check the key against its epics."""
-    level = ((issue.get("fields") or {}).get("issuetype") or {}).get("hierarchyLevel")
-    return level is None or level == 1
-
-
-def epic_keys(fields: Mapping[str, Any], epic_link_field: str | None = None) -> list[str]:
-    """Jira keys a feedback issue points at explicitly: its parent, its Epic
-    Link (Data Center), and every issue it links to, parent first, no repeats."""
-    keys: list[str] = []
-    parent = fields.get("parent")
-    if isinstance(parent, dict) and parent.get("key") and _is_epic_level(parent):
-        keys.append(str(parent["key"]))
-    if epic_link_field and isinstance(fields.get(epic_link_field), str):
-        keys.append(fields[epic_link_field])
-    for link in fields.get("issuelinks") or []:
-        for side in ("outwardIssue", "inwardIssue"):
-            other = link.get(side) if isinstance(link, dict) else None
-            if isinstance(other, dict) and other.get("key") and _is_epic_level(other):
-                keys.append(str(other["key"]))
-    return list(dict.fromkeys(keys))
-
-
-def organization_names(value: Any) -> list[str]:
-    """Names from a JSM Organizations field (``[{"id", "name"}]``), a select
-    option (``{"value"}``) or plain text."""
-    items = value if isinstance(value, list) else [value]
-    names = []
-    for item in items:
-        if isinstance(item, dict):
-            item = item.get("name") or item.get("value")
-        if isinstance(item, str) and item.strip():
-            names.append(item.strip())
-    return names
-
-
-class JiraSourceOptions(SourceOptions):
-    """``[[sources]] kind = "jira"`` keys."""
-
-    url: str
-    jql: str = Field(min_length=1)
-    email: str | None = None
-    api_token: SecretStr | None = None
-    pat: SecretStr | None = None
-    deployment: Deployment | None = None
-    allow_insecure_http: bool = False
-    page_size: int = Field(100, ge=1, le=5000)
-    #: Field holding the customer's organisation (JSM "Organizations", a select, or text).
-    organization_field: str | None = None
-    #: Data Center / company-managed "Epic Link" custom field, e.g. customfield_10014.
-    epic_link_field: str | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> JiraSourceOptions:
-        check_base_url(self.url, allow_insecure_http=self.allow_insecure_http)
-        has_cloud = bool(self.email) and self.api_token is not None
-        if self.pat is not None and (self.email or self.api_token is not None):
-            raise ValueError("set either email + api_token (Jira Cloud) or pat (Data Center), not both")
-        if self.pat is None and not has_cloud:
-            raise ValueError("set email + api_token (Jira Cloud) or pat (Data Center)")
-        return self
-
-    @field_validator("organization_field", "epic_link_field")
-    @classmethod
-    def _field_id(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.\-]+", value):
-            raise ValueError(f"{value!r} must be a Jira field id such as customfield_10002")
-        return value
-
-
-class JiraSource(Source):
-    """Feedback kept as Jira issues (a JSM or "Feedback" project), chosen by JQL.
-
-    Each record is the issue JSON plus ``fields.description_text`` (plain
-    text), ``epic_keys`` (explicit epic references), ``organizations`` /
-    ``organization`` and ``browse_url``. The cursor is the newest ``updated``
-    seen, in the account's time zone, as JQL expects; re-reading the boundary
-    minute is harmless because items are upserted.
-    """
-
-    kind: ClassVar[str] = "jira"
-    Options: ClassVar[type[SourceOptions]] = JiraSourceOptions
-    default_preset: ClassVar[str | None] = "jira"
-
-    def __init__(self, options: SourceOptions, context: SourceContext, **client_kwargs: Any) -> None:
-        super().__init__(options, context)
-        assert isinstance(options, JiraSourceOptions)
-        self.opts = options
-        self.jira = JiraTracker(
-            options.url, email=options.email, api_token=options.api_token, pat=options.pat,
-            deployment=options.deployment, allow_insecure_http=options.allow_insecure_http,
-            page_size=options.page_size, **client_kwargs,
-        )
-
-    def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
-        since = None if self.context.full else (cursor or {}).get("updated")
-        try:
-            jql = incremental_jql(self.opts.jql, since)
-        except ValueError as exc:
-            log.warning("%s: ignoring a malformed cursor (%s); reading everything", self.context.name, exc)
-            jql = incremental_jql(self.opts.jql, None)
-        fields = [*SOURCE_FIELDS, *(f for f in (self.opts.organization_field, self.opts.epic_link_field) if f)]
-        newest: datetime | None = None
-        for issue in self.jira.search(jql, fields):
-            key = issue.get("key")
-            locator = f"jira issue {key or issue.get('id', '?')}"
-            if not key or not isinstance(issue.get("fields"), dict):
-                yield Quarantined(self.context.name, locator, "Jira returned an issue without key or fields",
-                                  raw=json.dumps(issue, default=str)[:2000])
-                continue
-            updated = parse_time(issue["fields"].get("updated"))
-            if updated and (newest is None or updated > newest):
-                newest = updated
-            yield Record(data=self._data(issue), locator=locator)
-        if newest is not None:
-            self.cursor = {"updated": newest.astimezone(self._jql_zone()).strftime(_CURSOR_FORMAT)}
-        else:
-            self.cursor = {} if self.context.full else dict(cursor or {})
-
-    def close(self) -> None:
-        self.jira.close()
-
-    def _data(self, issue: Mapping[str, Any]) -> dict[str, Any]:
-        fields = dict(issue["fields"])
-        fields["description_text"] = adf_to_text(fields.get("description"))
-        data = dict(issue)
-        data["fields"] = fields
-        data["epic_keys"] = epic_keys(fields, self.opts.epic_link_field)
-        data["browse_url"] = f"{self.jira.url}/browse/{issue['key']}"
-        if self.opts.organization_field:
-            names = organization_names(fields.get(self.opts.organization_field))
-            data["organizations"] = names
-            data["organization"] = names[0] if names else None
-        return data
-
-    def _jql_zone(self) -> ZoneInfo | timezone:
-        """JQL reads dates in the searching user's profile time zone."""
-        try:
-            name = self.jira.myself().get("timeZone")
-            return ZoneInfo(name) if name else UTC
-        except (ZoneInfoNotFoundError, ValueError, FatalAPIError) as exc:
-            log.warning("%s: cannot tell the Jira account's time zone (%s); using UTC", self.context.name, exc)
-            return UTC

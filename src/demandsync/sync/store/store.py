@@ -21,7 +21,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from demandsync.domain import Epic, FeedbackItem, Quarantined
-from demandsync.sync.schema import EpicRow, ItemRow, LinkRow, MetaRow, QuarantineRow, RunRow, SourceStateRow, WriteRow
+from demandsync.sync.store.schema import (
+    EpicRow,
+    ItemRow,
+    LinkRow,
+    MetaRow,
+    QuarantineRow,
+    RunRow,
+    SourceStateRow,
+    WriteRow,
+)
 
 ITEMS = ItemRow.__table__
 EPICS = EpicRow.__table__
@@ -87,7 +96,7 @@ class LinkedItem:
     state: str
 
 
-#: The newest migration in ``demandsync/migrations/versions``. A store already there opens
+#: The newest migration in ``demandsync/sync/store/migrations/versions``. A store already there opens
 #: without importing Alembic at all (a third of a no-change run's start-up);
 #: ``tests/test_migrations.py`` pins this to Alembic's head so the two never drift.
 HEAD_REVISION = "0002"
@@ -111,7 +120,7 @@ def migrate(engine: Engine) -> None:
     from alembic.script import ScriptDirectory
 
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(files("demandsync") / "migrations"))
+    cfg.set_main_option("script_location", str(files("demandsync") / "sync" / "store" / "migrations"))
     with engine.begin() as conn:
         head = ScriptDirectory.from_config(cfg).get_current_head()
         if MigrationContext.configure(conn).get_current_revision() == head:

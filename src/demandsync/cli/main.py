@@ -19,12 +19,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from demandsync.cli.links import register as register_link_commands
+from demandsync.config import Config, ConfigError, load_config
 from demandsync.connectors.http import APIError
-from demandsync.sync.cli_links import register as register_link_commands
-from demandsync.sync.config import Config, ConfigError, load_config
-from demandsync.sync.lock import LockHeld
-from demandsync.sync.logs import setup_logging
+from demandsync.logs import setup_logging
 from demandsync.sync.run import EXIT_CONFIG, EXIT_LOCKED, RunReport, build_tracker, run_sync
+from demandsync.sync.store.lock import LockHeld
 
 app = typer.Typer(
     name="demandsync",
@@ -161,7 +161,7 @@ def explain(
     as_json: JsonOpt = False,
 ) -> None:
     """Why is this epic's number what it is: the items counted for it."""
-    from demandsync.sync.store import Store
+    from demandsync.sync.store.store import Store
 
     cfg = _config(config)
     store = Store.open(cfg.store_url)
@@ -219,8 +219,7 @@ def check(config: ConfigOpt = None) -> None:
     tracker = build_tracker(cfg)
     problems = 0
     try:
-        me = tracker.myself()
-        out.print(f"jira: connected as {me.get('displayName') or me.get('emailAddress') or me.get('name')}")
+        out.print(f"{tracker.display_name.lower()}: connected as {tracker.whoami()}")
         try:
             targets = resolve_targets(cfg.settings.jira.fields, tracker.fields())
         except TargetError as exc:
@@ -253,7 +252,7 @@ def quarantine(
     as_json: JsonOpt = False,
 ) -> None:
     """Rows and records that could not be ingested, with the reason."""
-    from demandsync.sync.store import Store
+    from demandsync.sync.store.store import Store
 
     cfg = _config(config)
     store = Store.open(cfg.store_url)
@@ -277,7 +276,7 @@ def preview(
     rows: Annotated[int, typer.Option("--rows", "-n", help="How many rows.")] = 5,
 ) -> None:
     """Show how a source's first rows map, before the first run."""
-    from demandsync.mappings.preview import preview_source
+    from demandsync.cli.preview import preview_source
 
     cfg = _config(config)
     chosen = next((s for s in cfg.settings.sources if s.name == source), None)
@@ -307,7 +306,7 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a whole sync against the bundled Jira sandbox and example exports."""
-    from demandsync.sync.demo import run_demo
+    from demandsync.cli.demo import run_demo
 
     raise typer.Exit(run_demo(out, keep=keep, as_json=as_json))
 
@@ -321,8 +320,8 @@ def serve(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run syncs on a schedule in the foreground; SIGTERM stops it cleanly."""
-    from demandsync.sync.serve import Schedule, Stopper
-    from demandsync.sync.serve import serve as serve_loop
+    from demandsync.sync.schedule import Schedule, Stopper
+    from demandsync.sync.schedule import serve as serve_loop
 
     cfg = _config(config, log_json=log_json, verbose=verbose)  # fail fast on a bad config
     try:
@@ -338,7 +337,7 @@ def serve(
 def status(config: ConfigOpt = None, as_json: JsonOpt = False,
            runs: Annotated[int, typer.Option("--runs", help="How many recent runs.")] = 5) -> None:
     """Last runs, each source's cursor and last error, pending writes, quarantined rows."""
-    from demandsync.sync.status import collect_status, render_status
+    from demandsync.cli.status import collect_status, render_status
 
     cfg = _config(config)
     doc = collect_status(cfg, runs)
@@ -355,7 +354,7 @@ def forget(
     config: ConfigOpt = None,
 ) -> None:
     """Delete a person's feedback from the store (GDPR erasure); counts drop on the next run."""
-    from demandsync.sync.store import Store
+    from demandsync.sync.store.store import Store
 
     cfg = _config(config)
     store = Store.open(cfg.store_url)
@@ -375,7 +374,7 @@ def requesters(
 ) -> None:
     """Who asked for an epic (person, contact, account, sources): tell them when it ships."""
     from demandsync.sync.requesters import CSV_COLUMNS, requesters_csv, requesters_for
-    from demandsync.sync.store import Store
+    from demandsync.sync.store.store import Store
 
     cfg = _config(config)
     store = Store.open(cfg.store_url)

@@ -20,9 +20,9 @@ from types import FrameType
 
 from croniter import croniter
 
-from demandsync.sync.config import ConfigError, load_config
-from demandsync.sync.lock import LockHeld
+from demandsync.config import ConfigError, load_config
 from demandsync.sync.run import RunReport, run_sync
+from demandsync.sync.store.lock import LockHeld
 
 log = logging.getLogger(__name__)
 

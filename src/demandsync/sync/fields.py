@@ -1,0 +1,61 @@
+"""Field resolution: the admin names a field (``customfield_10050`` or "Customer requests"),
+the tracker wants an id. Tracker-neutral: works on the :class:`~demandsync.domain.TrackerField`
+list any tracker returns.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+from demandsync.domain import TrackerField
+from demandsync.errors import ConfigError
+
+
+class FieldLookupError(ConfigError, LookupError):
+    """A field named in the config cannot be pinned to one Jira field."""
+
+
+class UnknownFieldError(FieldLookupError):
+    pass
+
+
+class AmbiguousFieldError(FieldLookupError):
+    pass
+
+
+def resolve_field(ref: str, fields: Sequence[TrackerField]) -> TrackerField:
+    """The field ``ref`` names: an id exactly, else a unique name (exact case
+    first, then ignoring case).
+
+    Admins write names ("Customer requests"), Jira wants ids
+    (``customfield_10050``). Two fields may share a name, so an ambiguous name
+    is refused with both ids rather than guessed.
+    """
+    ref = ref.strip()
+    for f in fields:
+        if f.id == ref:
+            return f
+    for matches in (
+        [f for f in fields if f.id.casefold() == ref.casefold()],
+        [f for f in fields if f.name == ref],
+        [f for f in fields if f.name.casefold() == ref.casefold()],
+    ):
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            listed = ", ".join(f"{f.id} ({f.type or 'no type'}{', ' + f.custom_type.rsplit(':', 1)[-1] if f.custom_type else ''})" for f in matches)
+            raise AmbiguousFieldError(
+                f"Jira has {len(matches)} fields named {ref!r}: {listed}. "
+                f"Use the id instead of the name in the config, e.g. {matches[0].id!r}."
+            )
+    by_folded = {f.name.casefold(): f for f in fields}
+    close = difflib.get_close_matches(ref.casefold(), list(by_folded), n=5, cutoff=0.6)
+    hint = (
+        "; did you mean " + ", ".join(f"{by_folded[c].name!r} ({by_folded[c].id})" for c in close) + "?"
+        if close
+        else "; check the name in Jira settings → Issues → Custom fields, and that the account can see the field"
+    )
+    raise UnknownFieldError(f"no Jira field has the id or name {ref!r}{hint}")
+
+
