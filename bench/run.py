@@ -147,14 +147,17 @@ def child_epics(tool: str, url: str, jql: str, fields: str) -> dict[str, Any]:
 # =====================================================================================
 
 
-def spawn(args: list[str], src: str | None, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run ``bench/run.py --child …`` in a fresh interpreter; wall time and peak RSS of that child only."""
+def spawn(args: list[str], src: str | None, extra_env: dict[str, str] | None = None,
+          script: list[str] | None = None) -> dict[str, Any]:
+    """Run ``bench/run.py --child …`` (or ``script``) in a fresh interpreter; wall time and peak RSS of
+    that child only."""
     env = dict(os.environ) | (extra_env or {})
     if src:
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     err = open(os.devnull, "wb")  # noqa: SIM115
     s = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__)), "--child", *args], stdout=subprocess.PIPE,
+    cmd = [sys.executable, *script] if script else [sys.executable, str(Path(__file__)), "--child", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
     out, errb = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
     _, status, usage = os.wait4(proc.pid, 0)
@@ -181,7 +184,7 @@ class Site:
         self.sandbox = JiraSandbox(self.state, email=generate.EMAIL, api_token=generate.TOKEN, latency=latency)
         self.url = self.sandbox.start()
         out = Path(w.out)
-        for db in out.glob("bench.db*"):
+        for db in [*out.glob("bench.db*"), *out.glob("floor.db*")]:
             db.unlink()
         (out / "exports" / "hotjar-exit-survey-2026-04.csv").unlink(missing_ok=True)
         text = generate.config_toml(w.epics, self.url)
@@ -215,6 +218,34 @@ def measure(site: Site, name: str, src: str | None) -> dict[str, Any]:
     if doc["report"]["exit_code"] != 0:
         print(f"  ! {name}: exit {doc['report']['exit_code']}: {doc['report']['errors'][:3]}", file=sys.stderr)
     return doc
+
+
+def measure_floor(site: Site, name: str) -> dict[str, Any]:
+    """The stdlib floor client (bench/floor.py) on its own site: the same workload, the same sandbox."""
+    site.sandbox.reset_counters()
+    doc = spawn([], None, script=[str(HERE / "floor.py"), site.w.config])
+    doc["puts"] = site.sandbox.requests.get(PUT, 0)
+    doc["requests"] = site.requests()
+    doc["scenario"] = name
+    print(f"  floor    {name} : wall {doc['wall_s']:.2f}s cpu {doc['cpu_s']:.1f}s rss {doc['peak_rss_mb']:.0f} MB "
+          f"PUT {doc['puts']}  load {os.getloadavg()[0]:.1f}", flush=True)
+    return doc
+
+
+def run_floor(w: generate.Workload, scenarios: list[str], results: dict[str, list[dict[str, Any]]]) -> None:
+    """Scenarios 1-3 for the floor client, on a fresh site of its own (its figures differ from ours)."""
+    site = Site(w)
+    try:
+        f1 = measure_floor(site, "1")
+        if "1" in scenarios:
+            results.setdefault("floor-1", []).append(f1)
+        if "2" in scenarios:
+            results.setdefault("floor-2", []).append(measure_floor(site, "2"))
+        if "3" in scenarios:
+            site.add_delta()
+            results.setdefault("floor-3", []).append(measure_floor(site, "3"))
+    finally:
+        site.close()
 
 
 def epic_pages(n_epics: int, page: int = 100) -> int:
@@ -252,6 +283,7 @@ def run_scenarios(w: generate.Workload, scenarios: list[str], repeat: int, laten
                     results["epic-read"] = compare_epic_read(site, w, repeat, src)
             finally:
                 site.close()
+            run_floor(w, scenarios, results)  # interleaved with ours, so both see the same machine load
     if "4" in scenarios:
         for r in range(latency_repeat):
             site = Site(w, latency=latency)
@@ -291,7 +323,9 @@ def _progress(name: str, r: int, d: dict[str, Any]) -> None:
 
 # ---- reporting ------------------------------------------------------------------------
 
-TARGETS = {"1": (8.0, 300.0), "2": (2.0, None), "3": (None, None), "4": (None, None)}
+TARGETS = {"1": (None, 300.0), "2": (None, None), "3": (None, None), "4": (None, None)}
+#: demandsync's best wall / the floor client's best wall, both measured in the same benchmark run.
+RATIO_TARGETS = {"1": 2.0, "2": 1.3, "3": 1.5}
 TITLES = {"1": "first full run", "2": "re-run, nothing new", "3": "re-run, 1% new items",
           "4": "first run, +latency/request"}
 
@@ -318,8 +352,15 @@ def summarize(results: dict[str, list[dict[str, Any]]], w: generate.Workload) ->
                         for k, v in b["report"]["sources"].items()},
             "links": b["report"]["links"],
         }
+        floor = results.get(f"floor-{name}")
+        if floor:
+            row["floor_wall_s"] = best(floor)["wall_s"]
+            row["floor_wall_all"] = [d["wall_s"] for d in floor]
+            row["ratio"] = round(row["wall_s"] / row["floor_wall_s"], 2)
         wall_target, rss_target = TARGETS[name]
         checks = []
+        if name in RATIO_TARGETS and "ratio" in row:
+            checks.append(("ratio", row["ratio"] <= RATIO_TARGETS[name], f"<= {RATIO_TARGETS[name]:g}x floor"))
         if wall_target:
             checks.append(("wall", row["wall_s"] <= wall_target, f"<= {wall_target:g}s"))
         if rss_target:
@@ -344,12 +385,16 @@ def summarize(results: dict[str, list[dict[str, Any]]], w: generate.Workload) ->
 def print_table(rows: list[dict[str, Any]], cmp: dict[str, Any] | None, w: generate.Workload) -> None:
     print(f"\n== demandsync bench: {w.epics:,} epics, {w.items:,} items (seed {w.seed}) on "
           f"{os.cpu_count()} cores; best of N wall, max peak RSS ==")
-    hdr = f"{'scenario':32} {'wall s':>7} {'run s':>6} {'cpu s':>6} {'RSS MB':>7} {'PUT':>5} {'requests':>8}  checks"
+    hdr = (f"{'scenario':32} {'wall s':>7} {'floor s':>7} {'ratio':>6} {'run s':>6} {'cpu s':>6} {'RSS MB':>7} "
+           f"{'PUT':>5} {'requests':>8}  checks")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         checks = ", ".join(f"{c['check']} {'OK' if c['ok'] else 'MISS'} ({c['target']})" for c in r["checks"])
-        print(f"{r['scenario'] + ' ' + r['title']:32} {r['wall_s']:7.2f} {r['run_s']:6.2f} {r['cpu_s']:6.1f} {r['peak_rss_mb']:7.0f} "
+        floor_s = f"{r['floor_wall_s']:7.2f}" if "floor_wall_s" in r else f"{'-':>7}"
+        ratio = f"{r['ratio']:5.2f}x" if "ratio" in r else f"{'-':>6}"
+        print(f"{r['scenario'] + ' ' + r['title']:32} {r['wall_s']:7.2f} {floor_s} {ratio} {r['run_s']:6.2f} "
+              f"{r['cpu_s']:6.1f} {r['peak_rss_mb']:7.0f} "
               f"{r['puts']:5d} {r['total_requests']:8d}  {checks}")
     for r in rows:
         print(f"\n[{r['scenario']}] {r['title']}: walls {r['wall_all']}  stages {r['stages']}")
