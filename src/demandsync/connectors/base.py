@@ -61,6 +61,9 @@ class Source(ABC):
     Options: ClassVar[type[SourceOptions]] = SourceOptions
     #: Preset used when the config names none and the source cannot detect one.
     default_preset: ClassVar[str | None] = None
+    #: A plugin's own preset(s): a ``.toml`` file or a folder of them, e.g.
+    #: ``Path(__file__).with_name("presets")``. Loaded when the config uses this kind.
+    presets: ClassVar[Path | None] = None
 
     def __init__(self, options: SourceOptions, context: SourceContext) -> None:
         self.options = options
