@@ -30,6 +30,7 @@ from pydantic import Field, model_validator
 
 from demandsync.connectors.base import Source, SourceContext, SourceOptions
 from demandsync.connectors.http import ApiClient, APIError, Paginator, check_base_url, paginate
+from demandsync.connectors.http.errors import describe_body
 from demandsync.domain import Cursor, Quarantined
 from demandsync.errors import OutsideError
 
@@ -110,8 +111,10 @@ class ApiSource(Source):
             if rows is None and endpoint.optional_records:
                 rows = []
             if not isinstance(rows, list):
+                said = describe_body(page)
                 raise UnexpectedShape(f"{self.vendor} answered {endpoint.path} without a "
-                                      f"{endpoint.records or 'JSON list'}; no records were read from it")
+                                      f"{endpoint.records or 'JSON list'}{f' ({said})' if said else ''}; "
+                                      "no records were read from it")
             for row in rows:
                 if isinstance(row, dict):
                     yield row

@@ -151,8 +151,8 @@ class CannySource(ApiSource):
     # -- reading ------------------------------------------------------------------
 
     def _boards(self) -> list[dict[str, Any]]:
-        body = self.client.request_json("POST", "boards/list", json={}) or {}
-        boards = [b for b in body.get("boards") or [] if isinstance(b, dict) and b.get("id")]
+        # through read(): an answer without "boards" (e.g. {"error": …} with a 200) raises, never "no boards"
+        boards = [b for b in self.read(self.check_endpoint(), "canny board") if isinstance(b, dict) and b.get("id")]
         if self.opts.board_ids:
             wanted = set(self.opts.board_ids)
             missing = wanted - {str(b["id"]) for b in boards}
