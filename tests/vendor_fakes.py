@@ -209,6 +209,8 @@ class ProductboardFake(FakeAPI):
         #: user entity id -> company entity id
         self.user_company: dict[str, str] = {}
         self.entities_refused = False
+        #: The v2 list hides archived notes by default (DM release notes); False: a server that does not.
+        self.hide_archived = True
         #: integration id -> [(feature id, issue key)]
         self.jira: dict[str, list[tuple[str, str]]] = {}
 
@@ -230,7 +232,8 @@ class ProductboardFake(FakeAPI):
         tail = path.split("/v2/", 1)[-1]
         parts = tail.split("/")
         if tail == "notes":
-            rows = [n for n in self.notes if not (isinstance(n, dict) and (n.get("fields") or {}).get("archived"))]
+            rows = [n for n in self.notes
+                    if not (self.hide_archived and isinstance(n, dict) and (n.get("fields") or {}).get("archived"))]
             if query.get("updatedFrom"):
                 rows = [n for n in rows if isinstance(n, dict) and n.get("updatedAt", "") >= query["updatedFrom"]]
             return self._paged(rows, query, path, self._base)
