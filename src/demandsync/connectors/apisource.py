@@ -28,11 +28,14 @@ from typing import Any
 import httpx
 from pydantic import Field, model_validator
 
-from demandsync.connectors.base import Source, SourceContext, SourceOptions
+from demandsync.connectors.base import Source, SourceCheckFailed, SourceContext, SourceOptions
 from demandsync.connectors.http import ApiClient, APIError, Paginator, check_base_url, paginate
 from demandsync.connectors.http.errors import describe_body
 from demandsync.domain import Cursor, Quarantined
 from demandsync.errors import OutsideError
+
+__all__ = ["ApiSource", "ApiSourceOptions", "Endpoint", "Incremental", "OnePage", "SourceCheckFailed",
+           "UnexpectedShape", "iso", "parse_time", "quarantine"]
 
 _RAW_LIMIT = 2000
 
@@ -155,16 +158,6 @@ def _at(page: Mapping[str, Any], path: str | None) -> Any:
     for key in path.split("."):
         node = node.get(key) if isinstance(node, Mapping) else None
     return node
-
-
-class SourceCheckFailed(OutsideError):
-    """``check()`` could not read one page: names the source and says what the vendor said."""
-
-    def __init__(self, source: str, vendor: str, detail: str) -> None:
-        self.source = source
-        self.vendor = vendor
-        self.detail = detail
-        super().__init__(f"source {source!r} ({vendor}): {detail}")
 
 
 class UnexpectedShape(OutsideError):
