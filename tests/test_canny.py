@@ -16,6 +16,7 @@ from demandsync.connectors.base import Record, SourceContext
 from demandsync.connectors.canny import CannySource
 from demandsync.domain import FeedbackItem, Person
 from demandsync.mappings.engine import build_mapper
+from demandsync.sync.store.store import Store
 
 API = "https://canny.io/api/v1"
 
@@ -83,7 +84,7 @@ def test_incremental_run_stops_at_the_cursor_and_full_every_forces_a_reread(tmp_
         fake.add_post(canny_post(f"p{day}", f"2024-06-0{day}T00:00:00.000Z", author=None), [canny_user("u", "a@x.io")])
     first = source(fake, tmp_path, companies=False, full_every=2)
     assert len(list(first.pull({}))) == 3
-    assert first.cursor == {"newest_created": "2024-06-03T00:00:00Z", "runs_since_full": 0}
+    assert first.cursor == {"newest_created": "2024-06-03T00:00:00Z", "runs_since_full": 0, "version": 2}
     fake.add_post(canny_post("p4", "2024-06-04T00:00:00.000Z", author=None), [canny_user("u", "a@x.io")])
     second = source(fake, tmp_path, companies=False, full_every=2)
     assert [r.locator for r in second.pull(first.cursor)] == ["canny post p4", "canny post p3"]  # p3: the boundary
@@ -105,3 +106,20 @@ def test_an_error_body_with_a_200_fails_instead_of_reading_no_boards(tmp_path: P
 def test_unknown_board_is_named(tmp_path: Path) -> None:
     with pytest.raises(LookupError, match="no board with id nope"):
         list(source(CannyFake(), tmp_path, board_ids=["nope"]).pull({}))
+
+
+def test_the_first_run_after_the_upgrade_reads_everything_and_retires_per_voter_items(
+        tmp_path: Path, store: Store) -> None:
+    """Earlier versions stored one item per (post, voter) as ``<post>:<voter>``; left alone they
+    would count next to the new per-post items. An old cursor (no version) forces a complete read."""
+    store.upsert_items([FeedbackItem("canny", "p1:u1", "Post p1", requester="a@x.io")], {})
+    fake = CannyFake()
+    fake.add_post(canny_post("p1", "2024-06-01T00:00:00.000Z", author=None), [canny_user("u1", "a@x.io")])
+    canny = source(fake, tmp_path, companies=False)
+    seen = {r.data["record_id"] for r in canny.pull({"newest_created": "2024-06-01T00:00:00Z", "runs_since_full": 0})
+            if isinstance(r, Record)}
+    assert canny.complete() is True and seen == {"p1"}
+    assert store.mark_missing_deleted("canny", seen) == 1
+    later = source(fake, tmp_path, companies=False)
+    list(later.pull(canny.cursor))
+    assert later.complete() is False  # an ordinary incremental run reconciles nothing

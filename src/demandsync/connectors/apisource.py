@@ -70,6 +70,8 @@ class ApiSource(Source):
         self.opts: Any = options  # subclasses narrow the type with a class annotation
         self.client = ApiClient(options.url.rstrip("/"), auth=self.auth(options),
                                 allow_insecure_http=options.allow_insecure_http, **client_kwargs)
+        #: Set by a pull that read everything upstream (see :meth:`complete`).
+        self.read_everything = False
 
     def auth(self, options: Any) -> httpx.Auth:
         """How this API wants its credentials (one of the flows in ``connectors.http.auth``)."""
@@ -124,6 +126,9 @@ class ApiSource(Source):
                 else:
                     yield quarantine(self.context.name, f"{what} ?", f"{self.vendor} sent a {what} that is not "
                                      "a JSON object", row)
+
+    def complete(self) -> bool:
+        return self.context.full or self.read_everything
 
     def close(self) -> None:
         self.client.close()
@@ -182,19 +187,27 @@ class Incremental:
     #: The newest value observed this run.
     newest: Any = None
     is_time: bool = True
+    version: int = 1
 
     @classmethod
     def from_cursor(cls, cursor: Cursor | None, key: str, *, full: bool, full_every: int | None = None,
-                    is_time: bool = True) -> Incremental:
-        """``full`` (``run --full``), a missing or unreadable value, or the N-th run all mean "read everything"."""
+                    is_time: bool = True, version: int = 1) -> Incremental:
+        """``full`` (``run --full``), a missing or unreadable value, the N-th run, or a cursor
+        saved under another ``version`` all mean "read everything".
+
+        ``version``: bump it when a connector changes what its records are (their identity);
+        the first run after an upgrade then reads everything, and since the source reports
+        that read as complete, the items of the old identity are retired instead of counting
+        next to the new ones."""
         saved = cursor if isinstance(cursor, Mapping) else {}
         runs = saved.get("runs_since_full")
         runs = runs if isinstance(runs, int) and runs >= 0 else 0
         raw = saved.get(key)
         start = parse_time(raw) if is_time else (str(raw) if raw not in (None, "") else None)
-        if full or start is None or (full_every is not None and runs + 1 >= full_every):
-            return cls(key, None, True, runs, is_time=is_time)
-        return cls(key, start, False, runs, newest=start, is_time=is_time)
+        stale = saved.get("version", 1) != version
+        if full or stale or start is None or (full_every is not None and runs + 1 >= full_every):
+            return cls(key, None, True, runs, is_time=is_time, version=version)
+        return cls(key, start, False, runs, newest=start, is_time=is_time, version=version)
 
     def observe(self, value: Any) -> None:
         """Remember ``value`` if it is the newest seen (timestamps compare; ids: the first one wins)."""
@@ -208,7 +221,10 @@ class Incremental:
 
     def cursor(self) -> Cursor:
         value = iso(self.newest) if self.is_time and self.newest is not None else self.newest
-        return {self.key: value, "runs_since_full": 0 if self.full else self.runs_since_full + 1}
+        saved: Cursor = {self.key: value, "runs_since_full": 0 if self.full else self.runs_since_full + 1}
+        if self.version != 1:
+            saved["version"] = self.version
+        return saved
 
 
 def quarantine(source: str, locator: str, reason: str, raw: Any) -> Quarantined:

@@ -85,7 +85,9 @@ class Source(ABC):
 
     def complete(self) -> bool:
         """True when the last pull saw *everything* upstream, so items not seen
-        may be reconciled as deleted. Only meaningful after a full pull."""
+        may be reconciled as deleted (the engine asks only after the pull was
+        exhausted). Default: on ``run --full``; a source that read everything on
+        its own (a first read, a "full every N runs") may say so too."""
         return self.context.full
 
     def close(self) -> None:

@@ -124,8 +124,9 @@ class CannySource(ApiSource):
         return Endpoint("POST", "boards/list", "boards", OnePage(), json={})
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
+        # version 2: one record per post (was one per post and voter)
         state = Incremental.from_cursor(cursor, "newest_created", full=self.context.full,
-                                        full_every=self.opts.full_every)
+                                        full_every=self.opts.full_every, version=2)
         self._companies: dict[str, str | None] = {}
         posts: list[dict[str, Any]] = []
         for board in self._boards():
@@ -144,9 +145,7 @@ class CannySource(ApiSource):
             seen.add(post_id)
             yield self._record(post)
         self.cursor = state.cursor()
-
-    def complete(self) -> bool:
-        return self.context.full
+        self.read_everything = state.full
 
     # -- reading ------------------------------------------------------------------
 
@@ -244,6 +243,6 @@ def _merged_away(posts: list[dict[str, Any]]) -> set[str]:
 
 
 def _linked_issue_keys(post: Mapping[str, Any]) -> list[str]:
-    jira = post.get("jira") if isinstance(post.get("jira"), dict) else {}
+    jira: Mapping[str, Any] = post["jira"] if isinstance(post.get("jira"), dict) else {}
     keys = [str(i["key"]) for i in jira.get("linkedIssues") or [] if isinstance(i, dict) and i.get("key")]
     return list(dict.fromkeys(keys))

@@ -29,8 +29,8 @@ AE = api-evangelist/hotjar ``openapi/hotjar-rest-api-openapi.yml`` and
   never fewer responses than there are.
 
 Upgrading from versions that keyed consented respondents as ``<user id>|<time>``
-(undocumented fields): run ``demandsync run --full`` once, which retires the
-old keys as the new ``response:<id>`` items come in.
+(undocumented fields): the cursor carries ``version: 2``, so the first run after
+the upgrade reads everything and, being complete, retires the old keys.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ class HotjarSource(ApiSource):
         return self._endpoint(1)
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
-        state = Incremental.from_cursor(cursor, "newest_id", full=self.context.full, is_time=False)
+        # version 2: identity response:<id> (was <user id>|<time> for consented respondents)
+        state = Incremental.from_cursor(cursor, "newest_id", full=self.context.full, is_time=False, version=2)
         for response in self.read(self._endpoint(self.opts.page_size), f"hotjar survey {self.opts.survey_id} response"):
             if isinstance(response, Quarantined):
                 yield response
@@ -101,6 +102,7 @@ class HotjarSource(ApiSource):
                 state.observe(str(rid))
             yield self._record(response)
         self.cursor = state.cursor()
+        self.read_everything = state.full
 
     def _record(self, response: Mapping[str, Any]) -> Record | Quarantined:
         rid = response.get("id")

@@ -153,7 +153,7 @@ class PendoFeedbackSource(ApiSource):
 
     def _person(self, uid: str, weight: int) -> dict[str, Any]:
         user = self._user(uid)
-        account = user.get("account") if user and isinstance(user.get("account"), dict) else {}
+        account: dict[str, Any] = user["account"] if user and isinstance(user.get("account"), dict) else {}
         return {"id": uid, "email": (user or {}).get("email"), "name": (user or {}).get("name"),
                 "account": account.get("name"), "weight": weight, "role": "voter"}
 

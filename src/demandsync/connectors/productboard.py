@@ -107,7 +107,8 @@ class ProductboardSource(ApiSource):
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
         started = datetime.now(UTC)
-        state = Incremental.from_cursor(cursor, "updated", full=self.context.full)
+        # version 2: archived notes stop counting, so the first run after the upgrade reads everything
+        state = Incremental.from_cursor(cursor, "updated", full=self.context.full, version=2)
         params = {"updatedFrom": iso(state.start)} if state.start else {}
         jira = self._jira_keys_by_feature()
         for note in self.read(Endpoint("GET", "notes", "data", NextUrlPaginator(), params=params), "productboard note"):
@@ -124,6 +125,7 @@ class ProductboardSource(ApiSource):
         # updatedFrom is inclusive: the next run starts where this one started (overlap is upserted).
         state.observe(started)
         self.cursor = state.cursor()
+        self.read_everything = state.full
 
     # -- one note ---------------------------------------------------------------------
 
@@ -134,14 +136,14 @@ class ProductboardSource(ApiSource):
         rels = Endpoint("GET", f"notes/{note_id}/relationships", "data", NextUrlPaginator())
         for rel in self.read(rels, f"productboard note {note_id} relationship"):
             target = rel.get("target") if isinstance(rel, dict) else None
-            if not isinstance(target, dict) or not target.get("id"):
-                continue
+            if isinstance(rel, Quarantined) or not isinstance(target, dict) or not target.get("id"):
+                continue  # a relationship we cannot read links nothing
             if rel.get("type") == "customer":
                 customer = self._customer(str(target["id"]), str(target.get("type") or ""))
             elif rel.get("type") == "link" and target.get("type") in _FEATURE_TYPES:
                 features.append(str(target["id"]))
         fields = note["fields"]
-        links = note.get("links") if isinstance(note.get("links"), dict) else {}
+        links: dict[str, Any] = note["links"] if isinstance(note.get("links"), dict) else {}
         data = {
             **note,
             "title_text": fields.get("name") or fields.get("title") or "",
@@ -216,7 +218,7 @@ class ProductboardSource(ApiSource):
             for conn in self.read(endpoint, f"productboard jira integration {integration} connection"):
                 if not isinstance(conn, dict) or not conn.get("id"):
                     continue
-                fields = conn.get("fields") if isinstance(conn.get("fields"), dict) else {}
+                fields: dict[str, Any] = conn["fields"] if isinstance(conn.get("fields"), dict) else {}
                 keys = keys_in([fields.get("issueKey")])
                 for key in keys:
                     found.setdefault(str(conn["id"]), [])

@@ -130,7 +130,8 @@ class UserVoiceSource(ApiSource):
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
         started = datetime.now(UTC)
-        state = Incremental.from_cursor(cursor, "since", full=self.context.full)
+        # version 2: one record per suggestion (was one per suggestion and supporter)
+        state = Incremental.from_cursor(cursor, "since", full=self.context.full, version=2)
         self._accounts: dict[str, str | None] = {}
         self._refused_logged = False
         params: dict[str, Any] = {"includes": "users"}
@@ -160,6 +161,7 @@ class UserVoiceSource(ApiSource):
             yield self._record(suggestions[sid], members, creators)
         state.observe(started)
         self.cursor = state.cursor()
+        self.read_everything = state.full
 
     def _record(self, suggestion: dict[str, Any], members: list[str],
                 creators: Mapping[str, dict[str, Any]]) -> Record | Quarantined:
