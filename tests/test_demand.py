@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from demandsync.domain import Person
 from demandsync.sync.demand import DemandRules, count_demand
 from demandsync.sync.store.store import LinkedItem
 
@@ -11,10 +12,11 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def item(i: int, epic: str = "PROD-1", *, who: str | None = None, acct: str | None = None, source: str = "survey",
-         days_ago: float | None = 1, votes: int = 1, extra: dict[str, object] | None = None) -> LinkedItem:
+         days_ago: float | None = 1, votes: int = 1, extra: dict[str, object] | None = None,
+         people: tuple[Person, ...] | None = None) -> LinkedItem:
     created = NOW - timedelta(days=days_ago) if days_ago is not None else None
     return LinkedItem(epic, i, source, str(i), f"text {i}", who, acct, created, None, votes, extra or {},
-                      "explicit", 1.0, "accepted")
+                      "explicit", 1.0, "accepted", people)
 
 
 def test_requesters_compare_emails_case_insensitively_and_anonymous_count_alone() -> None:
@@ -37,9 +39,33 @@ def test_accounts_by_name_and_optionally_by_email_domain_never_free_mail() -> No
     assert count_demand(items, ["PROD-1"], rules, NOW)["PROD-1"].accounts == 2
 
 
-def test_votes_count_each_voter_once() -> None:
+def test_votes_of_one_person_feedback_sum_over_requests() -> None:
     items = [item(1, who="a@x.io", votes=3), item(2, who="a@x.io", votes=1), item(3, votes=2), item(4, who="b@x.io")]
-    assert count_demand(items, ["PROD-1"], DemandRules(), NOW)["PROD-1"].votes == 3 + 2 + 1
+    d = count_demand(items, ["PROD-1"], DemandRules(), NOW)["PROD-1"]
+    assert (d.requests, d.requesters, d.votes) == (4, 3, 3 + 1 + 2 + 1)
+
+
+def _voter(ident: str, account: str | None = None, weight: int = 1, role: str = "voter") -> Person:
+    return Person(ident, email=ident if "@" in ident else None, account=account, weight=weight, role=role)
+
+
+def test_a_voting_post_is_one_request_its_voters_requesters_and_votes() -> None:
+    """The issue's worked example: a person voting for two posts of one epic gives two votes, one requester;
+    a survey answer by the same person adds a request but no new requester."""
+    post_a = item(1, source="canny", people=(_voter("ann@acme.com", "Acme"), _voter("canny:u_bob"),
+                                             _voter("cy@globex.com", "Globex")))
+    post_b = item(2, source="canny", people=(_voter("ann@acme.com", "Acme"),
+                                             _voter("pm@vendor.com", role="author", weight=0)))
+    survey = item(3, who="ANN@acme.com", source="survey")
+    d = count_demand([post_a, post_b, survey], ["PROD-1"], DemandRules(), NOW)["PROD-1"]
+    assert (d.requests, d.requesters, d.votes, d.accounts) == (3, 4, 3 + 1 + 1, 2)
+
+
+def test_weighted_votes_count_their_weight_and_an_empty_request_counts_nothing_but_itself() -> None:
+    feature = item(1, source="pendo", people=(_voter("ann@acme.com", weight=3), _voter("pendo:7", weight=0)))
+    nobody = item(2, source="pendo", people=())
+    d = count_demand([feature, nobody], ["PROD-1"], DemandRules(), NOW)["PROD-1"]
+    assert (d.requests, d.requesters, d.votes) == (2, 2, 3)
 
 
 def test_windows_last_requested_and_source_breakdown() -> None:

@@ -1,5 +1,5 @@
 """End to end with every kind of source at once: survey exports, sales notes,
-Canny (an API double via respx; Jira stays real HTTP on loopback) and Jira
+Canny (a fake of its API over loopback HTTP, tests/vendor_fakes.py) and Jira
 itself as a feedback source, onto the sandbox epics.
 
 The point a PM cares about: one person who asked in several places counts
@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import respx
 from conftest import cli, jira_source
-from test_canny import API, Canny, _post, _user, _vote
+from vendor_fakes import CannyFake, canny_post, canny_user
 
 from demandsync.sandbox.jira import JiraSandbox, demo_state
 from demandsync.sandbox.state import adf
@@ -47,33 +46,34 @@ def sandbox() -> Iterator[JiraSandbox]:
 
 
 @pytest.fixture
-def canny() -> Iterator[Canny]:
-    with respx.mock:  # the global router, which the Canny double registers on
-        respx.route(host="127.0.0.1").pass_through()
-        post = _post("p1", "2026-10-30T10:00:00.000Z", title="SSO with Okta",
-                     jira={"linkedIssues": [{"id": "10000", "key": "PROD-1", "url": "https://x/browse/PROD-1"}]})
-        votes = [_vote("v1", _user("u1", "INES@globex.com", "Globex", 900.0)),
-                 _vote("v2", _user("u2", "newbie@initech.com", "Initech", 300.0))]
-        yield Canny([post], {"p1": votes})
+def canny() -> Iterator[str]:
+    fake = CannyFake()
+    fake.key = CANNY_KEY
+    post = canny_post("p1", "2026-10-30T10:00:00.000Z", author=None, title="SSO with Okta", jira=["PROD-1"])
+    fake.add_post(post, [canny_user("u1", "INES@globex.com"), canny_user("u2", "newbie@initech.com")])
+    fake.companies = {"u1": [{"id": "c1", "name": "Globex", "monthlySpend": 900.0}],
+                      "u2": [{"id": "c2", "name": "Initech", "monthlySpend": 300.0}]}
+    with fake.serve() as url:
+        yield f"{url}/api/v1"
 
 
-def test_one_person_asking_in_three_places_counts_once(sandbox: JiraSandbox, canny: Canny, config: Path) -> None:
+def test_one_person_asking_in_three_places_counts_once(sandbox: JiraSandbox, canny: str, config: Path) -> None:
     config.write_text(config.read_text() + f"""
 [[sources]]
 name = "canny"
 kind = "canny"
-url = "{API}"
+url = "{canny}"
 api_key = "{CANNY_KEY}"
 """ + jira_source(sandbox.url))
     code, stdout, stderr = cli("run", "--config", str(config), "--json")
     report = json.loads(stdout)
     assert code == 0, stderr
-    assert report["sources"]["canny"]["new"] == 2 and report["sources"]["support"]["new"] == 3
+    assert report["sources"]["canny"]["new"] == 1 and report["sources"]["support"]["new"] == 3
     issue = sandbox.state.issue("PROD-1")["fields"]
     # demo sources give PROD-1 6 requests from 5 people (tests/test_e2e.py EXPECTED);
-    # + FEED-1 (ines@globex.com, already counted via sales notes) + 2 Canny voters
-    # (INES@globex.com again, and newbie@initech.com)
-    assert issue[REQUESTS] == 9
+    # + FEED-1 (ines@globex.com, already counted via sales notes) + the Canny post (one request)
+    # whose 2 voters are INES@globex.com again and newbie@initech.com
+    assert issue[REQUESTS] == 8
     assert issue[REQUESTERS] == 6
     assert issue[ACCOUNTS] == 2  # Globex, Initech: the same companies, from Canny too
     # an issue link and an admin rule link the other two support tickets

@@ -1,134 +1,67 @@
-"""HotjarSource: OAuth client credentials, cursor paging, incremental stop, identity like the CSV preset."""
+"""HotjarSource beyond the shared contract: the comment in the text, limit at most 100, identity by
+response id, the newest-id cursor, token refresh.
+
+Fixtures follow the documented response shape {id, answers, comment, tags} (tests/vendor_fakes.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
-import httpx
+import pydantic
 import pytest
-import respx
+from vendor_fakes import HotjarFake, hj_response
 
 from demandsync.connectors.base import Record, SourceContext
 from demandsync.connectors.hotjar import HotjarOptions, HotjarSource
-from demandsync.connectors.http import FatalAPIError
-from demandsync.domain import FeedbackItem, Quarantined
+from demandsync.domain import FeedbackItem
 from demandsync.mappings.engine import build_mapper
 
 API = "https://api.hotjar.io/v1"
-TOKEN_URL = f"{API}/oauth/token"
-RESPONSES = f"{API}/sites/123/surveys/456/responses"
-SECRET = "hj-client-secret-xyz"
-ZERO = "00000000-0000-0000-0000-000000000000"
 
 
-def _response(rid: str, created: str, user: str | None = "a1b2c3d4-0000-4000-8000-000000000001", **extra: Any) -> dict[str, Any]:
-    return {"id": rid, "created_time": created, "user_id": user,
-            "answers": [{"question_id": "q1", "question": "What is stopping you?", "answer": f"Price ({rid})"},
-                        {"question_id": "q2", "answer": ""}],
-            "tags": [{"name": "pricing"}], **extra}
+def source(fake: HotjarFake, tmp_path: Path, *, full: bool = False, **kwargs: Any) -> HotjarSource:
+    opts = HotjarOptions(url=API, client_id="cid", client_secret=fake.key, site_id="11", survey_id="22")
+    return HotjarSource(opts, SourceContext("hj", tmp_path, full=full), transport=fake.transport(), **kwargs)
 
 
-PAGE1 = {"results": [_response("r3", "2024-06-03T10:17:29Z"), _response("r2", "2024-06-02T08:00:00Z", user=ZERO)],
-         "next_cursor": "c2"}
-PAGE2 = {"results": [_response("r1", "2024-06-01T09:00:00Z"), {"answers": []}], "next_cursor": None}
+def test_answers_and_comment_are_the_text_and_the_response_id_the_identity(tmp_path: Path) -> None:
+    fake = HotjarFake()
+    fake.responses = [hj_response("7f3c1a90", "I need to export demand to CSV", "8", comment="Weekly, please"),
+                      hj_response("7f3c1a8f", "Price is too high", comment="")]
+    mapper = build_mapper("hj", "hotjar-api", {})
+    got = [mapper.map(r) for r in source(fake, tmp_path).pull({}) if isinstance(r, Record)]
+    assert all(isinstance(i, FeedbackItem) for i in got)
+    first = got[0]
+    assert isinstance(first, FeedbackItem)
+    assert (first.external_id, first.text) == ("response:7f3c1a90", "I need to export demand to CSV\n\n8\n\nWeekly, please")
+    assert (first.requester, first.created_at, first.people) == (None, None, None)
+    assert fake.calls("/responses")[0]["query"] == {"limit": "100"}
 
 
-def _mock(pages: dict[str | None, dict[str, Any]], tokens: list[str] | None = None) -> tuple[list[httpx.Request], list[dict[str, list[str]]]]:
-    calls: list[httpx.Request] = []
-    forms: list[dict[str, list[str]]] = []
-    tokens = tokens or ["tok-1", "tok-2", "tok-3"]
-
-    def token(request: httpx.Request) -> httpx.Response:
-        forms.append(parse_qs(request.content.decode()))
-        return httpx.Response(200, json={"access_token": tokens[len(forms) - 1], "token_type": "Bearer", "expires_in": 3600})
-
-    def responses(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        return httpx.Response(200, json=pages[request.url.params.get("cursor")])
-
-    respx.post(TOKEN_URL).mock(side_effect=token)
-    respx.get(RESPONSES).mock(side_effect=responses)
-    return calls, forms
+def test_limit_is_never_above_100() -> None:
+    with pytest.raises(pydantic.ValidationError, match="less than or equal to 100"):
+        HotjarOptions(client_id="c", client_secret="s", site_id="1", survey_id="2", page_size=500)
 
 
-def _source(tmp_path: Path, full: bool = False, **kwargs: Any) -> HotjarSource:
-    opts = HotjarOptions(client_id="cid", client_secret=SECRET, site_id="123", survey_id="456", page_size=2)
-    return HotjarSource(opts, SourceContext("hotjar-exit", tmp_path, full=full), sleep=lambda s: None, **kwargs)
+def test_incremental_stops_at_the_newest_response_seen_and_reads_all_if_it_vanished(tmp_path: Path) -> None:
+    fake = HotjarFake()
+    fake.responses = [hj_response(f"r{i}", f"answer {i}") for i in (3, 2, 1)]
+    first = source(fake, tmp_path)
+    assert len(list(first.pull({}))) == 3 and first.cursor["newest_id"] == "r3"
+    fake.responses.insert(0, hj_response("r4", "answer 4"))
+    second = source(fake, tmp_path)
+    assert [r.locator for r in second.pull(first.cursor)] == ["hotjar response r4"]
+    assert second.cursor["newest_id"] == "r4"
+    fake.responses = [r for r in fake.responses if r["id"] != "r4"]  # deleted upstream
+    assert len(list(source(fake, tmp_path).pull(second.cursor))) == 3  # never fewer than there are
 
 
-@respx.mock
-def test_token_then_cursor_pages_and_identity(tmp_path: Path) -> None:
-    calls, forms = _mock({None: PAGE1, "c2": PAGE2})
-    source = _source(tmp_path, full=True)
-    out = list(source.pull({}))
-    assert forms == [{"grant_type": ["client_credentials"], "client_id": ["cid"], "client_secret": [SECRET]}]
-    assert [c.headers["Authorization"] for c in calls] == ["Bearer tok-1", "Bearer tok-1"]
-    assert [dict(c.url.params) for c in calls] == [{"limit": "2"}, {"limit": "2", "cursor": "c2"}]
-    records = [r for r in out if isinstance(r, Record)]
-    assert [r.data["identity"] for r in records] == [
-        "a1b2c3d4-0000-4000-8000-000000000001|2024-06-03 10:17:29", "response:r2",
-        "a1b2c3d4-0000-4000-8000-000000000001|2024-06-01 09:00:00"]
-    bad = [r for r in out if isinstance(r, Quarantined)]
-    assert len(bad) == 1 and "without an id" in bad[0].reason
-    assert source.cursor == {"created": "2024-06-03T10:17:29Z"} and source.complete()
-
-
-@respx.mock
-def test_records_map_through_the_preset(tmp_path: Path) -> None:
-    _mock({None: PAGE1, "c2": PAGE2})
-    records = [r for r in _source(tmp_path, full=True).pull({}) if isinstance(r, Record)]
-    mapper = build_mapper("hotjar-exit", "hotjar-api", {})
-    first, anonymous, _ = (mapper.map(r) for r in records)
-    assert isinstance(first, FeedbackItem) and isinstance(anonymous, FeedbackItem)
-    assert first.text == "What is stopping you?: Price (r3)"
-    assert first.requester == "a1b2c3d4-0000-4000-8000-000000000001" and first.votes == 1
-    assert first.tags == ["pricing"] and first.epic_hint == [] and first.account is None
-    assert first.external_id == "a1b2c3d4-0000-4000-8000-000000000001|2024-06-03 10:17:29"
-    assert anonymous.requester is None and anonymous.external_id == "response:r2"
-
-
-@respx.mock
-def test_incremental_stops_at_the_saved_time(tmp_path: Path) -> None:
-    calls, _ = _mock({None: PAGE1, "c2": PAGE2})
-    source = _source(tmp_path)
-    out = [r.data["id"] for r in source.pull({"created": "2024-06-02T12:00:00Z"}) if isinstance(r, Record)]
-    assert out == ["r3"] and len(calls) == 1
-    assert source.cursor == {"created": "2024-06-03T10:17:29Z"} and not source.complete()
-
-
-@respx.mock
-def test_token_is_refreshed_before_expiry_and_after_a_401(tmp_path: Path) -> None:
+def test_token_is_refreshed_before_expiry(tmp_path: Path) -> None:
+    fake = HotjarFake()
     now = [0.0]
-    calls, forms = _mock({None: {"results": [], "next_cursor": None}})
-    source = _source(tmp_path, token_clock=lambda: now[0])
-    list(source.pull({}))
-    now[0] = 3600 - 30  # inside the 60 s leeway: fetch a new one first
-    list(source.pull({}))
-    assert len(forms) == 2 and calls[-1].headers["Authorization"] == "Bearer tok-2"
-
-    respx.get(RESPONSES).mock(side_effect=[httpx.Response(401), httpx.Response(200, json={"results": []})])
-    list(source.pull({}))
-    assert len(forms) == 3  # revoked token: one more token request, then the retry succeeded
-
-
-@respx.mock
-def test_429_with_retry_after_is_retried(tmp_path: Path) -> None:
-    waits: list[float] = []
-    respx.post(TOKEN_URL).mock(return_value=httpx.Response(200, json={"access_token": "t", "expires_in": 3600}))
-    respx.get(RESPONSES).mock(side_effect=[httpx.Response(429, headers={"Retry-After": "7"}),
-                                           httpx.Response(200, json={"results": [], "next_cursor": None})])
-    opts = HotjarOptions(client_id="cid", client_secret=SECRET, site_id="123", survey_id="456")
-    assert list(HotjarSource(opts, SourceContext("h", tmp_path), sleep=waits.append).pull({})) == []
-    assert waits == [7.0]
-
-
-@respx.mock
-def test_refused_credentials_are_a_clear_error_without_the_secret(tmp_path: Path) -> None:
-    respx.post(TOKEN_URL).mock(return_value=httpx.Response(401, json={"error": "invalid_client",
-                                                                      "client_secret": SECRET}))
-    with pytest.raises(FatalAPIError) as caught:
-        list(_source(tmp_path).pull({}))
-    assert "401" in str(caught.value) and "invalid_client" in str(caught.value)
-    assert SECRET not in str(caught.value) and SECRET not in repr(caught.value.body)
+    hj = source(fake, tmp_path, token_clock=lambda: now[0])
+    list(hj.pull({}))
+    now[0] = 3600 - 30  # inside the leeway: a new token first
+    list(hj.pull({}))
+    assert len(fake.calls("/oauth/token")) == 2

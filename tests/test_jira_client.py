@@ -383,3 +383,34 @@ def test_constructor_wants_one_kind_of_credentials() -> None:
     with pytest.raises(ValueError, match="plain-http"):
         JiraTracker("http://jira.acme.com", pat="p")
     JiraTracker("http://jira.acme.com", pat="p", allow_insecure_http=True)
+
+
+@respx.mock
+def test_a_comment_update_refused_for_notify_users_is_sent_again_without_it(
+        tracker: JiraTracker, caplog: pytest.LogCaptureFixture) -> None:
+    """A non-admin gets the same 403 for a quiet comment update as for a quiet issue edit (issue 11)."""
+    caplog.set_level(logging.WARNING, logger="demandsync.jira")
+    refusal = {"errorMessages": ["To discard the user notification either admin or project admin permissions are required."],
+               "errors": {}}
+
+    def edit(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("notifyUsers") == "false":
+            return httpx.Response(403, json=refusal)
+        return httpx.Response(200, json={"id": "10100", "body": json.loads(request.content)["body"]})
+
+    route = respx.put(url__regex=rf"{URL}/rest/api/3/issue/PROD-\d+/comment/\d+").mock(side_effect=edit)
+    assert tracker.update_comment("PROD-7", "10100", "new body")["id"] == "10100"
+    tracker.update_comment("PROD-8", "10200", "other body")
+    sent = [(c.request.url.path, c.request.url.params.get("notifyUsers")) for c in route.calls]
+    assert sent == [("/rest/api/3/issue/PROD-7/comment/10100", "false"), ("/rest/api/3/issue/PROD-7/comment/10100", None),
+                    ("/rest/api/3/issue/PROD-8/comment/10200", None)]
+    assert caplog.text.count("notifyUsers=false") == 1 and tracker.quiet_writes is False
+
+
+@respx.mock
+def test_a_comment_update_refused_for_another_reason_is_not_retried(tracker: JiraTracker) -> None:
+    route = respx.put(f"{URL}/rest/api/3/issue/PROD-7/comment/10100").mock(
+        return_value=httpx.Response(403, json={"errorMessages": ["You do not have permission to edit this comment."]}))
+    with pytest.raises(FatalAPIError, match="permission to edit this comment"):
+        tracker.update_comment("PROD-7", "10100", "new body")
+    assert route.call_count == 1 and tracker.quiet_writes is True

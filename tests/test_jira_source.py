@@ -183,3 +183,20 @@ def test_options_validation_names_the_problem() -> None:
     with pytest.raises(pydantic.ValidationError):
         JiraSourceOptions(url=URL, jql="", pat="p")
     assert JiraSource.kind == "jira"
+
+
+def test_check_proves_the_credentials_and_the_jql_or_names_the_refusal(tmp_path: Path) -> None:
+    from demandsync.connectors.base import SourceCheckFailed
+    from demandsync.sandbox.jira import JiraSandbox, demo_state
+
+    with JiraSandbox(demo_state(), email="demo@example.com", api_token="sandbox-token") as sb:
+        sb.start()
+
+        def source(token: str) -> JiraSource:
+            opts = JiraSourceOptions(url=sb.url, email="demo@example.com", api_token=token, jql="project = PROD")
+            return JiraSource(opts, SourceContext("support", tmp_path), max_attempts=1)
+
+        assert source("sandbox-token").check().endswith("the JQL selects at least one issue")
+        with pytest.raises(SourceCheckFailed) as exc:
+            source("wrong").check()
+    assert str(exc.value).startswith("source 'support' (Jira): HTTP 401") and "wrong" not in str(exc.value).split(":", 1)[1]

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from demandsync.config import load_config_data
 from demandsync.connectors.base import Record, SourceContext, available_kinds, load_source_class
 from demandsync.domain import FeedbackItem, Quarantined
 from demandsync.mappings.engine import build_mapper
 
 PLUGIN_DIR = Path(__file__).parent / "plugin_example"
+JIRA = {"url": "https://acme.atlassian.net", "email": "a@acme.example", "api_token": "t",
+        "fields": {"requests": "Demand requests"}}
 
 
 @pytest.fixture
@@ -40,7 +43,7 @@ def installed_plugin(tmp_path: Path) -> Iterator[Path]:
 def test_plugin_is_found_loaded_and_pulls(installed_plugin: Path, tmp_path: Path) -> None:
     assert available_kinds()["example"] == "demandsync_example_source:ExampleSource"
     cls = load_source_class("example")
-    assert cls.kind == "example" and cls.default_preset == "generic"
+    assert cls.kind == "example" and cls.default_preset == "example-jsonl"
     (tmp_path / "feedback.jsonl").write_text(
         '{"id": "1", "comment": "Export to PDF please", "email": "Ann@Globex.com", "company": "Globex"}\n'
         "not json\n"
@@ -50,7 +53,10 @@ def test_plugin_is_found_loaded_and_pulls(installed_plugin: Path, tmp_path: Path
     assert [type(r) for r in out] == [Record, Quarantined, Record]
     assert out[1].locator == "feedback.jsonl line 2"  # type: ignore[union-attr]
     assert source.cursor == {"lines": 3}
-    mapper = build_mapper("ex", cls.default_preset, {"id": "id", "text": "comment", "requester": "email", "account": "company"})
+    # The plugin's own preset, registered by loading a config that uses the kind: no [sources.map] needed.
+    load_config_data({"jira": JIRA, "sources": [{"name": "ex", "kind": "example", "path": "feedback.jsonl"}]},
+                     tmp_path / "demandsync.toml")
+    mapper = build_mapper("ex", cls.default_preset, {})
     item = mapper.map(out[0])  # type: ignore[arg-type]
     assert isinstance(item, FeedbackItem)
     assert (item.external_id, item.text, item.requester, item.account) == ("1", "Export to PDF please", "ann@globex.com", "Globex")

@@ -64,7 +64,8 @@ def test_one_row_per_requester_as_demand_counts_them(filled: Store) -> None:
     assert len(people) == demand.requesters == 5  # ann, bob, user-77, two anonymous items
     ann = people[0]
     # The person as they last gave it, trimmed; the contact normalised.
-    assert (ann.person, ann.contact, ann.items, ann.votes) == ("ann@acme.com", "ann@acme.com", 2, 2)
+    # votes: her two requests give 1 + 2 (votes sum over requests, see README "How it counts")
+    assert (ann.person, ann.contact, ann.items, ann.votes) == ("ann@acme.com", "ann@acme.com", 2, 3)
     assert ann.account in ("Acme", "ACME") and ann.sources == ["sales", "survey"]
     assert (ann.first_asked, ann.last_asked) == (at(3), at(9))
     assert ann.urls == ["https://s.example.com/1"]

@@ -123,7 +123,7 @@ def test_adf_is_valid_and_says_what_a_pm_needs() -> None:
     doc = summary_adf(summary_content("PROD-1", demand, ITEMS, top=5), DAY1)
     assert_valid_adf(doc)
     text = adf_to_text(doc)
-    assert "4 requests · 3 requesters · 2 accounts · 5 votes" in text
+    assert "4 requests · 3 requesters · 2 accounts · 6 votes" in text
     assert "Last requested 2026-11-06" in text
     # One line per requester, most votes first; ann's 3-vote request beats her later one.
     assert text.index("We need SAML before the renewal") < text.index("SSO with Okta please")
@@ -160,7 +160,7 @@ def test_wiki_rendering_for_data_center() -> None:
     wiki = summary_wiki(summary_content("PROD-1", demand, ITEMS), DAY1)
     lines = wiki.split("\n")
     assert lines[0] == "h3. Customer demand"
-    assert lines[1] == "*4 requests* · 3 requesters · 2 accounts · 5 votes"
+    assert lines[1] == "*4 requests* · 3 requesters · 2 accounts · 6 votes"
     assert "h4. Top requests" in lines
     assert "* _“We need SAML before the renewal”_ — ann@acme.com, Acme (3 votes) · " \
            "[source|https://feedback.example.com/p/1]" in lines

@@ -341,6 +341,14 @@ def load_config_data(data: dict[str, Any], cfg_path: Path) -> Config:
             problems.extend((f"{where}.{key}", msg) for key, msg in _explain(exc, src.connector_options))
             continue
         classes[src.name] = cls
+        if cls.presets is not None:
+            from demandsync.mappings.presets import PresetError, add_preset_location
+
+            try:
+                add_preset_location(cls.presets)
+            except PresetError as exc:
+                problems.append((f"{where}.kind", f"{src.kind}: {exc}"))
+                continue
         problems.extend((f"{where}.{key}", msg) for key, msg in _mapping_problems(src, cls))
     if problems:
         raise ConfigError(problems, cfg_path)

@@ -20,12 +20,54 @@ LINK_METHODS = ("manual", "explicit", "rule", "similarity")
 LINK_STATES = ("accepted", "suggested", "rejected")
 
 
+#: A person's part in a request: who raised it, or who voted for it.
+PERSON_ROLES = ("author", "voter")
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone behind a request: its author or one of its voters.
+
+    A voting tool's post/feature/suggestion is *one* request carrying many
+    people (see README "How it counts"); a survey answer or a ticket carries
+    none and keeps its single ``FeedbackItem.requester`` instead.
+
+    - ``identity``: how demand tells people apart across sources: the e-mail
+      (lower-cased) when the source knows it, else ``"<source>:<the tool's user id>"``.
+      The mapping engine builds it; a connector only says ``id``/``email``.
+    - ``weight``: the votes this person gives the request (1, or the tool's own
+      weight such as a Pendo Feedback ``quantity``). Only voters' weights count.
+    - ``role``: ``"voter"`` (counts a requester and ``weight`` votes) or
+      ``"author"`` (a requester who cast no counted vote). Staff who typed a
+      request in on a customer's behalf are left out by the connector.
+
+    Connectors put people in a record as a list of plain dicts under
+    ``people`` (keys ``id``, ``email``, ``name``, ``account``, ``weight``,
+    ``role``), and the preset maps it with ``people = "people"``.
+    """
+
+    identity: str
+    name: str | None = None
+    email: str | None = None
+    account: str | None = None
+    weight: int = 1
+    role: str = "voter"
+
+    @property
+    def votes(self) -> int:
+        return self.weight if self.role == "voter" else 0
+
+
 @dataclass(slots=True)
 class FeedbackItem:
     """One piece of customer feedback, as the mapping engine made it.
 
     Identity is ``(source, external_id)``: re-importing the same row or API
     object updates this item instead of adding a second one.
+
+    ``people`` is None for feedback given by one person (``requester``); a
+    list (possibly empty: a request nobody stands behind any more) for a
+    voting tool's request, whose requesters and votes come from it.
     """
 
     source: str
@@ -39,6 +81,7 @@ class FeedbackItem:
     epic_hint: list[str] = field(default_factory=list)
     votes: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    people: list[Person] | None = None
 
 
 @dataclass(slots=True)

@@ -2,8 +2,9 @@
 
 It reads feedback from a JSON Lines file (one object per line) and shows the
 whole contract: a ``kind``, an ``Options`` model, ``pull`` yielding
-:class:`Record` or :class:`Quarantined`, a cursor, and a default preset
-(here ``generic``, so the admin maps fields in ``[sources.map]``). A package
+:class:`Record` or :class:`Quarantined`, a cursor, and a default preset that
+the plugin ships itself (``presets/example-jsonl.toml``, found through
+``presets``), so an admin need not write a ``[sources.map]``. A package
 makes it available by declaring, in its own ``pyproject.toml``::
 
     [project.entry-points."demandsync.connectors"]
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 from demandsync.connectors.base import Cursor, Record, Source, SourceOptions
@@ -31,7 +33,8 @@ class ExampleSource(Source):
 
     kind: ClassVar[str] = "example"
     Options: ClassVar[type[SourceOptions]] = ExampleOptions
-    default_preset: ClassVar[str | None] = "generic"
+    default_preset: ClassVar[str | None] = "example-jsonl"
+    presets: ClassVar[Path | None] = Path(__file__).with_name("presets")
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
         assert isinstance(self.options, ExampleOptions)

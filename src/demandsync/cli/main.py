@@ -172,9 +172,12 @@ def explain(
     if epic is None:
         _fail(f"{key} is not an epic demandsync has seen; is it selected by jira.epics ({cfg.settings.jira.epics})?",
               EXIT_CONFIG)
+    from demandsync.sync.demand import item_votes
+
     rows = [{"source": i.source, "item_id": i.external_id, "requester": i.requester, "account": i.account,
-             "created_at": i.created_at, "method": i.method, "score": i.score, "state": i.state,
-             "text": i.text[:80]} for i in items]
+             "voters": None if i.people is None else sum(p.role == "voter" for p in i.people),
+             "votes": item_votes(i), "created_at": i.created_at, "method": i.method, "score": i.score,
+             "state": i.state, "text": i.text[:80]} for i in items]
     if as_json:
         _print_json({"epic": key, "summary": epic["summary"], "demand": epic["demand"], "items": rows})
         return
@@ -185,6 +188,8 @@ def explain(
         if r["account"]:
             who += f" ({r['account']})"
         when = r["created_at"].date().isoformat() if r["created_at"] else "no date"
+        if r["voters"] is not None:
+            who += f"  {r['voters']} voter{'' if r['voters'] == 1 else 's'}, {r['votes']} vote{'' if r['votes'] == 1 else 's'}"
         out.print(f"- {r['source']}:{r['item_id']}  {who}  {r['method']} {r['score']:.2f}  {when}", highlight=False)
         out.print(f"    {r['text']}", highlight=False, soft_wrap=True)
 

@@ -61,6 +61,9 @@ class Source(ABC):
     Options: ClassVar[type[SourceOptions]] = SourceOptions
     #: Preset used when the config names none and the source cannot detect one.
     default_preset: ClassVar[str | None] = None
+    #: A plugin's own preset(s): a ``.toml`` file or a folder of them, e.g.
+    #: ``Path(__file__).with_name("presets")``. Loaded when the config uses this kind.
+    presets: ClassVar[Path | None] = None
 
     def __init__(self, options: SourceOptions, context: SourceContext) -> None:
         self.options = options
@@ -72,13 +75,33 @@ class Source(ABC):
         """Yield every record new or changed since ``cursor`` (all of them when
         ``context.full``), and quarantine what cannot be read."""
 
+    def check(self) -> str:
+        """Prove this source works without pulling: the credentials are accepted and one page
+        (or the first file) can be read. Returns one line saying what was read; raises
+        :class:`SourceCheckFailed` naming the source and quoting the system's own error.
+        Must change nothing and read as little as it can (``demandsync check`` calls it).
+        API sources get it from :class:`~demandsync.connectors.apisource.ApiSource`."""
+        raise NotImplementedError(f"{self.kind} sources have no check")
+
     def complete(self) -> bool:
         """True when the last pull saw *everything* upstream, so items not seen
-        may be reconciled as deleted. Only meaningful after a full pull."""
+        may be reconciled as deleted (the engine asks only after the pull was
+        exhausted). Default: on ``run --full``; a source that read everything on
+        its own (a first read, a "full every N runs") may say so too."""
         return self.context.full
 
     def close(self) -> None:
         """Release connections. Called once per run."""
+
+
+class SourceCheckFailed(OutsideError):
+    """:meth:`Source.check` could not read: names the source and says what the system said."""
+
+    def __init__(self, source: str, vendor: str, detail: str) -> None:
+        self.source = source
+        self.vendor = vendor
+        self.detail = detail
+        super().__init__(f"source {source!r} ({vendor}): {detail}")
 
 
 class WriteRejected(OutsideError):

@@ -1,48 +1,51 @@
 """Hotjar survey responses through the Hotjar API (not the CSV export: that is ``files``).
 
-Calls: ``POST /v1/oauth/token`` (client credentials, form-encoded; the shared
-:class:`OAuth2ClientCredentials` caches the token and fetches a new one before
-``expires_in`` runs out or on a 401), then
-``GET /v1/sites/{site_id}/surveys/{survey_id}/responses?limit=N`` paged by the
-answer's ``next_cursor`` (sent back as ``cursor``).
+Every vendor fact this module relies on, with its public source. HJ = Hotjar's
+"Hotjar API Reference" (https://help.hotjar.com/hc/en-us/articles/12244109929751-Hotjar-API-Reference);
+AE = api-evangelist/hotjar ``openapi/hotjar-rest-api-openapi.yml`` and
+``json-schema/hotjar-surveyresponse*-schema.json`` (a generated spec whose
+``externalDocs`` is Hotjar's reference).
 
-Confirmed in Hotjar's API reference (help.hotjar.com, "Hotjar API Reference",
-read 2026-10): base ``https://api.hotjar.io``, the token call, cursor paging,
-3000 requests/minute. *Not* confirmed: the field names of a response object
-beyond ``id``, ``answers[].question_id/answer`` and ``tags``; so the created
-time is read from ``created_time``/``created_at``/``date_submitted`` and the
-respondent from ``user_id``/``hotjar_user_id``/``respondent_id``, whichever
-comes, and the order is assumed newest-first (the incremental stop only ends
-paging early; it never drops a response newer than the cursor).
+- Base ``https://api.hotjar.io``, paths under ``/v1`` (HJ; AE ``servers``).
+- Token: ``POST /v1/oauth/token``, form-encoded ``grant_type=client_credentials``,
+  ``client_id``, ``client_secret``; then ``Authorization: Bearer`` (HJ "Getting
+  the bearer token"). The shared :class:`OAuth2ClientCredentials` caches the
+  token, honours ``expires_in`` and fetches a new one on a 401 (AE ``OAuthToken``).
+- ``GET /v1/sites/{site_id}/surveys/{survey_id}/responses?limit=&cursor=``
+  (AE ``paths``); ``limit`` is at most **100** (AE ``Limit``: "Maximum value is
+  100"), so ``page_size`` is capped there; paged by the answer's
+  ``next_cursor`` (null on the last page) sent back as ``cursor`` (AE
+  ``Cursor``, ``SurveyResponseListResponse``); envelope ``{results, next_cursor}``.
+- A response is ``{id, answers:[{question_id, answer}], comment, tags:[{name}]}``
+  (AE ``SurveyResponse``, ``SurveyAnswer``, ``SurveyResponseTag``). The
+  ``comment`` is part of the feedback, so it is appended to the item's text.
+  **Nothing else is documented on a response** (no time, no user): the item's
+  identity is ``response:<id>``, it has no requester (each response is an
+  anonymous requester of its own) and no date.
+- Order newest first (AE operation description: "sorted by creation date in
+  descending order"; *partly confirmed*). Incremental runs remember the first
+  (newest) response id of the previous run and stop paging when they reach
+  it. If that response was deleted upstream the run simply reads everything:
+  never fewer responses than there are.
 
-Identity: the CSV preset ``hotjar-survey`` keys a response on
-``Hotjar User ID|Date Submitted`` (``2023-10-03 10:17:29``). When a response
-carries a consented user id and a time, the connector builds ``identity`` the
-same way (time in UTC, which the export is believed but not confirmed to use);
-anonymous (all-zero) or missing user ids fall back to ``response:<id>``. Note
-that items are keyed per source, so this makes ids *comparable*, it does not
-merge an API source with a CSV source.
+Upgrading from versions that keyed consented respondents as ``<user id>|<time>``
+(undocumented fields): the cursor carries ``version: 2``, so the first run after
+the upgrade reads everything and, being complete, retires the old keys.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
-from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, iso, parse_time, quarantine
+from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, Endpoint, Incremental, quarantine
 from demandsync.connectors.base import Cursor, Record, SourceContext, SourceOptions
-from demandsync.connectors.http import CursorPaginator, OAuth2ClientCredentials, paginate
+from demandsync.connectors.http import CursorPaginator, OAuth2ClientCredentials
 from demandsync.domain import Quarantined
-
-_ANONYMOUS = re.compile(r"^[0\-]*$")
-_CREATED_KEYS = ("created_time", "created_at", "date_submitted", "created")
-_USER_KEYS = ("user_id", "hotjar_user_id", "respondent_id")
 
 
 class HotjarOptions(ApiSourceOptions):
@@ -55,14 +58,16 @@ class HotjarOptions(ApiSourceOptions):
     survey_id: str
     #: Defaults to ``<url>/oauth/token``.
     token_url: str | None = None
+    page_size: int = Field(100, ge=1, le=100)
 
 
 class HotjarSource(ApiSource):
-    """One record per survey response; the cursor is the newest response time seen."""
+    """One record per survey response; the cursor is the newest response id seen."""
 
     kind: ClassVar[str] = "hotjar"
     Options: ClassVar[type[SourceOptions]] = HotjarOptions
     default_preset: ClassVar[str | None] = "hotjar-api"
+    vendor = "Hotjar"
 
     opts: HotjarOptions
 
@@ -76,47 +81,42 @@ class HotjarSource(ApiSource):
         self._token_clock = token_clock
         super().__init__(options, context, **client_kwargs)
 
-    def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
-        since = None if self.context.full else parse_time((cursor or {}).get("created"))
-        newest = since
+    def _endpoint(self, limit: int) -> Endpoint:
         path = f"sites/{self.opts.site_id}/surveys/{self.opts.survey_id}/responses"
-        reached_cursor = False
-        for page in paginate(self.client, "GET", path, CursorPaginator(), params={"limit": self.opts.page_size}):
-            for response in page.get("results") or []:
-                created = _created(response) if isinstance(response, dict) else None
-                if since is not None and created is not None and created < since:
-                    reached_cursor = True
-                    continue
-                item = self._record(response, created)
-                if isinstance(item, Record) and created and (newest is None or created > newest):
-                    newest = created
-                yield item
-            if reached_cursor:
-                break  # newest-first: the rest of the pages were read by an earlier run
-        self.cursor = {"created": iso(newest)} if newest else dict(cursor or {})
+        return Endpoint("GET", path, "results", CursorPaginator(), params={"limit": limit})
 
-    def _record(self, response: Any, created: datetime | None) -> Record | Quarantined:
-        rid = response.get("id") if isinstance(response, dict) else None
+    def check_endpoint(self) -> Endpoint:
+        return self._endpoint(1)
+
+    def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
+        # version 2: identity response:<id> (was <user id>|<time> for consented respondents)
+        state = Incremental.from_cursor(cursor, "newest_id", full=self.context.full, is_time=False, version=2)
+        for response in self.read(self._endpoint(self.opts.page_size), f"hotjar survey {self.opts.survey_id} response"):
+            if isinstance(response, Quarantined):
+                yield response
+                continue
+            rid = response.get("id")
+            if rid is not None and state.start is not None and str(rid) == state.start:
+                break  # newest-first: everything from here on was read by an earlier run
+            if rid is not None:
+                state.observe(str(rid))
+            yield self._record(response)
+        self.cursor = state.cursor()
+        self.read_everything = state.full
+
+    def _record(self, response: Mapping[str, Any]) -> Record | Quarantined:
+        rid = response.get("id")
         if rid is None or str(rid) == "":
             return quarantine(self.context.name, f"hotjar survey {self.opts.survey_id} response ?",
                               "Hotjar returned a response without an id", response)
         if not isinstance(response.get("answers", []), list):
             return quarantine(self.context.name, f"hotjar response {rid}", "answers is not a list", response)
-        user = next((str(response[k]) for k in _USER_KEYS if response.get(k)), "")
-        anonymous = not user or bool(_ANONYMOUS.match(user))
-        identity = (f"{user}|{created.strftime('%Y-%m-%d %H:%M:%S')}" if created and not anonymous
-                    else f"response:{rid}")
-        data = {**response, "identity": identity, "respondent": None if anonymous else user,
-                "created": iso(created) if created else None, "answers_text": _answers_text(response)}
+        data = {**response, "identity": f"response:{rid}", "answers_text": _text(response)}
         return Record(data=data, locator=f"hotjar response {rid}")
 
 
-def _created(response: Mapping[str, Any]) -> datetime | None:
-    return next((t for k in _CREATED_KEYS if (t := parse_time(response.get(k)))), None)
-
-
-def _answers_text(response: Mapping[str, Any]) -> str:
-    """Every non-empty answer, labelled with its question when the API names it."""
+def _text(response: Mapping[str, Any]) -> str:
+    """Every non-empty answer, then the comment (Hotjar documents no question text on a response)."""
     parts = []
     for answer in response.get("answers") or []:
         if not isinstance(answer, dict):
@@ -124,6 +124,8 @@ def _answers_text(response: Mapping[str, Any]) -> str:
         value = answer.get("answer")
         text = ", ".join(map(str, value)) if isinstance(value, list) else str(value or "").strip()
         if text:
-            question = answer.get("question") or answer.get("question_text")
-            parts.append(f"{question}: {text}" if question else text)
+            parts.append(text)
+    comment = response.get("comment")
+    if isinstance(comment, str) and comment.strip():
+        parts.append(comment.strip())
     return "\n\n".join(parts)

@@ -1,40 +1,68 @@
-"""Pendo Feedback (formerly Receptive): feature requests and who asked for them.
+"""Pendo Feedback (formerly Receptive): a feature is one request; the users
+interested in it are its voters.
 
-Calls (base ``https://api.feedback.us.pendo.io``, or ``…eu…`` for EU data
-centres; key in the ``auth-token`` header, never the query string):
+Every vendor fact below is from Pendo Feedback's official Swagger 2.0 spec
+(``x-origin: http://apidoc.receptive.io/receptive.swagger.json``), as copied in
+APIs-guru/openapi-directory ``APIs/pendo.io/1.0.0/swagger.yaml`` @ 01967bf:
 
-- ``GET features?limit=&start=``: every feature request, a bare JSON list,
-  paged by offset (``start``) until a page comes back short;
-- optionally ``GET <requesters_path>`` per feature (e.g.
-  ``features/{id}/requests``): one record per requesting user/account.
+- Hosts ``https://api.feedback.us.pendo.io`` / ``https://api.feedback.eu.pendo.io``
+  by data centre (description §Endpoint); the key goes in the ``auth-token``
+  request header ("preferred"; ``securityDefinitions``).
+- ``GET /features`` answers a **bare array** of Feature; query ``limit``,
+  ``start`` (offset), ``order_by`` (``created_at`` …), ``order_dir``
+  (``paths./features.get``). We sort by ``created_at`` ascending so offsets
+  stay stable while we page. No maximum ``limit``, total or next link is
+  documented, so paging stops only at an *empty* page (a short page may be a
+  server cap).
+- Feature fields used: ``id``, ``title``, ``description``, ``status``,
+  ``created_at``, ``app_url`` ("URL for this Feature"), ``tags`` (strings, or
+  ``{Category: Value}`` maps, ``definitions.Tags``), and
+  ``merged_to_feature_id`` ("If this Feature was merged into another, the ID
+  of the preserved Feature"). **A Feature has no vote count and no Jira
+  field** (``definitions.Feature``): demand comes from votes, and Jira keys
+  only from the feature's tags (e.g. a tag ``PROD-7``; option ``jira_from``).
+- ``GET /votes?feature_id=&start=&limit=`` answers a bare array of Vote
+  ``{user_id, feature_id, quantity, created_at, updated_at}``
+  (``paths./votes.get``, ``definitions.Vote``). ``quantity``: "A negative
+  number indicates that the User has indicated "Not Interested" in a
+  Features. Between 0 and 1000000 is the User's current prioritization": a
+  negative quantity **never counts**; filtering happens here, not with the
+  ``positive`` parameter (whether it includes 0 is not documented).
+- ``GET /users/{id}`` answers ``User {id, email, name, external_id, roles,
+  account: UserAccount {id, name, monthly_value, status}}``, or **410 "User has
+  been deleted"** (``paths./users/{id}.get``). A deleted user still counts as a
+  voter, by id only. ``Vote.user_id`` is an integer and ``User.id`` a string,
+  so ids are compared as strings.
 
-What Pendo's public Feedback API docs (Postman collection "Pendo Feedback
-API", published 2022-01-26; read 2026-10) confirm: the two hosts, the
-``auth-token`` header, ``GET /accounts?limit=&start=&order_by=&order_dir=``,
-and that the docs list only endpoints "as needed by customers". ``GET
-/features?limit=`` returning a list of ``{id, title, …}`` is seen in public
-client code, not in the docs; ``start`` on features, the feature's other field
-names, a per-feature requester endpoint and any Jira field are **not
-confirmed**. So: without ``requesters_path`` each feature is one record whose
-vote count comes from the first of ``vote_fields`` present; Jira keys are
-searched in the fields named by ``jira_fields``. No updated-since filter is
-documented, so every run reads everything (the cursor stays empty).
+Counting (README "How it counts"): every interested user (``quantity >= 0``)
+is one voter of the feature, weight 1. Option ``vote_weight = "quantity"``
+counts a user's prioritisation as their votes instead (*unconfirmed* that
+these are comparable across users, hence not the default). A feature merged
+into another folds its voters into the surviving feature, each person once;
+the merged feature is no request of its own. If the survivor is not in the
+list (private, deleted) the merged feature stands for itself.
+
+Incremental: no updated-since filter is documented, so every run reads
+everything (the cursor stays empty) and unchanged features are no-ops in the store.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import Field, SecretStr
 
-from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, quarantine
+from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, Endpoint, quarantine
 from demandsync.connectors.base import Cursor, Record, SourceOptions
-from demandsync.connectors.http import HeaderKeyAuth, iter_items
+from demandsync.connectors.http import FatalAPIError, HeaderKeyAuth
 from demandsync.connectors.http.paginators import ListOffsetPaginator
 from demandsync.domain import Quarantined
 from demandsync.keys import keys_in
+
+log = logging.getLogger("demandsync.pendo_feedback")
 
 
 class PendoFeedbackOptions(ApiSourceOptions):
@@ -42,70 +70,133 @@ class PendoFeedbackOptions(ApiSourceOptions):
 
     url: str = "https://api.feedback.us.pendo.io"
     api_key: SecretStr
-    features_path: str = "features"
-    #: Per-feature requesters, ``{id}`` replaced by the feature id; unset: one record per feature.
-    requesters_path: str | None = None
-    #: Feature fields that may hold a vote/request count, first present wins.
-    vote_fields: list[str] = Field(default_factory=lambda: ["vote_count", "votes", "request_count", "priority_count"])
-    #: Feature fields searched for Jira keys (a key, or a URL ending in one).
-    jira_fields: list[str] = Field(default_factory=lambda: ["jira_key", "jira_issue_key", "jira_url", "external_url"])
-    #: Link shown for an item; ``{id}`` is the feature id.
-    feature_url: str = "https://feedback.us.pendo.io/app/#/case/{id}"
+    #: ``one``: each interested user is one vote; ``quantity``: their prioritisation is their votes.
+    vote_weight: Literal["one", "quantity"] = "one"
+    #: Feature fields searched for Jira keys (the API has no Jira field).
+    jira_from: list[str] = Field(default_factory=lambda: ["tags"])
 
 
 class PendoFeedbackSource(ApiSource):
-    """Feature requests, one record per (feature, requester) or per feature."""
+    """One record per surviving feature, with its interested users as voters."""
 
     kind: ClassVar[str] = "pendo_feedback"
     Options: ClassVar[type[SourceOptions]] = PendoFeedbackOptions
     default_preset: ClassVar[str | None] = "pendo-feedback"
+    vendor = "Pendo Feedback"
 
     opts: PendoFeedbackOptions
 
     def auth(self, options: PendoFeedbackOptions) -> httpx.Auth:
         return HeaderKeyAuth("auth-token", options.api_key)
 
+    def check_endpoint(self) -> Endpoint:
+        return Endpoint("GET", "features", None, ListOffsetPaginator(limit=1))
+
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
-        pages = ListOffsetPaginator(limit=self.opts.page_size)
-        for feature in iter_items(self.client, "GET", self.opts.features_path, pages, items_key="items"):
-            if not isinstance(feature, dict) or feature.get("id") is None or not feature.get("title"):
-                fid = feature.get("id", "?") if isinstance(feature, dict) else "?"
-                yield quarantine(self.context.name, f"pendo feedback feature {fid}",
+        self._users: dict[str, dict[str, Any] | None] = {}
+        features: dict[str, dict[str, Any]] = {}
+        endpoint = Endpoint("GET", "features", None, ListOffsetPaginator(limit=self.opts.page_size),
+                            params={"order_by": "created_at", "order_dir": "asc"})
+        for feature in self.read(endpoint, "pendo feedback feature"):
+            if isinstance(feature, Quarantined):
+                yield feature
+                continue
+            if feature.get("id") is None or not feature.get("title"):
+                yield quarantine(self.context.name, f"pendo feedback feature {feature.get('id', '?')}",
                                  "Pendo Feedback returned a feature without an id or title", feature)
                 continue
-            yield from self._records(feature)
+            features.setdefault(str(feature["id"]), feature)
+        folded: dict[str, list[str]] = {fid: [fid] for fid in features}
+        for fid in features:
+            survivor = _survivor(fid, features)
+            if survivor != fid:
+                folded[survivor].append(fid)
+                del folded[fid]
+        for fid, members in folded.items():
+            yield self._record(features[fid], members)
         self.cursor = {}  # no updated-since filter is documented: every run is a full read
 
-    def _records(self, feature: dict[str, Any]) -> Iterator[Record | Quarantined]:
-        base = {
+    def complete(self) -> bool:
+        return True  # every run reads every feature
+
+    def _record(self, feature: dict[str, Any], members: list[str]) -> Record | Quarantined:
+        people: dict[str, dict[str, Any]] = {}
+        for fid in members:
+            endpoint = Endpoint("GET", "votes", None, ListOffsetPaginator(limit=self.opts.page_size),
+                                params={"feature_id": fid})
+            for vote in self.read(endpoint, f"pendo feedback feature {fid} vote"):
+                if isinstance(vote, Quarantined):
+                    return vote
+                quantity = vote.get("quantity")
+                if vote.get("user_id") is None or type(quantity) is not int:
+                    return quarantine(self.context.name, f"pendo feedback feature {fid} vote",
+                                      "a vote without a user_id or an integer quantity, so this feature's voters "
+                                      "are unknown", vote)
+                if quantity < 0:
+                    continue  # "Not Interested": never counts
+                uid = str(vote["user_id"])
+                weight = quantity if self.opts.vote_weight == "quantity" else 1
+                if uid in people:
+                    people[uid]["weight"] = max(people[uid]["weight"], weight)  # once per request
+                else:
+                    people[uid] = self._person(uid, weight)
+        fid = str(feature["id"])
+        data = {
             **feature,
-            "feature_url": self.opts.feature_url.format(id=feature["id"]),
-            "epic_keys": keys_in(feature.get(f) for f in self.opts.jira_fields),
-            "votes_total": next((feature[f] for f in self.opts.vote_fields if isinstance(feature.get(f), int)), None),
+            "record_id": fid,
+            "people": list(people.values()),
+            "merged_ids": members[1:],
+            "tag_names": _tags(feature.get("tags")),
+            "epic_keys": keys_in(_text(feature.get(f)) for f in self.opts.jira_from),
         }
-        if not self.opts.requesters_path:
-            yield Record(data={**base, "record_id": str(feature["id"]), "requester": {}, "account": {}},
-                         locator=f"pendo feedback feature {feature['id']}")
-            return
-        body = self.client.request_json("GET", self.opts.requesters_path.format(id=feature["id"]))
-        rows = body if isinstance(body, list) else (body or {}).get("items") or (body or {}).get("results") or []
-        for row in rows:
-            user = _part(row, "user", "requester", "end_user")
-            account = _part(row, "account", "company")
-            who = user.get("email") or user.get("id") or account.get("id")
-            if not who:
-                yield quarantine(self.context.name, f"pendo feedback feature {feature['id']} request",
-                                 "request names no user or account", row)
-                continue
-            yield Record(data={**base, "record_id": f"{feature['id']}:{who}", "requester": user, "account": account,
-                               "votes_total": None, "request": row},
-                         locator=f"pendo feedback feature {feature['id']} requester {who}")
+        return Record(data=data, locator=f"pendo feedback feature {fid}")
+
+    def _person(self, uid: str, weight: int) -> dict[str, Any]:
+        user = self._user(uid)
+        account: dict[str, Any] = user["account"] if user and isinstance(user.get("account"), dict) else {}
+        return {"id": uid, "email": (user or {}).get("email"), "name": (user or {}).get("name"),
+                "account": account.get("name"), "weight": weight, "role": "voter"}
+
+    def _user(self, uid: str) -> dict[str, Any] | None:
+        """``GET /users/{id}``, cached; None for a deleted user (410) who still counts by id."""
+        if uid not in self._users:
+            try:
+                body = self.client.request_json("GET", f"users/{uid}")
+            except FatalAPIError as exc:
+                if exc.status not in (404, 410):
+                    raise
+                log.info("%s: Pendo Feedback user %s is deleted (HTTP %s); counting them by id",
+                         self.context.name, uid, exc.status)
+                body = None
+            self._users[uid] = body if isinstance(body, dict) else None
+        return self._users[uid]
 
 
-def _part(row: Any, *keys: str) -> dict[str, Any]:
-    """The first of ``keys`` in ``row`` that holds an object."""
-    if isinstance(row, Mapping):
-        for key in keys:
-            if isinstance(row.get(key), dict):
-                return dict(row[key])
-    return {}
+def _survivor(fid: str, features: Mapping[str, Mapping[str, Any]]) -> str:
+    """The feature ``fid`` was merged into, following chains; itself when not merged, when the
+    survivor is not listed, or on a cycle."""
+    seen = {fid}
+    current = fid
+    while True:
+        target = features[current].get("merged_to_feature_id")
+        if target is None or str(target) not in features or str(target) in seen:
+            return current
+        current = str(target)
+        seen.add(current)
+
+
+def _tags(tags: Any) -> list[str]:
+    """Tags are strings, or ``{Category: Value}`` maps (``definitions.Tags``): ``Category:Value``."""
+    out: list[str] = []
+    for tag in tags if isinstance(tags, list) else []:
+        if isinstance(tag, dict):
+            out += [f"{k}:{v}" for k, v in tag.items()]
+        elif tag is not None:
+            out.append(str(tag))
+    return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(_tags(value))
+    return "" if value is None else str(value)

@@ -1,27 +1,56 @@
-"""UserVoice suggestions and their supporters through the Admin API v2.
+"""UserVoice suggestions through the Admin API v2: a suggestion is one request;
+its supporters are its voters.
 
-Calls (base ``https://<subdomain>.uservoice.com/api/v2/admin``, bearer token, or
-an API key + secret exchanged at ``/api/v2/oauth/token`` by the shared OAuth flow):
+Every vendor fact this module relies on, with its public source. CS =
+uservoice/csharp-sdk @ fdbf9a4 (UserVoice's own generated SDK; its README
+points at https://developer.uservoice.com/docs/api/v2/reference/); HC = the
+official help article https://help.uservoice.com/hc/en-us/articles/4404823119635.
 
-- ``GET suggestions?page=&per_page=&includes=users`` (``engagement_since`` on
-  incremental runs), paged by page number until ``pagination.total_pages``;
-- ``GET supporters?suggestion=<id>&includes=users,crm_accounts``, same paging:
-  every supporter is one requester; side-loaded users give the email and
-  side-loaded CRM/external accounts the account name.
+- Base ``https://<subdomain>.uservoice.com/api/v2``, admin resources under
+  ``/admin`` (CS ``ApiClient.cs`` ``BaseApiPath``; CS ``docs/SuggestionsApi.md``;
+  HC curl). ``Authorization: Bearer <token>`` (CS ``ApiClient.cs``; HC), or a
+  key + secret exchanged at ``POST /api/v2/oauth/token`` with
+  ``grant_type=client_credentials`` (CS ``docs/OauthApi.md``, ``ApiClient.cs Login()``).
+- ``GET /admin/suggestions``: ``page``, ``per_page``, filters incl.
+  ``engagement_since``, ``includes`` (CS ``docs/SuggestionsApi.md``); the list
+  envelope is one key per collection + ``pagination {page, total_pages}`` (CS
+  ``docs/SuggestionResponsePaginated.md``, ``docs/Pagination.md``). Paged by
+  page number until ``total_pages``. Suggestion ``links.created_by`` and
+  ``links.parent_suggestion`` (CS ``docs/SuggestionLinks.md``).
+- ``GET /admin/supporters?suggestion=<id>`` (CS ``docs/SupportersApi.md``,
+  ``SupportersApi.cs`` adds the ``suggestion`` query parameter); side-loads
+  only ``suggestions`` and ``users`` (CS ``docs/SupporterResponsePaginated.md``);
+  a supporter is ``{id, created_at, links:{suggestion, user, created_by}}`` (CS
+  ``docs/Supporter.md``, ``docs/SupporterLinks.md``). **Every supporter's
+  ``links.suggestion`` is checked against the suggestion being read**: a
+  server that ignored the filter would hand every suggestion every supporter,
+  so a mismatch stops the source with an error instead of counting.
+- Accounts: ``GET /admin/external_users?user=<id>&includes=external_accounts``
+  (CS ``docs/External_usersApi.md``: filter ``user``; side-loads
+  ``external_accounts``, CS ``docs/ExternalUserResponsePaginated.md``); an
+  external user's ``links.external_account`` names its account (CS
+  ``docs/ExternalUserLinks.md``), whose ``name`` we count (CS
+  ``docs/ExternalAccount.md``). One call per distinct supporter per run,
+  cached; a refusal degrades to "no account" (logged once). The old
+  ``includes=crm_accounts`` is not documented and is not used.
+- No Jira link is exposed on a suggestion (CS ``docs/SuggestionLinks.md``; HC
+  associations list): UserVoice items link by rules/similarity only.
 
-Checked (2026-10) against developer.uservoice.com ("Getting Started", token
-call, side-loading with ``includes``) and UserVoice's generated SDK docs
-(uservoice/csharp-sdk: ``page``, ``per_page``, ``page_token``, ``suggestion``,
-``engagement_since``, ``pagination.total_pages``; supporter ``links.user``).
-*Not confirmed:* which ``includes`` name yields a user's CRM account
-(``crm_accounts`` is what a public script uses on ``/admin/users``), and that
-``engagement_since`` covers new supporters; both are options. UserVoice's API
-exposes no Jira link on a suggestion, so UserVoice items carry no explicit
-epic links (linking falls to rules and similarity).
+Counting: every supporter's user is a voter (weight 1); the creator
+(``links.created_by``) is the author unless they are an admin
+(``is_admin``: staff who typed the idea in). *Unconfirmed, safe default:* a
+suggestion whose ``links.parent_suggestion`` is set was merged into the
+parent; when the parent is in the list its supporters fold into the parent's
+(each person once) and it is no request of its own.
+
+Incremental: ``engagement_since`` = the start of the previous run (option
+``since_param``; that it covers new supporters is *unconfirmed*, so a
+``--full`` run now and then is the safe habit).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -29,11 +58,21 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import SecretStr, model_validator
 
-from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, iso, parse_time, quarantine
+from demandsync.connectors.apisource import (
+    ApiSource,
+    ApiSourceOptions,
+    Endpoint,
+    Incremental,
+    UnexpectedShape,
+    iso,
+    quarantine,
+)
 from demandsync.connectors.base import Cursor, Record, SourceOptions
-from demandsync.connectors.http import BearerAuth, OAuth2ClientCredentials, paginate
+from demandsync.connectors.http import BearerAuth, FatalAPIError, OAuth2ClientCredentials, paginate
 from demandsync.connectors.http.paginators import PageNumberPaginator
 from demandsync.domain import Quarantined
+
+log = logging.getLogger("demandsync.uservoice")
 
 
 class UserVoiceOptions(ApiSourceOptions):
@@ -44,8 +83,9 @@ class UserVoiceOptions(ApiSourceOptions):
     token: SecretStr | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None
-    supporter_includes: str = "users,crm_accounts"
     since_param: str = "engagement_since"
+    #: Look up each supporter's account through external_users (one call per distinct supporter per run).
+    accounts: bool = True
 
     @model_validator(mode="before")
     @classmethod
@@ -73,88 +113,122 @@ def _uservoice_auth(options: UserVoiceOptions) -> httpx.Auth:
 
 
 class UserVoiceSource(ApiSource):
-    """One record per (suggestion, supporter); a suggestion nobody supports yields its creator."""
+    """One record per suggestion, with its supporters as voters."""
 
     kind: ClassVar[str] = "uservoice"
     Options: ClassVar[type[SourceOptions]] = UserVoiceOptions
     default_preset: ClassVar[str | None] = "uservoice"
+    vendor = "UserVoice"
 
     opts: UserVoiceOptions
 
     def auth(self, options: UserVoiceOptions) -> httpx.Auth:
         return _uservoice_auth(options)
 
+    def check_endpoint(self) -> Endpoint:
+        return Endpoint("GET", "suggestions", "suggestions", PageNumberPaginator(per_page=1))
+
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
         started = datetime.now(UTC)
-        since = None if self.context.full else parse_time((cursor or {}).get("since"))
+        # version 2: one record per suggestion (was one per suggestion and supporter)
+        state = Incremental.from_cursor(cursor, "since", full=self.context.full, version=2)
+        self._accounts: dict[str, str | None] = {}
+        self._refused_logged = False
         params: dict[str, Any] = {"includes": "users"}
-        if since:
-            params[self.opts.since_param] = iso(since)
+        if state.start:
+            params[self.opts.since_param] = iso(state.start)
+        suggestions: dict[str, dict[str, Any]] = {}
+        creators: dict[str, dict[str, Any]] = {}
         pages = PageNumberPaginator(per_page=self.opts.page_size, items_key="suggestions")
         for page in paginate(self.client, "GET", "suggestions", pages, params=params):
-            creators = _by_id(page.get("users"))
-            for suggestion in page.get("suggestions") or []:
+            creators.update(_by_id(page.get("users")))
+            rows = page.get("suggestions")
+            if not isinstance(rows, list):
+                raise UnexpectedShape("UserVoice answered suggestions without a suggestions list")
+            for suggestion in rows:
                 if not isinstance(suggestion, dict) or suggestion.get("id") is None:
-                    yield quarantine(self.context.name, "uservoice suggestion ?", "UserVoice returned a suggestion without an id", suggestion)
+                    yield quarantine(self.context.name, "uservoice suggestion ?",
+                                     "UserVoice returned a suggestion without an id", suggestion)
                     continue
-                yield from self._records(suggestion, creators)
-        self.cursor = {"since": iso(started)}
+                suggestions.setdefault(str(suggestion["id"]), suggestion)
+        folded: dict[str, list[str]] = {sid: [sid] for sid in suggestions}
+        for sid, suggestion in suggestions.items():
+            parent = _link(suggestion, "parent_suggestion")
+            if parent is not None and parent in folded and parent != sid:
+                folded[parent].append(sid)
+                del folded[sid]
+        for sid, members in folded.items():
+            yield self._record(suggestions[sid], members, creators)
+        state.observe(started)
+        self.cursor = state.cursor()
+        self.read_everything = state.full
 
-    def _records(self, suggestion: dict[str, Any], creators: Mapping[str, dict[str, Any]]) -> Iterator[Record | Quarantined]:
+    def _record(self, suggestion: dict[str, Any], members: list[str],
+                creators: Mapping[str, dict[str, Any]]) -> Record | Quarantined:
         sid = str(suggestion["id"])
-        seen: set[str] = set()
-        pages = PageNumberPaginator(per_page=self.opts.page_size, items_key="supporters")
-        params = {"suggestion": sid, "includes": self.opts.supporter_includes}
-        for page in paginate(self.client, "GET", "supporters", pages, params=params):
-            users, accounts = _by_id(page.get("users")), _accounts(page)
-            for supporter in page.get("supporters") or []:
-                user_id = ((supporter.get("links") or {}).get("user") if isinstance(supporter, dict) else None)
-                if user_id is None:
-                    yield quarantine(self.context.name, f"uservoice suggestion {sid} supporter "
-                                     f"{supporter.get('id', '?') if isinstance(supporter, dict) else '?'}",
-                                     "supporter has no user link", supporter)
-                    continue
-                if str(user_id) in seen:
-                    continue
-                seen.add(str(user_id))
-                user = users.get(str(user_id), {"id": user_id})
-                yield self._record(suggestion, user, _account_of(user, accounts), supporter.get("created_at"))
-        if not seen:
-            creator_id = (suggestion.get("links") or {}).get("created_by")
-            if creator_id is not None:
-                yield self._record(suggestion, creators.get(str(creator_id), {"id": creator_id}), None,
-                                   suggestion.get("created_at"))
+        people: dict[str, dict[str, Any]] = {}
+        creator_id = _link(suggestion, "created_by")
+        creator = creators.get(creator_id or "", {})
+        if creator_id is not None and not creator.get("is_admin"):
+            people[creator_id] = self._person(creator_id, creator, "author")
+        for member in members:
+            pages = PageNumberPaginator(per_page=self.opts.page_size, items_key="supporters")
+            for page in paginate(self.client, "GET", "supporters", pages, params={"suggestion": member,
+                                                                                  "includes": "users"}):
+                users = _by_id(page.get("users"))
+                for supporter in page.get("supporters") or []:
+                    user_id = _link(supporter, "user")
+                    of = _link(supporter, "suggestion")
+                    if user_id is None or of is None:
+                        return quarantine(self.context.name, f"uservoice suggestion {member} supporter "
+                                          f"{supporter.get('id', '?') if isinstance(supporter, dict) else '?'}",
+                                          "supporter has no user or suggestion link, so this suggestion's "
+                                          "supporters are unknown", supporter)
+                    if of != member:
+                        raise UnexpectedShape(
+                            f"UserVoice answered supporters?suggestion={member} with a supporter of suggestion "
+                            f"{of}: the filter was ignored, so no supporter count can be trusted; nothing was counted")
+                    people[user_id] = self._person(user_id, users.get(user_id, {}), "voter")
+        data = {**suggestion, "record_id": sid, "people": list(people.values()), "merged_ids": members[1:],
+                "creator": creator}
+        return Record(data=data, locator=f"uservoice suggestion {sid}")
 
-    def _record(self, suggestion: Mapping[str, Any], user: Mapping[str, Any], account: str | None, when: Any) -> Record:
-        data = {**suggestion, "record_id": f"{suggestion['id']}:{user.get('id')}", "user": dict(user),
-                "account_name": account, "requested_at": when or suggestion.get("created_at")}
-        return Record(data=data, locator=f"uservoice suggestion {suggestion['id']} supporter {user.get('id')}")
+    def _person(self, user_id: str, user: Mapping[str, Any], role: str) -> dict[str, Any]:
+        return {"id": user_id, "email": user.get("email_address"), "name": user.get("name"),
+                "account": self._account(user_id), "role": role, "weight": 1 if role == "voter" else 0}
+
+    def _account(self, user_id: str) -> str | None:
+        """The account name of a user's first external user that links one, cached; None when unknown."""
+        if not self.opts.accounts:
+            return None
+        if user_id not in self._accounts:
+            name = None
+            try:
+                body = self.client.request_json("GET", "external_users", params={
+                    "user": user_id, "includes": "external_accounts", "per_page": 100}) or {}
+            except FatalAPIError as exc:
+                if not self._refused_logged:
+                    log.warning("%s: UserVoice refused external_users (%s); counting supporters without accounts",
+                                self.context.name, exc)
+                    self._refused_logged = True
+                body = {}
+            accounts = _by_id(body.get("external_accounts"))
+            for external in body.get("external_users") or []:
+                if _link(external, "user") not in (None, user_id):
+                    continue  # not this user's: the filter was ignored
+                account = accounts.get(_link(external, "external_account") or "")
+                if account and account.get("name"):
+                    name = str(account["name"])
+                    break
+            self._accounts[user_id] = name
+        return self._accounts[user_id]
+
+
+def _link(row: Any, key: str) -> str | None:
+    links = row.get("links") if isinstance(row, dict) else None
+    value = links.get(key) if isinstance(links, dict) else None
+    return None if value is None else str(value)
 
 
 def _by_id(rows: Any) -> dict[str, dict[str, Any]]:
     return {str(r["id"]): r for r in rows or [] if isinstance(r, dict) and r.get("id") is not None}
-
-
-def _accounts(page: Mapping[str, Any]) -> dict[str, str]:
-    """Account id -> name from whichever account side-load came (CRM or external accounts)."""
-    names: dict[str, str] = {}
-    for key in ("crm_accounts", "external_accounts"):
-        for row in page.get(key) or []:
-            if isinstance(row, dict) and row.get("id") is not None and row.get("name"):
-                names[f"{key}:{row['id']}"] = str(row["name"])
-    for row in page.get("external_users") or []:  # external user -> its external account
-        acc = (row.get("links") or {}).get("external_account") if isinstance(row, dict) else None
-        if acc is not None and f"external_accounts:{acc}" in names:
-            names[f"external_users:{row['id']}"] = names[f"external_accounts:{acc}"]
-    return names
-
-
-def _account_of(user: Mapping[str, Any], accounts: Mapping[str, str]) -> str | None:
-    links = user.get("links") if isinstance(user.get("links"), dict) else {}
-    for key in ("crm_account", "crm_accounts", "external_account", "external_accounts", "external_users"):
-        ids = links.get(key)
-        for one in ids if isinstance(ids, list) else [ids]:
-            kind = "external_users" if key == "external_users" else ("crm_accounts" if key.startswith("crm") else "external_accounts")
-            if one is not None and f"{kind}:{one}" in accounts:
-                return accounts[f"{kind}:{one}"]
-    return None

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from demandsync.domain import FeedbackItem, Quarantined, Record
+from demandsync.domain import PERSON_ROLES, FeedbackItem, Person, Quarantined, Record
 from demandsync.errors import ConfigError
 from demandsync.keys import keys_in
 from demandsync.mappings.model import FieldMapping, Identity, Select
@@ -317,9 +317,31 @@ class _OneRecord:
             epic_hint=keys_in(self._all("epic")),
             votes=votes,
             extra={k: v for k, cols in self.plan.extra.items() if (v := _first_of(self._values(cols)))},
+            people=self._people(),
         )
         item.external_id = self._identity(item)
         return item
+
+    def _people(self) -> list[Person] | None:
+        """The request's people from ``map.people`` (None when not mapped): one Person per
+        identity, the first mention winning, a voter's weight kept over an author's none."""
+        key = self.m.people
+        if key is None:
+            return None
+        raw = self.record.data.get(key)
+        if raw is None:
+            return None
+        if not isinstance(raw, list):
+            raise _Skip(f"{key!r} is not a list of people")
+        found: dict[str, Person] = {}
+        for entry in raw:
+            person = _person(entry, self.mapper.source, self.m.anonymous)
+            if person is None:
+                raise _Skip(f"{key!r} holds a person without an id or e-mail, or with a bad weight/role: {entry!r}")
+            old = found.get(person.identity)
+            if old is None or (old.role == "author" and person.role == "voter"):
+                found[person.identity] = person
+        return list(found.values())
 
     def _values(self, columns: Sequence[str]) -> list[str]:
         return [_value(self.record.data, c) for c in columns]
@@ -432,6 +454,24 @@ def _requester(value: str, placeholders: Sequence[str]) -> str | None:
     if _is_anonymous(value, placeholders):
         return None
     return value.lower() if "@" in value else value
+
+
+def _person(entry: Any, source: str, placeholders: Sequence[str]) -> Person | None:
+    """A :class:`Person` from a connector's ``{id, email, name, account, weight, role}``; None if unusable."""
+    if not isinstance(entry, Mapping):
+        return None
+    email = _requester(_text_of(entry.get("email")), placeholders)
+    email = email if email and "@" in email else None
+    uid = _text_of(entry.get("id")).strip()
+    if not email and not uid:
+        return None
+    weight, role = entry.get("weight", 1), entry.get("role", "voter")
+    if type(weight) is not int or weight < 0 or role not in PERSON_ROLES:
+        return None
+    name = _text_of(entry.get("name")).strip() or None
+    account = _text_of(entry.get("account")).strip() or None
+    return Person(identity=email or f"{source}:{uid}", name=name, email=email, account=account,
+                  weight=weight, role=role)
 
 
 def _digest(parts: Sequence[str]) -> str:

@@ -80,6 +80,10 @@ class FieldMapping(_Strict):
     tags: Refs | None = None
     epic: Ref | None = None
     votes: Ref | None = None
+    #: JSON records only: the key holding the request's people, a list of
+    #: ``{id, email, name, account, weight, role}`` dicts (see ``domain.Person``).
+    #: Set for a voting tool's request; its requesters and votes then come from it.
+    people: str | None = None
     #: Our attribute name (plan, arr, country, …) -> column.
     extra: dict[str, Ref] = Field(default_factory=dict)
 

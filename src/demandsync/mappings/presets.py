@@ -1,6 +1,10 @@
 """Loading the shipped presets and recognising an export from its header.
 
 A preset is one TOML file in ``mappings/presets/``; its file stem is its name.
+A plugin source ships its own presets (a file or a folder of them) and names
+the location in ``Source.presets``; the config loader registers it here with
+:func:`add_preset_location`, so its preset loads exactly like ours (a name
+that clashes with a shipped preset is an error, not a silent override).
 Detection looks at the first rows of a file (enough for the deepest header we
 know, Qualtrics' three rows) and picks the most specific preset whose
 ``[detect]`` rules all hold; ``generic`` has none and is never detected.
@@ -14,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -37,22 +43,51 @@ class Detected:
     name_row: int
 
 
+#: Preset files or folders that plugins registered (see :func:`add_preset_location`).
+_PLUGIN_LOCATIONS: list[Traversable] = []
+
+
+def add_preset_location(location: Traversable | Path | str) -> None:
+    """Make the presets in ``location`` (one ``.toml`` file, or a folder of them) loadable.
+    Idempotent; raises :class:`PresetError` when it does not exist."""
+    where = Path(location) if isinstance(location, str) else location
+    if not (where.is_dir() or (where.is_file() and where.name.endswith(".toml"))):
+        raise PresetError(f"preset location {location} is neither a .toml file nor a folder")
+    if str(where) not in {str(w) for w in _PLUGIN_LOCATIONS}:
+        _PLUGIN_LOCATIONS.append(where)
+        all_presets.cache_clear()
+
+
+def _files(location: Traversable) -> list[Traversable]:
+    entries = [location] if location.is_file() else sorted(location.iterdir(), key=lambda e: e.name)
+    return [e for e in entries if e.name.endswith(".toml")]
+
+
+def _read(entry: Traversable) -> tuple[str, Preset]:
+    stem = entry.name[: -len(".toml")]
+    try:
+        preset = Preset.model_validate(tomllib.loads(entry.read_text("utf-8")))
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise PresetError(f"preset file {entry.name} is invalid: {exc}") from exc
+    if preset.preset != stem:
+        raise PresetError(f"preset file {entry.name} says preset = {preset.preset!r}; it must be {stem!r}")
+    return stem, preset
+
+
 @cache
 def all_presets() -> dict[str, Preset]:
-    """Every shipped preset by name (read once per process)."""
+    """Every shipped and plugin-registered preset by name (read once per process)."""
     found: dict[str, Preset] = {}
-    folder = resources.files("demandsync.mappings") / "presets"
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".toml"):
-            continue
-        stem = entry.name[: -len(".toml")]
-        try:
-            preset = Preset.model_validate(tomllib.loads(entry.read_text("utf-8")))
-        except (tomllib.TOMLDecodeError, ValidationError) as exc:
-            raise PresetError(f"preset file {entry.name} is invalid: {exc}") from exc
-        if preset.preset != stem:
-            raise PresetError(f"preset file {entry.name} says preset = {preset.preset!r}; it must be {stem!r}")
+    for entry in _files(resources.files("demandsync.mappings") / "presets"):
+        stem, preset = _read(entry)
         found[stem] = preset
+    for location in _PLUGIN_LOCATIONS:
+        for entry in _files(location):
+            stem, preset = _read(entry)
+            if stem in found:
+                raise PresetError(f"preset {stem!r} in {location} clashes with a preset of the same name; "
+                                  "rename the plugin's preset file and its preset = key")
+            found[stem] = preset
     return found
 
 

@@ -4,13 +4,23 @@ Pure functions over :class:`~demandsync.sync.store.store.LinkedItem` rows, so th
 exact semantics (which a PM will question: "why is this 42?") live in one
 short, tested place:
 
-- ``requests``: distinct items with an accepted link.
-- ``requesters``: distinct requester identities; an item without one (empty,
-  or an anonymous placeholder the mapping removed) is a requester of its own.
-- ``accounts``: distinct account names (case-insensitive); optionally the
-  requester's e-mail domain when no account is known, free-mail domains never.
-- ``votes``: each requester's votes counted once per epic (their largest vote
-  count); anonymous items add their own votes.
+- ``requests``: distinct items with an accepted link. A voting tool's
+  post/feature/suggestion is one item however many people voted for it (a
+  merged one was folded into its survivor by the connector).
+- ``requesters``: distinct people across all sources and items: the
+  requester of one-person feedback (a respondent, a note's customer, a
+  ticket's reporter) and every author and voter of a voting tool's request
+  (``LinkedItem.people``; identity = e-mail when known, else the tool's user
+  id). One-person feedback without a requester (empty, or an anonymous
+  placeholder the mapping removed) is a requester of its own.
+- ``accounts``: distinct account names (case-insensitive) of those people;
+  optionally the requester's e-mail domain when no account is known,
+  free-mail domains never.
+- ``votes``: each request's votes, summed over the epic's requests: a voting
+  tool's request gives the sum of its voters' weights (each voter once per
+  request; 1 each unless the tool weights votes; authors who did not vote add
+  none); one-person feedback gives its own ``votes`` (1 unless mapped). So
+  one person voting for two posts of one epic is two votes, one requester.
 - ``score``: sum of item weights (source weight x attribute weights x recency).
 """
 
@@ -81,15 +91,47 @@ def requester_identity(item: LinkedItem) -> str:
     return f"who:{who}" if who else f"item:{item.item_id}"
 
 
-def account_identity(item: LinkedItem, rules: DemandRules) -> str | None:
-    name = (item.account or "").strip().lower()
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """One person behind an item, the way counting sees them."""
+
+    identity: str
+    who: str | None
+    email: str | None
+    account: str | None
+    #: Votes this person gives this item.
+    votes: int
+
+
+def askers(item: LinkedItem) -> list[Asker]:
+    """The people behind one item: its people (voting tools), else its one requester."""
+    if item.people is not None:
+        return [Asker(f"who:{p.identity.strip().lower()}", p.name or p.email or p.identity, p.email, p.account,
+                      p.votes) for p in item.people]
+    who = (item.requester or "").strip() or None
+    email = who.lower() if who and "@" in who else None
+    return [Asker(requester_identity(item), who, email, item.account, max(item.votes, 1))]
+
+
+def item_votes(item: LinkedItem) -> int:
+    """The votes one request gives its epic (see the module docstring)."""
+    return sum(a.votes for a in askers(item))
+
+
+def _account_identity(account: str | None, email: str | None, rules: DemandRules) -> str | None:
+    name = (account or "").strip().lower()
     if name:
         return f"acct:{name}"
-    if rules.email_domain_accounts and item.requester and "@" in item.requester:
-        domain = item.requester.rsplit("@", 1)[1].strip().lower()
+    if rules.email_domain_accounts and email and "@" in email:
+        domain = email.rsplit("@", 1)[1].strip().lower()
         if domain and domain not in rules.free_mail_domains:
             return f"domain:{domain}"
     return None
+
+
+def account_identity(item: LinkedItem, rules: DemandRules) -> str | None:
+    """The account of one-person feedback (for a voting tool's request see :func:`askers`)."""
+    return _account_identity(item.account, item.requester, rules)
 
 
 def item_weight(item: LinkedItem, rules: DemandRules, now: datetime) -> float:
@@ -119,17 +161,18 @@ def _one_epic(items: list[LinkedItem], rules: DemandRules, now: datetime) -> Dem
     d = Demand(requests=len(items))
     if not items:
         return d
-    votes_by_requester: dict[str, int] = {}
+    people: set[str] = set()
     accounts: set[str] = set()
     by_source: Counter[str] = Counter()
     d30, d90 = now - timedelta(days=30), now - timedelta(days=90)
     score = 0.0
     for it in items:
-        who = requester_identity(it)
-        votes_by_requester[who] = max(votes_by_requester.get(who, 0), max(it.votes, 1))
-        acct = account_identity(it, rules)
-        if acct:
-            accounts.add(acct)
+        for asker in askers(it):
+            people.add(asker.identity)
+            d.votes += asker.votes
+            acct = _account_identity(asker.account, asker.email, rules)
+            if acct:
+                accounts.add(acct)
         by_source[it.source] += 1
         score += item_weight(it, rules, now)
         if it.created_at is not None:
@@ -138,8 +181,7 @@ def _one_epic(items: list[LinkedItem], rules: DemandRules, now: datetime) -> Dem
                 d.last_requested = day
             d.requests_30d += it.created_at >= d30
             d.requests_90d += it.created_at >= d90
-    d.requesters = len(votes_by_requester)
-    d.votes = sum(votes_by_requester.values())
+    d.requesters = len(people)
     d.accounts = len(accounts)
     d.score = round(score, 2)
     d.by_source = dict(by_source)

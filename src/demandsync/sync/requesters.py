@@ -3,8 +3,11 @@
 When an epic ships, the PM wants to tell the people who asked for it.
 :func:`requesters_for` lists them from the store (``demandsync requesters
 KEY [--format csv]``), one row per requester the way demand counts them, so
-the number of rows equals the epic's "requesters" figure: an item without a
-requester is a requester of its own (an anonymous row, no contact).
+the number of rows equals the epic's "requesters" figure: everyone behind a
+voting tool's request (author and voters) and the one requester of other
+feedback; an item without a requester is a requester of its own (an
+anonymous row, no contact). ``items`` is how many of the epic's requests a
+person is behind, ``votes`` the votes they gave them in total.
 
 :func:`shipped_epics` says which epics are done, by one of two rules
 (``[closing] shipped_when``):
@@ -32,7 +35,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from demandsync.connectors.base import Tracker
-from demandsync.sync.demand import requester_identity
+from demandsync.sync.demand import Asker, askers
 from demandsync.sync.store.store import LinkedItem, Store
 
 ShippedWhen = Literal["done", "released"]
@@ -75,25 +78,27 @@ def _contact(person: str | None) -> str | None:
 
 def group_requesters(items: Iterable[LinkedItem]) -> list[Requester]:
     """Requesters of ``items`` (all of one epic): most items first, then latest request first."""
-    groups: dict[str, list[LinkedItem]] = {}
+    groups: dict[str, list[tuple[Asker, LinkedItem]]] = {}
     seen: set[int] = set()
     for it in items:
         if it.item_id in seen:
             continue
         seen.add(it.item_id)
-        groups.setdefault(requester_identity(it), []).append(it)
+        for asker in askers(it):
+            groups.setdefault(asker.identity, []).append((asker, it))
     out = []
     for members in groups.values():
-        person = next((m.requester.strip() for m in members if m.requester and m.requester.strip()), None)
-        accounts = Counter(m.account.strip() for m in members if m.account and m.account.strip())
-        dates = [m.created_at for m in members if m.created_at is not None]
+        person = next((a.who.strip() for a, _ in members if a.who and a.who.strip()), None)
+        contact = next((a.email for a, _ in members if a.email), None) or _contact(person)
+        accounts = Counter(a.account.strip() for a, _ in members if a.account and a.account.strip())
+        dates = [m.created_at for _, m in members if m.created_at is not None]
         out.append(Requester(
-            person=person, contact=_contact(person),
+            person=person, contact=_contact(contact),
             account=accounts.most_common(1)[0][0] if accounts else None,
-            accounts=sorted(accounts), sources=sorted({m.source for m in members}), items=len(members),
-            votes=max(max(m.votes, 1) for m in members),
+            accounts=sorted(accounts), sources=sorted({m.source for _, m in members}), items=len(members),
+            votes=sum(a.votes for a, _ in members),
             first_asked=min(dates) if dates else None, last_asked=max(dates) if dates else None,
-            urls=[m.url for m in members if m.url],
+            urls=[m.url for _, m in members if m.url],
         ))
     out.sort(key=lambda r: (-r.items, -(r.last_asked.timestamp() if r.last_asked else 0.0), r.person or "~"))
     return out

@@ -289,7 +289,7 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
             if len(items) + len(bad) >= _ITEM_BATCH:
                 flush()
         flush()
-        if full and source.complete():
+        if source.complete():  # the source read everything (a --full run, or its own full read)
             rep.deleted = store.mark_missing_deleted(src.name, seen)
         store.record_pull(src.name, src.kind, cursor=source.cursor, error=None)
     except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others

@@ -48,7 +48,7 @@ from typing import Literal
 from demandsync.connectors.base import Tracker
 from demandsync.domain import Epic, SummaryContent, SummaryRequest, find_marker
 from demandsync.errors import OutsideError
-from demandsync.sync.demand import Demand, requester_identity
+from demandsync.sync.demand import Demand, item_votes, requester_identity
 from demandsync.sync.store.store import LinkedItem, Store
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,8 @@ def summary_content(epic_key: str, demand: Demand, items: Iterable[LinkedItem], 
     latest item), most votes first, then newest. ``show_requesters=False`` names accounts only."""
     best: dict[str, LinkedItem] = {}
     for it in items:
-        who = requester_identity(it)
+        # a voting tool's request stands for many people: it is its own entry
+        who = requester_identity(it) if it.people is None else f"item:{it.item_id}"
         cur = best.get(who)
         if cur is None or _rank(it) < _rank(cur):
             best[who] = it
@@ -81,7 +82,7 @@ def summary_content(epic_key: str, demand: Demand, items: Iterable[LinkedItem], 
     requests = tuple(
         SummaryRequest(quote=_quote(it.text), who=(it.requester or None) if show_requesters else None,
                 account=it.account or None, url=it.url if it.url and _SAFE_URL.match(it.url) else None,
-                votes=max(it.votes, 1))
+                votes=item_votes(it))
         for it in chosen
     )
     return SummaryContent(
@@ -93,7 +94,7 @@ def summary_content(epic_key: str, demand: Demand, items: Iterable[LinkedItem], 
 
 def _rank(it: LinkedItem) -> tuple[int, float, int]:
     created = it.created_at.timestamp() if it.created_at else 0.0
-    return (-max(it.votes, 1), -created, it.item_id)
+    return (-item_votes(it), -created, it.item_id)
 
 
 def _quote(text: str) -> str:

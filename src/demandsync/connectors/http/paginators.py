@@ -152,19 +152,27 @@ class SkipPaginator(Paginator):
     [0, 1, 2]
     """
 
-    def __init__(self, *, limit: int = 100, place: Place = "json", more_key: str = "hasMore") -> None:
+    def __init__(self, *, limit: int = 100, place: Place = "json", more_key: str = "hasMore",
+                 items_key: str | None = None) -> None:
         self.limit = limit
         self.place = place
         self.more_key = more_key
+        #: When given, ``skip`` advances by the items actually received, so a server that
+        #: caps pages below ``limit`` loses nothing; else by ``limit``.
+        self.items_key = items_key
 
     def first(self, request: PageRequest) -> PageRequest:
         return request.with_value(self.place, "skip", 0).with_value(self.place, "limit", self.limit)
 
     def next(self, request: PageRequest, response: httpx.Response) -> PageRequest | None:
-        if _body(response).get(self.more_key) is not True:
+        body = _body(response)
+        if body.get(self.more_key) is not True:
             return None
-        skip = int(request.value(self.place, "skip", 0)) + int(request.value(self.place, "limit", self.limit))
-        return request.with_value(self.place, "skip", skip)
+        items = body.get(self.items_key) if self.items_key else None
+        step = len(items) if isinstance(items, list) else int(request.value(self.place, "limit", self.limit))
+        if step == 0:
+            return None  # "more" but nothing came: asking again would loop
+        return request.with_value(self.place, "skip", int(request.value(self.place, "skip", 0)) + step)
 
 
 class NextUrlPaginator(Paginator):
@@ -219,7 +227,9 @@ class CursorPaginator(Paginator):
 
 class ListOffsetPaginator(Paginator):
     """Pendo Feedback lists: the answer is a bare JSON list; ``start``/``limit``
-    offsets advance by what came back, and a short (or empty) page is the last.
+    offsets advance by what came back, and only an *empty* page is the last: the
+    API documents no maximum ``limit``, so a short page may be a server cap, not
+    the end (one extra request per list buys never losing a page).
 
     >>> rows = list(range(5))
     >>> def pendo(request):
@@ -241,8 +251,8 @@ class ListOffsetPaginator(Paginator):
         return request.with_value(self.place, self.offset_key, 0).with_value(self.place, self.limit_key, self.limit)
 
     def next(self, request: PageRequest, response: httpx.Response) -> PageRequest | None:
-        body = response.json()
-        if not isinstance(body, list) or len(body) < self.limit:
+        body = page_json(response)
+        if not isinstance(body, list) or not body:
             return None
         start = int(request.value(self.place, self.offset_key, 0))
         return request.with_value(self.place, self.offset_key, start + len(body))

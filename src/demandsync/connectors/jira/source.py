@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from demandsync.connectors.apisource import parse_time
-from demandsync.connectors.base import Source, SourceContext, SourceOptions
-from demandsync.connectors.http import FatalAPIError, check_base_url
+from demandsync.connectors.base import Source, SourceCheckFailed, SourceContext, SourceOptions
+from demandsync.connectors.http import APIError, FatalAPIError, check_base_url
 from demandsync.connectors.jira.adf import adf_to_text
 from demandsync.connectors.jira.tracker import SOURCE_FIELDS, Deployment, JiraTracker
 from demandsync.domain import Cursor, Quarantined, Record
@@ -173,6 +173,16 @@ class JiraSource(Source):
             deployment=options.deployment, allow_insecure_http=options.allow_insecure_http,
             page_size=options.page_size, **client_kwargs,
         )
+
+    def check(self) -> str:
+        """Credentials accepted (``/myself``) and the first page of the JQL read; see ``Source.check``."""
+        try:
+            who = self.jira.whoami()
+            first = next(iter(self.jira.search(self.opts.jql, ["summary"])), None)
+        except APIError as exc:
+            raise SourceCheckFailed(self.context.name, "Jira", str(exc)) from None
+        found = "at least one issue" if first is not None else "no issues yet"
+        return f"Jira: credentials of {who} accepted; the JQL selects {found}"
 
     def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
         since = None if self.context.full else (cursor or {}).get("updated")

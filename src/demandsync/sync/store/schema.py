@@ -4,8 +4,10 @@ The schema is owned by Alembic (``demandsync/sync/store/migrations``): change a 
 then add a migration, so an existing store upgrades without losing data.
 
 What is stored about people: requester e-mail or user id and account name of
-each feedback item, as the source gave them, for counting distinct people and
-for ``demandsync requesters``. ``demandsync forget EMAIL`` removes them.
+each feedback item, and for a voting tool's request every author/voter
+(``item_people``: identity, name, e-mail, account, vote weight), as the source
+gave them, for counting distinct people and for ``demandsync requesters``.
+``demandsync forget EMAIL`` removes them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -45,12 +47,33 @@ class ItemRow(Base):
     epic_hint: Mapped[list[Any]] = mapped_column(default=list)
     votes: Mapped[int] = mapped_column(Integer, default=1)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: True for a voting tool's request: its people are in ``item_people`` (maybe none left).
+    has_people: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Set when a complete pull no longer saw the item upstream; it stops counting.
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Fingerprint of the linker that last linked this item; NULL = link me.
     link_fp: Mapped[str | None] = mapped_column(String(64), index=True)
     first_seen_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ItemPersonRow(Base):
+    """One author or voter of a voting tool's request (``domain.Person``).
+
+    Replaced as a whole whenever its item changes, so a re-import never adds a
+    voter twice."""
+
+    __tablename__ = "item_people"
+    __table_args__ = (Index("ix_item_people_identity", "identity"),)
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    identity: Mapped[str] = mapped_column(String(500), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(500))
+    email: Mapped[str | None] = mapped_column(String(500))
+    account: Mapped[str | None] = mapped_column(String(500))
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    #: author | voter
+    role: Mapped[str] = mapped_column(String(20))
 
 
 class EpicRow(Base):

@@ -20,9 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from demandsync.domain import Epic, FeedbackItem, Quarantined
+from demandsync.domain import Epic, FeedbackItem, Person, Quarantined
 from demandsync.sync.store.schema import (
     EpicRow,
+    ItemPersonRow,
     ItemRow,
     LinkRow,
     MetaRow,
@@ -33,6 +34,7 @@ from demandsync.sync.store.schema import (
 )
 
 ITEMS = ItemRow.__table__
+PEOPLE = ItemPersonRow.__table__
 EPICS = EpicRow.__table__
 LINKS = LinkRow.__table__
 SOURCES = SourceStateRow.__table__
@@ -66,6 +68,8 @@ def item_hash(item: FeedbackItem) -> str:
         item.created_at.isoformat() if item.created_at else None,
         item.url, item.tags, item.epic_hint, item.votes, item.extra,  # extra keeps the mapping's key order
     )
+    if item.people is not None:  # a separate term, so items without people keep their old hashes
+        payload += (tuple(item.people),)
     return hashlib.sha256(repr(payload).encode()).hexdigest()
 
 
@@ -94,12 +98,14 @@ class LinkedItem:
     method: str
     score: float
     state: str
+    #: A voting tool's request: its authors and voters; None for one-person feedback.
+    people: tuple[Person, ...] | None = None
 
 
 #: The newest migration in ``demandsync/sync/store/migrations/versions``. A store already there opens
 #: without importing Alembic at all (a third of a no-change run's start-up);
 #: ``tests/test_migrations.py`` pins this to Alembic's head so the two never drift.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003_v11_people"
 
 
 def schema_revision(conn: Connection) -> str | None:
@@ -226,6 +232,7 @@ class Store:
         now = utcnow()
         new: list[tuple[FeedbackItem, str]] = []
         updates: list[dict[str, Any]] = []
+        changed_items: list[FeedbackItem] = []
         for item in items:
             h = item_hash(item)
             old = known.get(item.external_id)
@@ -238,6 +245,7 @@ class Store:
             else:
                 updates.append(_item_values(item, h) | {"b_source": item.source, "b_ext": item.external_id,
                                                         "updated_at": now})
+                changed_items.append(item)
                 counts.changed += 1
             known[item.external_id] = h
         with self.begin() as conn:
@@ -250,6 +258,7 @@ class Store:
                     .values({k: sa.bindparam(k) for k in updates[0] if not k.startswith("b_")} | {"deleted": False})
                 )
                 conn.execute(stmt, updates)
+            _replace_people(conn, [i for i, _ in new], changed_items)
         return counts
 
     def mark_missing_deleted(self, source: str, seen: set[str]) -> int:
@@ -274,14 +283,21 @@ class Store:
             return conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(ITEMS.c.deleted.is_(False))).scalar_one()
 
     def forget_requester(self, identity: str) -> int:
-        """Remove every item of one person (GDPR erasure); counts drop next run."""
+        """Remove one person (GDPR erasure): every item they gave alone, and their place among
+        the authors/voters of voting-tool requests (those requests stay, without them, until
+        the source changes them again). Counts drop next run.
+        Returns how many items lost or were that person."""
         ident = identity.strip().lower()
         with self.begin() as conn:
             ids = [i for (i,) in conn.execute(sa.select(ITEMS.c.id).where(sa.func.lower(ITEMS.c.requester) == ident))]
             for chunk in _chunks(ids, _BATCH):
                 conn.execute(sa.delete(LINKS).where(LINKS.c.item_id.in_(chunk)))
+                conn.execute(sa.delete(PEOPLE).where(PEOPLE.c.item_id.in_(chunk)))
                 conn.execute(sa.delete(ITEMS).where(ITEMS.c.id.in_(chunk)))
-            return len(ids)
+            match = sa.or_(sa.func.lower(PEOPLE.c.identity) == ident, sa.func.lower(PEOPLE.c.email) == ident)
+            voted = {i for (i,) in conn.execute(sa.select(PEOPLE.c.item_id).where(match))}
+            conn.execute(sa.delete(PEOPLE).where(match))
+            return len(ids) + len(voted)
 
     # ---- quarantine -------------------------------------------------------------------
 
@@ -430,7 +446,7 @@ class Store:
                       ITEMS.c.text if with_text else sa.literal(""),
                       ITEMS.c.requester, ITEMS.c.account, sa.type_coerce(ITEMS.c.created_at, sa.Text),
                       ITEMS.c.url, ITEMS.c.votes, sa.type_coerce(ITEMS.c.extra, sa.Text),
-                      LINKS.c.method, LINKS.c.score, LINKS.c.state)
+                      LINKS.c.method, LINKS.c.score, LINKS.c.state, ITEMS.c.has_people)
             .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
             .where(ITEMS.c.deleted.is_(False), LINKS.c.state.in_(states))
             .order_by(LINKS.c.epic_key, ITEMS.c.created_at.desc(), ITEMS.c.id)
@@ -438,9 +454,12 @@ class Store:
         if epic_keys is not None:
             stmt = stmt.where(LINKS.c.epic_key.in_(list(epic_keys)))
         with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+            people = _people_of(conn, {r[1] for r in rows if r[14]})
             return [LinkedItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _read_time(r[7]), r[8], r[9],
-                               _read_json(r[10]) if with_extra else {}, r[11], r[12], r[13])
-                    for r in conn.execute(stmt).all()]
+                               _read_json(r[10]) if with_extra else {}, r[11], r[12], r[13],
+                               people.get(r[1], ()) if r[14] else None)
+                    for r in rows]
 
     def accepted_texts(self, per_epic: int = 50) -> dict[str, list[str]]:
         """Texts a human accepted for each epic: the epic learns from them."""
@@ -549,7 +568,43 @@ class Store:
 
 
 _INSERT_COLUMNS = ("source", "external_id", "content_hash", "text", "requester", "account", "created_at", "url",
-                   "tags", "epic_hint", "votes", "extra", "deleted", "link_fp", "first_seen_at", "updated_at")
+                   "tags", "epic_hint", "votes", "extra", "deleted", "link_fp", "first_seen_at", "updated_at",
+                   "has_people")
+_PEOPLE_COLUMNS = ("item_id", "identity", "name", "email", "account", "weight", "role")
+
+
+def _replace_people(conn: Connection, new: Sequence[FeedbackItem], changed: Sequence[FeedbackItem]) -> None:
+    """Write the people of new and changed voting-tool requests, replacing what was there:
+    the whole list each time, so re-importing a request never counts a voter twice."""
+    wanted = [i for i in [*new, *changed] if i.people is not None]
+    if not wanted and not changed:
+        return
+    ids: dict[tuple[str, str], int] = {}
+    for source in {i.source for i in [*wanted, *changed]}:
+        exts = [i.external_id for i in [*wanted, *changed] if i.source == source]
+        for chunk in _chunks(exts, _BATCH):
+            ids.update({(source, e): i for i, e in conn.execute(
+                sa.select(ITEMS.c.id, ITEMS.c.external_id).where(ITEMS.c.source == source,
+                                                                 ITEMS.c.external_id.in_(chunk)))})
+    stale = [ids[(i.source, i.external_id)] for i in changed if (i.source, i.external_id) in ids]
+    for chunk in _chunks(stale, _BATCH):
+        conn.execute(sa.delete(PEOPLE).where(PEOPLE.c.item_id.in_(chunk)))
+    rows = [(ids[(i.source, i.external_id)], p.identity, p.name, p.email, p.account, p.weight, p.role)
+            for i in wanted for p in i.people or ()]
+    if rows:
+        _insert_many(conn, "item_people", _PEOPLE_COLUMNS, rows)
+
+
+def _people_of(conn: Connection, item_ids: set[int]) -> dict[int, tuple[Person, ...]]:
+    """item id -> its people, in a stable order (identity)."""
+    out: dict[int, list[Person]] = {}
+    for chunk in _chunks(sorted(item_ids), _BATCH):
+        stmt = (sa.select(PEOPLE.c.item_id, PEOPLE.c.identity, PEOPLE.c.name, PEOPLE.c.email, PEOPLE.c.account,
+                          PEOPLE.c.weight, PEOPLE.c.role)
+                .where(PEOPLE.c.item_id.in_(chunk)).order_by(PEOPLE.c.item_id, PEOPLE.c.identity))
+        for r in conn.execute(stmt):
+            out.setdefault(r[0], []).append(Person(r[1], r[2], r[3], r[4], r[5], r[6]))
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
@@ -580,7 +635,7 @@ def _insert_items_fast(conn: Connection, new: list[tuple[FeedbackItem, str]], no
     _insert_many(conn, "items", _INSERT_COLUMNS, [
         (i.source, i.external_id, h, i.text, i.requester, i.account, when(i.created_at), i.url,
          _json_list(i.tags), _json_list(i.epic_hint), i.votes, json.dumps(i.extra) if i.extra else "{}",
-         False, None, stamp, stamp)
+         False, None, stamp, stamp, i.people is not None)
         for i, h in new
     ])
 
@@ -619,7 +674,7 @@ def _item_values(item: FeedbackItem, content_hash: str) -> dict[str, Any]:
         # SQLite keeps no time zone: store UTC wall time, which as_utc() reads back
         "created_at": _utc(item.created_at) if item.created_at else None,
         "url": item.url, "tags": list(item.tags), "epic_hint": list(item.epic_hint),
-        "votes": item.votes, "extra": dict(item.extra), "link_fp": None,
+        "votes": item.votes, "extra": dict(item.extra), "link_fp": None, "has_people": item.people is not None,
     }
 
 
