@@ -158,6 +158,8 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: While :meth:`rolled_back` runs: the one connection every method uses.
+        self._pinned: Connection | None = None
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -170,8 +172,38 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
+        if self._pinned is not None:
+            yield self._pinned
+            return
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A connection for reading (the pinned one during :meth:`rolled_back`)."""
+        if self._pinned is not None:
+            yield self._pinned
+            return
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def rolled_back(self) -> Iterator[Store]:
+        """Everything done on this store inside the block happens in one transaction that is
+        rolled back at the end: what ``run --dry-run`` uses to change nothing while still
+        pulling, linking and planning exactly as a real run would. Reads inside the block
+        see the block's own changes. One connection, so not for concurrent use.
+        """
+        if self._pinned is not None:
+            raise RuntimeError("already inside rolled_back()")
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            self._pinned = conn
+            try:
+                yield self
+            finally:
+                self._pinned = None
+                transaction.rollback()
 
     # ---- meta -------------------------------------------------------------------------
 
@@ -365,7 +397,7 @@ class Store:
             ITEMS.c.deleted.is_(False), sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp != fingerprint))
         last = 0
         while True:
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 rows = conn.execute(stmt.where(ITEMS.c.id > last).order_by(ITEMS.c.id).limit(batch)).all()
             if not rows:
                 return
@@ -437,7 +469,7 @@ class Store:
         )
         if epic_keys is not None:
             stmt = stmt.where(LINKS.c.epic_key.in_(list(epic_keys)))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [LinkedItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _read_time(r[7]), r[8], r[9],
                                _read_json(r[10]) if with_extra else {}, r[11], r[12], r[13])
                     for r in conn.execute(stmt).all()]
@@ -470,7 +502,7 @@ class Store:
         )
         if epic_key is not None:
             stmt = stmt.where(LINKS.c.epic_key == epic_key)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
     def link_of(self, item_id: int, epic_key: str) -> dict[str, Any] | None:
@@ -480,7 +512,7 @@ class Store:
 
     def item_texts(self) -> list[tuple[int, str, str, str]]:
         """``(id, source, external_id, text)`` of every live item (for ranking against one epic)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.external_id, ITEMS.c.text).where(
                 ITEMS.c.deleted.is_(False)).order_by(ITEMS.c.id)
             return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
