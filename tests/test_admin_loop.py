@@ -47,3 +47,155 @@ def test_dry_run_leaves_the_store_as_it_was_and_plans_what_the_real_run_does(
     assert real["plan"] == dry["plan"]
     # five fields on five epics, and zeros (no last date, no sources) on PROD-3, which nobody asked for
     assert real["writes"]["applied"] == len(dry["plan"]) == 5 * 5 + 3
+
+
+# ---- Jira down fails fast, naming the cause and the key -----------------------------------------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_connection_refused_is_not_retried_and_names_the_cause() -> None:
+    from demandsync.connectors.http import ApiClient, ConnectFailed
+
+    sleeps: list[float] = []
+    port = _closed_port()
+    client = ApiClient(f"http://127.0.0.1:{port}", sleep=sleeps.append)
+    try:
+        client.request("GET", "/rest/api/3/myself")
+        raise AssertionError("expected ConnectFailed")
+    except ConnectFailed as exc:
+        assert exc.cause == "connection refused"
+        assert str(exc) == (f"cannot connect to 127.0.0.1:{port} (GET http://127.0.0.1:{port}/rest/api/3/myself): "
+                            "connection refused")
+    finally:
+        client.close()
+    assert sleeps == [] and client.request_counts[("GET", "/rest/api/3/myself")] == 1
+
+
+def test_unknown_host_and_tls_failures_are_not_retried(sandbox: JiraSandbox) -> None:
+    import socket
+
+    import httpx
+
+    from demandsync.connectors.http import ApiClient, ConnectFailed
+
+    def dns_fails(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -2] Name or service not known") from socket.gaierror(
+            -2, "Name or service not known")
+
+    sleeps: list[float] = []
+    client = ApiClient("https://jira.exmaple.com", sleep=sleeps.append, transport=httpx.MockTransport(dns_fails))
+    try:
+        client.request("GET", "/x")
+        raise AssertionError("expected ConnectFailed")
+    except ConnectFailed as exc:
+        assert exc.cause == "unknown host (DNS lookup failed: Name or service not known)"
+        assert exc.host == "jira.exmaple.com:443"
+    # https:// to a plain-http server (the sandbox) is a real TLS handshake failure on loopback
+    tls = ApiClient(sandbox.url.replace("http://", "https://"), sleep=sleeps.append)
+    try:
+        tls.request("GET", "/rest/api/3/myself")
+        raise AssertionError("expected ConnectFailed")
+    except ConnectFailed as exc:
+        assert exc.cause.startswith("TLS handshake failed"), exc.cause
+    finally:
+        tls.close()
+    assert sleeps == []
+
+
+def test_run_with_jira_down_fails_in_one_line_naming_jira_url(config: Path) -> None:
+    import time
+
+    port = _closed_port()
+    text = config.read_text()
+    start = text.index('url = "http://127.0.0.1:')
+    end = text.index('"', start + 7)
+    config.write_text(text[:start] + f'url = "http://127.0.0.1:{port}' + text[end:])
+    began = time.monotonic()
+    code, stdout, stderr = cli("run", "--config", str(config), "--json")
+    assert time.monotonic() - began < 3
+    assert code == 1
+    errors = json.loads(stdout)["errors"]
+    assert errors == [{"stage": "jira", "error": f"cannot connect to 127.0.0.1:{port} (GET http://127.0.0.1:{port}"
+                       f"/rest/api/3/field): connection refused; check jira.url in demandsync.toml"}]
+
+
+# ---- --source typos -----------------------------------------------------------------------------
+
+
+def test_unknown_source_exits_2_listing_the_names(sandbox: JiraSandbox, config: Path) -> None:
+    code, stdout, stderr = cli("run", "--config", str(config), "--source", "exit-survy")
+    assert code == 2
+    assert "no source named 'exit-survy'; the config has: exit-survey, sales-notes" in stderr
+    assert sandbox.requests[PUT] == 0 and sum(sandbox.requests.values()) == 0
+
+
+def test_several_sources_can_be_named(sandbox: JiraSandbox, config: Path) -> None:
+    code, stdout, _ = cli("run", "--config", str(config), "--json", "--source", "sales-notes",
+                          "--source", "exit-survey")
+    assert code == 0
+    assert sorted(json.loads(stdout)["sources"]) == ["exit-survey", "sales-notes"]
+    code, stdout, _ = cli("run", "--config", str(config), "--json", "--full", "--source", "sales-notes")
+    assert list(json.loads(stdout)["sources"]) == ["sales-notes"]
+
+
+# ---- --log-json: JSON lines only, with structured fields ----------------------------------------
+
+
+def test_log_json_prints_only_json_lines_with_structured_fields(sandbox: JiraSandbox, config: Path) -> None:
+    from typer.testing import CliRunner
+
+    from demandsync.cli.main import app
+
+    result = CliRunner().invoke(app, ["run", "--config", str(config), "--log-json"])
+    assert result.exit_code == 0
+    out_lines = result.stdout.splitlines()
+    err_lines = result.stderr.splitlines()
+    docs = [json.loads(line) for line in out_lines + err_lines]  # every line parses
+    assert len(out_lines) == 1 and docs[0]["event"] == "report" and docs[0]["writes"]["applied"] == 28
+    pulled = {d["source"]: d for d in docs if d.get("event") == "source_pulled"}
+    assert pulled["exit-survey"]["pulled"] == 23 and pulled["exit-survey"]["new"] == 17
+    assert pulled["sales-notes"]["new"] == 5
+    run_id = docs[0]["run_id"]
+    assert all(d["run_id"] == run_id for d in docs if d.get("event") in ("source_pulled", "run_finished"))
+    finished = next(d for d in docs if d.get("event") == "run_finished")
+    assert finished["status"] == "ok" and finished["applied"] == 28
+
+
+def test_log_json_config_error_is_a_json_line(sandbox: JiraSandbox, config: Path) -> None:
+    from typer.testing import CliRunner
+
+    from demandsync.cli.main import app
+
+    result = CliRunner().invoke(app, ["run", "--config", str(config), "--log-json", "--source", "nope"])
+    assert result.exit_code == 2 and result.stdout == ""
+    [doc] = [json.loads(line) for line in result.stderr.splitlines()]
+    assert doc["level"] == "error" and doc["exit_code"] == 2 and "no source named 'nope'" in doc["msg"]
+
+
+def test_progress_logs_a_line_every_few_seconds_off_a_terminal(caplog: object) -> None:
+    import logging
+
+    from demandsync.cli.progress import LogProgress
+
+    now = [0.0]
+    progress = LogProgress(every=5.0, clock=lambda: now[0])
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("demandsync.progress")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        for step, t in enumerate((1.0, 4.9, 5.1, 6.0, 10.2)):
+            now[0] = t
+            progress.update("writes", step + 1, 5)
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in records] == ["progress: writes 3/5", "progress: writes 5/5"]

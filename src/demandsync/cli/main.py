@@ -10,6 +10,7 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -22,7 +23,7 @@ from rich.table import Table
 from demandsync.cli.links import register as register_link_commands
 from demandsync.config import Config, ConfigError, load_config
 from demandsync.connectors.http import APIError
-from demandsync.logs import setup_logging
+from demandsync.logs import json_logging, setup_logging
 from demandsync.sync.run import EXIT_CONFIG, EXIT_LOCKED, RunReport, build_tracker, run_sync
 from demandsync.sync.store.lock import LockHeld
 
@@ -42,7 +43,9 @@ ConfigOpt = Annotated[
     typer.Option("--config", "-c", help="Config file (default: $DEMANDSYNC_CONFIG, else ./demandsync.toml)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="Log JSON lines to stderr (for log shippers).")]
+LogJsonOpt = Annotated[bool, typer.Option(
+    "--log-json", help="Log shippers: every line on stdout and stderr is one JSON object with structured fields "
+    "(run_id, source, pulled, new, epic, …); the report is one JSON line on stdout instead of tables.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
 
 
@@ -75,7 +78,11 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    if json_logging():  # --log-json: stderr carries JSON lines only
+        logging.getLogger("demandsync.cli").error(message, extra={"event": "exit", "exit_code": code})
+        raise typer.Exit(code)
+    # soft_wrap: an error is one logical line whatever the terminal's width (grep, logs, 80 columns)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -137,17 +144,23 @@ def run(
     verbose: VerboseOpt = False,
 ) -> None:
     """Pull, link, count and write the demand figures once."""
+    from demandsync.cli.progress import progress_for
+
     cfg = _config(config, log_json=log_json, verbose=verbose)
     try:
-        report = run_sync(cfg, dry_run=dry_run, full=full, only=source)
+        with progress_for(err, live=not log_json) as progress:
+            report = run_sync(cfg, dry_run=dry_run, full=full, only=source, progress=progress)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
     except LockHeld as exc:
         _fail(str(exc), EXIT_LOCKED)
-    if as_json:
+    if as_json or log_json:
         doc = report.as_dict()
         doc.pop("demand")
-        _print_json(doc)
+        if log_json:  # every line on stdout is one JSON object too: the report is one line
+            sys.stdout.write(json.dumps({"event": "report", **doc}, default=str) + "\n")
+        else:
+            _print_json(doc)
     else:
         print_report(report)
     raise typer.Exit(report.exit_code)
