@@ -199,3 +199,91 @@ def test_progress_logs_a_line_every_few_seconds_off_a_terminal(caplog: object) -
     finally:
         logger.removeHandler(handler)
     assert [r.getMessage() for r in records] == ["progress: writes 3/5", "progress: writes 5/5"]
+
+
+# ---- check finds what an admin gets wrong -------------------------------------------------------
+
+
+def _check(config: Path) -> tuple[int, dict[str, dict[str, object]]]:
+    code, stdout, stderr = cli("check", "--config", str(config), "--json")
+    doc = json.loads(stdout)
+    assert doc["exit_code"] == code, stderr
+    return code, {c["check"]: c for c in doc["checks"]}
+
+
+def test_check_a_glob_that_matches_nothing_exits_2_naming_the_path(sandbox: JiraSandbox, config: Path) -> None:
+    config.write_text(config.read_text().replace('path = "exports/hotjar-exit-survey-*.csv"',
+                                                 'path = "export/hotjar-exit-survey-*.csv"'))
+    code, checks = _check(config)
+    assert code == 2
+    bad = checks["source exit-survey"]
+    assert bad["ok"] is False and bad["kind"] == "config"
+    assert "path 'export/hotjar-exit-survey-*.csv' matches no file" in str(bad["detail"])
+    assert bad["fix"] == "fix sources[0] (exit-survey).path or put the export there"
+    assert checks["source sales-notes"]["ok"] is True  # the other checks still ran
+    assert checks["jira credentials"]["ok"] is True
+
+
+def test_check_a_mapped_column_missing_from_the_export_exits_2(sandbox: JiraSandbox, config: Path) -> None:
+    config.write_text(config.read_text().replace('account = "Customer"', 'account = "Company"'))
+    code, checks = _check(config)
+    assert code == 2
+    bad = checks["source sales-notes mapping"]
+    assert bad["ok"] is False and bad["kind"] == "config"
+    assert "sources.sales-notes.map.account: column 'Company' is not in" in str(bad["detail"])
+    assert bad["fix"] == "fix sources[1] (sales-notes).map (or its preset)"
+
+
+def test_check_a_rule_for_an_epic_the_jql_does_not_select_exits_2(sandbox: JiraSandbox, config: Path) -> None:
+    config.write_text(config.read_text().replace('epic = "PROD-4"', 'epic = "PROD-44"'))
+    code, checks = _check(config)
+    assert code == 2
+    bad = checks["rule PROD-44"]
+    assert bad["detail"] == "rules[2].epic = 'PROD-44' is not selected by jira.epics: the rule links nothing"
+    assert checks["rule PROD-1"]["ok"] is True
+
+
+def test_check_an_explicit_key_in_the_data_that_is_not_selected_fails(sandbox: JiraSandbox, config: Path) -> None:
+    notes = config.parent / "exports" / "sales-call-notes.csv"
+    lines = notes.read_text().splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    row = dict.fromkeys(header, "")
+    row.update({"Request": "please add PROD-77 soon", "Epic": "PROD-77", "Contact email": "a@b.example",
+                "Date": "2026-11-01", "Customer": "Acme"})
+    notes.write_text(lines[0] + ",".join(row[h] for h in header) + "\n" + "".join(lines[1:]))
+    code, checks = _check(config)
+    assert code == 1
+    bad = checks["explicit key PROD-77"]
+    assert bad["kind"] == "outside"
+    assert bad["detail"] == ("PROD-77 is named in 1 item(s) but not selected by jira.epics: "
+                             "they do not count for it")
+
+
+def test_check_a_postgres_url_without_its_driver_exits_2(sandbox: JiraSandbox, config: Path) -> None:
+    text = config.read_text()
+    start = text.index('[store]\nurl = "') + len('[store]\nurl = "')
+    end = text.index('"', start)
+    config.write_text(text[:start] + "postgresql+pg8000://ds:pw@127.0.0.1/ds" + text[end:])
+    code, checks = _check(config)
+    assert code == 2
+    assert checks["store"]["detail"] == ("postgresql+pg8000://ds:***@127.0.0.1/ds: the driver module 'pg8000' "
+                                         "is not installed: pip install pg8000")
+    assert checks["store"]["fix"] == "fix store.url"
+    code, stdout, stderr = cli("run", "--config", str(config))  # no traceback from run either
+    assert code == 2 and "Traceback" not in stderr
+    assert "store.url: postgresql+pg8000://ds:***@127.0.0.1/ds: the driver module 'pg8000' is not installed" in stderr
+
+
+def test_check_with_jira_down_exits_1_fast_naming_jira_url(config: Path) -> None:
+    import time
+
+    port = _closed_port()
+    text = config.read_text()
+    start = text.index('url = "http://127.0.0.1:')
+    config.write_text(text[:start] + f'url = "http://127.0.0.1:{port}' + text[text.index('"', start + 7):])
+    began = time.monotonic()
+    code, stdout, _ = cli("check", "--config", str(config))
+    assert time.monotonic() - began < 3
+    assert code == 1
+    assert f"✗ jira credentials: cannot connect to 127.0.0.1:{port}" in stdout
+    assert "connection refused\n    fix: check jira.url\n" in stdout

@@ -18,11 +18,13 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from demandsync.cli.links import register as register_link_commands
 from demandsync.config import Config, ConfigError, load_config
 from demandsync.connectors.http import APIError
+from demandsync.errors import DemandsyncError, exit_code
 from demandsync.logs import json_logging, setup_logging
 from demandsync.sync.run import EXIT_CONFIG, EXIT_LOCKED, RunReport, build_tracker, run_sync
 from demandsync.sync.store.lock import LockHeld
@@ -67,6 +69,9 @@ def _root(
 def main() -> None:
     try:
         app()
+    except DemandsyncError as exc:  # e.g. a store URL whose driver is missing, from any command
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(exit_code(exc))
     except (APIError, httpx.HTTPError, OSError) as exc:
         # Anything a command did not handle itself: one readable line, never a traceback.
         # Our HTTP errors carry redacted URLs and no secrets.
@@ -223,39 +228,26 @@ def fields(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def check(config: ConfigOpt = None) -> None:
-    """Validate the config, connect, resolve every target field, check edit screens."""
-    from demandsync.sync.writeback import TargetError, resolve_targets
+def check(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Try everything a run needs, changing nothing: config, every source (files, columns,
+    API access), the store, Jira (credentials, fields, edit screens), rules and keys.
+    One line per check, ✓ or ✗ with the fix. Exit 0: usable; 2: the config must change
+    (the line names the key); 1: something outside failed."""
+    from demandsync.sync.check import overall_exit_code, run_checks
 
     cfg = _config(config)
-    out.print(f"config: ok ({cfg.path})")
-    tracker = build_tracker(cfg)
-    problems = 0
-    try:
-        out.print(f"{tracker.display_name.lower()}: connected as {tracker.whoami()}")
-        try:
-            targets = resolve_targets(cfg.settings.jira.fields, tracker.fields())
-        except TargetError as exc:
-            _fail(str(ConfigError(exc.problems, cfg.path)), EXIT_CONFIG)
-        for t in targets:
-            out.print(f"target: {t.figure} -> {t.field.name} ({t.field.id}, {t.field.type})")
-        epics = list(tracker.epics(cfg.settings.jira.epics, []))
-        out.print(f"epics: {len(epics)} selected by {cfg.settings.jira.epics!r}")
-        checked: set[str | None] = set()
-        for epic in epics:  # edit screens are per project (and issue type): one epic each
-            if epic.project in checked:
-                continue
-            checked.add(epic.project)
-            editable = tracker.editable_fields(epic.key)
-            for t in targets:
-                if t.field.id not in editable:
-                    problems += 1
-                    out.print(f"[red]missing:[/] {t.field.name} ({t.field.id}) is not on the edit screen of "
-                              f"{epic.key} (project {epic.project}); add it to that project's Epic edit screen",
-                              highlight=False)
-    finally:
-        tracker.close()
-    raise typer.Exit(1 if problems else 0)
+    checks = run_checks(cfg, build_tracker)
+    code = overall_exit_code(checks)
+    if as_json:
+        _print_json({"ok": code == 0, "exit_code": code, "checks": [c.as_dict() for c in checks]})
+        raise typer.Exit(code)
+    for c in checks:
+        mark = "[green]✓[/]" if c.ok else "[bold red]✗[/]"
+        fix = f"\n    fix: {c.fix}" if c.fix and not c.ok else ""
+        out.print(f"{mark} {c.name}: {escape(c.detail)}{escape(fix)}", highlight=False, soft_wrap=True)
+    failed = sum(not c.ok for c in checks)
+    out.print(f"{len(checks) - failed} ok, {failed} failed", highlight=False)
+    raise typer.Exit(code)
 
 
 @app.command()

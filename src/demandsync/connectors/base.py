@@ -72,6 +72,39 @@ class Source(ABC):
         """Yield every record new or changed since ``cursor`` (all of them when
         ``context.full``), and quarantine what cannot be read."""
 
+    def samples(self) -> Iterator[Record | Quarantined]:
+        """A few records as a fresh pull would yield them, one per layout the source may hand
+        over, for ``demandsync check`` to test the mapping against; nothing is stored.
+
+        Default: the first record of a fresh pull (for an API source: authenticate and read
+        one page). A file source yields the first row of every matched file.
+        """
+        records = self.pull({})
+        try:
+            first = next(iter(records), None)
+        finally:
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()
+        if first is not None:
+            yield first
+
+    def check(self) -> str:
+        """Prove the source is usable, for ``demandsync check``: a one-line description of
+        what was verified. Raises :class:`~demandsync.errors.OutsideError` (a server, a file)
+        or :class:`~demandsync.errors.ConfigError` (an option that cannot work) when it is not.
+
+        The default reads :meth:`samples` (an API source authenticates and reads one page);
+        connectors override it to say more (which account, how many files).
+        """
+        found = list(self.samples())
+        if not found:
+            return "reachable; nothing to read yet"
+        first = found[0]
+        if isinstance(first, Quarantined):
+            return f"reachable; the first record could not be read: {first.reason}"
+        return f"reachable; read {first.locator}"
+
     def complete(self) -> bool:
         """True when the last pull saw *everything* upstream, so items not seen
         may be reconciled as deleted. Only meaningful after a full pull."""

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from demandsync.domain import Epic, FeedbackItem, Quarantined
+from demandsync.errors import ConfigError
 from demandsync.sync.store.schema import (
     EpicRow,
     ItemRow,
@@ -137,7 +138,31 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+class StoreURLError(ConfigError):
+    """``store.url`` cannot work here: not a database URL, or its driver is not installed."""
+
+
+_DRIVER_HINTS = {"psycopg": "pip install 'psycopg[binary]'", "psycopg2": "pip install psycopg2-binary"}
+
+
 def make_engine(url: str) -> Engine:
+    """An engine for ``url``; :class:`StoreURLError` (exit 2, naming ``store.url``) when the URL
+    is malformed or its driver is missing, instead of a traceback at the first run."""
+    try:
+        return _make_engine(url)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+        driver = getattr(exc, "name", None) or ""
+        if isinstance(exc, ImportError) and driver:
+            fix = f"the driver module {driver!r} is not installed: {_DRIVER_HINTS.get(driver, f'pip install {driver}')}"
+        elif isinstance(exc, sa.exc.NoSuchModuleError):
+            fix = f"unknown database dialect ({exc}); use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        else:
+            fix = f"not a database URL ({exc}); use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        raise StoreURLError([("store.url", f"{shown}: {fix}")]) from None
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
@@ -300,6 +325,16 @@ class Store:
             return conn.execute(
                 sa.select(ITEMS.c.id).where(ITEMS.c.source == source, ITEMS.c.external_id == external_id)
             ).scalar()
+
+    def epic_hints(self) -> dict[str, int]:
+        """``key -> live items naming it`` for every explicit epic key found in the items."""
+        counts: dict[str, int] = {}
+        stmt = sa.select(sa.type_coerce(ITEMS.c.epic_hint, sa.Text)).where(ITEMS.c.deleted.is_(False))
+        with self._connect() as conn:
+            for (raw,) in conn.execute(stmt):
+                for key in _read_list(raw):
+                    counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def count_items(self) -> int:
         with self.begin() as conn:
