@@ -287,3 +287,38 @@ def test_check_with_jira_down_exits_1_fast_naming_jira_url(config: Path) -> None
     assert code == 1
     assert f"✗ jira credentials: cannot connect to 127.0.0.1:{port}" in stdout
     assert "connection refused\n    fix: check jira.url\n" in stdout
+
+
+# ---- status: interrupted runs, and why runs failed ----------------------------------------------
+
+
+def test_status_shows_a_killed_run_as_interrupted_and_why_runs_failed(sandbox: JiraSandbox, config: Path) -> None:
+    from demandsync.sync.store.lock import RunLock
+
+    code, _, _ = cli("run", "--config", str(config))
+    assert code == 0
+    store = Store.open(_store_url(config))
+    try:
+        killed = store.start_run("gone-host", 999_999, False)  # what a kill -9 leaves behind
+        with RunLock.acquire(store.engine):  # while someone holds the lock, it is still running
+            code, stdout, _ = cli("status", "--config", str(config), "--json")
+            assert json.loads(stdout)["runs"][0]["status"] == "running"
+    finally:
+        store.close()
+    code, stdout, _ = cli("status", "--config", str(config), "--json")
+    runs = json.loads(stdout)["runs"]
+    assert runs[0]["id"] == killed and runs[0]["status"] == "interrupted"
+    assert runs[0]["why"].startswith("stopped before finishing")
+    assert runs[1]["status"] == "ok" and runs[1]["why"] is None
+
+    sandbox.stop()  # Jira goes away: the next run fails, and status says why
+    code, _, _ = cli("run", "--config", str(config))
+    assert code == 1
+    code, stdout, _ = cli("status", "--config", str(config), "--json")
+    runs = json.loads(stdout)["runs"]
+    assert runs[0]["status"] == "failed"
+    assert runs[0]["why"].startswith("jira: cannot connect to 127.0.0.1:")
+    assert runs[0]["why"].endswith("connection refused; check jira.url in demandsync.toml")
+    assert runs[1]["id"] == killed and runs[1]["status"] == "interrupted"  # the next run marked it so
+    code, stdout, _ = cli("status", "--config", str(config))
+    assert "interrupted" in stdout and "connection refused" in stdout

@@ -564,7 +564,7 @@ class Store:
     def start_run(self, host: str, pid: int, dry_run: bool) -> int:
         with self.begin() as conn:
             # A run still marked running here was killed: its lock is gone, or we would not be here.
-            conn.execute(sa.update(RUNS).where(RUNS.c.status == "running").values(status="crashed"))
+            conn.execute(sa.update(RUNS).where(RUNS.c.status == "running").values(status="interrupted"))
             conn.execute(sa.update(WRITES).where(WRITES.c.state == "planned").values(
                 # Not "before applying it": a run killed after Jira took the PUT but before the journal
                 # heard back leaves the write planned too. Either way the next plan, made against
