@@ -322,3 +322,54 @@ def test_status_shows_a_killed_run_as_interrupted_and_why_runs_failed(sandbox: J
     assert runs[1]["id"] == killed and runs[1]["status"] == "interrupted"  # the next run marked it so
     code, stdout, _ = cli("status", "--config", str(config))
     assert "interrupted" in stdout and "connection refused" in stdout
+
+
+# ---- short, shell-safe item handles -------------------------------------------------------------
+
+
+def test_handles_are_shell_safe_whatever_the_id() -> None:
+    import re
+    import shlex
+
+    from demandsync.handles import item_handle
+
+    for external_id in ("a b|c", "x'y\"z", "$(rm -rf /)", "0" * 64, "1234"):
+        handle = item_handle("exit-survey", external_id)
+        assert re.fullmatch(r"exit-survey:[a-z2-7]{8}", handle) and shlex.quote(handle) == handle
+    assert item_handle("exit-survey", "a b|c") != item_handle("exit-survey", "a b|d")
+    assert item_handle("exit-survey", "1") != item_handle("sales-notes", "1")
+
+
+def test_handles_shown_by_explain_and_suggest_work_with_link_unlink_and_import(
+    sandbox: JiraSandbox, config: Path, tmp_path: Path
+) -> None:
+    from demandsync.handles import item_handle
+
+    code, _, _ = cli("run", "--config", str(config))
+    assert code == 0
+    code, stdout, _ = cli("explain", "PROD-1", "--config", str(config), "--json")
+    items = json.loads(stdout)["items"]
+    note = next(i for i in items if i["source"] == "sales-notes")  # its id is a content hash, "sha256:…"
+    assert note["item_id"].startswith("sha256:") and note["handle"] == item_handle("sales-notes", note["item_id"])
+    code, stdout, _ = cli("explain", "PROD-1", "--config", str(config))
+    assert f"- {note['handle']}  " in stdout and note["item_id"] not in stdout
+
+    code, stdout, _ = cli("unlink", note["handle"], "PROD-1", "--config", str(config))
+    assert code == 0, stdout
+    code, stdout, _ = cli("explain", "PROD-1", "--config", str(config), "--json", "--state", "rejected")
+    assert [i["handle"] for i in json.loads(stdout)["items"]] == [note["handle"]]
+    prefix = note["handle"][: len("sales-notes:") + 5]  # an unambiguous prefix will do
+    code, _, _ = cli("link", prefix, "PROD-3", "--config", str(config))
+    assert code == 0
+    code, stdout, _ = cli("suggest", "PROD-3", "--config", str(config), "--json")
+    assert note["handle"] in [r["handle"] for r in json.loads(stdout)]
+    code, stdout, _ = cli("suggest", "PROD-3", "--config", str(config))
+    assert note["handle"] in stdout and "demandsync link HANDLE PROD-3" in stdout
+
+    edited = tmp_path / "decisions.csv"  # a spreadsheet with handles only
+    edited.write_text(f"handle,epic,state\n{note['handle']},PROD-1,accepted\n")
+    code, stdout, stderr = cli("links", "import", str(edited), "--config", str(config))
+    assert code == 0, stderr
+    assert "1 decision(s) saved, 0 unchanged, 0 skipped" in stdout
+    code, stdout, _ = cli("link", f"sales-notes:{note['item_id']}", "PROD-2", "--config", str(config))
+    assert code == 0  # the long id still works

@@ -178,7 +178,9 @@ def explain(
     states: Annotated[str, typer.Option("--state", help="accepted | suggested | rejected | all")] = "accepted",
     as_json: JsonOpt = False,
 ) -> None:
-    """Why is this epic's number what it is: the items counted for it."""
+    """Why is this epic's number what it is: the items counted for it, each with its short
+    handle (SOURCE:CODE) for `link`/`unlink`."""
+    from demandsync.handles import item_handle
     from demandsync.sync.store.store import Store
 
     cfg = _config(config)
@@ -190,7 +192,7 @@ def explain(
     if epic is None:
         _fail(f"{key} is not an epic demandsync has seen; is it selected by jira.epics ({cfg.settings.jira.epics})?",
               EXIT_CONFIG)
-    rows = [{"source": i.source, "item_id": i.external_id, "requester": i.requester, "account": i.account,
+    rows = [{"handle": item_handle(i.source, i.external_id), "source": i.source, "item_id": i.external_id, "requester": i.requester, "account": i.account,
              "created_at": i.created_at, "method": i.method, "score": i.score, "state": i.state,
              "text": i.text[:80]} for i in items]
     if as_json:
@@ -203,7 +205,7 @@ def explain(
         if r["account"]:
             who += f" ({r['account']})"
         when = r["created_at"].date().isoformat() if r["created_at"] else "no date"
-        out.print(f"- {r['source']}:{r['item_id']}  {who}  {r['method']} {r['score']:.2f}  {when}", highlight=False)
+        out.print(f"- {r['handle']}  {who}  {r['method']} {r['score']:.2f}  {when}", highlight=False)
         out.print(f"    {r['text']}", highlight=False, soft_wrap=True)
 
 

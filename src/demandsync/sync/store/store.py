@@ -326,6 +326,16 @@ class Store:
                 sa.select(ITEMS.c.id).where(ITEMS.c.source == source, ITEMS.c.external_id == external_id)
             ).scalar()
 
+    def find_by_code(self, source: str, code: str) -> list[tuple[int, str]]:
+        """``(row id, external id)`` of the live items of ``source`` whose handle code starts with
+        ``code`` (see :mod:`demandsync.handles`). Codes are not stored: hashing a source's ids
+        takes about a second per million items, once per command."""
+        from demandsync.handles import item_code
+
+        stmt = sa.select(ITEMS.c.id, ITEMS.c.external_id).where(ITEMS.c.source == source, ITEMS.c.deleted.is_(False))
+        with self._connect() as conn:
+            return [(i, e) for i, e in conn.execute(stmt) if item_code(source, e).startswith(code)]
+
     def epic_hints(self) -> dict[str, int]:
         """``key -> live items naming it`` for every explicit epic key found in the items."""
         counts: dict[str, int] = {}
