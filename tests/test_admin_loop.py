@@ -373,3 +373,35 @@ def test_handles_shown_by_explain_and_suggest_work_with_link_unlink_and_import(
     assert "1 decision(s) saved, 0 unchanged, 0 skipped" in stdout
     code, stdout, _ = cli("link", f"sales-notes:{note['item_id']}", "PROD-2", "--config", str(config))
     assert code == 0  # the long id still works
+
+
+# ---- demo --keep leaves a directory the README's commands work on --------------------------------
+
+
+def test_demo_keep_leaves_a_config_that_works_once_the_sandbox_is_served(tmp_path: Path) -> None:
+    from demandsync.sandbox.jira import demo_state
+
+    kept = tmp_path / "demo"
+    port = _closed_port()
+    code, stdout, _ = cli("demo", "--keep", str(kept), "--sandbox-port", str(port), "--json")
+    assert code == 0
+    demo_writes = json.loads(stdout)["first"]["writes"]["applied"]
+    config = kept / "demandsync.toml"
+    text = config.read_text()
+    assert f'url = "http://127.0.0.1:{port}"' in text and f"#   demandsync sandbox --port {port}\n" in text
+
+    code, stdout, _ = cli("explain", "PROD-1", "--config", str(config))  # the store alone: no Jira needed
+    assert code == 0 and "6 accepted item(s)" in stdout
+    # what `demandsync sandbox --port PORT` serves: the demo site with its default credentials
+    served = JiraSandbox(demo_state())
+    served.start(port=port)
+    try:
+        code, stdout, _ = cli("check", "--config", str(config))
+        assert code == 0, stdout
+        code, stdout, _ = cli("run", "--config", str(config), "--json")
+        # a fresh sandbox holds no figures yet: the kept store's run writes what the demo wrote
+        assert code == 0 and json.loads(stdout)["writes"]["applied"] == demo_writes == 30
+    finally:
+        served.stop()
+    code, stdout, _ = cli("demo", "--keep", str(tmp_path / "again"), "--sandbox-port", str(port))
+    assert code == 0 and f"`demandsync sandbox --port {port}`" in stdout

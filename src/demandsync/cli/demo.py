@@ -39,7 +39,29 @@ def prepare(workdir: Path, jira_url: str) -> Path:
     return config
 
 
-def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = False) -> int:
+#: Where ``demandsync sandbox`` serves by default; a kept demo config points there.
+SANDBOX_PORT = 8089
+
+
+def keep_config(config: Path, port: int = SANDBOX_PORT) -> None:
+    """Point a kept demo config at the sandbox ``demandsync sandbox --port PORT`` serves.
+
+    The demo's own sandbox lived on a free port and is gone when the demo ends; a config
+    pointing there failed every later command. The kept one names a port the admin can
+    serve again (the sandbox starts from the same demo site, so the config's fields,
+    epics and credentials all work; figures are written again by the next run).
+    """
+    text = config.read_text(encoding="utf-8")
+    start = text.index('url = "', text.index("[jira]")) + len('url = "')
+    end = text.index('"', start)
+    header = (f"# Kept by `demandsync demo --keep`. Jira here is the local sandbox: start it first with\n"
+              f"#   demandsync sandbox --port {port}\n"
+              f"# then, from this directory: demandsync check / run / explain PROD-1 / status.\n")
+    config.write_text(header + text[:start] + f"http://127.0.0.1:{port}" + text[end:], encoding="utf-8")
+
+
+def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = False,
+             sandbox_port: int = SANDBOX_PORT) -> int:
     workdir = keep or Path(tempfile.mkdtemp(prefix="demandsync-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     setup_logging(quiet=True)
@@ -49,17 +71,19 @@ def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = Fals
         first = run_sync(config)
         second = run_sync(config)
         epics = {key: sandbox.state.issue(key)["fields"] for key in sorted(first.demand)}
+    if keep is not None:
+        keep_config(config.path, sandbox_port)
     if as_json:
         sys.stdout.write(json.dumps({"first": first.as_dict(), "second": second.as_dict()}, default=str) + "\n")
     else:
-        _print(console, first, second, epics, workdir, keep is not None)
+        _print(console, first, second, epics, workdir, keep is not None, sandbox_port)
     if keep is None:
         shutil.rmtree(workdir, ignore_errors=True)
     return max(first.exit_code, second.exit_code)
 
 
 def _print(console: Console, first: RunReport, second: RunReport, epics: dict[str, dict[str, object]],
-           workdir: Path, kept: bool) -> None:
+           workdir: Path, kept: bool, sandbox_port: int = SANDBOX_PORT) -> None:
     pulled = ", ".join(f"{name}: {s.pulled} rows, {s.new} new items, {s.quarantined} quarantined"
                        for name, s in first.sources.items())
     console.print(f"[bold]demandsync demo[/] — Jira sandbox + {len(first.sources)} sources ({pulled})")
@@ -78,4 +102,8 @@ def _print(console: Console, first: RunReport, second: RunReport, epics: dict[st
     console.print(f"first run: {first.writes['applied']} field writes applied, {first.writes['failed']} failed")
     console.print(f"second run (nothing new): {second.writes['planned']} writes planned")
     if kept:
-        console.print(f"files kept in {workdir}: try `demandsync explain PROD-1 --config {workdir / 'demandsync.toml'}`")
+        cfg = workdir / "demandsync.toml"
+        console.print(f"files kept in {workdir}. Start the Jira sandbox in another terminal with "
+                      f"`demandsync sandbox --port {sandbox_port}`, then try `demandsync check --config {cfg}`, "
+                      f"`demandsync run --config {cfg}` or `demandsync explain PROD-1 --config {cfg}`",
+                      highlight=False, soft_wrap=True)

@@ -309,13 +309,17 @@ def sandbox(
 
 @app.command()
 def demo(
-    keep: Annotated[Path | None, typer.Option(help="Keep the demo's files in this directory.")] = None,
+    keep: Annotated[Path | None, typer.Option(
+        help="Keep the demo's config, exports and store in this directory; its config then points at "
+             "the sandbox `demandsync sandbox --port PORT` serves (see --sandbox-port).")] = None,
+    sandbox_port: Annotated[int, typer.Option(
+        help="With --keep: the port the kept config expects `demandsync sandbox` on.")] = 8089,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a whole sync against the bundled Jira sandbox and example exports."""
     from demandsync.cli.demo import run_demo
 
-    raise typer.Exit(run_demo(out, keep=keep, as_json=as_json))
+    raise typer.Exit(run_demo(out, keep=keep, as_json=as_json, sandbox_port=sandbox_port))
 
 
 @app.command()
