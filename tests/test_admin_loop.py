@@ -405,3 +405,26 @@ def test_demo_keep_leaves_a_config_that_works_once_the_sandbox_is_served(tmp_pat
         served.stop()
     code, stdout, _ = cli("demo", "--keep", str(tmp_path / "again"), "--sandbox-port", str(port))
     assert code == 0 and f"`demandsync sandbox --port {port}`" in stdout
+
+
+def test_live_progress_on_a_terminal_shows_rows_per_source_and_writes(sandbox: JiraSandbox, config: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from demandsync.cli.progress import progress_for
+    from demandsync.config import load_config
+    from demandsync.sync.run import run_sync
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=80, color_system=None)
+    with progress_for(console, live=True) as progress:
+        report = run_sync(load_config(config), progress=progress)
+    assert report.writes["applied"] == 28
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())  # cursor moves between refreshes
+    final = [line.split() for line in text.replace("\r", "\n").splitlines()]
+    shown = {(w[0], w[1]) if w[0] == "source" else (w[0],): w[-2] for w in final if len(w) >= 3}
+    assert shown[("source", "exit-survey")] == "23/23" and shown[("source", "sales-notes")] == "5/5"
+    assert shown[("epics",)] == "6/6" and shown[("writes",)] == "6/6"  # one PUT per changed epic

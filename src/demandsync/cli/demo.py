@@ -18,6 +18,7 @@ from pathlib import Path
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from demandsync.config import load_config
 from demandsync.logs import setup_logging
@@ -87,15 +88,20 @@ def _print(console: Console, first: RunReport, second: RunReport, epics: dict[st
     pulled = ", ".join(f"{name}: {s.pulled} rows, {s.new} new items, {s.quarantined} quarantined"
                        for name, s in first.sources.items())
     console.print(f"[bold]demandsync demo[/] — Jira sandbox + {len(first.sources)} sources ({pulled})")
+    # 80 columns must read well: numbers never wrap, the summary wraps on words (never cut to
+    # "Single s"), and the per-source breakdown goes under it instead of taking a column.
     table = Table(title="Epics in the Jira sandbox after the sync", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, width in (("epic", 7), ("requests", 8), ("people", 6), ("accounts", 8), ("last", 10)):
-        table.add_column(col, no_wrap=True, min_width=width)
-    table.add_column("sources", min_width=14)
-    table.add_column("summary", overflow="ellipsis", no_wrap=True, max_width=20)
+    table.add_column("epic", no_wrap=True)
+    table.add_column("summary / sources", ratio=1, overflow="fold", min_width=16)
+    for col in ("requests", "people", "accounts", "last"):
+        table.add_column(col, no_wrap=True, justify="right" if col != "last" else "left")
     for key, f in epics.items():
         d = first.demand[key]
-        table.add_row(key, str(d["requests"]), str(d["requesters"]), str(d["accounts"]),
-                      str(d["last_requested"] or "—"), str(d["sources"] or "—"), str(f.get("summary", "")))
+        about = Text(str(f.get("summary", "")))
+        if d["sources"]:
+            about.append(f"\n{d['sources']}", style="dim")
+        table.add_row(key, about, str(d["requests"]), str(d["requesters"]), str(d["accounts"]),
+                      str(d["last_requested"] or "—"))
     console.print(table)
     links = ", ".join(f"{k} {v}" for k, v in sorted(first.links.items()))
     console.print(f"links: {links}")

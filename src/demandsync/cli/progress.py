@@ -8,6 +8,7 @@ used to print nothing until the end; under cron the log now shows it is alive.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,7 +63,16 @@ def progress_for(console: Console, *, live: bool) -> Iterator[Progress]:
         return
     shown = LiveProgress(console)
     with shown.bars:
-        yield shown
+        # Log lines go through rich's redirected stderr while the bars are live, so they print
+        # above the bars instead of tearing them.
+        handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+        before = [h.setStream(sys.stderr) for h in handlers]
+        try:
+            yield shown
+        finally:
+            for handler, stream in zip(handlers, before, strict=True):
+                if stream is not None:
+                    handler.setStream(stream)
 
 
 __all__ = ["NO_PROGRESS", "LiveProgress", "LogProgress", "progress_for"]
