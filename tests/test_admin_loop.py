@@ -428,3 +428,56 @@ def test_live_progress_on_a_terminal_shows_rows_per_source_and_writes(sandbox: J
     shown = {(w[0], w[1]) if w[0] == "source" else (w[0],): w[-2] for w in final if len(w) >= 3}
     assert shown[("source", "exit-survey")] == "23/23" and shown[("source", "sales-notes")] == "5/5"
     assert shown[("epics",)] == "6/6" and shown[("writes",)] == "6/6"  # one PUT per changed epic
+
+
+# ---- help, -V, and the README's exit codes ------------------------------------------------------
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    from typer.main import get_command
+
+    from demandsync.cli.main import app
+
+    missing: list[str] = []
+
+    def walk(command: object, path: str) -> None:
+        for param in getattr(command, "params", []):
+            if param.name != "help" and not getattr(param, "help", None):
+                missing.append(f"{path} {param.name}")
+        for name, sub in getattr(command, "commands", {}).items():
+            code, stdout, _ = cli(*path.split()[1:], name, "--help")
+            assert code == 0 and stdout.strip(), f"{path} {name} --help"
+            walk(sub, f"{path} {name}")
+
+    walk(get_command(app), "demandsync")
+    assert missing == []
+
+
+def test_dash_capital_v_prints_the_version() -> None:
+    from demandsync import __version__
+
+    assert cli("-V") == (0, f"demandsync {__version__}\n", "")
+
+
+def _readme_exit_codes() -> dict[int, str]:
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme.split("### Exit codes", 1)[1].split("###", 1)[0]
+    return {int(m.group(1)): m.group(2) for m in re.finditer(r"^\| (\d+) \| (.+) \|$", table, re.M)}
+
+
+def test_readme_exit_code_table_matches_what_happens(sandbox: JiraSandbox, config: Path) -> None:
+    codes = _readme_exit_codes()
+    assert sorted(codes) == [0, 1, 2, 75]
+    good = config.read_text()
+    config.write_text(good.replace('api_token = "sandbox-token"', 'api_token = "wrong-token"'))
+    code, _, _ = cli("run", "--config", str(config))
+    assert "wrong token" in codes[code] and code == 1
+    code, _, _ = cli("check", "--config", str(config))
+    assert code == 1
+    config.write_text(good)
+    code, _, _ = cli("run", "--config", str(config), "--source", "nope")
+    assert "unknown `--source`" in codes[code] and code == 2
+    code, _, _ = cli("run", "--config", str(config))
+    assert "all done" in codes[code] and code == 0

@@ -21,7 +21,8 @@ from demandsync.config import Config
 from demandsync.handles import item_handle, looks_like_code
 from demandsync.sync.store.store import Store
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file.")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="Config file (default: $DEMANDSYNC_CONFIG, else ./demandsync.toml).")]
 LINK_COLUMNS = ("source", "item_id", "epic", "method", "score", "state", "text", "handle")
 _STATES = ("accepted", "suggested", "rejected")
 ITEM_HELP = ("The item: its handle as `explain`, `suggest` and `review` show it (SOURCE:CODE, e.g. "
@@ -170,8 +171,9 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
 
     @app.command()
     def suggest(key: Annotated[str, typer.Argument(help="Epic key")], config: ConfigOpt = None,
-                limit: Annotated[int, typer.Option("--limit", "-n")] = 20,
-                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+                limit: Annotated[int, typer.Option("--limit", "-n", help="How many candidates.")] = 20,
+                as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list on stdout.")] = False,
+                ) -> None:
         """The best candidate items for an epic, ranked (run it right after creating an epic)."""
         rows = suggest_rows(load(config), key, limit)
         if as_json:
@@ -227,7 +229,8 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
     def links_export(config: ConfigOpt = None,
                      state: Annotated[str, typer.Option(help="suggested | accepted | rejected | all")] = "suggested",
                      fmt: Annotated[str, typer.Option("--format", help="csv | json")] = "csv",
-                     output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
+                     output: Annotated[Path | None, typer.Option(
+                         "--output", "-o", help="Write to this file instead of stdout.")] = None) -> None:
         """Write links as CSV/JSON (columns: source, item_id, epic, method, score, state, text)."""
         if state not in (*_STATES, "all") or fmt not in ("csv", "json"):
             raise typer.BadParameter("--state is suggested|accepted|rejected|all and --format csv|json")

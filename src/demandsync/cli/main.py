@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -54,7 +55,7 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging
 @app.callback(invoke_without_command=True)
 def _root(
     ctx: typer.Context,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", "-V", help="Print the version and exit.")] = False,
 ) -> None:
     if version:
         from demandsync import __version__
@@ -105,11 +106,15 @@ def _print_json(doc: Any) -> None:
 
 
 def _plan_table(report: RunReport) -> Table:
-    table = Table(title="Plan" + (" (dry run: nothing written)" if report.dry_run else ""))
-    for col in ("epic", "field", "old", "new"):
-        table.add_column(col)
+    # 80 columns: the field by name (ids are in --json and `demandsync fields`), keys never wrap.
+    table = Table(title="Plan" + (" (dry run: nothing written)" if report.dry_run else ""),
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("epic", no_wrap=True)
+    table.add_column("field", ratio=1)
+    table.add_column("old", ratio=1, overflow="fold")
+    table.add_column("new", ratio=2, overflow="fold")
     for w in report.plan:
-        table.add_row(w["epic"], f"{w['field_name']} ({w['field']})", _show(w["old"]), _show(w["new"]))
+        table.add_row(w["epic"], w["field_name"], _show(w["old"]), _show(w["new"]))
     return table
 
 

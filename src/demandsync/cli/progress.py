@@ -66,13 +66,14 @@ def progress_for(console: Console, *, live: bool) -> Iterator[Progress]:
         # Log lines go through rich's redirected stderr while the bars are live, so they print
         # above the bars instead of tearing them.
         handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
-        before = [h.setStream(sys.stderr) for h in handlers]
+        before = [h.stream for h in handlers]
+        for handler in handlers:  # not setStream(): it flushes the old stream, which may be closed
+            handler.stream = sys.stderr
         try:
             yield shown
         finally:
             for handler, stream in zip(handlers, before, strict=True):
-                if stream is not None:
-                    handler.setStream(stream)
+                handler.stream = stream
 
 
 __all__ = ["NO_PROGRESS", "LiveProgress", "LogProgress", "progress_for"]
