@@ -481,3 +481,19 @@ def test_readme_exit_code_table_matches_what_happens(sandbox: JiraSandbox, confi
     assert "unknown `--source`" in codes[code] and code == 2
     code, _, _ = cli("run", "--config", str(config))
     assert "all done" in codes[code] and code == 0
+
+
+def test_run_reports_items_naming_an_epic_the_jql_does_not_select(sandbox: JiraSandbox, config: Path) -> None:
+    notes = config.parent / "exports" / "sales-call-notes.csv"
+    lines = notes.read_text().splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    row = dict.fromkeys(header, "")
+    row.update({"Request": "please add this soon", "Epic": "PROD-77", "Contact email": "a@b.example",
+                "Date": "2026-11-01", "Customer": "Acme"})
+    notes.write_text(lines[0] + ",".join(row[h] for h in header) + "\n" + "".join(lines[1:]))
+    code, stdout, _ = cli("run", "--config", str(config), "--json")
+    assert code == 0
+    assert json.loads(stdout)["unselected_keys"] == {"PROD-77": 1}
+    code, _, stderr = cli("run", "--config", str(config))  # every run says it, not only the one that pulled it
+    assert code == 0
+    assert "warning: 1 item(s) name PROD-77, which jira.epics does not select: they count for no epic" in stderr

@@ -131,6 +131,9 @@ def print_report(report: RunReport) -> None:
     out.print(sources)
     links = ", ".join(f"{k} {v}" for k, v in sorted(report.links.items())) or "none"
     out.print(f"epics: {report.epics}   links: {links}")
+    for key, count in report.unselected_keys.items():
+        err.print(f"[yellow]warning:[/] {count} item(s) name {key}, which jira.epics does not select: "
+                  "they count for no epic", highlight=False, soft_wrap=True)
     if report.plan:
         out.print(_plan_table(report))
     w = report.writes
@@ -197,9 +200,10 @@ def explain(
     if epic is None:
         _fail(f"{key} is not an epic demandsync has seen; is it selected by jira.epics ({cfg.settings.jira.epics})?",
               EXIT_CONFIG)
-    rows = [{"handle": item_handle(i.source, i.external_id), "source": i.source, "item_id": i.external_id, "requester": i.requester, "account": i.account,
-             "created_at": i.created_at, "method": i.method, "score": i.score, "state": i.state,
-             "text": i.text[:80]} for i in items]
+    rows: list[dict[str, Any]] = [
+        {"handle": item_handle(i.source, i.external_id), "source": i.source, "item_id": i.external_id,
+         "requester": i.requester, "account": i.account, "created_at": i.created_at, "method": i.method,
+         "score": i.score, "state": i.state, "text": i.text[:80]} for i in items]
     if as_json:
         _print_json({"epic": key, "summary": epic["summary"], "demand": epic["demand"], "items": rows})
         return

@@ -134,7 +134,7 @@ class FileSource(Source):
             try:
                 first = next(rows, None)
             finally:
-                rows.close()
+                getattr(rows, "close", lambda: None)()  # a generator: release the file now
             if first is not None:
                 yield first
 

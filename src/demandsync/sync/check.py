@@ -144,9 +144,9 @@ def _check_store(config: Config) -> tuple[Check, dict[str, int]]:
         if revision is None:
             return Check("store", True, f"{shown} reachable; empty (the first run creates the schema)"), {}
         if revision != HEAD_REVISION and not _older(revision):
-            exc = OutsideError(f"schema revision {revision} is not one this demandsync knows (newest {HEAD_REVISION})")
-            return Check("store", False, f"{shown}: {exc}", "upgrade demandsync, or point store.url elsewhere",
-                         exc), {}
+            newer = OutsideError(f"schema revision {revision} is not one this demandsync knows (newest {HEAD_REVISION})")
+            return Check("store", False, f"{shown}: {newer}", "upgrade demandsync, or point store.url elsewhere",
+                         newer), {}
         hints = Store(engine).epic_hints()
         state = "current" if revision == HEAD_REVISION else f"at {revision}; the next run upgrades it to {HEAD_REVISION}"
         return Check("store", True, f"{shown} reachable; schema {state}"), hints

@@ -72,6 +72,8 @@ class RunReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     demand: dict[str, dict[str, Any]] = field(default_factory=dict)
     summaries: dict[str, Any] = field(default_factory=dict)
+    #: Epic keys in items' ``epic`` column that the epic JQL does not select -> live items naming each.
+    unselected_keys: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -222,6 +224,12 @@ def _stages(
     for epic in stats.rules_without_epic:
         log.warning("rule for %s links nothing: the epic JQL does not select %s", epic, epic,
                     extra={"event": "rule_without_epic", "epic": epic})
+    selected = {e.key for e in epics}
+    report.unselected_keys = {k: n for k, n in sorted(store.epic_hints().items()) if k not in selected}
+    for key, count in report.unselected_keys.items():
+        log.warning("%d item(s) name %s in their epic column, but %s.epics does not select it: they count for "
+                    "no epic", count, key, tracker.section,
+                    extra={"event": "key_not_selected", "epic": key, "items": count})
     report.links = store.link_counts()
     progress.update("links", stats.linked_items, stats.linked_items)
 

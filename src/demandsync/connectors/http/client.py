@@ -219,14 +219,14 @@ class ApiClient:
         started = time.monotonic()
         try:
             response = self._read_within_deadline(request, started + self.attempt_timeout)
-        except httpx.ConnectError as exc:
-            # Refused, unknown host, TLS: not retried (see ConnectFailed). A connect *timeout*
-            # is httpx.ConnectTimeout, not a ConnectError, and keeps its retries below.
-            host = f"{request.url.host}:{request.url.port or (443 if request.url.scheme == 'https' else 80)}"
-            cause = connect_cause(exc)
-            raise ConnectFailed(f"cannot connect to {host} ({method} {shown}): {cause}",
-                                method=method, url=shown, host=host, cause=cause) from None
         except httpx.TransportError as exc:
+            # Refused, unknown host, TLS: not retried (see ConnectFailed). A connect *timeout*
+            # is httpx.ConnectTimeout, not a ConnectError, and keeps its retries like the rest.
+            cause = connect_cause(exc) if isinstance(exc, httpx.ConnectError) else None
+            if cause is not None:
+                host = f"{request.url.host}:{request.url.port or (443 if request.url.scheme == 'https' else 80)}"
+                raise ConnectFailed(f"cannot connect to {host} ({method} {shown}): {cause}",
+                                    method=method, url=shown, host=host, cause=cause) from None
             # str(exc) from the transport may quote the URL; say only what kind of failure it was.
             raise RetriableAPIError(f"{type(exc).__name__} on {method} {shown}", method=method, url=shown) from None
         except TimeoutError:

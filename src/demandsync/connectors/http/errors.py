@@ -86,8 +86,10 @@ class ConnectFailed(APIError):
         self.cause = cause
 
 
-def connect_cause(exc: BaseException) -> str:
-    """A short, secret-free description of why a connection could not be made.
+def connect_cause(exc: BaseException) -> str | None:
+    """A short, secret-free description of why a connection could not be made, when it is
+    one that retrying cannot fix (refused, unknown host, TLS); None for anything else
+    (unreachable network, a DNS server that did not answer: those keep their retries).
 
     Walks the exception chain (httpx wraps httpcore wraps the socket error) for the
     underlying OS or TLS error; never quotes the URL.
@@ -104,6 +106,8 @@ def connect_cause(exc: BaseException) -> str:
         if isinstance(current, ConnectionRefusedError):
             return "connection refused"
         if isinstance(current, socket.gaierror):
+            if current.errno == socket.EAI_AGAIN:  # "temporary failure in name resolution"
+                return None
             return f"unknown host (DNS lookup failed: {current.strerror or current})"
         if isinstance(current, ssl.SSLCertVerificationError):
             return f"TLS certificate not trusted ({current.verify_message or current.reason})"
@@ -118,7 +122,7 @@ def connect_cause(exc: BaseException) -> str:
                            ("SSL", "TLS handshake failed")):
         if needle in text:
             return phrase
-    return "cannot connect"
+    return None
 
 
 def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:

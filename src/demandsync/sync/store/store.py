@@ -339,7 +339,8 @@ class Store:
     def epic_hints(self) -> dict[str, int]:
         """``key -> live items naming it`` for every explicit epic key found in the items."""
         counts: dict[str, int] = {}
-        stmt = sa.select(sa.type_coerce(ITEMS.c.epic_hint, sa.Text)).where(ITEMS.c.deleted.is_(False))
+        hint = sa.cast(ITEMS.c.epic_hint, sa.Text)  # most items have none: "[]" is filtered in the database
+        stmt = sa.select(hint).where(ITEMS.c.deleted.is_(False), hint != "[]")
         with self._connect() as conn:
             for (raw,) in conn.execute(stmt):
                 for key in _read_list(raw):
