@@ -497,3 +497,30 @@ def test_run_reports_items_naming_an_epic_the_jql_does_not_select(sandbox: JiraS
     code, _, stderr = cli("run", "--config", str(config))  # every run says it, not only the one that pulled it
     assert code == 0
     assert "warning: 1 item(s) name PROD-77, which jira.epics does not select: they count for no epic" in stderr
+
+
+def test_check_an_api_source_authenticates_and_reads_one_page(sandbox: JiraSandbox, config: Path) -> None:
+    from conftest import jira_source
+
+    good = config.read_text()
+    config.write_text(good + jira_source(sandbox.url, name="support", jql="project = PROD ORDER BY key"))
+    code, checks = _check(config)
+    assert code == 0
+    assert checks["source support"]["ok"] is True
+    assert str(checks["source support"]["detail"]).startswith("reachable; read ")
+    assert checks["source support mapping"]["ok"] is True
+
+    config.write_text(good + jira_source(sandbox.url, name="support", token="wrong-token"))
+    code, checks = _check(config)
+    assert code == 1
+    bad = checks["source support"]
+    assert bad["kind"] == "outside" and "HTTP 401" in str(bad["detail"])
+    assert bad["fix"] == "check the credentials of sources[2] (support) (or DEMANDSYNC_SOURCES__SUPPORT__… in the environment)"
+    assert checks["jira credentials"]["ok"] is True  # the tracker's own token is fine
+
+    port = _closed_port()
+    config.write_text(good + jira_source(f"http://127.0.0.1:{port}", name="support"))
+    code, checks = _check(config)
+    assert code == 1
+    assert checks["source support"]["fix"] == "check sources[2] (support).url"
+    assert str(checks["source support"]["detail"]).endswith("connection refused")

@@ -71,13 +71,20 @@ def main() -> None:
     try:
         app()
     except DemandsyncError as exc:  # e.g. a store URL whose driver is missing, from any command
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(exit_code(exc))
+        _last_word(str(exc), exit_code(exc))
     except (APIError, httpx.HTTPError, OSError) as exc:
         # Anything a command did not handle itself: one readable line, never a traceback.
         # Our HTTP errors carry redacted URLs and no secrets.
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(1)
+        _last_word(str(exc), 1)
+
+
+def _last_word(message: str, code: int) -> NoReturn:
+    """The error that ends the process: a JSON line under --log-json, else one readable line."""
+    if json_logging():
+        logging.getLogger("demandsync.cli").error(message, extra={"event": "exit", "exit_code": code})
+    else:
+        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(code)
 
 
 # ---- helpers ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from demandsync.config import Config
+from demandsync.config import Config, env_name
 from demandsync.connectors.base import SourceContext, Tracker
 from demandsync.connectors.http import ConnectFailed
 from demandsync.domain import Quarantined
@@ -121,7 +121,8 @@ def _source_fix(config: Config, name: str, exc: BaseException) -> str:
         return f"fix {config.source_key(name, '…')} as the message says"
     status = getattr(exc, "status", None)
     if status in (401, 403):
-        return f"check the credentials of {config.source_key(name, '')[:-1]} (or DEMANDSYNC_SOURCES__… in the environment)"
+        return (f"check the credentials of {config.source_key(name, '')[:-1]} "
+                f"(or DEMANDSYNC_SOURCES__{env_name(name)}__… in the environment)")
     return "see the message; the source's server or file is the problem"
 
 
