@@ -124,6 +124,11 @@ def test_run_with_jira_down_fails_in_one_line_naming_jira_url(config: Path) -> N
     errors = json.loads(stdout)["errors"]
     assert errors == [{"stage": "jira", "error": f"cannot connect to 127.0.0.1:{port} (GET http://127.0.0.1:{port}"
                        f"/rest/api/3/field): connection refused; check jira.url in demandsync.toml"}]
+    code, _, stderr = cli("run", "--config", str(config))
+    assert code == 1
+    failed = [line for line in stderr.splitlines() if line.startswith("failed:")]
+    assert failed == [f"failed: jira: cannot connect to 127.0.0.1:{port} (GET http://127.0.0.1:{port}"
+                      "/rest/api/3/field): connection refused; check jira.url in demandsync.toml"]
 
 
 # ---- --source typos -----------------------------------------------------------------------------

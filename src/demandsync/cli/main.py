@@ -146,8 +146,8 @@ def print_report(report: RunReport) -> None:
     w = report.writes
     out.print(f"writes: {w['planned']} planned, {w['applied']} applied, {w['failed']} failed")
     for e in report.errors:
-        err.print(f"[red]failed:[/] {e.get('epic', e.get('stage', ''))} {e.get('field_name', '')} {e['error']}",
-                  highlight=False)
+        where = " ".join(str(p) for p in (e.get("epic", e.get("stage", "")), e.get("field_name")) if p)
+        err.print(f"[red]failed:[/] {escape(where)}: {escape(e['error'])}", highlight=False, soft_wrap=True)
 
 
 # ---- commands -----------------------------------------------------------------------------
