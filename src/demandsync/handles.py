@@ -30,8 +30,9 @@ def item_code(source: str, external_id: str) -> str:
     >>> item_code("exit-survey", "1234")
     'kf7m24sh'
     """
-    digest = hashlib.sha256(f"{source}\x00{external_id}".encode()).digest()
-    return base64.b32encode(digest).decode("ascii")[:CODE_LENGTH].lower()
+    # 5 bytes are exactly 8 base32 characters: encoding only those is half the cost of the lot.
+    digest = hashlib.sha256(f"{source}\x00{external_id}".encode()).digest()[:5]
+    return base64.b32encode(digest).decode("ascii").lower()
 
 
 def item_handle(source: str, external_id: str) -> str:
