@@ -255,13 +255,18 @@ def test_check_an_explicit_key_in_the_data_that_is_not_selected_fails(sandbox: J
     row = dict.fromkeys(header, "")
     row.update({"Request": "please add PROD-77 soon", "Epic": "PROD-77", "Contact email": "a@b.example",
                 "Date": "2026-11-01", "Customer": "Acme"})
-    notes.write_text(lines[0] + ",".join(row[h] for h in header) + "\n" + "".join(lines[1:]))
+    # the last row, not the first: check reads every row of a file source, not a sample
+    notes.write_text("".join(lines) + ",".join(row[h] for h in header) + "\n")
     code, checks = _check(config)
     assert code == 1
     bad = checks["explicit key PROD-77"]
     assert bad["kind"] == "outside"
     assert bad["detail"] == ("PROD-77 is named in 1 item(s) but not selected by jira.epics: "
                              "they do not count for it")
+    code, _, _ = cli("run", "--config", str(config))  # now in the store as well: still one item
+    assert code == 0
+    code, checks = _check(config)
+    assert code == 1 and str(checks["explicit key PROD-77"]["detail"]).startswith("PROD-77 is named in 1 item(s)")
 
 
 def test_check_a_postgres_url_without_its_driver_exits_2(sandbox: JiraSandbox, config: Path) -> None:

@@ -61,6 +61,9 @@ class Source(ABC):
     Options: ClassVar[type[SourceOptions]] = SourceOptions
     #: Preset used when the config names none and the source cannot detect one.
     default_preset: ClassVar[str | None] = None
+    #: True when reading everything is cheap (local files): ``demandsync check`` then maps every
+    #: record to find the epic keys in the data. API sources are only sampled (one page).
+    cheap_to_scan: ClassVar[bool] = False
 
     def __init__(self, options: SourceOptions, context: SourceContext) -> None:
         self.options = options

@@ -65,6 +65,7 @@ class FileSource(Source):
     """CSV and XLSX exports matched by a glob, read in sorted order."""
 
     kind = "file"
+    cheap_to_scan = True
 
     class Options(SourceOptions):
         #: Glob relative to the config file's folder, or absolute; ``**`` allowed.

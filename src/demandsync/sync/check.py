@@ -24,11 +24,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from demandsync.config import Config, env_name
-from demandsync.connectors.base import SourceContext, Tracker
+from demandsync.connectors.base import Source, SourceContext, Tracker
 from demandsync.connectors.http import ConnectFailed
 from demandsync.domain import Quarantined
 from demandsync.errors import EXIT_CONFIG, EXIT_OK, ConfigError, DemandsyncError, OutsideError, exit_code
-from demandsync.mappings.engine import MappingError, build_mapper
+from demandsync.mappings.engine import Mapper, MappingError, build_mapper
 from demandsync.sync.store.store import HEAD_REVISION, make_engine, schema_revision
 
 
@@ -67,8 +67,8 @@ def run_checks(config: Config, tracker_factory: Callable[[Config], Tracker]) -> 
             checks += _check_source(config, src.name, hints)
     store_check, store_hints = _check_store(config)
     checks.append(store_check)
-    for key, n in store_hints.items():
-        hints[key] = hints.get(key, 0) + n
+    for key, n in store_hints.items():  # the same item is often in both: the larger count, not the sum
+        hints[key] = max(hints.get(key, 0), n)
     checks += _check_tracker(config, tracker_factory, hints)
     return checks
 
@@ -102,7 +102,7 @@ def _check_source(config: Config, name: str, hints: dict[str, int]) -> list[Chec
                     continue
                 _, columns = mapper.columns_for(record)  # raises MappingError naming a missing column
                 mapped = mapper.map(record)
-                if mapped is not None and not isinstance(mapped, Quarantined):
+                if not cls.cheap_to_scan and mapped is not None and not isinstance(mapped, Quarantined):
                     for key in mapped.epic_hint:
                         hints[key] = hints.get(key, 0) + 1
         except MappingError as exc:
@@ -110,10 +110,37 @@ def _check_source(config: Config, name: str, hints: dict[str, int]) -> list[Chec
                                                     f"fix {config.source_key(name, 'map')} (or its preset)", exc)]
         except DemandsyncError as exc:
             return [Check(label, True, what), Check(f"{label} mapping", False, str(exc), "", exc)]
+        if cls.cheap_to_scan:
+            _scan_hints(source, mapper, hints)
         mapped_fields = ", ".join(sorted(columns)) or "nothing yet"
         return [Check(label, True, what), Check(f"{label} mapping", True, f"every mapped column present ({mapped_fields})")]
     finally:
         source.close()
+
+
+#: At most this many records of a cheap-to-scan source are mapped to find epic keys.
+SCAN_LIMIT = 200_000
+
+
+def _scan_hints(source: Source, mapper: Mapper, hints: dict[str, int]) -> None:
+    """Count the epic keys every record (up to :data:`SCAN_LIMIT`) names in its epic column.
+    Records that do not map are skipped here: the run quarantines them and says why."""
+    records = source.pull({})
+    try:
+        for n, record in enumerate(records):
+            if n >= SCAN_LIMIT:
+                break
+            if isinstance(record, Quarantined):
+                continue
+            try:
+                mapped = mapper.map(record)
+            except MappingError:
+                continue
+            if mapped is not None and not isinstance(mapped, Quarantined):
+                for key in mapped.epic_hint:
+                    hints[key] = hints.get(key, 0) + 1
+    finally:
+        getattr(records, "close", lambda: None)()
 
 
 def _source_fix(config: Config, name: str, exc: BaseException) -> str:
