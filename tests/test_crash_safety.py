@@ -23,7 +23,7 @@ store (the *truth*):
   needlessly: a crash after a PUT landed does not make the next run send it again);
 * the lock is free the moment the killed process is gone (no stale lock, on
   SQLite or PostgreSQL), and the next run starts at once (never exit 75);
-* the killed run shows as ``crashed`` in ``runs``, its ``planned`` writes as
+* the killed run shows as ``interrupted`` in ``runs``, its ``planned`` writes as
   ``abandoned``; nothing stays ``running`` or ``planned``;
 * one more run plans nothing.
 
@@ -345,8 +345,8 @@ def run_trial(chain: Sequence[KillPoint], truth: Truth, kind_url: str, workdir: 
                     problems.append(f"store holds {store.count_items()} items, a clean run {truth.items}")
                 runs = {r["id"]: r for r in store.runs(limit=1000)}
                 for rid in crashed_runs:
-                    if runs[rid]["status"] != "crashed":
-                        problems.append(f"killed run {rid} is {runs[rid]['status']!r}, not 'crashed'")
+                    if runs[rid]["status"] != "interrupted":
+                        problems.append(f"killed run {rid} is {runs[rid]['status']!r}, not 'interrupted'")
                 still = [r for r in runs.values() if r["status"] == "running"]
                 if still:
                     problems.append(f"runs still marked running: {[r['id'] for r in still]}")

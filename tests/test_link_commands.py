@@ -50,7 +50,8 @@ def test_export_import_round_trip(sandbox: JiraSandbox, config: Path, tmp_path: 
     code, exported, _ = cli("links", "export", "--state", "accepted", "--config", str(config))
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(exported)))
-    assert len(rows) == 16 and set(rows[0]) == {"source", "item_id", "epic", "method", "score", "state", "text"}
+    assert len(rows) == 16 and set(rows[0]) == {"source", "item_id", "epic", "method", "score", "state", "text",
+                                                  "handle"}
     untouched = tmp_path / "links.csv"
     untouched.write_text(exported)
     code, out, _ = cli("links", "import", str(untouched), "--config", str(config))

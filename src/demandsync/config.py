@@ -283,6 +283,11 @@ class Config:
     def store_url(self) -> str:
         return resolve_store_url(self.settings.store.url, self.base_dir)
 
+    def source_key(self, name: str, key: str) -> str:
+        """How config errors name ``key`` of the source called ``name``: ``sources[1] (canny).url``."""
+        index = next((i for i, s in enumerate(self.settings.sources) if s.name == name), None)
+        return f"sources[{index}] ({name}).{key}" if index is not None else f"sources ({name}).{key}"
+
     @property
     def secrets(self) -> list[str]:
         """Every secret value, so output can be checked/redacted against them."""

@@ -17,6 +17,10 @@ from datetime import UTC, datetime
 
 run_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("run_id", default=None)
 
+#: Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "run_id"}
+_json_mode = False
+
 HUMAN_FORMAT = "%(asctime)s %(levelname)-7s run=%(run_id)s %(name)s: %(message)s"
 
 
@@ -48,6 +52,11 @@ class ScrubbingFormatter(logging.Formatter):
             "run_id": getattr(record, "run_id", None),
             "msg": record.getMessage(),
         }
+        # Structured fields given with ``extra=`` (source, pulled, new, epic, status, …), so a
+        # log shipper filters on fields instead of parsing prose.
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_") and key not in doc:
+                doc[key] = value
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return json.dumps(doc, default=str)
@@ -57,6 +66,8 @@ def setup_logging(
     *, json_lines: bool = False, verbose: bool = False, quiet: bool = False, secrets: Iterable[str] = ()
 ) -> None:
     """Configure the root logger once per process; logs go to stderr."""
+    global _json_mode
+    _json_mode = json_lines
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RunId())
     handler.setFormatter(ScrubbingFormatter(None if json_lines else HUMAN_FORMAT, secrets=secrets,
@@ -67,3 +78,8 @@ def setup_logging(
     # httpx logs full request URLs at INFO; ours are redacted by the HTTP layer.
     for noisy in ("httpx", "httpcore", "alembic", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def json_logging() -> bool:
+    """True after ``setup_logging(json_lines=True)``: stdout and stderr must carry JSON lines only."""
+    return _json_mode

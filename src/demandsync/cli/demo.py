@@ -18,6 +18,7 @@ from pathlib import Path
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from demandsync.config import load_config
 from demandsync.logs import setup_logging
@@ -39,7 +40,29 @@ def prepare(workdir: Path, jira_url: str) -> Path:
     return config
 
 
-def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = False) -> int:
+#: Where ``demandsync sandbox`` serves by default; a kept demo config points there.
+SANDBOX_PORT = 8089
+
+
+def keep_config(config: Path, port: int = SANDBOX_PORT) -> None:
+    """Point a kept demo config at the sandbox ``demandsync sandbox --port PORT`` serves.
+
+    The demo's own sandbox lived on a free port and is gone when the demo ends; a config
+    pointing there failed every later command. The kept one names a port the admin can
+    serve again (the sandbox starts from the same demo site, so the config's fields,
+    epics and credentials all work; figures are written again by the next run).
+    """
+    text = config.read_text(encoding="utf-8")
+    start = text.index('url = "', text.index("[jira]")) + len('url = "')
+    end = text.index('"', start)
+    header = (f"# Kept by `demandsync demo --keep`. Jira here is the local sandbox: start it first with\n"
+              f"#   demandsync sandbox --port {port}\n"
+              f"# then, from this directory: demandsync check / run / explain PROD-1 / status.\n")
+    config.write_text(header + text[:start] + f"http://127.0.0.1:{port}" + text[end:], encoding="utf-8")
+
+
+def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = False,
+             sandbox_port: int = SANDBOX_PORT) -> int:
     workdir = keep or Path(tempfile.mkdtemp(prefix="demandsync-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     setup_logging(quiet=True)
@@ -49,33 +72,44 @@ def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = Fals
         first = run_sync(config)
         second = run_sync(config)
         epics = {key: sandbox.state.issue(key)["fields"] for key in sorted(first.demand)}
+    if keep is not None:
+        keep_config(config.path, sandbox_port)
     if as_json:
         sys.stdout.write(json.dumps({"first": first.as_dict(), "second": second.as_dict()}, default=str) + "\n")
     else:
-        _print(console, first, second, epics, workdir, keep is not None)
+        _print(console, first, second, epics, workdir, keep is not None, sandbox_port)
     if keep is None:
         shutil.rmtree(workdir, ignore_errors=True)
     return max(first.exit_code, second.exit_code)
 
 
 def _print(console: Console, first: RunReport, second: RunReport, epics: dict[str, dict[str, object]],
-           workdir: Path, kept: bool) -> None:
+           workdir: Path, kept: bool, sandbox_port: int = SANDBOX_PORT) -> None:
     pulled = ", ".join(f"{name}: {s.pulled} rows, {s.new} new items, {s.quarantined} quarantined"
                        for name, s in first.sources.items())
     console.print(f"[bold]demandsync demo[/] — Jira sandbox + {len(first.sources)} sources ({pulled})")
+    # 80 columns must read well: numbers never wrap, the summary wraps on words (never cut to
+    # "Single s"), and the per-source breakdown goes under it instead of taking a column.
     table = Table(title="Epics in the Jira sandbox after the sync", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, width in (("epic", 7), ("requests", 8), ("people", 6), ("accounts", 8), ("last", 10)):
-        table.add_column(col, no_wrap=True, min_width=width)
-    table.add_column("sources", min_width=14)
-    table.add_column("summary", overflow="ellipsis", no_wrap=True, max_width=20)
+    table.add_column("epic", no_wrap=True)
+    table.add_column("summary / sources", ratio=1, overflow="fold", min_width=16)
+    for col in ("requests", "people", "accounts", "last"):
+        table.add_column(col, no_wrap=True, justify="right" if col != "last" else "left")
     for key, f in epics.items():
         d = first.demand[key]
-        table.add_row(key, str(d["requests"]), str(d["requesters"]), str(d["accounts"]),
-                      str(d["last_requested"] or "—"), str(d["sources"] or "—"), str(f.get("summary", "")))
+        about = Text(str(f.get("summary", "")))
+        if d["sources"]:
+            about.append(f"\n{d['sources']}", style="dim")
+        table.add_row(key, about, str(d["requests"]), str(d["requesters"]), str(d["accounts"]),
+                      str(d["last_requested"] or "—"))
     console.print(table)
     links = ", ".join(f"{k} {v}" for k, v in sorted(first.links.items()))
     console.print(f"links: {links}")
     console.print(f"first run: {first.writes['applied']} field writes applied, {first.writes['failed']} failed")
     console.print(f"second run (nothing new): {second.writes['planned']} writes planned")
     if kept:
-        console.print(f"files kept in {workdir}: try `demandsync explain PROD-1 --config {workdir / 'demandsync.toml'}`")
+        cfg = workdir / "demandsync.toml"
+        console.print(f"files kept in {workdir}. Start the Jira sandbox in another terminal with "
+                      f"`demandsync sandbox --port {sandbox_port}`, then try `demandsync check --config {cfg}`, "
+                      f"`demandsync run --config {cfg}` or `demandsync explain PROD-1 --config {cfg}`",
+                      highlight=False, soft_wrap=True)

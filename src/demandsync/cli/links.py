@@ -18,31 +18,49 @@ import typer
 from rich.console import Console
 
 from demandsync.config import Config
+from demandsync.handles import item_handle, looks_like_code
 from demandsync.sync.store.store import Store
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file.")]
-LINK_COLUMNS = ("source", "item_id", "epic", "method", "score", "state", "text")
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="Config file (default: $DEMANDSYNC_CONFIG, else ./demandsync.toml).")]
+LINK_COLUMNS = ("source", "item_id", "epic", "method", "score", "state", "text", "handle")
 _STATES = ("accepted", "suggested", "rejected")
+ITEM_HELP = ("The item: its handle as `explain`, `suggest` and `review` show it (SOURCE:CODE, e.g. "
+             "exit-survey:k3f9q2ab; a 4+ character prefix of the code will do), or SOURCE:ITEM_ID.")
 
 links_app = typer.Typer(help="Export and import link decisions (bulk review in a spreadsheet).",
                         no_args_is_help=True)
 
 
 class ItemRef:
-    """``SOURCE:ITEM_ID`` as typed on the command line (the id may contain ':')."""
+    """``SOURCE:ITEM_ID`` or a short handle ``SOURCE:CODE`` as typed on the command line (the id may contain ':')."""
 
     def __init__(self, text: str) -> None:
         source, sep, item = text.partition(":")
         if not sep or not source or not item:
-            raise typer.BadParameter(f"{text!r}: write it as SOURCE:ITEM_ID, e.g. exit-survey:1234")
+            raise typer.BadParameter(f"{text!r}: write it as SOURCE:CODE (the handle `explain` and `suggest` "
+                                     "show, e.g. exit-survey:k3f9q2ab) or SOURCE:ITEM_ID")
         self.source, self.item_id = source, item
 
 
+def find_item(store: Store, source: str, item: str) -> tuple[int | None, str | None]:
+    """The item's row id, by its full id or by a handle code (prefix); else ``(None, why)``."""
+    found = store.find_item(source, item)
+    if found is not None or not looks_like_code(item):
+        return found, None if found is not None else f"no item {item!r} in source {source!r}"
+    matches = store.find_by_code(source, item)
+    if len(matches) == 1:
+        return matches[0][0], None
+    if not matches:
+        return None, f"no item {item!r} in source {source!r} (neither an id nor a handle code there)"
+    shown = ", ".join(repr(e) for _, e in matches[:5])
+    return None, f"{source}:{item} is ambiguous: it matches {len(matches)} items ({shown}); type more of it or the full id"
+
+
 def resolve_item(store: Store, ref: ItemRef) -> int:
-    found = store.find_item(ref.source, ref.item_id)
+    found, why = find_item(store, ref.source, ref.item_id)
     if found is None:
-        raise typer.BadParameter(f"no item {ref.item_id!r} in source {ref.source!r} "
-                                 "(see `demandsync explain KEY` or `links export` for ids)")
+        raise typer.BadParameter(f"{why} (see `demandsync explain KEY` or `suggest KEY` for handles)")
     return found
 
 
@@ -78,7 +96,7 @@ def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
     for index, score in ranked:
         item_id, source, external_id, text = items[index]
         method, state, _ = states.get(item_id, ("", "unlinked", 0.0))
-        rows.append({"source": source, "item_id": external_id, "score": round(float(score), 3),
+        rows.append({"handle": item_handle(source, external_id), "source": source, "item_id": external_id, "score": round(float(score), 3),
                      "state": state, "method": method, "text": text})
     return rows
 
@@ -91,7 +109,8 @@ def review_queue(store: Store, limit: int | None = None) -> list[dict[str, Any]]
 
 def export_links(store: Store, state: str, fmt: str) -> str:
     states = _STATES if state == "all" else (state,)
-    rows = [{k: r[k] for k in LINK_COLUMNS} for r in store.link_rows(states)]
+    rows = [{**{k: r[k] for k in LINK_COLUMNS if k != "handle"}, "handle": item_handle(r["source"], r["item_id"])}
+            for r in store.link_rows(states)]
     if fmt == "json":
         return json.dumps(rows, indent=2, default=str) + "\n"
     buf = io.StringIO()
@@ -109,6 +128,8 @@ def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
     decided, unchanged, problems = 0, 0, []
     for n, row in enumerate(rows, start=2 if path.suffix.lower() != ".json" else 1):
         where = f"{path.name} row {n}"
+        if not str(row.get("item_id") or "").strip() and ":" in str(row.get("handle") or ""):
+            row["source"], _, row["item_id"] = str(row["handle"]).strip().partition(":")  # a handle alone will do
         missing = [c for c in ("source", "item_id", "epic", "state") if not str(row.get(c) or "").strip()]
         if missing:
             problems.append(f"{where}: missing {', '.join(missing)}")
@@ -117,9 +138,9 @@ def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
         if state not in ("accepted", "rejected", "suggested"):
             problems.append(f"{where}: state {row['state']!r} must be accepted or rejected")
             continue
-        item = store.find_item(str(row["source"]), str(row["item_id"]))
+        item, why = find_item(store, str(row["source"]).strip(), str(row["item_id"]).strip())
         if item is None:
-            problems.append(f"{where}: no item {row['item_id']!r} in source {row['source']!r}")
+            problems.append(f"{where}: {why}")
             continue
         current = store.link_of(item, str(row["epic"]))
         if current is not None and current["state"] == state:
@@ -137,30 +158,31 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
     """Add the commands to the main app. ``load(path)`` returns a Config or exits 2."""
 
     @app.command()
-    def link(item: Annotated[str, typer.Argument(help="SOURCE:ITEM_ID")],
+    def link(item: Annotated[str, typer.Argument(help=ITEM_HELP)],
              key: Annotated[str, typer.Argument(help="Epic key")], config: ConfigOpt = None) -> None:
         """Link an item to an epic by hand (beats every automatic link)."""
         decide(load(config), item, key, "accepted", console)
 
     @app.command()
-    def unlink(item: Annotated[str, typer.Argument(help="SOURCE:ITEM_ID")],
+    def unlink(item: Annotated[str, typer.Argument(help=ITEM_HELP)],
                key: Annotated[str, typer.Argument(help="Epic key")], config: ConfigOpt = None) -> None:
         """Reject a link for good: no run will link this item to this epic again."""
         decide(load(config), item, key, "rejected", console)
 
     @app.command()
     def suggest(key: Annotated[str, typer.Argument(help="Epic key")], config: ConfigOpt = None,
-                limit: Annotated[int, typer.Option("--limit", "-n")] = 20,
-                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+                limit: Annotated[int, typer.Option("--limit", "-n", help="How many candidates.")] = 20,
+                as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list on stdout.")] = False,
+                ) -> None:
         """The best candidate items for an epic, ranked (run it right after creating an epic)."""
         rows = suggest_rows(load(config), key, limit)
         if as_json:
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
             return
-        console.print(f"{len(rows)} candidate(s) for {key}; link with `demandsync link SOURCE:ITEM_ID {key}`",
+        console.print(f"{len(rows)} candidate(s) for {key}; link with `demandsync link HANDLE {key}`",
                       highlight=False)
         for r in rows:
-            console.print(f"{r['score']:.2f}  {r['state']:<9} {r['source']}:{r['item_id']}", highlight=False)
+            console.print(f"{r['score']:.2f}  {r['state']:<9} {r['handle']}", highlight=False)
             console.print(f"      {r['text'][:160]}", highlight=False, soft_wrap=True)
 
     @app.command()
@@ -179,7 +201,7 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                 epic = store.epic_row(row["epic"]) or {"summary": "?"}
                 console.print(f"\n[{n}/{len(queue)}] {row['epic']} {epic['summary']}  (score {row['score']:.2f})",
                               highlight=False)
-                console.print(f"  {row['source']}:{row['item_id']} {row['requester'] or '(anonymous)'}",
+                console.print(f"  {item_handle(row['source'], row['item_id'])} {row['requester'] or '(anonymous)'}",
                               highlight=False)
                 console.print(f"  {row['text'][:500]}", highlight=False, soft_wrap=True)
                 answer = typer.prompt("accept/reject/other/skip/quit [a/r/o/s/q]", default="s").strip().lower()[:1]
@@ -207,7 +229,8 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
     def links_export(config: ConfigOpt = None,
                      state: Annotated[str, typer.Option(help="suggested | accepted | rejected | all")] = "suggested",
                      fmt: Annotated[str, typer.Option("--format", help="csv | json")] = "csv",
-                     output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
+                     output: Annotated[Path | None, typer.Option(
+                         "--output", "-o", help="Write to this file instead of stdout.")] = None) -> None:
         """Write links as CSV/JSON (columns: source, item_id, epic, method, score, state, text)."""
         if state not in (*_STATES, "all") or fmt not in ("csv", "json"):
             raise typer.BadParameter("--state is suggested|accepted|rejected|all and --format csv|json")

@@ -10,19 +10,23 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from demandsync.cli.links import register as register_link_commands
 from demandsync.config import Config, ConfigError, load_config
 from demandsync.connectors.http import APIError
-from demandsync.logs import setup_logging
+from demandsync.errors import DemandsyncError, exit_code
+from demandsync.logs import json_logging, setup_logging
 from demandsync.sync.run import EXIT_CONFIG, EXIT_LOCKED, RunReport, build_tracker, run_sync
 from demandsync.sync.store.lock import LockHeld
 
@@ -42,14 +46,16 @@ ConfigOpt = Annotated[
     typer.Option("--config", "-c", help="Config file (default: $DEMANDSYNC_CONFIG, else ./demandsync.toml)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="Log JSON lines to stderr (for log shippers).")]
+LogJsonOpt = Annotated[bool, typer.Option(
+    "--log-json", help="Log shippers: every line on stdout and stderr is one JSON object with structured fields "
+    "(run_id, source, pulled, new, epic, …); the report is one JSON line on stdout instead of tables.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
 
 
 @app.callback(invoke_without_command=True)
 def _root(
     ctx: typer.Context,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", "-V", help="Print the version and exit.")] = False,
 ) -> None:
     if version:
         from demandsync import __version__
@@ -64,18 +70,32 @@ def _root(
 def main() -> None:
     try:
         app()
+    except DemandsyncError as exc:  # e.g. a store URL whose driver is missing, from any command
+        _last_word(str(exc), exit_code(exc))
     except (APIError, httpx.HTTPError, OSError) as exc:
         # Anything a command did not handle itself: one readable line, never a traceback.
         # Our HTTP errors carry redacted URLs and no secrets.
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(1)
+        _last_word(str(exc), 1)
+
+
+def _last_word(message: str, code: int) -> NoReturn:
+    """The error that ends the process: a JSON line under --log-json, else one readable line."""
+    if json_logging():
+        logging.getLogger("demandsync.cli").error(message, extra={"event": "exit", "exit_code": code})
+    else:
+        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(code)
 
 
 # ---- helpers ------------------------------------------------------------------------------
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    if json_logging():  # --log-json: stderr carries JSON lines only
+        logging.getLogger("demandsync.cli").error(message, extra={"event": "exit", "exit_code": code})
+        raise typer.Exit(code)
+    # soft_wrap: an error is one logical line whatever the terminal's width (grep, logs, 80 columns)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -93,11 +113,15 @@ def _print_json(doc: Any) -> None:
 
 
 def _plan_table(report: RunReport) -> Table:
-    table = Table(title="Plan" + (" (dry run: nothing written)" if report.dry_run else ""))
-    for col in ("epic", "field", "old", "new"):
-        table.add_column(col)
+    # 80 columns: the field by name (ids are in --json and `demandsync fields`), keys never wrap.
+    table = Table(title="Plan" + (" (dry run: nothing written)" if report.dry_run else ""),
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("epic", no_wrap=True)
+    table.add_column("field", ratio=1)
+    table.add_column("old", ratio=1, overflow="fold")
+    table.add_column("new", ratio=2, overflow="fold")
     for w in report.plan:
-        table.add_row(w["epic"], f"{w['field_name']} ({w['field']})", _show(w["old"]), _show(w["new"]))
+        table.add_row(w["epic"], w["field_name"], _show(w["old"]), _show(w["new"]))
     return table
 
 
@@ -114,13 +138,16 @@ def print_report(report: RunReport) -> None:
     out.print(sources)
     links = ", ".join(f"{k} {v}" for k, v in sorted(report.links.items())) or "none"
     out.print(f"epics: {report.epics}   links: {links}")
+    for key, count in report.unselected_keys.items():
+        err.print(f"[yellow]warning:[/] {count} item(s) name {key}, which jira.epics does not select: "
+                  "they count for no epic", highlight=False, soft_wrap=True)
     if report.plan:
         out.print(_plan_table(report))
     w = report.writes
     out.print(f"writes: {w['planned']} planned, {w['applied']} applied, {w['failed']} failed")
     for e in report.errors:
-        err.print(f"[red]failed:[/] {e.get('epic', e.get('stage', ''))} {e.get('field_name', '')} {e['error']}",
-                  highlight=False)
+        where = " ".join(str(p) for p in (e.get("epic", e.get("stage", "")), e.get("field_name")) if p)
+        err.print(f"[red]failed:[/] {escape(where)}: {escape(e['error'])}", highlight=False, soft_wrap=True)
 
 
 # ---- commands -----------------------------------------------------------------------------
@@ -137,17 +164,23 @@ def run(
     verbose: VerboseOpt = False,
 ) -> None:
     """Pull, link, count and write the demand figures once."""
+    from demandsync.cli.progress import progress_for
+
     cfg = _config(config, log_json=log_json, verbose=verbose)
     try:
-        report = run_sync(cfg, dry_run=dry_run, full=full, only=source)
+        with progress_for(err, live=not log_json) as progress:
+            report = run_sync(cfg, dry_run=dry_run, full=full, only=source, progress=progress)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
     except LockHeld as exc:
         _fail(str(exc), EXIT_LOCKED)
-    if as_json:
+    if as_json or log_json:
         doc = report.as_dict()
         doc.pop("demand")
-        _print_json(doc)
+        if log_json:  # every line on stdout is one JSON object too: the report is one line
+            sys.stdout.write(json.dumps({"event": "report", **doc}, default=str) + "\n")
+        else:
+            _print_json(doc)
     else:
         print_report(report)
     raise typer.Exit(report.exit_code)
@@ -160,7 +193,9 @@ def explain(
     states: Annotated[str, typer.Option("--state", help="accepted | suggested | rejected | all")] = "accepted",
     as_json: JsonOpt = False,
 ) -> None:
-    """Why is this epic's number what it is: the items counted for it."""
+    """Why is this epic's number what it is: the items counted for it, each with its short
+    handle (SOURCE:CODE) for `link`/`unlink`."""
+    from demandsync.handles import item_handle
     from demandsync.sync.store.store import Store
 
     cfg = _config(config)
@@ -174,10 +209,12 @@ def explain(
               EXIT_CONFIG)
     from demandsync.sync.demand import item_votes
 
-    rows = [{"source": i.source, "item_id": i.external_id, "requester": i.requester, "account": i.account,
-             "voters": None if i.people is None else sum(p.role == "voter" for p in i.people),
-             "votes": item_votes(i), "created_at": i.created_at, "method": i.method, "score": i.score,
-             "state": i.state, "text": i.text[:80]} for i in items]
+    rows: list[dict[str, Any]] = [
+        {"handle": item_handle(i.source, i.external_id), "source": i.source, "item_id": i.external_id,
+         "requester": i.requester, "account": i.account,
+         "voters": None if i.people is None else sum(p.role == "voter" for p in i.people),
+         "votes": item_votes(i), "created_at": i.created_at, "method": i.method,
+         "score": i.score, "state": i.state, "text": i.text[:80]} for i in items]
     if as_json:
         _print_json({"epic": key, "summary": epic["summary"], "demand": epic["demand"], "items": rows})
         return
@@ -190,7 +227,7 @@ def explain(
         when = r["created_at"].date().isoformat() if r["created_at"] else "no date"
         if r["voters"] is not None:
             who += f"  {r['voters']} voter{'' if r['voters'] == 1 else 's'}, {r['votes']} vote{'' if r['votes'] == 1 else 's'}"
-        out.print(f"- {r['source']}:{r['item_id']}  {who}  {r['method']} {r['score']:.2f}  {when}", highlight=False)
+        out.print(f"- {r['handle']}  {who}  {r['method']} {r['score']:.2f}  {when}", highlight=False)
         out.print(f"    {r['text']}", highlight=False, soft_wrap=True)
 
 
@@ -215,39 +252,26 @@ def fields(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def check(config: ConfigOpt = None) -> None:
-    """Validate the config, connect, resolve every target field, check edit screens."""
-    from demandsync.sync.writeback import TargetError, resolve_targets
+def check(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Try everything a run needs, changing nothing: config, every source (files, columns,
+    API access), the store, Jira (credentials, fields, edit screens), rules and keys.
+    One line per check, ✓ or ✗ with the fix. Exit 0: usable; 2: the config must change
+    (the line names the key); 1: something outside failed."""
+    from demandsync.sync.check import overall_exit_code, run_checks
 
     cfg = _config(config)
-    out.print(f"config: ok ({cfg.path})")
-    tracker = build_tracker(cfg)
-    problems = 0
-    try:
-        out.print(f"{tracker.display_name.lower()}: connected as {tracker.whoami()}")
-        try:
-            targets = resolve_targets(cfg.settings.jira.fields, tracker.fields())
-        except TargetError as exc:
-            _fail(str(ConfigError(exc.problems, cfg.path)), EXIT_CONFIG)
-        for t in targets:
-            out.print(f"target: {t.figure} -> {t.field.name} ({t.field.id}, {t.field.type})")
-        epics = list(tracker.epics(cfg.settings.jira.epics, []))
-        out.print(f"epics: {len(epics)} selected by {cfg.settings.jira.epics!r}")
-        checked: set[str | None] = set()
-        for epic in epics:  # edit screens are per project (and issue type): one epic each
-            if epic.project in checked:
-                continue
-            checked.add(epic.project)
-            editable = tracker.editable_fields(epic.key)
-            for t in targets:
-                if t.field.id not in editable:
-                    problems += 1
-                    out.print(f"[red]missing:[/] {t.field.name} ({t.field.id}) is not on the edit screen of "
-                              f"{epic.key} (project {epic.project}); add it to that project's Epic edit screen",
-                              highlight=False)
-    finally:
-        tracker.close()
-    raise typer.Exit(1 if problems else 0)
+    checks = run_checks(cfg, build_tracker)
+    code = overall_exit_code(checks)
+    if as_json:
+        _print_json({"ok": code == 0, "exit_code": code, "checks": [c.as_dict() for c in checks]})
+        raise typer.Exit(code)
+    for c in checks:
+        mark = "[green]✓[/]" if c.ok else "[bold red]✗[/]"
+        fix = f"\n    fix: {c.fix}" if c.fix and not c.ok else ""
+        out.print(f"{mark} {c.name}: {escape(c.detail)}{escape(fix)}", highlight=False, soft_wrap=True)
+    failed = sum(not c.ok for c in checks)
+    out.print(f"{len(checks) - failed} ok, {failed} failed", highlight=False)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -307,13 +331,17 @@ def sandbox(
 
 @app.command()
 def demo(
-    keep: Annotated[Path | None, typer.Option(help="Keep the demo's files in this directory.")] = None,
+    keep: Annotated[Path | None, typer.Option(
+        help="Keep the demo's config, exports and store in this directory; its config then points at "
+             "the sandbox `demandsync sandbox --port PORT` serves (see --sandbox-port).")] = None,
+    sandbox_port: Annotated[int, typer.Option(
+        help="With --keep: the port the kept config expects `demandsync sandbox` on.")] = 8089,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a whole sync against the bundled Jira sandbox and example exports."""
     from demandsync.cli.demo import run_demo
 
-    raise typer.Exit(run_demo(out, keep=keep, as_json=as_json))
+    raise typer.Exit(run_demo(out, keep=keep, as_json=as_json, sandbox_port=sandbox_port))
 
 
 @app.command()

@@ -29,7 +29,7 @@ import httpx
 from pydantic import Field, model_validator
 
 from demandsync.connectors.base import Source, SourceCheckFailed, SourceContext, SourceOptions
-from demandsync.connectors.http import ApiClient, APIError, Paginator, check_base_url, paginate
+from demandsync.connectors.http import ApiClient, APIError, ConnectFailed, Paginator, check_base_url, paginate
 from demandsync.connectors.http.errors import describe_body
 from demandsync.domain import Cursor, Quarantined
 from demandsync.errors import OutsideError
@@ -97,8 +97,10 @@ class ApiSource(Source):
         try:
             page = next(paginate(self.client, endpoint.method, endpoint.path, endpoint.paginator,
                                  params=endpoint.params, json=endpoint.json, max_pages=1), {})
+        except ConnectFailed:  # not the vendor's answer: `check` names the url to fix
+            raise
         except APIError as exc:
-            raise SourceCheckFailed(self.context.name, self.vendor, str(exc)) from None
+            raise SourceCheckFailed(self.context.name, self.vendor, str(exc), exc.status) from None
         rows = _at(page, endpoint.records)
         if not isinstance(rows, list):
             raise SourceCheckFailed(self.context.name, self.vendor,

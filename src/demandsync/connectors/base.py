@@ -64,6 +64,9 @@ class Source(ABC):
     #: A plugin's own preset(s): a ``.toml`` file or a folder of them, e.g.
     #: ``Path(__file__).with_name("presets")``. Loaded when the config uses this kind.
     presets: ClassVar[Path | None] = None
+    #: True when reading everything is cheap (local files): ``demandsync check`` then maps every
+    #: record to find the epic keys in the data. API sources are only sampled (one page).
+    cheap_to_scan: ClassVar[bool] = False
 
     def __init__(self, options: SourceOptions, context: SourceContext) -> None:
         self.options = options
@@ -75,13 +78,38 @@ class Source(ABC):
         """Yield every record new or changed since ``cursor`` (all of them when
         ``context.full``), and quarantine what cannot be read."""
 
+    def samples(self) -> Iterator[Record | Quarantined]:
+        """A few records as a fresh pull would yield them, one per layout the source may hand
+        over, for ``demandsync check`` to test the mapping against; nothing is stored.
+
+        Default: the first record of a fresh pull (for an API source: authenticate and read
+        one page). A file source yields the first row of every matched file.
+        """
+        records = self.pull({})
+        try:
+            first = next(iter(records), None)
+        finally:
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()
+        if first is not None:
+            yield first
+
     def check(self) -> str:
-        """Prove this source works without pulling: the credentials are accepted and one page
-        (or the first file) can be read. Returns one line saying what was read; raises
-        :class:`SourceCheckFailed` naming the source and quoting the system's own error.
-        Must change nothing and read as little as it can (``demandsync check`` calls it).
-        API sources get it from :class:`~demandsync.connectors.apisource.ApiSource`."""
-        raise NotImplementedError(f"{self.kind} sources have no check")
+        """Prove the source is usable, for ``demandsync check``: a one-line description of
+        what was verified. Raises :class:`~demandsync.errors.OutsideError` (a server, a file)
+        or :class:`~demandsync.errors.ConfigError` (an option that cannot work) when it is not.
+
+        The default reads :meth:`samples` (an API source authenticates and reads one page);
+        connectors override it to say more (which account, how many files).
+        """
+        found = list(self.samples())
+        if not found:
+            return "reachable; nothing to read yet"
+        first = found[0]
+        if isinstance(first, Quarantined):
+            return f"reachable; the first record could not be read: {first.reason}"
+        return f"reachable; read {first.locator}"
 
     def complete(self) -> bool:
         """True when the last pull saw *everything* upstream, so items not seen
@@ -97,10 +125,12 @@ class Source(ABC):
 class SourceCheckFailed(OutsideError):
     """:meth:`Source.check` could not read: names the source and says what the system said."""
 
-    def __init__(self, source: str, vendor: str, detail: str) -> None:
+    def __init__(self, source: str, vendor: str, detail: str, status: int | None = None) -> None:
         self.source = source
         self.vendor = vendor
         self.detail = detail
+        #: The HTTP status the system answered with, when it did (401/403: the credentials).
+        self.status = status
         super().__init__(f"source {source!r} ({vendor}): {detail}")
 
 

@@ -65,6 +65,7 @@ class FileSource(Source):
     """CSV and XLSX exports matched by a glob, read in sorted order."""
 
     kind = "file"
+    cheap_to_scan = True
 
     class Options(SourceOptions):
         #: Glob relative to the config file's folder, or absolute; ``**`` allowed.
@@ -126,6 +127,32 @@ class FileSource(Source):
                 continue
             yield from self._read(path, rel)
         self.cursor = {"files": new}
+
+    def samples(self) -> Iterator[Record | Quarantined]:
+        """The first row of every matched file (each may have its own layout)."""
+        for path in self.files():
+            rows = self._read(path, self._relpath(path))
+            try:
+                first = next(rows, None)
+            finally:
+                getattr(rows, "close", lambda: None)()  # a generator: release the file now
+            if first is not None:
+                yield first
+
+    def check(self) -> str:
+        """Files matched, the newest readable, the layout each file's header shows."""
+        paths = self.files()
+        newest = max(paths, key=lambda p: p.stat().st_mtime)
+        with newest.open("rb") as handle:
+            handle.read(1)  # readable (permissions, not a directory)
+        firsts = list(self.samples())
+        bad = [q for q in firsts if isinstance(q, Quarantined)]
+        if bad:
+            raise OutsideError(f"source {self.context.name!r}: {bad[0].reason}")
+        layouts = sorted(set(self.detected.values())) or ["no rows"]
+        matches = "1 file matches" if len(paths) == 1 else f"{len(paths)} files match"
+        return (f"{matches} {self.opts.path!r}; newest "
+                f"{self._relpath(newest)} readable; layout {', '.join(layouts)}")
 
     # -- reading ------------------------------------------------------------------
 

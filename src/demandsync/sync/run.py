@@ -23,7 +23,7 @@ import httpx
 
 from demandsync.config import Config, ConfigError, SourceConfig
 from demandsync.connectors.base import SourceContext, Tracker, load_tracker_class
-from demandsync.connectors.http import APIError
+from demandsync.connectors.http import APIError, ConnectFailed
 from demandsync.domain import Epic, FeedbackItem, Quarantined, TrackerField
 from demandsync.logs import run_id_var
 from demandsync.mappings.engine import MappingError, build_mapper
@@ -31,6 +31,7 @@ from demandsync.sync.demand import Demand, DemandRules, count_demand
 from demandsync.sync.fields import resolve_field
 from demandsync.sync.linking.link import link_items
 from demandsync.sync.notify import post_digest, previous_figures
+from demandsync.sync.progress import NO_PROGRESS, Progress
 from demandsync.sync.projects import ambiguous_refs, plan_writes_per_project, resolve_targets_per_project
 from demandsync.sync.requesters import newly_shipped, shipped_epics
 from demandsync.sync.store.lock import RunLock
@@ -71,6 +72,8 @@ class RunReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     demand: dict[str, dict[str, Any]] = field(default_factory=dict)
     summaries: dict[str, Any] = field(default_factory=dict)
+    #: Epic keys in items' ``epic`` column that the epic JQL does not select -> live items naming each.
+    unselected_keys: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -108,51 +111,93 @@ def run_sync(
     only: Sequence[str] | None = None,
     tracker_factory: Callable[[Config], Tracker] = build_tracker,
     now: datetime | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> RunReport:
-    """Run every stage once. Raises LockHeld (exit 75) and ConfigError (exit 2)."""
+    """Run every stage once. Raises LockHeld (exit 75) and ConfigError (exit 2).
+
+    ``only`` names the sources to pull (several may be named); a name the config
+    does not have is a ConfigError listing the names, before anything is opened.
+
+    A dry run changes nothing anywhere: Jira is only read, and every store change it
+    makes (pulled items, cursors, links, its own run record) happens inside one
+    transaction that is rolled back at the end (:meth:`Store.rolled_back`). So its
+    plan is the plan a real run would make now, and the next real run still pulls
+    everything the dry run saw.
+    """
+    check_only(config, only)
     started = time.monotonic()
     store = Store.open(config.store_url)
     try:
         with RunLock.acquire(store.engine):
-            return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started)
+            if not dry_run:
+                return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started,
+                                   progress)
+            with store.rolled_back():
+                return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started,
+                                   progress)
     finally:
         store.close()
 
 
+def check_only(config: Config, only: Sequence[str] | None) -> None:
+    """``--source`` names must be sources of the config (exit 2 naming the ones there are)."""
+    if not only:
+        return
+    names = [s.name for s in config.settings.sources]
+    problems = []
+    for name in dict.fromkeys(only):
+        if name not in names:
+            problems.append(("--source", f"no source named {name!r}; the config has: {', '.join(names) or 'none'}"))
+        elif not next(s for s in config.settings.sources if s.name == name).enabled:
+            problems.append(("--source", f"source {name!r} is disabled (enabled = false in its [[sources]] table)"))
+    if problems:
+        raise ConfigError(problems, config.path)
+
+
 def _locked_run(
     config: Config, store: Store, tracker: Tracker, dry_run: bool, full: bool,
-    only: Sequence[str] | None, now: datetime | None, started: float,
+    only: Sequence[str] | None, now: datetime | None, started: float, progress: Progress = NO_PROGRESS,
 ) -> RunReport:
     """One recorded run: whatever happens, the runs table says how it ended."""
     report = RunReport(dry_run=dry_run)
     report.run_id = store.start_run(socket.gethostname(), os.getpid(), dry_run)
     token = run_id_var.set(report.run_id)
-    log.info("run %s started%s", report.run_id, " (dry run)" if dry_run else "")
+    log.info("run %s started%s", report.run_id, " (dry run)" if dry_run else "",
+             extra={"event": "run_started", "dry_run": dry_run, "full": full})
     try:
-        _stages(config, store, tracker, report, full=full, only=only, now=now or datetime.now(UTC))
+        _stages(config, store, tracker, report, full=full, only=only, now=now or datetime.now(UTC),
+                progress=progress)
     except ConfigError as exc:  # found only once Jira answered (a field name, a field per project): exit 2
         report.errors.append({"stage": "config", "error": str(exc)})
         raise
     except (APIError, httpx.HTTPError) as exc:  # Jira unreachable or refusing us: nothing more to do
-        report.errors.append({"stage": "jira", "error": str(exc)})
-        log.error("run %s stopped: Jira: %s", report.run_id, exc)
+        message = str(exc)
+        if isinstance(exc, ConnectFailed):
+            message += f"; check {tracker.section}.url in {config.path.name}"
+        report.errors.append({"stage": "jira", "error": message})
+        log.error("run %s stopped: %s: %s", report.run_id, tracker.display_name, message,
+                  extra={"event": "run_stopped", "stage": "jira", "error": message})
     except Exception as exc:
         report.errors.append({"stage": "run", "error": f"{type(exc).__name__}: {exc}"})
-        log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc)
+        log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc,
+                  extra={"event": "run_failed", "error": f"{type(exc).__name__}: {exc}"})
     finally:
         tracker.close()
         report.seconds = round(time.monotonic() - started, 3)
         stopped = any(e.get("stage") in ("config", "jira", "run") for e in report.errors)
         status = "ok" if report.exit_code == EXIT_OK else "failed" if stopped else "partial"
         store.finish_run(report.run_id, status, _summary(report))
-        log.info("run %s finished: %s in %.1fs", report.run_id, status, report.seconds)
+        log.info("run %s finished: %s in %.1fs", report.run_id, status, report.seconds,
+                 extra={"event": "run_finished", "status": status, "seconds": report.seconds,
+                        "epics": report.epics, "links": report.links, **report.writes,
+                        "exit_code": report.exit_code})
         run_id_var.reset(token)
     return report
 
 
 def _stages(
     config: Config, store: Store, tracker: Tracker, report: RunReport, *,
-    full: bool, only: Sequence[str] | None, now: datetime,
+    full: bool, only: Sequence[str] | None, now: datetime, progress: Progress = NO_PROGRESS,
 ) -> None:
     """fields -> sources -> epics -> link -> count -> plan -> apply -> summary, digest."""
     settings = config.settings
@@ -161,21 +206,32 @@ def _stages(
 
     for src in settings.sources:
         if src.enabled and (not only or src.name in only):
-            report.sources[src.name] = pull_source(config, store, src, report.run_id or 0, full)
+            report.sources[src.name] = pull_source(config, store, src, report.run_id or 0, full, progress)
 
+    progress.update("epics", 0)
     epics = list(tracker.epics(settings.jira.epics, value_ids))
     store.save_epics(epics)
     report.epics = len(epics)
+    progress.update("epics", len(epics), len(epics))
     if targets is None:  # team-managed projects: each project has its own fields
         per_project = resolve_targets_per_project(tracker, settings.jira.fields, epics, site_fields)
         if per_project.problems and not per_project.by_project:
             raise ConfigError(per_project.problems, config.path)
         report.errors += [{"stage": "fields", "error": f"{k}: {m}"} for k, m in per_project.problems]
 
+    progress.update("links", 0)
     stats = link_items(store, epics, settings.rules, settings.linking)
     for epic in stats.rules_without_epic:
-        log.warning("rule for %s links nothing: the epic JQL does not select %s", epic, epic)
+        log.warning("rule for %s links nothing: the epic JQL does not select %s", epic, epic,
+                    extra={"event": "rule_without_epic", "epic": epic})
+    selected = {e.key for e in epics}
+    report.unselected_keys = {k: n for k, n in sorted(store.epic_hints().items()) if k not in selected}
+    for key, count in report.unselected_keys.items():
+        log.warning("%d item(s) name %s in their epic column, but %s.epics does not select it: they count for "
+                    "no epic", count, key, tracker.section,
+                    extra={"event": "key_not_selected", "epic": key, "items": count})
     report.links = store.link_counts()
+    progress.update("links", stats.linked_items, stats.linked_items)
 
     rules = demand_rules(config)
     linked = store.linked_items(with_extra=bool(rules.attribute_weights), with_text=False)
@@ -192,7 +248,8 @@ def _stages(
 
     before = previous_figures(store)
     store.save_demand(report.demand)
-    result = apply_plan(tracker, store, report.run_id or 0, plan, concurrency=settings.jira.write_concurrency)
+    result = apply_plan(tracker, store, report.run_id or 0, plan, concurrency=settings.jira.write_concurrency,
+                        progress=progress)
     report.writes["applied"], report.writes["failed"] = result.applied, result.failed
     report.errors.extend(result.errors)
     report.summaries = after_writes(config, store, tracker, epics, demand, dry_run=False)
@@ -252,8 +309,11 @@ def notify_and_close(
                     jira_url=settings.jira.url)
 
 
-def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, full: bool) -> SourceReport:
+def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, full: bool,
+                progress: Progress = NO_PROGRESS) -> SourceReport:
     """Pull one source into the store. Its failure is reported, never raised."""
+    stage = f"source {src.name}"
+    progress.update(stage, 0)
     rep = SourceReport()
     cls = config.source_classes[src.name]
     source = cls(config.source_options[src.name], SourceContext(src.name, config.base_dir, full=full))
@@ -288,25 +348,32 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
                 items.append(out)
             if len(items) + len(bad) >= _ITEM_BATCH:
                 flush()
+                progress.update(stage, rep.pulled)
         flush()
+        progress.update(stage, rep.pulled, rep.pulled)
         if source.complete():  # the source read everything (a --full run, or its own full read)
             rep.deleted = store.mark_missing_deleted(src.name, seen)
         store.record_pull(src.name, src.kind, cursor=source.cursor, error=None)
     except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
         flush()
-        rep.error = _describe(exc)
+        rep.error = _describe(exc, config, src)
         store.record_pull(src.name, src.kind, cursor=None, error=rep.error)
-        log.error("source %s failed: %s", src.name, rep.error)
+        log.error("source %s failed: %s", src.name, rep.error,
+                  extra={"event": "source_failed", "source": src.name, "error": rep.error})
     finally:
         source.close()
     log.info("source %s: %d pulled, %d new, %d changed, %d quarantined, %d skipped",
-             src.name, rep.pulled, rep.new, rep.changed, rep.quarantined, rep.skipped)
+             src.name, rep.pulled, rep.new, rep.changed, rep.quarantined, rep.skipped,
+             extra={"event": "source_pulled", "source": src.name, "pulled": rep.pulled, "new": rep.new,
+                    "changed": rep.changed, "quarantined": rep.quarantined, "skipped": rep.skipped})
     return rep
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: Exception, config: Config, src: SourceConfig) -> str:
     if isinstance(exc, MappingError):
         return str(exc)
+    if isinstance(exc, ConnectFailed):
+        return f"{exc}; check {config.source_key(src.name, 'url')} in {config.path.name}"
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -30,6 +30,7 @@ from demandsync.errors import ConfigError
 from demandsync.figures import ACCEPTED_JIRA_TYPES, FIGURES
 from demandsync.sync.demand import Demand
 from demandsync.sync.fields import FieldLookupError, resolve_field
+from demandsync.sync.progress import NO_PROGRESS, Progress
 from demandsync.sync.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,8 @@ def write_epic(tracker: Tracker, key: str, writes: Sequence[tuple[int, PlannedWr
 
 
 def apply_plan(
-    tracker: Tracker, store: Store, run_id: int, plan: Sequence[PlannedWrite], *, concurrency: int = 4
+    tracker: Tracker, store: Store, run_id: int, plan: Sequence[PlannedWrite], *, concurrency: int = 4,
+    progress: Progress = NO_PROGRESS,
 ) -> ApplyResult:
     """One PUT per changed epic, ``concurrency`` epics at a time; journaled planned -> applied/failed.
 
@@ -204,6 +206,8 @@ def apply_plan(
         by_epic.setdefault(w.epic_key, []).append((wid, w))
     journal = _JournalBatch(store)
     queue = iter(by_epic.items())
+    written, total = 0, len(by_epic)
+    progress.update("writes", 0, total)
     exhausted = 0  # epics in a row whose write ran out of retries
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="jira-write") as pool:
         running: set[Future[EpicOutcome]] = set()
@@ -215,6 +219,8 @@ def apply_plan(
                 outcome = future.result()
                 exhausted = exhausted + 1 if outcome.exhausted else 0
                 journal.record(outcome, result)
+                written += 1
+                progress.update("writes", written, total)
                 if exhausted < GIVE_UP_AFTER and (nxt := next(queue, None)) is not None:
                     running.add(pool.submit(write_epic, tracker, *nxt))
     for key, writes in queue:  # Jira is not taking writes: leave the rest for the next run

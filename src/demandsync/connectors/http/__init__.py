@@ -15,6 +15,7 @@ from demandsync.connectors.http.auth import (
 from demandsync.connectors.http.client import ApiClient, check_base_url
 from demandsync.connectors.http.errors import (
     APIError,
+    ConnectFailed,
     FatalAPIError,
     RetriableAPIError,
     RetriesExhausted,
@@ -35,7 +36,7 @@ from demandsync.connectors.http.paginators import (
 from demandsync.connectors.http.redaction import SENSITIVE_KEYS, quiet_http_loggers, redact_url
 
 __all__ = [
-    "APIError", "ApiClient", "BearerAuth", "BodyKeyAuth", "CursorPaginator", "FatalAPIError",
+    "APIError", "ApiClient", "ConnectFailed", "BearerAuth", "BodyKeyAuth", "CursorPaginator", "FatalAPIError",
     "HeaderKeyAuth", "JiraTokenPaginator", "NextUrlPaginator", "OAuth2ClientCredentials",
     "OffsetPaginator", "PageRequest", "Paginator", "RetriableAPIError", "RetriesExhausted",
     "SENSITIVE_KEYS", "Secret", "SkipPaginator", "basic_auth", "check_base_url", "iter_items",

@@ -29,7 +29,13 @@ import certifi
 import httpx
 import tenacity
 
-from demandsync.connectors.http.errors import RetriableAPIError, RetriesExhausted, validate_response
+from demandsync.connectors.http.errors import (
+    ConnectFailed,
+    RetriableAPIError,
+    RetriesExhausted,
+    connect_cause,
+    validate_response,
+)
 from demandsync.connectors.http.redaction import install_redacting_filter, redact_url
 
 log = logging.getLogger("demandsync.http")
@@ -65,7 +71,8 @@ class ApiClient:
     """An ``httpx.Client`` with retries that respect the server.
 
     - Timeouts on every request (``connect_timeout``/``read_timeout`` seconds).
-    - 429, 502, 503, 504 and transport errors/timeouts are retried. A
+    - 429, 502, 503, 504 and transport errors/timeouts are retried; a connection
+      refused, an unknown host or a TLS failure raises :class:`ConnectFailed` at once. A
       ``Retry-After`` (seconds or HTTP-date) is obeyed as given; otherwise the
       wait is exponential (``backoff_base * 2**n``, at most ``max_wait``) with
       jitter, so many clients throttled together do not return together.
@@ -213,6 +220,13 @@ class ApiClient:
         try:
             response = self._read_within_deadline(request, started + self.attempt_timeout)
         except httpx.TransportError as exc:
+            # Refused, unknown host, TLS: not retried (see ConnectFailed). A connect *timeout*
+            # is httpx.ConnectTimeout, not a ConnectError, and keeps its retries like the rest.
+            cause = connect_cause(exc) if isinstance(exc, httpx.ConnectError) else None
+            if cause is not None:
+                host = f"{request.url.host}:{request.url.port or (443 if request.url.scheme == 'https' else 80)}"
+                raise ConnectFailed(f"cannot connect to {host} ({method} {shown}): {cause}",
+                                    method=method, url=shown, host=host, cause=cause) from None
             # str(exc) from the transport may quote the URL; say only what kind of failure it was.
             raise RetriableAPIError(f"{type(exc).__name__} on {method} {shown}", method=method, url=shown) from None
         except TimeoutError:

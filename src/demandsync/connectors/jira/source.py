@@ -19,7 +19,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from demandsync.connectors.apisource import parse_time
 from demandsync.connectors.base import Source, SourceCheckFailed, SourceContext, SourceOptions
-from demandsync.connectors.http import APIError, FatalAPIError, check_base_url
+from demandsync.connectors.http import APIError, ConnectFailed, FatalAPIError, check_base_url
 from demandsync.connectors.jira.adf import adf_to_text
 from demandsync.connectors.jira.tracker import SOURCE_FIELDS, Deployment, JiraTracker
 from demandsync.domain import Cursor, Quarantined, Record
@@ -179,8 +179,10 @@ class JiraSource(Source):
         try:
             who = self.jira.whoami()
             first = next(iter(self.jira.search(self.opts.jql, ["summary"])), None)
+        except ConnectFailed:  # not the vendor's answer: `check` names the url to fix
+            raise
         except APIError as exc:
-            raise SourceCheckFailed(self.context.name, "Jira", str(exc)) from None
+            raise SourceCheckFailed(self.context.name, "Jira", str(exc), exc.status) from None
         found = "at least one issue" if first is not None else "no issues yet"
         return f"Jira: credentials of {who} accepted; the JQL selects {found}"
 

@@ -146,7 +146,7 @@ class RunRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    #: running | ok | partial | failed | crashed
+    #: running | ok | partial | failed | interrupted (killed; older stores say "crashed")
     status: Mapped[str] = mapped_column(String(20))
     host: Mapped[str] = mapped_column(String(255))
     pid: Mapped[int] = mapped_column(Integer)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from demandsync.domain import Epic, FeedbackItem, Person, Quarantined
+from demandsync.errors import ConfigError
 from demandsync.sync.store.schema import (
     EpicRow,
     ItemPersonRow,
@@ -143,7 +144,31 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+class StoreURLError(ConfigError):
+    """``store.url`` cannot work here: not a database URL, or its driver is not installed."""
+
+
+_DRIVER_HINTS = {"psycopg": "pip install 'psycopg[binary]'", "psycopg2": "pip install psycopg2-binary"}
+
+
 def make_engine(url: str) -> Engine:
+    """An engine for ``url``; :class:`StoreURLError` (exit 2, naming ``store.url``) when the URL
+    is malformed or its driver is missing, instead of a traceback at the first run."""
+    try:
+        return _make_engine(url)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+        driver = getattr(exc, "name", None) or ""
+        if isinstance(exc, ImportError) and driver:
+            fix = f"the driver module {driver!r} is not installed: {_DRIVER_HINTS.get(driver, f'pip install {driver}')}"
+        elif isinstance(exc, sa.exc.NoSuchModuleError):
+            fix = f"unknown database dialect ({exc}); use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        else:
+            fix = f"not a database URL ({exc}); use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        raise StoreURLError([("store.url", f"{shown}: {fix}")]) from None
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
@@ -164,6 +189,8 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: While :meth:`rolled_back` runs: the one connection every method uses.
+        self._pinned: Connection | None = None
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -176,8 +203,38 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
+        if self._pinned is not None:
+            yield self._pinned
+            return
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A connection for reading (the pinned one during :meth:`rolled_back`)."""
+        if self._pinned is not None:
+            yield self._pinned
+            return
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def rolled_back(self) -> Iterator[Store]:
+        """Everything done on this store inside the block happens in one transaction that is
+        rolled back at the end: what ``run --dry-run`` uses to change nothing while still
+        pulling, linking and planning exactly as a real run would. Reads inside the block
+        see the block's own changes. One connection, so not for concurrent use.
+        """
+        if self._pinned is not None:
+            raise RuntimeError("already inside rolled_back()")
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            self._pinned = conn
+            try:
+                yield self
+            finally:
+                self._pinned = None
+                transaction.rollback()
 
     # ---- meta -------------------------------------------------------------------------
 
@@ -277,6 +334,27 @@ class Store:
             return conn.execute(
                 sa.select(ITEMS.c.id).where(ITEMS.c.source == source, ITEMS.c.external_id == external_id)
             ).scalar()
+
+    def find_by_code(self, source: str, code: str) -> list[tuple[int, str]]:
+        """``(row id, external id)`` of the live items of ``source`` whose handle code starts with
+        ``code`` (see :mod:`demandsync.handles`). Codes are not stored: hashing a source's ids
+        takes about a second per million items, once per command."""
+        from demandsync.handles import item_code
+
+        stmt = sa.select(ITEMS.c.id, ITEMS.c.external_id).where(ITEMS.c.source == source, ITEMS.c.deleted.is_(False))
+        with self._connect() as conn:
+            return [(i, e) for i, e in conn.execute(stmt) if item_code(source, e).startswith(code)]
+
+    def epic_hints(self) -> dict[str, int]:
+        """``key -> live items naming it`` for every explicit epic key found in the items."""
+        counts: dict[str, int] = {}
+        hint = sa.cast(ITEMS.c.epic_hint, sa.Text)  # most items have none: "[]" is filtered in the database
+        stmt = sa.select(hint).where(ITEMS.c.deleted.is_(False), hint != "[]")
+        with self._connect() as conn:
+            for (raw,) in conn.execute(stmt):
+                for key in _read_list(raw):
+                    counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def count_items(self) -> int:
         with self.begin() as conn:
@@ -381,7 +459,7 @@ class Store:
             ITEMS.c.deleted.is_(False), sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp != fingerprint))
         last = 0
         while True:
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 rows = conn.execute(stmt.where(ITEMS.c.id > last).order_by(ITEMS.c.id).limit(batch)).all()
             if not rows:
                 return
@@ -453,7 +531,7 @@ class Store:
         )
         if epic_keys is not None:
             stmt = stmt.where(LINKS.c.epic_key.in_(list(epic_keys)))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(stmt).all()
             people = _people_of(conn, {r[1] for r in rows if r[14]})
             return [LinkedItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _read_time(r[7]), r[8], r[9],
@@ -489,7 +567,7 @@ class Store:
         )
         if epic_key is not None:
             stmt = stmt.where(LINKS.c.epic_key == epic_key)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
     def link_of(self, item_id: int, epic_key: str) -> dict[str, Any] | None:
@@ -499,7 +577,7 @@ class Store:
 
     def item_texts(self) -> list[tuple[int, str, str, str]]:
         """``(id, source, external_id, text)`` of every live item (for ranking against one epic)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.external_id, ITEMS.c.text).where(
                 ITEMS.c.deleted.is_(False)).order_by(ITEMS.c.id)
             return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
@@ -516,7 +594,7 @@ class Store:
     def start_run(self, host: str, pid: int, dry_run: bool) -> int:
         with self.begin() as conn:
             # A run still marked running here was killed: its lock is gone, or we would not be here.
-            conn.execute(sa.update(RUNS).where(RUNS.c.status == "running").values(status="crashed"))
+            conn.execute(sa.update(RUNS).where(RUNS.c.status == "running").values(status="interrupted"))
             conn.execute(sa.update(WRITES).where(WRITES.c.state == "planned").values(
                 # Not "before applying it": a run killed after Jira took the PUT but before the journal
                 # heard back leaves the write planned too. Either way the next plan, made against
