@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from demandsync.connectors.base import Source, SourceOptions, load_source_class
@@ -454,7 +455,7 @@ def _has(node: dict[str, Any] | list[Any], key: Any) -> bool:
     return isinstance(key, int) and key < len(node)
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     kind: str = err.get("type", "")
     if kind == "missing":
         return "required key is missing"

@@ -48,7 +48,7 @@ def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = Fals
         config = load_config(prepare(workdir, jira_url))
         first = run_sync(config)
         second = run_sync(config)
-        epics = {key: sandbox.state.issue(key)["fields"] for key in sorted(first.demand)}
+        epics = {key: issue["fields"] for key in sorted(first.demand) if (issue := sandbox.state.issue(key))}
     if as_json:
         sys.stdout.write(json.dumps({"first": first.as_dict(), "second": second.as_dict()}, default=str) + "\n")
     else:

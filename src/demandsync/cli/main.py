@@ -180,13 +180,13 @@ def explain(
         return
     figures = ", ".join(f"{k} {v}" for k, v in epic["demand"].items() if v not in (None, "", 0)) or "no demand yet"
     out.print(f"[bold]{key}[/] {epic['summary']}\n{figures}\n{len(rows)} {states} item(s):", highlight=False)
-    for r in rows:
-        who = r["requester"] or "(anonymous)"
-        if r["account"]:
-            who += f" ({r['account']})"
-        when = r["created_at"].date().isoformat() if r["created_at"] else "no date"
-        out.print(f"- {r['source']}:{r['item_id']}  {who}  {r['method']} {r['score']:.2f}  {when}", highlight=False)
-        out.print(f"    {r['text']}", highlight=False, soft_wrap=True)
+    for i in items:
+        who = i.requester or "(anonymous)"
+        if i.account:
+            who += f" ({i.account})"
+        when = i.created_at.date().isoformat() if i.created_at else "no date"
+        out.print(f"- {i.source}:{i.external_id}  {who}  {i.method} {i.score:.2f}  {when}", highlight=False)
+        out.print(f"    {i.text[:80]}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -182,6 +182,6 @@ def _merged_away(posts: list[dict[str, Any]]) -> set[str]:
 
 
 def _linked_issue_keys(post: Mapping[str, Any]) -> list[str]:
-    jira = post.get("jira") if isinstance(post.get("jira"), dict) else {}
+    jira = found if isinstance(found := post.get("jira"), dict) else {}
     keys = [str(i["key"]) for i in jira.get("linkedIssues") or [] if isinstance(i, dict) and i.get("key")]
     return list(dict.fromkeys(keys))

@@ -107,7 +107,7 @@ class ProductboardSource(ApiSource):
             elif rel.get("type") == "link" and target.get("type") in _FEATURE_TYPES:
                 features.append(str(target["id"]))
         fields = note.get("fields") or {}
-        links = note.get("links") if isinstance(note.get("links"), dict) else {}
+        links = found if isinstance(found := note.get("links"), dict) else {}
         data = {
             **note,
             "content_text": _plain(fields.get("content")),
@@ -122,7 +122,7 @@ class ProductboardSource(ApiSource):
 
     def _customer(self, target_id: str, target_type: str) -> dict[str, Any]:
         entity = self._entity(target_id)
-        fields = entity.get("fields") if isinstance(entity.get("fields"), dict) else {}
+        fields = found if isinstance(found := entity.get("fields"), dict) else {}
         if target_type == "company":
             return {"type": "company", "company_id": target_id, "company": fields.get("name")}
         return {"type": "user", "user_id": target_id, "email": fields.get("email"), "company": self._company_of(target_id)}

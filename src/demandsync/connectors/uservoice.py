@@ -150,7 +150,7 @@ def _accounts(page: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _account_of(user: Mapping[str, Any], accounts: Mapping[str, str]) -> str | None:
-    links = user.get("links") if isinstance(user.get("links"), dict) else {}
+    links = found if isinstance(found := user.get("links"), dict) else {}
     for key in ("crm_account", "crm_accounts", "external_account", "external_accounts", "external_users"):
         ids = links.get(key)
         for one in ids if isinstance(ids, list) else [ids]:

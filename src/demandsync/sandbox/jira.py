@@ -39,6 +39,7 @@ import uuid
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -171,6 +172,7 @@ class FieldSelection:
         return not (self.everything or self.navigable) and self.ids <= {"id"}
 
     def pick(self, fields: Mapping[str, Any], navigable: Callable[[str], bool]) -> JsonDict:
+        chosen: Iterable[str]
         if self.everything:
             chosen = fields.keys()
         elif self.navigable:
@@ -682,7 +684,8 @@ class JiraSandbox:
 
     # -- request handling ---------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], raw: bytes) -> Response:
+    def handle(self, method: str, target: str, headers: Mapping[str, str] | Message[str, str],
+               raw: bytes) -> Response:
         """One request in, one response out: count, delay, authenticate, maybe fail, route."""
         url = urlsplit(target)
         found, args, allowed = self._match(method, url.path)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -32,14 +32,15 @@ from demandsync.sync.store.schema import (
     WriteRow,
 )
 
-ITEMS = ItemRow.__table__
-EPICS = EpicRow.__table__
-LINKS = LinkRow.__table__
-SOURCES = SourceStateRow.__table__
-QUARANTINE = QuarantineRow.__table__
-RUNS = RunRow.__table__
-WRITES = WriteRow.__table__
-META = MetaRow.__table__
+# The Core tables behind the ORM classes (``__table__`` is typed as the wider FromClause).
+ITEMS = cast(sa.Table, ItemRow.__table__)
+EPICS = cast(sa.Table, EpicRow.__table__)
+LINKS = cast(sa.Table, LinkRow.__table__)
+SOURCES = cast(sa.Table, SourceStateRow.__table__)
+QUARANTINE = cast(sa.Table, QuarantineRow.__table__)
+RUNS = cast(sa.Table, RunRow.__table__)
+WRITES = cast(sa.Table, WriteRow.__table__)
+META = cast(sa.Table, MetaRow.__table__)
 
 _BATCH = 2000
 
@@ -483,7 +484,7 @@ class Store:
         with self.engine.connect() as conn:
             stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.external_id, ITEMS.c.text).where(
                 ITEMS.c.deleted.is_(False)).order_by(ITEMS.c.id)
-            return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
+            return [(i, s, e, t) for i, s, e, t in conn.execute(stmt)]
 
     def links_of_epic(self, epic_key: str) -> dict[int, tuple[str, str, float]]:
         """item id -> (method, state, score) for one epic."""
@@ -503,9 +504,9 @@ class Store:
                 # heard back leaves the write planned too. Either way the next plan, made against
                 # Jira's live values, repeats it only if it did not land.
                 state="abandoned", error="the run that planned it stopped before recording whether it was applied"))
-            return conn.execute(sa.insert(RUNS).values(
-                started_at=utcnow(), status="running", host=host, pid=pid, dry_run=dry_run, summary={})
-            ).inserted_primary_key[0]
+            return int(conn.execute(sa.insert(RUNS).values(
+                started_at=utcnow(), status="running", host=host, pid=pid, dry_run=dry_run, summary={}
+            ).returning(RUNS.c.id)).scalar_one())
 
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
         with self.begin() as conn:
