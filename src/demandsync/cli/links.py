@@ -12,13 +12,16 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from demandsync.config import Config
-from demandsync.sync.store.store import Store
+from demandsync.errors import EXIT_FAILED, EXIT_OK
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is imported by the commands that open it: `--help` stays fast
+    from demandsync.sync.store.store import Store
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file.")]
 LINK_COLUMNS = ("source", "item_id", "epic", "method", "score", "state", "text")
@@ -47,14 +50,13 @@ def resolve_item(store: Store, ref: ItemRef) -> int:
 
 
 def decide(config: Config, ref_text: str, key: str, state: str, console: Console) -> None:
-    store = Store.open(config.store_url)
-    try:
+    from demandsync.sync.store.store import Store
+
+    with Store.open(config.store_url) as store:
         item = resolve_item(store, ItemRef(ref_text))
         if store.epic_row(key) is None:
             raise typer.BadParameter(f"{key} is not an epic demandsync has seen (jira.epics selects the epics)")
         store.decide_link(item, key, state, note="cli")
-    finally:
-        store.close()
     verb = "linked to" if state == "accepted" else "will never be linked to"
     console.print(f"{ref_text} {verb} {key} (manual decision; figures change on the next run)", highlight=False)
 
@@ -62,17 +64,15 @@ def decide(config: Config, ref_text: str, key: str, state: str, console: Console
 def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
     """The best candidate items for one epic, ranked, with their current link state."""
     from demandsync.sync.linking.link import build_model
+    from demandsync.sync.store.store import Store
 
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         epics = store.epics()
         if key not in {e.key for e in epics}:
             raise typer.BadParameter(f"{key} is not an epic demandsync has seen; run `demandsync run` after creating it")
         items = store.item_texts()
         model = build_model(epics, store.accepted_texts())
         states = store.links_of_epic(key)
-    finally:
-        store.close()
     ranked = model.rank_items(key, [t for _, _, _, t in items], limit)
     rows = []
     for index, score in ranked:
@@ -168,9 +168,10 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                limit: Annotated[int | None, typer.Option("--limit", "-n", help="Stop after N.")] = None) -> None:
         """Go through the review queue: [a]ccept, [r]eject, [o]ther epic, [s]kip, [q]uit."""
         cfg = load(config)
-        store = Store.open(cfg.store_url)
         done = 0
-        try:
+        from demandsync.sync.store.store import Store
+
+        with Store.open(cfg.store_url) as store:
             queue = review_queue(store, limit)
             if not queue:
                 console.print("nothing to review")
@@ -199,8 +200,6 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                 else:
                     continue
                 done += 1
-        finally:
-            store.close()
         console.print(f"{done} decision(s) saved; figures change on the next run")
 
     @links_app.command("export")
@@ -211,11 +210,10 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
         """Write links as CSV/JSON (columns: source, item_id, epic, method, score, state, text)."""
         if state not in (*_STATES, "all") or fmt not in ("csv", "json"):
             raise typer.BadParameter("--state is suggested|accepted|rejected|all and --format csv|json")
-        store = Store.open(load(config).store_url)
-        try:
+        from demandsync.sync.store.store import Store
+
+        with Store.open(load(config).store_url) as store:
             text = export_links(store, state, fmt)
-        finally:
-            store.close()
         if output:
             output.write_text(text, encoding="utf-8")
         else:
@@ -225,14 +223,13 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
     def links_import(file: Annotated[Path, typer.Argument(help="An edited `links export` file (.csv or .json)")],
                      config: ConfigOpt = None) -> None:
         """Apply the states edited in an export as manual decisions; unchanged rows are left alone."""
-        store = Store.open(load(config).store_url)
-        try:
+        from demandsync.sync.store.store import Store
+
+        with Store.open(load(config).store_url) as store:
             decided, unchanged, problems = import_links(store, file)
-        finally:
-            store.close()
         for p in problems:
             err.print(f"skipped: {p}", highlight=False)
         console.print(f"{decided} decision(s) saved, {unchanged} unchanged, {len(problems)} skipped")
-        raise typer.Exit(1 if problems else 0)
+        raise typer.Exit(EXIT_FAILED if problems else EXIT_OK)
 
     app.add_typer(links_app, name="links")

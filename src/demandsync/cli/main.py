@@ -1,33 +1,63 @@
 """The ``demandsync`` command (Typer + Rich).
 
-Exit codes (also in the README):
-  0  all done
-  1  finished, but something failed (a source, a write) — see the report
-  2  config or usage error; nothing was touched
-  75 another run holds the lock (EX_TEMPFAIL: cron may simply try again later)
+Exit codes (the README's table) are decided by :func:`demandsync.errors.exit_code`
+alone: a command raises, :class:`_Commands` prints one line and exits with that code.
+
+Start-up is kept cheap (``--help`` is checked by ``bench/startup.py``): the engine,
+the store (SQLAlchemy) and the linker (numpy, scipy) are imported inside the commands
+that use them, never at module level.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from demandsync.cli.links import register as register_link_commands
-from demandsync.config import Config, ConfigError, load_config
-from demandsync.connectors.http import APIError
+from demandsync.config import Config, load_config
+from demandsync.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, DemandsyncError, exit_code
 from demandsync.logs import setup_logging
-from demandsync.sync.run import EXIT_CONFIG, EXIT_LOCKED, RunReport, build_tracker, run_sync
-from demandsync.sync.store.lock import LockHeld
+
+if TYPE_CHECKING:
+    from demandsync.sync.run import RunReport
+
+log = logging.getLogger("demandsync.cli")
+
+
+class _Commands(TyperGroup):
+    """Every failure a command lets escape becomes one readable line and the exit code
+    :func:`~demandsync.errors.exit_code` gives it. A failure demandsync expects (config,
+    an outside system, the lock) never shows a traceback; anything else is a bug and is
+    logged with its traceback (the log formatter scrubs secrets from it)."""
+
+    def invoke(self, ctx: Any) -> Any:  # a click Context (typer vendors click privately)
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):  # typer's own: usage errors, --help, exits
+            raise
+        except (DemandsyncError, httpx.HTTPError, OSError) as exc:
+            # Our errors carry redacted URLs and no secrets; httpx's and the OS's name a host or a file.
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(exit_code(exc)) from None
+        except Exception as exc:
+            log.exception("unexpected failure, please report it: %s: %s", type(exc).__name__, exc)
+            raise typer.Exit(exit_code(exc)) from None
+
 
 app = typer.Typer(
     name="demandsync",
+    cls=_Commands,
     help="Puts customer demand from surveys, feature-request tools and Jira onto Jira epics.",
     no_args_is_help=True,
     add_completion=False,
@@ -55,35 +85,21 @@ def _root(
         from demandsync import __version__
 
         out.print(f"demandsync {__version__}")
-        raise typer.Exit(0)
+        raise typer.Exit(EXIT_OK)
     if ctx.invoked_subcommand is None:
         out.print(ctx.get_help())
         raise typer.Exit(EXIT_CONFIG)
 
 
 def main() -> None:
-    try:
-        app()
-    except (APIError, httpx.HTTPError, OSError) as exc:
-        # Anything a command did not handle itself: one readable line, never a traceback.
-        # Our HTTP errors carry redacted URLs and no secrets.
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(1)
+    app()
 
 
 # ---- helpers ------------------------------------------------------------------------------
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
 def _config(path: Path | None, *, log_json: bool = False, verbose: bool = False) -> Config:
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+    config = load_config(path)
     setup_logging(json_lines=log_json, verbose=verbose, secrets=config.secrets)
     return config
 
@@ -137,13 +153,10 @@ def run(
     verbose: VerboseOpt = False,
 ) -> None:
     """Pull, link, count and write the demand figures once."""
+    from demandsync.sync.run import run_sync
+
     cfg = _config(config, log_json=log_json, verbose=verbose)
-    try:
-        report = run_sync(cfg, dry_run=dry_run, full=full, only=source)
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
-    except LockHeld as exc:
-        _fail(str(exc), EXIT_LOCKED)
+    report = run_sync(cfg, dry_run=dry_run, full=full, only=source)
     if as_json:
         doc = report.as_dict()
         doc.pop("demand")
@@ -164,14 +177,13 @@ def explain(
     from demandsync.sync.store.store import Store
 
     cfg = _config(config)
-    store = Store.open(cfg.store_url)
     wanted = ("accepted", "suggested", "rejected") if states == "all" else (states,)
-    items = store.linked_items([key], states=wanted)
-    epic = store.epic_row(key)
-    store.close()
+    with Store.open(cfg.store_url) as store:
+        items = store.linked_items([key], states=wanted)
+        epic = store.epic_row(key)
     if epic is None:
-        _fail(f"{key} is not an epic demandsync has seen; is it selected by jira.epics ({cfg.settings.jira.epics})?",
-              EXIT_CONFIG)
+        raise ConfigError(f"{key} is not an epic demandsync has seen; is it selected by jira.epics "
+                          f"({cfg.settings.jira.epics})?")
     rows = [{"source": i.source, "item_id": i.external_id, "requester": i.requester, "account": i.account,
              "created_at": i.created_at, "method": i.method, "score": i.score, "state": i.state,
              "text": i.text[:80]} for i in items]
@@ -192,6 +204,8 @@ def explain(
 @app.command()
 def fields(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """List the Jira fields (id, name, type) to fill [jira.fields]."""
+    from demandsync.sync.run import build_tracker
+
     cfg = _config(config)
     tracker = build_tracker(cfg)
     try:
@@ -212,6 +226,7 @@ def fields(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 @app.command()
 def check(config: ConfigOpt = None) -> None:
     """Validate the config, connect, resolve every target field, check edit screens."""
+    from demandsync.sync.run import build_tracker
     from demandsync.sync.writeback import TargetError, resolve_targets
 
     cfg = _config(config)
@@ -223,7 +238,7 @@ def check(config: ConfigOpt = None) -> None:
         try:
             targets = resolve_targets(cfg.settings.jira.fields, tracker.fields())
         except TargetError as exc:
-            _fail(str(ConfigError(exc.problems, cfg.path)), EXIT_CONFIG)
+            raise ConfigError(exc.problems, cfg.path) from None
         for t in targets:
             out.print(f"target: {t.figure} -> {t.field.name} ({t.field.id}, {t.field.type})")
         epics = list(tracker.epics(cfg.settings.jira.epics, []))
@@ -242,7 +257,7 @@ def check(config: ConfigOpt = None) -> None:
                               highlight=False)
     finally:
         tracker.close()
-    raise typer.Exit(1 if problems else 0)
+    raise typer.Exit(EXIT_FAILED if problems else EXIT_OK)
 
 
 @app.command()
@@ -255,9 +270,8 @@ def quarantine(
     from demandsync.sync.store.store import Store
 
     cfg = _config(config)
-    store = Store.open(cfg.store_url)
-    rows = store.quarantined(source)
-    store.close()
+    with Store.open(cfg.store_url) as store:
+        rows = store.quarantined(source)
     if as_json:
         _print_json([{k: r[k] for k in ("source", "locator", "reason", "raw", "last_seen_at")} for r in rows])
         return
@@ -281,8 +295,8 @@ def preview(
     cfg = _config(config)
     chosen = next((s for s in cfg.settings.sources if s.name == source), None)
     if chosen is None:
-        _fail(f"no source named {source!r}; the config has: {', '.join(s.name for s in cfg.settings.sources)}",
-              EXIT_CONFIG)
+        raise ConfigError(f"no source named {source!r}; the config has: "
+                          f"{', '.join(s.name for s in cfg.settings.sources)}")
     for renderable in preview_source(cfg, chosen, rows):
         out.print(renderable)
 
@@ -327,7 +341,7 @@ def serve(
     try:
         schedule = Schedule.build(every, cron)
     except ValueError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+        raise ConfigError(str(exc)) from None
     stopper = Stopper()
     stopper.install()
     raise typer.Exit(serve_loop(cfg.path, schedule, stopper=stopper))
@@ -357,11 +371,8 @@ def forget(
     from demandsync.sync.store.store import Store
 
     cfg = _config(config)
-    store = Store.open(cfg.store_url)
-    try:
+    with Store.open(cfg.store_url) as store:
         removed = store.forget_requester(who)
-    finally:
-        store.close()
     out.print(f"removed {removed} item(s) of that person; their counts drop on the next run. "
               "Items still upstream come back on a --full run unless removed at the source too.", highlight=False)
 
@@ -377,13 +388,10 @@ def requesters(
     from demandsync.sync.store.store import Store
 
     cfg = _config(config)
-    store = Store.open(cfg.store_url)
-    try:
+    with Store.open(cfg.store_url) as store:
         if store.epic_row(key) is None:
-            _fail(f"{key} is not an epic demandsync has seen", EXIT_CONFIG)
+            raise ConfigError(f"{key} is not an epic demandsync has seen")
         people = requesters_for(store, key)
-    finally:
-        store.close()
     if fmt == "csv":
         sys.stdout.write(requesters_csv(people))
     elif fmt == "json":

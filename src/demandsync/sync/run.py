@@ -25,6 +25,7 @@ from demandsync.config import Config, ConfigError, SourceConfig
 from demandsync.connectors.base import SourceContext, Tracker, load_tracker_class
 from demandsync.connectors.http import APIError
 from demandsync.domain import Epic, FeedbackItem, Quarantined, TrackerField
+from demandsync.errors import EXIT_FAILED, EXIT_OK
 from demandsync.logs import run_id_var
 from demandsync.mappings.engine import MappingError, build_mapper
 from demandsync.sync.demand import Demand, DemandRules, count_demand
@@ -39,11 +40,6 @@ from demandsync.sync.summary import items_by_epic, sync_summaries
 from demandsync.sync.writeback import Target, TargetError, apply_plan, plan_writes, resolve_targets
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_PARTIAL = 1
-EXIT_CONFIG = 2
-EXIT_LOCKED = 75
 
 _ITEM_BATCH = 2000
 
@@ -76,7 +72,7 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         failed = any(s.error for s in self.sources.values()) or self.writes["failed"] or self.errors
-        return EXIT_PARTIAL if failed else EXIT_OK
+        return EXIT_FAILED if failed else EXIT_OK
 
     def as_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -111,12 +107,8 @@ def run_sync(
 ) -> RunReport:
     """Run every stage once. Raises LockHeld (exit 75) and ConfigError (exit 2)."""
     started = time.monotonic()
-    store = Store.open(config.store_url)
-    try:
-        with RunLock.acquire(store.engine):
-            return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started)
-    finally:
-        store.close()
+    with Store.open(config.store_url) as store, RunLock.acquire(store.engine):
+        return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started)
 
 
 def _locked_run(
@@ -136,9 +128,9 @@ def _locked_run(
     except (APIError, httpx.HTTPError) as exc:  # Jira unreachable or refusing us: nothing more to do
         report.errors.append({"stage": "jira", "error": str(exc)})
         log.error("run %s stopped: Jira: %s", report.run_id, exc)
-    except Exception as exc:
+    except Exception as exc:  # a bug: say where, with the traceback (the formatter scrubs secrets from it)
         report.errors.append({"stage": "run", "error": f"{type(exc).__name__}: {exc}"})
-        log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc)
+        log.exception("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc)
     finally:
         tracker.close()
         report.seconds = round(time.monotonic() - started, 3)

@@ -155,7 +155,13 @@ def make_engine(url: str) -> Engine:
 
 
 class Store:
-    """Typed operations on the store. Open with :meth:`open`."""
+    """Typed operations on the store. Open with :meth:`open`, as a context manager::
+
+        with Store.open(url) as store:
+            ...
+
+    so its connection pool is released whatever the command raises.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -168,6 +174,12 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
