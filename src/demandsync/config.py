@@ -28,7 +28,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from demandsync.connectors.base import Source, SourceOptions, load_source_class
@@ -455,12 +454,12 @@ def _has(node: dict[str, Any] | list[Any], key: Any) -> bool:
     return isinstance(key, int) and key < len(node)
 
 
-def _message(err: ErrorDetails) -> str:
-    kind: str = err.get("type", "")
+def _message(err: Mapping[str, object]) -> str:
+    kind = str(err.get("type", ""))
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
         return "unknown key (check the spelling against config.example.toml)"
-    msg: str = err.get("msg", "invalid")
+    msg = str(err.get("msg", "invalid"))
     return msg.removeprefix("Value error, ")
 

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from demandsync.config import Config
 from demandsync.errors import EXIT_FAILED, EXIT_OK
 
-if TYPE_CHECKING:  # the store (SQLAlchemy) is imported by the commands that open it: `--help` stays fast
+if TYPE_CHECKING:  # the config and the store are imported by the commands that use them: `--help` stays fast
+    from demandsync.config import Config
     from demandsync.sync.store.store import Store
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file.")]

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -25,11 +24,11 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from demandsync.cli.links import register as register_link_commands
-from demandsync.config import Config, load_config
 from demandsync.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, DemandsyncError, exit_code
 from demandsync.logs import setup_logging
 
 if TYPE_CHECKING:
+    from demandsync.config import Config
     from demandsync.sync.run import RunReport
 
 log = logging.getLogger("demandsync.cli")
@@ -46,13 +45,21 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):  # typer's own: usage errors, --help, exits
             raise
-        except (DemandsyncError, httpx.HTTPError, OSError) as exc:
-            # Our errors carry redacted URLs and no secrets; httpx's and the OS's name a host or a file.
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(exit_code(exc)) from None
         except Exception as exc:
-            log.exception("unexpected failure, please report it: %s: %s", type(exc).__name__, exc)
+            if _expected(exc):
+                # Our errors carry redacted URLs and no secrets; httpx's and the OS's name a host or a file.
+                err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            else:
+                log.exception("unexpected failure, please report it: %s: %s", type(exc).__name__, exc)
             raise typer.Exit(exit_code(exc)) from None
+
+
+def _expected(exc: Exception) -> bool:
+    """A failure demandsync knows how to describe in one line."""
+    if isinstance(exc, DemandsyncError | OSError):
+        return True
+    httpx = sys.modules.get("httpx")  # not imported: no httpx error can be in flight (keeps start-up lean)
+    return httpx is not None and isinstance(exc, httpx.HTTPError)
 
 
 app = typer.Typer(
@@ -99,6 +106,8 @@ def main() -> None:
 
 
 def _config(path: Path | None, *, log_json: bool = False, verbose: bool = False) -> Config:
+    from demandsync.config import load_config
+
     config = load_config(path)
     setup_logging(json_lines=log_json, verbose=verbose, secrets=config.secrets)
     return config
