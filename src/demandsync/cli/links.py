@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from demandsync.domain import ACCEPTED, LINK_STATES, REJECTED, SUGGESTED, LinkState, link_state
 from demandsync.errors import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:  # the config and the store are imported by the commands that use them: `--help` stays fast
@@ -25,7 +26,6 @@ if TYPE_CHECKING:  # the config and the store are imported by the commands that 
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file.")]
 LINK_COLUMNS = ("source", "item_id", "epic", "method", "score", "state", "text")
-_STATES = ("accepted", "suggested", "rejected")
 
 links_app = typer.Typer(help="Export and import link decisions (bulk review in a spreadsheet).",
                         no_args_is_help=True)
@@ -49,7 +49,7 @@ def resolve_item(store: Store, ref: ItemRef) -> int:
     return found
 
 
-def decide(config: Config, ref_text: str, key: str, state: str, console: Console) -> None:
+def decide(config: Config, ref_text: str, key: str, state: LinkState, console: Console) -> None:
     from demandsync.sync.store.store import Store
 
     with Store.open(config.store_url) as store:
@@ -57,7 +57,7 @@ def decide(config: Config, ref_text: str, key: str, state: str, console: Console
         if store.epic_row(key) is None:
             raise typer.BadParameter(f"{key} is not an epic demandsync has seen (jira.epics selects the epics)")
         store.decide_link(item, key, state, note="cli")
-    verb = "linked to" if state == "accepted" else "will never be linked to"
+    verb = "linked to" if state == ACCEPTED else "will never be linked to"
     console.print(f"{ref_text} {verb} {key} (manual decision; figures change on the next run)", highlight=False)
 
 
@@ -85,12 +85,12 @@ def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
 
 def review_queue(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
     """Suggestions to review, most valuable first: highest score, then epics with most demand."""
-    rows = store.link_rows(("suggested",))
+    rows = store.link_rows((SUGGESTED,))
     return rows[:limit] if limit else rows
 
 
 def export_links(store: Store, state: str, fmt: str) -> str:
-    states = _STATES if state == "all" else (state,)
+    states = LINK_STATES if state == "all" else (state,)
     rows = [{k: r[k] for k in LINK_COLUMNS} for r in store.link_rows(states)]
     if fmt == "json":
         return json.dumps(rows, indent=2, default=str) + "\n"
@@ -113,8 +113,8 @@ def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
         if missing:
             problems.append(f"{where}: missing {', '.join(missing)}")
             continue
-        state = str(row["state"]).strip().lower()
-        if state not in ("accepted", "rejected", "suggested"):
+        state = link_state(str(row["state"]))
+        if state is None:
             problems.append(f"{where}: state {row['state']!r} must be accepted or rejected")
             continue
         item = store.find_item(str(row["source"]), str(row["item_id"]))
@@ -125,7 +125,7 @@ def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
         if current is not None and current["state"] == state:
             unchanged += 1
             continue
-        if state == "suggested":  # leave suggestions to the linker
+        if state == SUGGESTED:  # leave suggestions to the linker
             unchanged += 1
             continue
         store.decide_link(item, str(row["epic"]), state, note=f"import {path.name}")
@@ -140,13 +140,13 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
     def link(item: Annotated[str, typer.Argument(help="SOURCE:ITEM_ID")],
              key: Annotated[str, typer.Argument(help="Epic key")], config: ConfigOpt = None) -> None:
         """Link an item to an epic by hand (beats every automatic link)."""
-        decide(load(config), item, key, "accepted", console)
+        decide(load(config), item, key, ACCEPTED, console)
 
     @app.command()
     def unlink(item: Annotated[str, typer.Argument(help="SOURCE:ITEM_ID")],
                key: Annotated[str, typer.Argument(help="Epic key")], config: ConfigOpt = None) -> None:
         """Reject a link for good: no run will link this item to this epic again."""
-        decide(load(config), item, key, "rejected", console)
+        decide(load(config), item, key, REJECTED, console)
 
     @app.command()
     def suggest(key: Annotated[str, typer.Argument(help="Epic key")], config: ConfigOpt = None,
@@ -187,16 +187,16 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                 if answer == "q":
                     break
                 if answer == "a":
-                    store.decide_link(row["row_id"], row["epic"], "accepted", note="review")
+                    store.decide_link(row["row_id"], row["epic"], ACCEPTED, note="review")
                 elif answer == "r":
-                    store.decide_link(row["row_id"], row["epic"], "rejected", note="review")
+                    store.decide_link(row["row_id"], row["epic"], REJECTED, note="review")
                 elif answer == "o":
                     other = typer.prompt("epic key").strip()
                     if store.epic_row(other) is None:
                         err.print(f"{other} is not a known epic; skipped", highlight=False)
                         continue
-                    store.decide_link(row["row_id"], row["epic"], "rejected", note="review: other epic")
-                    store.decide_link(row["row_id"], other, "accepted", note="review")
+                    store.decide_link(row["row_id"], row["epic"], REJECTED, note="review: other epic")
+                    store.decide_link(row["row_id"], other, ACCEPTED, note="review")
                 else:
                     continue
                 done += 1
@@ -208,7 +208,7 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                      fmt: Annotated[str, typer.Option("--format", help="csv | json")] = "csv",
                      output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
         """Write links as CSV/JSON (columns: source, item_id, epic, method, score, state, text)."""
-        if state not in (*_STATES, "all") or fmt not in ("csv", "json"):
+        if state not in (*LINK_STATES, "all") or fmt not in ("csv", "json"):
             raise typer.BadParameter("--state is suggested|accepted|rejected|all and --format csv|json")
         from demandsync.sync.store.store import Store
 

@@ -24,6 +24,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from demandsync.cli.links import register as register_link_commands
+from demandsync.domain import LINK_STATES, link_state
 from demandsync.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, DemandsyncError, exit_code
 from demandsync.logs import setup_logging
 
@@ -186,7 +187,10 @@ def explain(
     from demandsync.sync.store.store import Store
 
     cfg = _config(config)
-    wanted = ("accepted", "suggested", "rejected") if states == "all" else (states,)
+    state = link_state(states)
+    if state is None and states != "all":
+        raise ConfigError(f"--state {states!r}: use one of {', '.join(LINK_STATES)} or all")
+    wanted = (state,) if state is not None else LINK_STATES
     with Store.open(cfg.store_url) as store:
         items = store.linked_items([key], states=wanted)
         epic = store.epic_row(key)

@@ -20,7 +20,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from demandsync.domain import Epic, FeedbackItem, Quarantined
+from demandsync.domain import ACCEPTED, MANUAL, Epic, FeedbackItem, ItemToLink, Link, LinkMethod, LinkState, Quarantined
 from demandsync.sync.store.schema import (
     EpicRow,
     ItemRow,
@@ -92,9 +92,9 @@ class LinkedItem:
     url: str | None
     votes: int
     extra: dict[str, Any]
-    method: str
+    method: LinkMethod
     score: float
-    state: str
+    state: LinkState
 
 
 #: The newest migration in ``demandsync/sync/store/migrations/versions``. A store already there opens
@@ -371,8 +371,8 @@ class Store:
 
     # ---- links ------------------------------------------------------------------------
 
-    def items_to_link(self, fingerprint: str, batch: int = 10_000) -> Iterator[list[tuple[int, str, str, list[str]]]]:
-        """Batches of ``(id, source, text, epic_hint)`` not yet linked by this linker,
+    def items_to_link(self, fingerprint: str, batch: int = 10_000) -> Iterator[list[ItemToLink]]:
+        """Batches of the items not yet linked by this linker,
         read a batch at a time (by id), so memory does not grow with the store."""
         stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.text, sa.type_coerce(ITEMS.c.epic_hint, sa.Text)).where(
             ITEMS.c.deleted.is_(False), sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp != fingerprint))
@@ -383,34 +383,31 @@ class Store:
             if not rows:
                 return
             last = rows[-1][0]
-            yield [(i, s, t, _read_list(h)) for i, s, t, h in rows]
+            yield [ItemToLink(i, s, t, _read_list(h)) for i, s, t, h in rows]
 
     def replace_auto_links(
-        self, item_ids: Sequence[int], links: Sequence[dict[str, Any]], fingerprint: str
+        self, item_ids: Sequence[int], links: Sequence[Link], fingerprint: str
     ) -> None:
-        """Swap the automatic links of these items for ``links``; manual decisions stay.
-
-        ``links`` rows: item_id, epic_key, method, state, score, note.
-        """
+        """Swap the automatic links of these items for ``links``; manual decisions stay."""
         now = utcnow()
         with self.begin() as conn:
             manual: set[tuple[int, str]] = set()
             for chunk in _chunks(list(item_ids), _BATCH):
-                conn.execute(sa.delete(LINKS).where(LINKS.c.item_id.in_(chunk), LINKS.c.method != "manual"))
+                conn.execute(sa.delete(LINKS).where(LINKS.c.item_id.in_(chunk), LINKS.c.method != MANUAL))
                 manual.update(tuple(r) for r in conn.execute(
                     sa.select(LINKS.c.item_id, LINKS.c.epic_key).where(LINKS.c.item_id.in_(chunk))).all())
                 conn.execute(sa.update(ITEMS).where(ITEMS.c.id.in_(chunk)).values(link_fp=fingerprint))
             stamp = _stored_time(conn)(now)
             _insert_many(conn, "links", ("item_id", "epic_key", "method", "state", "score", "note", "updated_at"), [
-                (lk["item_id"], lk["epic_key"], lk["method"], lk["state"], lk["score"], lk["note"], stamp)
-                for lk in links if (lk["item_id"], lk["epic_key"]) not in manual])
+                (lk.item_id, lk.epic_key, lk.method, lk.state, lk.score, lk.note, stamp)
+                for lk in links if (lk.item_id, lk.epic_key) not in manual])
 
-    def decide_link(self, item_id: int, epic_key: str, state: str, note: str | None = None) -> None:
+    def decide_link(self, item_id: int, epic_key: str, state: LinkState, note: str | None = None) -> None:
         """Record a human decision (accepted / rejected); it beats every automatic link."""
         now = utcnow()
         with self.begin() as conn:
             conn.execute(sa.delete(LINKS).where(LINKS.c.item_id == item_id, LINKS.c.epic_key == epic_key))
-            conn.execute(sa.insert(LINKS).values(item_id=item_id, epic_key=epic_key, method="manual", state=state,
+            conn.execute(sa.insert(LINKS).values(item_id=item_id, epic_key=epic_key, method=MANUAL, state=state,
                                                  score=1.0, note=note, updated_at=now))
 
     def link_counts(self) -> dict[str, int]:
@@ -424,12 +421,12 @@ class Store:
             ).all()
         out: dict[str, int] = {}
         for method, state, n in rows:
-            key = method if state == "accepted" else state
+            key = method if state == ACCEPTED else state
             out[key] = out.get(key, 0) + n
         return out
 
     def linked_items(
-        self, epic_keys: Iterable[str] | None = None, states: Sequence[str] = ("accepted",), *,
+        self, epic_keys: Iterable[str] | None = None, states: Sequence[LinkState] = (ACCEPTED,), *,
         with_extra: bool = True, with_text: bool = True,
     ) -> list[LinkedItem]:
         """Items linked to epics (all present epics by default), with how.
@@ -460,7 +457,7 @@ class Store:
         stmt = (
             sa.select(LINKS.c.epic_key, ITEMS.c.text)
             .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
-            .where(LINKS.c.method == "manual", LINKS.c.state == "accepted", ITEMS.c.deleted.is_(False))
+            .where(LINKS.c.method == MANUAL, LINKS.c.state == ACCEPTED, ITEMS.c.deleted.is_(False))
             .order_by(LINKS.c.epic_key, LINKS.c.updated_at.desc())
         )
         out: dict[str, list[str]] = {}
