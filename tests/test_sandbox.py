@@ -1,7 +1,7 @@
 """The Jira sandbox, exercised the way clients use it: real HTTP over loopback with httpx.
 
 Whatever the sandbox gets wrong, every e2e test and benchmark built on it
-inherits, so these tests pin the Jira behaviours that bite (DESIGN.md,
+inherits, so these tests pin the Jira behaviours that bite (docs/architecture.md,
 "Jira facts that bite") rather than the implementation.
 """
 

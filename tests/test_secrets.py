@@ -1,4 +1,4 @@
-"""Secrets never print (DESIGN rule 7), least of all when a run fails.
+"""Secrets never print (docs/architecture.md, rule 7), least of all when a run fails.
 
 Each case runs the real ``demandsync`` command as a subprocess, so that *all*
 of its output is seen: stdout, stderr, ``--json``, ``--log-json`` and ``-v``

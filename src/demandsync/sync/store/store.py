@@ -1,4 +1,4 @@
-"""The store: the one place demandsync remembers things (DESIGN rule 3).
+"""The store: the one place demandsync remembers things (docs/architecture.md, rule 3).
 
 SQLite by default, PostgreSQL by URL. Every public method is one transaction,
 so a run killed between two calls leaves a consistent store and the next run
