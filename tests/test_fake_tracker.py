@@ -3,7 +3,8 @@
 ``MemoryTracker`` keeps its epics and field values in dicts: no HTTP, no Jira
 import. A whole ``run_sync`` over it (the demo's exports, rules and field names)
 must write exactly the figures the Jira end-to-end test expects, then write
-nothing on a second run; a bug inside a run must be logged with its traceback.
+nothing on a second run. A bug inside a run (in the tracker, or in one source while the
+others go on) must be logged with its traceback, naming file and line.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from test_e2e import ACCOUNTS, EXPECTED, LAST, REQUESTERS, REQUESTS, SOURCES
 
 from demandsync.config import Config, load_config
 from demandsync.connectors.base import Tracker
-from demandsync.domain import Epic, SummaryContent, TrackerField
+from demandsync.connectors.files import FileSource
+from demandsync.domain import Cursor, Epic, Quarantined, Record, SummaryContent, TrackerField
 from demandsync.logs import setup_logging
 from demandsync.sync.run import run_sync
 
@@ -144,3 +146,24 @@ def test_a_bug_in_a_run_is_logged_with_file_and_line(config: Config, capsys: pyt
     assert "ERROR   run=1 demandsync.sync.run: run 1 failed: KeyError: 'epic'\nTraceback (most recent call last):" in log
     assert f'File "{__file__}", line {line}, in epics' in log
     assert "KeyError: 'epic'\n" in log.split("Traceback", 1)[1]
+
+
+class BrokenSource(FileSource):
+    def pull(self, cursor: Cursor) -> Iterator[Record | Quarantined]:
+        raise KeyError("row")  # a bug in a connector
+
+
+def test_a_bug_in_a_source_is_logged_with_file_and_line_and_the_others_go_on(
+        config: Config, capsys: pytest.CaptureFixture[str]) -> None:
+    config.source_classes["exit-survey"] = BrokenSource
+    setup_logging(secrets=config.secrets)
+    tracker = MemoryTracker()
+    report = run_sync(config, tracker_factory=lambda _: tracker)
+
+    assert report.exit_code == 1
+    assert report.sources["exit-survey"].error == "KeyError: 'row'"
+    assert report.sources["sales-notes"].new == 5 and report.sources["sales-notes"].error is None
+    log = capsys.readouterr().err
+    line = BrokenSource.pull.__code__.co_firstlineno + 1
+    assert "demandsync.sync.run: source exit-survey failed: KeyError: 'row'\nTraceback" in log
+    assert f'File "{__file__}", line {line}, in pull' in log

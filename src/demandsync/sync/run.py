@@ -25,7 +25,7 @@ from demandsync.config import Config, ConfigError, SourceConfig
 from demandsync.connectors.base import SourceContext, Tracker, load_tracker_class
 from demandsync.connectors.http import APIError
 from demandsync.domain import Epic, FeedbackItem, Quarantined, TrackerField
-from demandsync.errors import EXIT_FAILED, EXIT_OK
+from demandsync.errors import EXIT_FAILED, EXIT_OK, DemandsyncError
 from demandsync.logs import run_id_var
 from demandsync.mappings.engine import MappingError, build_mapper
 from demandsync.sync.demand import Demand, DemandRules, count_demand
@@ -288,7 +288,10 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
         flush()
         rep.error = _describe(exc)
         store.record_pull(src.name, src.kind, cursor=None, error=rep.error)
-        log.error("source %s failed: %s", src.name, rep.error)
+        if isinstance(exc, DemandsyncError | httpx.HTTPError | OSError):  # the source's server, file or config
+            log.error("source %s failed: %s", src.name, rep.error)
+        else:  # a bug in the connector or the mapping: say where
+            log.exception("source %s failed: %s", src.name, rep.error)
     finally:
         source.close()
     log.info("source %s: %d pulled, %d new, %d changed, %d quarantined, %d skipped",
