@@ -21,7 +21,18 @@ from test_e2e import ACCOUNTS, EXPECTED, LAST, REQUESTERS, REQUESTS, SOURCES
 from demandsync.config import Config, load_config
 from demandsync.connectors.base import Tracker
 from demandsync.connectors.files import FileSource
-from demandsync.domain import Cursor, Epic, Quarantined, Record, SummaryContent, TrackerField
+from demandsync.domain import (
+    Cursor,
+    Epic,
+    Quarantined,
+    Record,
+    SummaryContent,
+    TrackerField,
+    figure_line,
+    footer,
+    marker,
+    recency_line,
+)
 from demandsync.logs import setup_logging
 from demandsync.sync.run import run_sync
 
@@ -81,10 +92,17 @@ class MemoryTracker(Tracker):
         yield from self.comments.get(key, [])
 
     def add_summary_comment(self, key: str, content: SummaryContent, changed_on: date) -> str:
-        raise AssertionError("the summary is off in this config")
+        comment_id = f"c{sum(map(len, self.comments.values())) + 1}"
+        self.comments.setdefault(key, []).append((comment_id, _plain(content, changed_on), "memory"))
+        return comment_id
 
     def update_summary_comment(self, key: str, comment_id: str, content: SummaryContent, changed_on: date) -> bool:
-        raise AssertionError("the summary is off in this config")
+        mine = self.comments.get(key, [])
+        for n, (cid, _, author) in enumerate(mine):
+            if cid == comment_id:
+                mine[n] = (cid, _plain(content, changed_on), author)
+                return True
+        return False
 
     def field_text(self, key: str, field_id: str) -> str:
         return str(self.values[key].get(field_id) or "")
@@ -95,6 +113,12 @@ class MemoryTracker(Tracker):
 
     def close(self) -> None:
         self.closed += 1
+
+
+def _plain(content: SummaryContent, changed_on: date) -> str:
+    """The summary as plain text (a real tracker renders its own rich format), marker last."""
+    headline = "".join(text for text, _ in figure_line(content))
+    return "\n".join([headline, recency_line(content), footer(changed_on), marker(content.epic_key, content.digest())])
 
 
 @pytest.fixture
@@ -128,6 +152,26 @@ def test_the_engine_runs_a_whole_sync_on_a_tracker_that_is_not_jira(config: Conf
     second = run_sync(config, tracker_factory=lambda _: again)
     assert second.exit_code == 0
     assert again.writes == [] and second.writes == {"planned": 0, "applied": 0, "failed": 0}
+
+
+def test_the_managed_summary_goes_through_the_interface_too(tmp_path: Path, store_url: str) -> None:
+    path = demo_config(tmp_path, "http://127.0.0.1:9", store_url)
+    path.write_text(path.read_text() + "\n[summary]\nenabled = true\n")
+    config = load_config(path)
+    tracker = MemoryTracker()
+    report = run_sync(config, tracker_factory=lambda _: tracker)
+    assert report.exit_code == 0, report.errors
+    # PROD-3 has no requests: no comment for it.
+    assert report.summaries == {"created": 5, "updated": 0, "unchanged": 0, "failed": 0}
+    assert sorted(tracker.comments) == ["PROD-1", "PROD-2", "PROD-4", "PROD-5", "PROD-6"]
+    [(_, text, _)] = tracker.comments["PROD-1"]
+    assert text.startswith("6 requests · 5 requesters · 2 accounts · ")
+    assert "demandsync/summary/PROD-1/" in text
+
+    again = MemoryTracker()
+    again.values, again.comments = tracker.values, tracker.comments
+    assert run_sync(config, tracker_factory=lambda _: again).summaries == {
+        "created": 0, "updated": 0, "unchanged": 5, "failed": 0}
 
 
 class BrokenTracker(MemoryTracker):
