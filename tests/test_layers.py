@@ -10,6 +10,8 @@ that dodges a cycle at run time is still a dependency) and under
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import defaultdict
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -110,3 +112,13 @@ def test_the_engine_never_imports_a_concrete_tracker_or_source() -> None:
         and not (target in allowed or target.startswith("demandsync.connectors.http."))
     )
     assert offenders == []
+
+
+def test_the_cli_module_imports_nothing_heavy() -> None:
+    """``demandsync --help`` stays fast (bench/startup.py times it): importing the CLI must not
+    pull in the engine, the store, the config models or the linker's numerics."""
+    heavy = ["sqlalchemy", "alembic", "numpy", "scipy", "pydantic_settings", "openpyxl",
+             "demandsync.config", "demandsync.sync.run", "demandsync.sync.store.store", "demandsync.connectors.jira"]
+    code = f"import sys, demandsync.cli.main; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
