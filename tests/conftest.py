@@ -97,8 +97,8 @@ def cli(*args: str, input: str | None = None) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def run_json(config: Path, *extra: str) -> dict[str, Any]:
-    """``demandsync run --json`` and its parsed report."""
+def run_json(config: Path, *extra: str, exit_code: int = 0) -> dict[str, Any]:
+    """``demandsync run --json`` and its parsed report; the run must exit ``exit_code``."""
     code, stdout, stderr = cli("run", "--config", str(config), "--json", *extra)
-    assert code in (0, 1), stderr
+    assert code == exit_code, stdout + stderr
     return dict(json.loads(stdout))

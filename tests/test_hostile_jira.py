@@ -70,16 +70,23 @@ def truth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]
     return found
 
 
-class Recorder:
-    """A ``sleep`` for the ApiClient that really sleeps (capped) and remembers each wait."""
+class FakeTime:
+    """The ApiClient's ``sleep`` and the sandbox's clock in one: a wait is recorded and moves
+    the clock on at once, so obeying ``Retry-After`` costs the test no real time."""
 
-    def __init__(self, cap: float = 1.5) -> None:
+    def __init__(self) -> None:
         self.waits: list[float] = []
-        self.cap = cap
+        self.now = 1000.0
+        self._lock = threading.Lock()
 
     def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        time.sleep(min(seconds, self.cap))
+        with self._lock:
+            self.waits.append(seconds)
+            self.now += seconds
+
+    def clock(self) -> float:
+        with self._lock:
+            return self.now
 
 
 def factory(made: list[JiraTracker], **client_kwargs: Any) -> Callable[[Config], JiraTracker]:
@@ -117,7 +124,7 @@ def test_20_percent_429_503_with_retry_after_still_gives_exact_counts(truth, sto
     with JiraSandbox(demo_state(), fail_rate=0.2, retry_after=1, seed=7) as sb:
         config = load_config(write_config(tmp_path, sb.url, store_url))
         made: list[JiraTracker] = []
-        slept = Recorder()
+        slept = FakeTime()
         report = run_sync(config, tracker_factory=factory(made, sleep=slept))
         assert report.exit_code == 0, report.errors
         assert values(sb) == truth
@@ -142,12 +149,14 @@ def test_20_percent_faults_through_the_cli_default_client(truth, store_url: str,
 def test_per_issue_write_limit_is_waited_out(truth, store_url: str, tmp_path: Path) -> None:
     """One edit per issue per second. A field Jira refuses makes us PUT the same epic twice at once:
     the second PUT gets 429 ``jira-per-issue-on-write`` and must wait, not fail or hammer."""
-    with JiraSandbox(demo_state(), write_limit=1, write_window=1.0) as sb:
-        path = write_config(tmp_path, sb.url, store_url)
+    slept = FakeTime()
+    with JiraSandbox(demo_state(), write_limit=1, write_window=1.0, clock=slept.clock) as sb:
+        # One epic at a time: a wait moves the one clock on for every epic, so with several epics in
+        # flight, how many second PUTs still fall inside their window would depend on thread timing.
+        path = write_config(tmp_path, sb.url, store_url, extra_jira="write_concurrency = 1\n")
         path.write_text(path.read_text().replace('sources = "Demand sources"',
                                                  'sources = "Demand sources"\nvotes = "Not on screen"'))
         made: list[JiraTracker] = []
-        slept = Recorder()
         report = run_sync(load_config(path), tracker_factory=factory(made, sleep=slept))
         assert report.exit_code == 1  # the refused field, reported per epic
         assert {e["field"] for e in report.errors} == {"customfield_10099"}
@@ -262,11 +271,11 @@ def test_a_jira_that_never_answers_cannot_hang_the_run(hung: HungServer, store_u
     cli_tracker.close()
     made: list[JiraTracker] = []
     started = time.monotonic()
-    report = run_sync(config, tracker_factory=factory(made, backoff_base=0.01, sleep=Recorder()))
+    report = run_sync(config, tracker_factory=factory(made, backoff_base=0.01, sleep=FakeTime()))
     took = time.monotonic() - started
     assert report.exit_code == 1
     assert "ReadTimeout" in report.errors[0]["error"] and "6 attempts" in report.errors[0]["error"]
-    assert len(hung.accepted) >= 1
+    assert len(hung.accepted) == 6  # a fresh connection for each of the 6 attempts
     assert took < 6 * 0.3 + 5  # attempts x timeout, plus start-up
 
 
@@ -279,7 +288,7 @@ def test_a_jira_that_stops_answering_mid_run_cannot_hang_it(truth, store_url: st
         made: list[JiraTracker] = []
         started = time.monotonic()
         report = run_sync(load_config(path), tracker_factory=factory(made, max_attempts=2, backoff_base=0.01,
-                                                                    sleep=Recorder()))
+                                                                    sleep=FakeTime()))
         took = time.monotonic() - started
         release.set()
         assert report.exit_code == 1 and report.writes["applied"] == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from demandsync.config import LinkingConfig, RuleConfig
-from demandsync.domain import Epic, FeedbackItem
+from demandsync.domain import Epic, FeedbackItem, ItemToLink
 from demandsync.sync.linking.link import AutoLinker, link_items
 from demandsync.sync.store.store import Store
 
@@ -30,13 +30,13 @@ def links(store: Store) -> set[tuple[str, str, str, str]]:
 def test_explicit_key_in_column_or_text_and_rules_whole_word() -> None:
     linker = AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY)
     rows = linker.link([
-        (1, "s", "please fix", ["PROD-2"]),
-        (2, "s", "same as PROD-3, and SSO too", []),
-        (3, "s", "lessons learned", []),          # 'sso' inside a word is not a match
-        (4, "s", "Single  Sign-On please", []),   # case and spacing do not matter
-        (5, "s", "see PROD-99", []),              # not a selected epic
+        ItemToLink(1, "s", "please fix", ["PROD-2"]),
+        ItemToLink(2, "s", "same as PROD-3, and SSO too", []),
+        ItemToLink(3, "s", "lessons learned", []),          # 'sso' inside a word is not a match
+        ItemToLink(4, "s", "Single  Sign-On please", []),   # case and spacing do not matter
+        ItemToLink(5, "s", "see PROD-99", []),              # not a selected epic
     ])
-    got = {(r["item_id"], r["epic_key"], r["method"]) for r in rows}
+    got = {(r.item_id, r.epic_key, r.method) for r in rows}
     assert got == {(1, "PROD-2", "explicit"), (2, "PROD-3", "explicit"), (2, "PROD-1", "rule"), (4, "PROD-1", "rule")}
 
 
@@ -111,7 +111,7 @@ def test_items_to_link_are_read_a_batch_at_a_time(store: Store) -> None:
     add(store, *[FeedbackItem("s", str(n), f"text {n}", epic_hint=["PROD-1"] if n == 3 else []) for n in range(5)])
     batches = list(store.items_to_link("fp", batch=2))
     assert [len(b) for b in batches] == [2, 2, 1]
-    assert [b[3] for batch in batches for b in batch] == [[], [], [], ["PROD-1"], []]
+    assert [b.epic_hint for batch in batches for b in batch] == [[], [], [], ["PROD-1"], []]
 
 
 def test_one_definition_of_a_jira_key_everywhere() -> None:

@@ -13,7 +13,7 @@ from demandsync.sandbox.jira import JiraSandbox
 def test_status_shows_runs_sources_and_failures(sandbox: JiraSandbox, config: Path) -> None:
     run_json(config)
     config.write_text(config.read_text().replace('sources = "Demand sources"', 'votes = "Not on screen"'))
-    run_json(config)
+    run_json(config, exit_code=1)  # the field not on the screen fails its writes
     code, stdout, _ = cli("status", "--config", str(config), "--json")
     doc = json.loads(stdout)
     assert code == 0
@@ -40,7 +40,7 @@ def test_a_run_that_cannot_reach_jira_is_recorded_as_failed(sandbox: JiraSandbox
     run_json(config)
     sandbox.stop()  # Jira goes away
     config.write_text(config.read_text().replace("[jira]\n", "[jira]\nmax_attempts = 1\ntimeout = 2\n", 1))
-    report = run_json(config)
+    report = run_json(config, exit_code=1)
     assert report["exit_code"] == 1 and report["errors"][0]["stage"] == "jira"
     code, stdout, _ = cli("status", "--config", str(config), "--json")
     runs = json.loads(stdout)["runs"]

@@ -467,12 +467,12 @@ def _has(node: dict[str, Any] | list[Any], key: Any) -> bool:
     return isinstance(key, int) and key < len(node)
 
 
-def _message(err: dict[str, Any]) -> str:
-    kind: str = err.get("type", "")
+def _message(err: Mapping[str, object]) -> str:
+    kind = str(err.get("type", ""))
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
         return "unknown key (check the spelling against config.example.toml)"
-    msg: str = err.get("msg", "invalid")
+    msg = str(err.get("msg", "invalid"))
     return msg.removeprefix("Value error, ")
 

@@ -12,12 +12,53 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final, Literal, get_args
 
 # How an item came to be linked to an epic, strongest first. A manual decision
 # always wins; the rest are recomputed on every run.
-LINK_METHODS = ("manual", "explicit", "rule", "similarity")
-LINK_STATES = ("accepted", "suggested", "rejected")
+LinkMethod = Literal["manual", "explicit", "rule", "similarity"]
+MANUAL: Final[LinkMethod] = "manual"
+EXPLICIT: Final[LinkMethod] = "explicit"
+RULE: Final[LinkMethod] = "rule"
+SIMILARITY: Final[LinkMethod] = "similarity"
+LINK_METHODS: tuple[LinkMethod, ...] = get_args(LinkMethod)
+
+# Only accepted links count. Suggested ones wait for a person (``demandsync review``);
+# rejected ones are manual decisions that an item is *not* about an epic.
+LinkState = Literal["accepted", "suggested", "rejected"]
+ACCEPTED: Final[LinkState] = "accepted"
+SUGGESTED: Final[LinkState] = "suggested"
+REJECTED: Final[LinkState] = "rejected"
+LINK_STATES: tuple[LinkState, ...] = get_args(LinkState)
+
+
+def link_state(text: str) -> LinkState | None:
+    """``text`` as a link state (as typed on a command line or in an export), or None."""
+    wanted = text.strip().lower()
+    return next((s for s in LINK_STATES if s == wanted), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemToLink:
+    """What the linker needs of one stored item (the store hands them out in batches)."""
+
+    item_id: int
+    source: str
+    text: str
+    epic_hint: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Item ↔ epic: how it was linked, how sure, and whether it counts."""
+
+    item_id: int
+    epic_key: str
+    method: LinkMethod
+    state: LinkState
+    score: float
+    #: Why, for a person: the rule keyword that matched (``keyword 'sso'``), ``cli``, ``review``.
+    note: str | None = None
 
 
 #: A person's part in a request: who raised it, or who voted for it.

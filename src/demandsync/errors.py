@@ -12,7 +12,7 @@ that turns a failure into an exit code.
      │    └── PresetError       an unknown preset, or a preset file that does not validate
      ├── OutsideError           exit 1: something outside failed: a server, a file, the store
      │    ├── APIError          the shared HTTP layer (``connectors.http.errors``)
-     │    │    ├── RetriableAPIError, FatalAPIError, RetriesExhausted, ConnectFailed
+     │    │    ├── RetriableAPIError, FatalAPIError, RetriesExhausted
      │    ├── WriteRejected     the tracker refused one epic's write, per field
      │    └── NoFilesMatched    a file source's glob matched nothing
      └── LockHeld               exit 75 (EX_TEMPFAIL): another run holds the lock

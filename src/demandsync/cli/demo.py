@@ -71,7 +71,7 @@ def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = Fals
         config = load_config(prepare(workdir, jira_url))
         first = run_sync(config)
         second = run_sync(config)
-        epics = {key: sandbox.state.issue(key)["fields"] for key in sorted(first.demand)}
+        epics = {key: issue["fields"] for key in sorted(first.demand) if (issue := sandbox.state.issue(key))}
     if keep is not None:
         keep_config(config.path, sandbox_port)
     if as_json:

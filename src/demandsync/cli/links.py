@@ -12,19 +12,22 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from demandsync.config import Config
+from demandsync.domain import ACCEPTED, LINK_STATES, REJECTED, SUGGESTED, LinkState, link_state
+from demandsync.errors import EXIT_FAILED, EXIT_OK
 from demandsync.handles import item_handle, looks_like_code
-from demandsync.sync.store.store import Store
+
+if TYPE_CHECKING:  # the config and the store are imported by the commands that use them: `--help` stays fast
+    from demandsync.config import Config
+    from demandsync.sync.store.store import Store
 
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", "-c", help="Config file (default: $DEMANDSYNC_CONFIG, else ./demandsync.toml).")]
 LINK_COLUMNS = ("source", "item_id", "epic", "method", "score", "state", "text", "handle")
-_STATES = ("accepted", "suggested", "rejected")
 ITEM_HELP = ("The item: its handle as `explain`, `suggest` and `review` show it (SOURCE:CODE, e.g. "
              "exit-survey:k3f9q2ab; a 4+ character prefix of the code will do), or SOURCE:ITEM_ID.")
 
@@ -64,33 +67,30 @@ def resolve_item(store: Store, ref: ItemRef) -> int:
     return found
 
 
-def decide(config: Config, ref_text: str, key: str, state: str, console: Console) -> None:
-    store = Store.open(config.store_url)
-    try:
+def decide(config: Config, ref_text: str, key: str, state: LinkState, console: Console) -> None:
+    from demandsync.sync.store.store import Store
+
+    with Store.open(config.store_url) as store:
         item = resolve_item(store, ItemRef(ref_text))
         if store.epic_row(key) is None:
             raise typer.BadParameter(f"{key} is not an epic demandsync has seen (jira.epics selects the epics)")
         store.decide_link(item, key, state, note="cli")
-    finally:
-        store.close()
-    verb = "linked to" if state == "accepted" else "will never be linked to"
+    verb = "linked to" if state == ACCEPTED else "will never be linked to"
     console.print(f"{ref_text} {verb} {key} (manual decision; figures change on the next run)", highlight=False)
 
 
 def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
     """The best candidate items for one epic, ranked, with their current link state."""
     from demandsync.sync.linking.link import build_model
+    from demandsync.sync.store.store import Store
 
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         epics = store.epics()
         if key not in {e.key for e in epics}:
             raise typer.BadParameter(f"{key} is not an epic demandsync has seen; run `demandsync run` after creating it")
         items = store.item_texts()
         model = build_model(epics, store.accepted_texts())
         states = store.links_of_epic(key)
-    finally:
-        store.close()
     ranked = model.rank_items(key, [t for _, _, _, t in items], limit)
     rows = []
     for index, score in ranked:
@@ -103,12 +103,12 @@ def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
 
 def review_queue(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
     """Suggestions to review, most valuable first: highest score, then epics with most demand."""
-    rows = store.link_rows(("suggested",))
+    rows = store.link_rows((SUGGESTED,))
     return rows[:limit] if limit else rows
 
 
 def export_links(store: Store, state: str, fmt: str) -> str:
-    states = _STATES if state == "all" else (state,)
+    states = LINK_STATES if state == "all" else (state,)
     rows = [{**{k: r[k] for k in LINK_COLUMNS if k != "handle"}, "handle": item_handle(r["source"], r["item_id"])}
             for r in store.link_rows(states)]
     if fmt == "json":
@@ -134,8 +134,8 @@ def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
         if missing:
             problems.append(f"{where}: missing {', '.join(missing)}")
             continue
-        state = str(row["state"]).strip().lower()
-        if state not in ("accepted", "rejected", "suggested"):
+        state = link_state(str(row["state"]))
+        if state is None:
             problems.append(f"{where}: state {row['state']!r} must be accepted or rejected")
             continue
         item, why = find_item(store, str(row["source"]).strip(), str(row["item_id"]).strip())
@@ -146,7 +146,7 @@ def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
         if current is not None and current["state"] == state:
             unchanged += 1
             continue
-        if state == "suggested":  # leave suggestions to the linker
+        if state == SUGGESTED:  # leave suggestions to the linker
             unchanged += 1
             continue
         store.decide_link(item, str(row["epic"]), state, note=f"import {path.name}")
@@ -161,13 +161,13 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
     def link(item: Annotated[str, typer.Argument(help=ITEM_HELP)],
              key: Annotated[str, typer.Argument(help="Epic key")], config: ConfigOpt = None) -> None:
         """Link an item to an epic by hand (beats every automatic link)."""
-        decide(load(config), item, key, "accepted", console)
+        decide(load(config), item, key, ACCEPTED, console)
 
     @app.command()
     def unlink(item: Annotated[str, typer.Argument(help=ITEM_HELP)],
                key: Annotated[str, typer.Argument(help="Epic key")], config: ConfigOpt = None) -> None:
         """Reject a link for good: no run will link this item to this epic again."""
-        decide(load(config), item, key, "rejected", console)
+        decide(load(config), item, key, REJECTED, console)
 
     @app.command()
     def suggest(key: Annotated[str, typer.Argument(help="Epic key")], config: ConfigOpt = None,
@@ -190,9 +190,10 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                limit: Annotated[int | None, typer.Option("--limit", "-n", help="Stop after N.")] = None) -> None:
         """Go through the review queue: [a]ccept, [r]eject, [o]ther epic, [s]kip, [q]uit."""
         cfg = load(config)
-        store = Store.open(cfg.store_url)
         done = 0
-        try:
+        from demandsync.sync.store.store import Store
+
+        with Store.open(cfg.store_url) as store:
             queue = review_queue(store, limit)
             if not queue:
                 console.print("nothing to review")
@@ -208,21 +209,19 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                 if answer == "q":
                     break
                 if answer == "a":
-                    store.decide_link(row["row_id"], row["epic"], "accepted", note="review")
+                    store.decide_link(row["row_id"], row["epic"], ACCEPTED, note="review")
                 elif answer == "r":
-                    store.decide_link(row["row_id"], row["epic"], "rejected", note="review")
+                    store.decide_link(row["row_id"], row["epic"], REJECTED, note="review")
                 elif answer == "o":
                     other = typer.prompt("epic key").strip()
                     if store.epic_row(other) is None:
                         err.print(f"{other} is not a known epic; skipped", highlight=False)
                         continue
-                    store.decide_link(row["row_id"], row["epic"], "rejected", note="review: other epic")
-                    store.decide_link(row["row_id"], other, "accepted", note="review")
+                    store.decide_link(row["row_id"], row["epic"], REJECTED, note="review: other epic")
+                    store.decide_link(row["row_id"], other, ACCEPTED, note="review")
                 else:
                     continue
                 done += 1
-        finally:
-            store.close()
         console.print(f"{done} decision(s) saved; figures change on the next run")
 
     @links_app.command("export")
@@ -232,13 +231,12 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                      output: Annotated[Path | None, typer.Option(
                          "--output", "-o", help="Write to this file instead of stdout.")] = None) -> None:
         """Write links as CSV/JSON (columns: source, item_id, epic, method, score, state, text)."""
-        if state not in (*_STATES, "all") or fmt not in ("csv", "json"):
+        if state not in (*LINK_STATES, "all") or fmt not in ("csv", "json"):
             raise typer.BadParameter("--state is suggested|accepted|rejected|all and --format csv|json")
-        store = Store.open(load(config).store_url)
-        try:
+        from demandsync.sync.store.store import Store
+
+        with Store.open(load(config).store_url) as store:
             text = export_links(store, state, fmt)
-        finally:
-            store.close()
         if output:
             output.write_text(text, encoding="utf-8")
         else:
@@ -248,14 +246,13 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
     def links_import(file: Annotated[Path, typer.Argument(help="An edited `links export` file (.csv or .json)")],
                      config: ConfigOpt = None) -> None:
         """Apply the states edited in an export as manual decisions; unchanged rows are left alone."""
-        store = Store.open(load(config).store_url)
-        try:
+        from demandsync.sync.store.store import Store
+
+        with Store.open(load(config).store_url) as store:
             decided, unchanged, problems = import_links(store, file)
-        finally:
-            store.close()
         for p in problems:
             err.print(f"skipped: {p}", highlight=False)
         console.print(f"{decided} decision(s) saved, {unchanged} unchanged, {len(problems)} skipped")
-        raise typer.Exit(1 if problems else 0)
+        raise typer.Exit(EXIT_FAILED if problems else EXIT_OK)
 
     app.add_typer(links_app, name="links")

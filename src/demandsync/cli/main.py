@@ -1,10 +1,11 @@
 """The ``demandsync`` command (Typer + Rich).
 
-Exit codes (also in the README):
-  0  all done
-  1  finished, but something failed (a source, a write) — see the report
-  2  config or usage error; nothing was touched
-  75 another run holds the lock (EX_TEMPFAIL: cron may simply try again later)
+Exit codes (the README's table) are decided by :func:`demandsync.errors.exit_code`
+alone: a command raises, :class:`_Commands` prints one line and exits with that code.
+
+Start-up is kept cheap (``--help`` is checked by ``bench/startup.py``): the engine,
+the store (SQLAlchemy) and the linker (numpy, scipy) are imported inside the commands
+that use them, never at module level.
 """
 
 from __future__ import annotations
@@ -13,25 +14,59 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import httpx
 import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from demandsync.cli.links import register as register_link_commands
-from demandsync.config import Config, ConfigError, load_config
-from demandsync.connectors.http import APIError
-from demandsync.errors import DemandsyncError, exit_code
+from demandsync.domain import LINK_STATES, link_state
+from demandsync.errors import EXIT_CONFIG, EXIT_OK, ConfigError, DemandsyncError, exit_code
 from demandsync.logs import json_logging, setup_logging
-from demandsync.sync.run import EXIT_CONFIG, EXIT_LOCKED, RunReport, build_tracker, run_sync
-from demandsync.sync.store.lock import LockHeld
+
+if TYPE_CHECKING:
+    from demandsync.config import Config
+    from demandsync.sync.run import RunReport
+
+log = logging.getLogger("demandsync.cli")
+
+
+class _Commands(TyperGroup):
+    """Every failure a command lets escape becomes one readable line and the exit code
+    :func:`~demandsync.errors.exit_code` gives it. A failure demandsync expects (config,
+    an outside system, the lock) never shows a traceback; anything else is a bug and is
+    logged with its traceback (the log formatter scrubs secrets from it)."""
+
+    def invoke(self, ctx: Any) -> Any:  # a click Context (typer vendors click privately)
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):  # typer's own: usage errors, --help, exits
+            raise
+        except Exception as exc:
+            if _expected(exc):
+                # Our errors carry redacted URLs and no secrets; httpx's and the OS's name a host or a file.
+                _error_line(str(exc), exit_code(exc))
+            else:
+                log.exception("unexpected failure, please report it: %s: %s", type(exc).__name__, exc)
+            raise typer.Exit(exit_code(exc)) from None
+
+
+def _expected(exc: Exception) -> bool:
+    """A failure demandsync knows how to describe in one line."""
+    if isinstance(exc, DemandsyncError | OSError):
+        return True
+    httpx = sys.modules.get("httpx")  # not imported: no httpx error can be in flight (keeps start-up lean)
+    return httpx is not None and isinstance(exc, httpx.HTTPError)
+
 
 app = typer.Typer(
     name="demandsync",
+    cls=_Commands,
     help="Puts customer demand from surveys, feature-request tools and Jira onto Jira epics.",
     no_args_is_help=True,
     add_completion=False,
@@ -61,49 +96,37 @@ def _root(
         from demandsync import __version__
 
         out.print(f"demandsync {__version__}")
-        raise typer.Exit(0)
+        raise typer.Exit(EXIT_OK)
     if ctx.invoked_subcommand is None:
         out.print(ctx.get_help())
         raise typer.Exit(EXIT_CONFIG)
 
 
 def main() -> None:
-    try:
-        app()
-    except DemandsyncError as exc:  # e.g. a store URL whose driver is missing, from any command
-        _last_word(str(exc), exit_code(exc))
-    except (APIError, httpx.HTTPError, OSError) as exc:
-        # Anything a command did not handle itself: one readable line, never a traceback.
-        # Our HTTP errors carry redacted URLs and no secrets.
-        _last_word(str(exc), 1)
-
-
-def _last_word(message: str, code: int) -> NoReturn:
-    """The error that ends the process: a JSON line under --log-json, else one readable line."""
-    if json_logging():
-        logging.getLogger("demandsync.cli").error(message, extra={"event": "exit", "exit_code": code})
-    else:
-        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    sys.exit(code)
+    app()
 
 
 # ---- helpers ------------------------------------------------------------------------------
 
 
+def _error_line(message: str, code: int) -> None:
+    """The error that ends a command: a JSON line under --log-json (stderr carries JSON lines
+    only), else one readable line whatever the terminal's width (grep, logs, 80 columns)."""
+    if json_logging():
+        log.error(message, extra={"event": "exit", "exit_code": code})
+    else:
+        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    if json_logging():  # --log-json: stderr carries JSON lines only
-        logging.getLogger("demandsync.cli").error(message, extra={"event": "exit", "exit_code": code})
-        raise typer.Exit(code)
-    # soft_wrap: an error is one logical line whatever the terminal's width (grep, logs, 80 columns)
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    _error_line(message, code)
     raise typer.Exit(code)
 
 
 def _config(path: Path | None, *, log_json: bool = False, verbose: bool = False) -> Config:
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+    from demandsync.config import load_config
+
+    config = load_config(path)
     setup_logging(json_lines=log_json, verbose=verbose, secrets=config.secrets)
     return config
 
@@ -165,15 +188,11 @@ def run(
 ) -> None:
     """Pull, link, count and write the demand figures once."""
     from demandsync.cli.progress import progress_for
+    from demandsync.sync.run import run_sync
 
     cfg = _config(config, log_json=log_json, verbose=verbose)
-    try:
-        with progress_for(err, live=not log_json) as progress:
-            report = run_sync(cfg, dry_run=dry_run, full=full, only=source, progress=progress)
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_CONFIG)
-    except LockHeld as exc:
-        _fail(str(exc), EXIT_LOCKED)
+    with progress_for(err, live=not log_json) as progress:
+        report = run_sync(cfg, dry_run=dry_run, full=full, only=source, progress=progress)
     if as_json or log_json:
         doc = report.as_dict()
         doc.pop("demand")
@@ -199,14 +218,16 @@ def explain(
     from demandsync.sync.store.store import Store
 
     cfg = _config(config)
-    store = Store.open(cfg.store_url)
-    wanted = ("accepted", "suggested", "rejected") if states == "all" else (states,)
-    items = store.linked_items([key], states=wanted)
-    epic = store.epic_row(key)
-    store.close()
+    state = link_state(states)
+    if state is None and states != "all":
+        raise ConfigError(f"--state {states!r}: use one of {', '.join(LINK_STATES)} or all")
+    wanted = (state,) if state is not None else LINK_STATES
+    with Store.open(cfg.store_url) as store:
+        items = store.linked_items([key], states=wanted)
+        epic = store.epic_row(key)
     if epic is None:
-        _fail(f"{key} is not an epic demandsync has seen; is it selected by jira.epics ({cfg.settings.jira.epics})?",
-              EXIT_CONFIG)
+        raise ConfigError(f"{key} is not an epic demandsync has seen; is it selected by jira.epics "
+                          f"({cfg.settings.jira.epics})?")
     from demandsync.sync.demand import item_votes
 
     rows: list[dict[str, Any]] = [
@@ -234,10 +255,15 @@ def explain(
 @app.command()
 def fields(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """List the Jira fields (id, name, type) to fill [jira.fields]."""
+    from demandsync.connectors.http import ConnectFailed
+    from demandsync.sync.run import build_tracker
+
     cfg = _config(config)
     tracker = build_tracker(cfg)
     try:
         found = tracker.fields()
+    except ConnectFailed as exc:
+        raise exc.naming(f"{tracker.section}.url") from None
     finally:
         tracker.close()
     if as_json:
@@ -258,6 +284,7 @@ def check(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     One line per check, ✓ or ✗ with the fix. Exit 0: usable; 2: the config must change
     (the line names the key); 1: something outside failed."""
     from demandsync.sync.check import overall_exit_code, run_checks
+    from demandsync.sync.run import build_tracker
 
     cfg = _config(config)
     checks = run_checks(cfg, build_tracker)
@@ -284,9 +311,8 @@ def quarantine(
     from demandsync.sync.store.store import Store
 
     cfg = _config(config)
-    store = Store.open(cfg.store_url)
-    rows = store.quarantined(source)
-    store.close()
+    with Store.open(cfg.store_url) as store:
+        rows = store.quarantined(source)
     if as_json:
         _print_json([{k: r[k] for k in ("source", "locator", "reason", "raw", "last_seen_at")} for r in rows])
         return
@@ -310,8 +336,8 @@ def preview(
     cfg = _config(config)
     chosen = next((s for s in cfg.settings.sources if s.name == source), None)
     if chosen is None:
-        _fail(f"no source named {source!r}; the config has: {', '.join(s.name for s in cfg.settings.sources)}",
-              EXIT_CONFIG)
+        raise ConfigError(f"no source named {source!r}; the config has: "
+                          f"{', '.join(s.name for s in cfg.settings.sources)}")
     for renderable in preview_source(cfg, chosen, rows):
         out.print(renderable)
 
@@ -360,7 +386,7 @@ def serve(
     try:
         schedule = Schedule.build(every, cron)
     except ValueError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+        raise ConfigError(str(exc)) from None
     stopper = Stopper()
     stopper.install()
     raise typer.Exit(serve_loop(cfg.path, schedule, stopper=stopper))
@@ -390,11 +416,8 @@ def forget(
     from demandsync.sync.store.store import Store
 
     cfg = _config(config)
-    store = Store.open(cfg.store_url)
-    try:
+    with Store.open(cfg.store_url) as store:
         removed = store.forget_requester(who)
-    finally:
-        store.close()
     out.print(f"removed {removed} item(s) of that person; their counts drop on the next run. "
               "Items still upstream come back on a --full run unless removed at the source too.", highlight=False)
 
@@ -410,13 +433,10 @@ def requesters(
     from demandsync.sync.store.store import Store
 
     cfg = _config(config)
-    store = Store.open(cfg.store_url)
-    try:
+    with Store.open(cfg.store_url) as store:
         if store.epic_row(key) is None:
-            _fail(f"{key} is not an epic demandsync has seen", EXIT_CONFIG)
+            raise ConfigError(f"{key} is not an epic demandsync has seen")
         people = requesters_for(store, key)
-    finally:
-        store.close()
     if fmt == "csv":
         sys.stdout.write(requesters_csv(people))
     elif fmt == "json":

@@ -22,8 +22,7 @@ from demandsync.sync.store.store import Store, as_utc
 
 
 def collect_status(config: Config, runs: int = 5) -> dict[str, Any]:
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         recent = store.runs(runs)
         if any(r["status"] == "running" for r in recent) and _lock_free(store):
             # Marked running, yet nobody holds the run lock: that run was killed.
@@ -34,8 +33,6 @@ def collect_status(config: Config, runs: int = 5) -> dict[str, Any]:
         failed = store.journal(run_id=recent[0]["id"], state="failed") if recent else []
         quarantined = Counter(q["source"] for q in store.quarantined())
         items = store.count_items()
-    finally:
-        store.close()
     return {
         "runs": [_run(r) for r in recent],
         "sources": [{"name": s["name"], "kind": s["kind"], "cursor": s["cursor"],

@@ -3,7 +3,7 @@
 A **Source** yields raw records (a row of an export, a JSON object of an API)
 and, once exhausted, a new cursor. A **Tracker** (Jira) reads epics and applies
 field writes. Neither touches the store, links or counts: that is the engine's
-job (see DESIGN.md, rule 1).
+job (docs/architecture.md, rule 1).
 
 Connectors are found by ``kind`` through the entry-point group
 ``demandsync.connectors``; built-in ones register there too (pyproject.toml),

@@ -259,7 +259,7 @@ def _fingerprint(path: Path, old: dict[str, Any] | None) -> _Print:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     sha = digest.hexdigest()
-    return _Print(stat.st_size, stat.st_mtime_ns, sha, bool(old) and old.get("sha256") == sha)
+    return _Print(stat.st_size, stat.st_mtime_ns, sha, old is not None and old.get("sha256") == sha)
 
 
 def sniff_encoding(sample: bytes) -> str:

@@ -206,11 +206,11 @@ class _Resolver:
                 f"sources.{self.source}.map.text: no column of {where} holds feedback text under "
                 f"preset {self.compiled.preset!r}; columns there: {', '.join(map(repr, self.names[:20]))}"
             )
-        for ref in self.compiled.identity.if_anonymous:
-            if isinstance(ref, Select):
-                plan.anonymous_extra += self._select(ref, used)
+        for anon in self.compiled.identity.if_anonymous:
+            if isinstance(anon, Select):
+                plan.anonymous_extra += self._select(anon, used)
             else:
-                plan.anonymous_extra += self._refs("identity.if_anonymous", ref)
+                plan.anonymous_extra += self._refs("identity.if_anonymous", anon)
         return plan
 
     def _refs(self, key: str, ref: str | list[str] | None) -> list[str]:

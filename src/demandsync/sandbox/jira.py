@@ -39,6 +39,7 @@ import uuid
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -171,6 +172,7 @@ class FieldSelection:
         return not (self.everything or self.navigable) and self.ids <= {"id"}
 
     def pick(self, fields: Mapping[str, Any], navigable: Callable[[str], bool]) -> JsonDict:
+        chosen: Iterable[str]
         if self.everything:
             chosen = fields.keys()
         elif self.navigable:
@@ -613,7 +615,7 @@ class JiraSandbox:
                  api_token: str = "sandbox-token", pat: str | None = None, admin: bool = True,
                  page_cap: int = 100, fail_rate: float = 0.0, retry_after: int = 0,
                  latency: float = 0.0, write_limit: int | None = None, write_window: float = 1.0,
-                 seed: int = 0, flavor: str = "cloud") -> None:
+                 seed: int = 0, flavor: str = "cloud", clock: Callable[[], float] = time.monotonic) -> None:
         if flavor not in ("cloud", "datacenter"):
             raise ValueError(f"flavor must be 'cloud' or 'datacenter', not {flavor!r}")
         self.state = state if state is not None else demo_state()
@@ -621,6 +623,8 @@ class JiraSandbox:
         self.page_cap, self.fail_rate, self.retry_after = page_cap, fail_rate, retry_after
         self.latency, self.write_limit, self.write_window = latency, write_limit, write_window
         self.flavor = flavor
+        #: Time for the per-issue write windows; a test passes a fake one that its fake ``sleep`` advances.
+        self.clock = clock
         self.url = "http://127.0.0.1"
         self.requests: Counter[tuple[str, str]] = Counter()
         self.faults: Counter[int] = Counter()
@@ -682,7 +686,8 @@ class JiraSandbox:
 
     # -- request handling ---------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], raw: bytes) -> Response:
+    def handle(self, method: str, target: str, headers: Mapping[str, str] | Message[str, str],
+               raw: bytes) -> Response:
         """One request in, one response out: count, delay, authenticate, maybe fail, route."""
         url = urlsplit(target)
         found, args, allowed = self._match(method, url.path)
@@ -751,7 +756,7 @@ class JiraSandbox:
         """Per-issue write limit: at most ``write_limit`` edits per ``write_window`` seconds."""
         if self.write_limit is None:
             return
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             window = self._recent_writes.setdefault(key, deque())
             while window and now - window[0] >= self.write_window:

@@ -25,6 +25,7 @@ from demandsync.config import Config, ConfigError, SourceConfig
 from demandsync.connectors.base import SourceContext, Tracker, load_tracker_class
 from demandsync.connectors.http import APIError, ConnectFailed
 from demandsync.domain import Epic, FeedbackItem, Quarantined, TrackerField
+from demandsync.errors import EXIT_FAILED, EXIT_OK, DemandsyncError
 from demandsync.logs import run_id_var
 from demandsync.mappings.engine import MappingError, build_mapper
 from demandsync.sync.demand import Demand, DemandRules, count_demand
@@ -40,11 +41,6 @@ from demandsync.sync.summary import items_by_epic, sync_summaries
 from demandsync.sync.writeback import Target, TargetError, apply_plan, plan_writes, resolve_targets
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_PARTIAL = 1
-EXIT_CONFIG = 2
-EXIT_LOCKED = 75
 
 _ITEM_BATCH = 2000
 
@@ -79,7 +75,7 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         failed = any(s.error for s in self.sources.values()) or self.writes["failed"] or self.errors
-        return EXIT_PARTIAL if failed else EXIT_OK
+        return EXIT_FAILED if failed else EXIT_OK
 
     def as_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -126,17 +122,11 @@ def run_sync(
     """
     check_only(config, only)
     started = time.monotonic()
-    store = Store.open(config.store_url)
-    try:
-        with RunLock.acquire(store.engine):
-            if not dry_run:
-                return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started,
-                                   progress)
-            with store.rolled_back():
-                return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started,
-                                   progress)
-    finally:
-        store.close()
+    with Store.open(config.store_url) as store, RunLock.acquire(store.engine):
+        if not dry_run:
+            return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started, progress)
+        with store.rolled_back():
+            return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started, progress)
 
 
 def check_only(config: Config, only: Sequence[str] | None) -> None:
@@ -177,10 +167,10 @@ def _locked_run(
         report.errors.append({"stage": "jira", "error": message})
         log.error("run %s stopped: %s: %s", report.run_id, tracker.display_name, message,
                   extra={"event": "run_stopped", "stage": "jira", "error": message})
-    except Exception as exc:
+    except Exception as exc:  # a bug: say where, with the traceback (the formatter scrubs secrets from it)
         report.errors.append({"stage": "run", "error": f"{type(exc).__name__}: {exc}"})
-        log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc,
-                  extra={"event": "run_failed", "error": f"{type(exc).__name__}: {exc}"})
+        log.exception("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc,
+                      extra={"event": "run_failed", "error": f"{type(exc).__name__}: {exc}"})
     finally:
         tracker.close()
         report.seconds = round(time.monotonic() - started, 3)
@@ -358,8 +348,11 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
         flush()
         rep.error = _describe(exc, config, src)
         store.record_pull(src.name, src.kind, cursor=None, error=rep.error)
-        log.error("source %s failed: %s", src.name, rep.error,
-                  extra={"event": "source_failed", "source": src.name, "error": rep.error})
+        extra = {"event": "source_failed", "source": src.name, "error": rep.error}
+        if isinstance(exc, DemandsyncError | httpx.HTTPError | OSError):  # the source's server, file or config
+            log.error("source %s failed: %s", src.name, rep.error, extra=extra)
+        else:  # a bug in the connector or the mapping: say where
+            log.exception("source %s failed: %s", src.name, rep.error, extra=extra)
     finally:
         source.close()
     log.info("source %s: %d pulled, %d new, %d changed, %d quarantined, %d skipped",

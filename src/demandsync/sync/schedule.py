@@ -20,9 +20,9 @@ from types import FrameType
 
 from croniter import croniter
 
-from demandsync.config import ConfigError, load_config
+from demandsync.config import load_config
+from demandsync.errors import ConfigError, LockHeld, exit_code
 from demandsync.sync.run import RunReport, run_sync
-from demandsync.sync.store.lock import LockHeld
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +111,13 @@ def serve(
             log.info("run %s exited %s: %d writes applied, %d failed", report.run_id, last_code,
                      report.writes["applied"], report.writes["failed"])
         except ConfigError as exc:
-            last_code = 2
+            last_code = exit_code(exc)
             log.error("config error, skipping this run: %s", exc)
         except LockHeld as exc:
-            last_code = 75
+            last_code = exit_code(exc)
             log.warning("skipped: %s", exc)
         except Exception as exc:  # noqa: BLE001 - the service outlives one bad run
-            last_code = 1
+            last_code = exit_code(exc)
             log.exception("run failed: %s", type(exc).__name__)
         finally:
             stopper.running = False

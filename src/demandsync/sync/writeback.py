@@ -1,4 +1,4 @@
-"""Writes are plans (DESIGN rule 4).
+"""Writes are plans (docs/architecture.md, rule 4).
 
 1. :func:`resolve_targets` turns ``[jira.fields]`` into Jira fields, checking each
    exists, is unambiguous and has a type that can hold the figure.

@@ -85,6 +85,11 @@ class ConnectFailed(APIError):
         self.host = host
         self.cause = cause
 
+    def naming(self, key: str) -> ConnectFailed:
+        """The same failure, its message naming the config key that holds the URL (``jira.url``)."""
+        return ConnectFailed(f"{self}; check {key}", method=self.method, url=self.url, host=self.host,
+                             cause=self.cause)
+
 
 def connect_cause(exc: BaseException) -> str | None:
     """A short, secret-free description of why a connection could not be made, when it is

@@ -57,7 +57,7 @@ def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _inline(node: dict[str, Any]) -> str:
     kind = node.get("type")
-    attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+    attrs = found if isinstance(found := node.get("attrs"), dict) else {}
     if kind == "text":
         return str(node.get("text", ""))
     if kind == "hardBreak":
@@ -69,8 +69,8 @@ def _inline(node: dict[str, Any]) -> str:
         return str(attrs.get("url", ""))
     if kind == "date":
         try:
-            return datetime.fromtimestamp(int(attrs.get("timestamp")) / 1000, tz=UTC).date().isoformat()
-        except (TypeError, ValueError):
+            return datetime.fromtimestamp(int(attrs["timestamp"]) / 1000, tz=UTC).date().isoformat()
+        except (KeyError, TypeError, ValueError):
             return ""
     if kind in ("media", "mediaInline"):
         return ""
@@ -81,7 +81,7 @@ def _render(node: dict[str, Any], prefix: str) -> str:
     kind = node.get("type")
     children = _children(node)
     if kind in _LISTS:
-        attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+        attrs = found if isinstance(found := node.get("attrs"), dict) else {}
         start = int(attrs.get("order") or 1)
         lines = [
             _render_item(item, prefix, f"{start + i}. " if kind == "orderedList" else "- ")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from demandsync.config import LinkingConfig, RuleConfig
-from demandsync.domain import Epic
+from demandsync.domain import ACCEPTED, EXPLICIT, RULE, SIMILARITY, SUGGESTED, Epic, ItemToLink, Link
 from demandsync.keys import find_issue_keys
 from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel, SimilarityParams
 from demandsync.sync.store.store import Store
@@ -117,18 +117,19 @@ class AutoLinker:
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
-    def link(self, batch: Sequence[tuple[int, str, str, list[str]]]) -> list[dict[str, Any]]:
-        """Links for a batch of ``(item_id, source, text, epic_hint)``."""
-        out: list[dict[str, Any]] = []
+    def link(self, batch: Sequence[ItemToLink]) -> list[Link]:
+        """The automatic links of a batch of items."""
+        out: list[Link] = []
         unlinked: list[tuple[int, str]] = []
-        for item_id, source, text, hint in batch:
-            found: dict[str, dict[str, Any]] = {}
-            for key in [*hint, *find_issue_keys(text)]:
+        for item in batch:
+            item_id, source, text = item.item_id, item.source, item.text
+            found: dict[str, Link] = {}
+            for key in [*item.epic_hint, *find_issue_keys(text)]:
                 if key in self.epic_keys and key not in found:
-                    found[key] = _row(item_id, key, "explicit", "accepted", 1.0, None)
+                    found[key] = Link(item_id, key, EXPLICIT, ACCEPTED, 1.0)
             for rule in self._candidate_rules(text):
                 if rule.epic not in found and (word := rule.matches(source, text)):
-                    found[rule.epic] = _row(item_id, rule.epic, "rule", "accepted", 1.0, f"keyword {word!r}")
+                    found[rule.epic] = Link(item_id, rule.epic, RULE, ACCEPTED, 1.0, f"keyword {word!r}")
             out.extend(found.values())
             if not found:
                 unlinked.append((item_id, text))
@@ -148,15 +149,15 @@ class AutoLinker:
             return self._always
         return [r for r in self.rules if id(r) in hits or r.first_words is None]
 
-    def _similar(self, items: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    def _similar(self, items: list[tuple[int, str]]) -> list[Link]:
         assert self.model is not None
         cfg = self.linking
         out = []
         candidates = self.model.score([t for _, t in items], top_k=3, min_score=cfg.suggest)
         for (item_id, _), cands in zip(items, candidates, strict=True):
             for c in cands:
-                state = "accepted" if c.score >= cfg.auto_accept else "suggested"
-                out.append(_row(item_id, c.epic_key, "similarity", state, round(float(c.score), 4), None))
+                state = ACCEPTED if c.score >= cfg.auto_accept else SUGGESTED
+                out.append(Link(item_id, c.epic_key, SIMILARITY, state, round(float(c.score), 4)))
         return out
 
 
@@ -168,10 +169,6 @@ def build_model(epics: Sequence[Epic], accepted_texts: dict[str, list[str]]) -> 
     })
 
 
-def _row(item_id: int, epic: str, method: str, state: str, score: float, note: str | None) -> dict[str, Any]:
-    return {"item_id": item_id, "epic_key": epic, "method": method, "state": state, "score": score, "note": note}
-
-
 def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig], linking: LinkingConfig) -> LinkStats:
     """Bring every item's automatic links up to date with the current linker."""
     linker = AutoLinker(epics, rules, linking, store.accepted_texts() if linking.similarity else None)
@@ -180,7 +177,7 @@ def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig],
                       rules_without_epic=linker.rules_without_epic)
     for batch in store.items_to_link(linker.fingerprint):
         rows = linker.link(batch)
-        store.replace_auto_links([b[0] for b in batch], rows, linker.fingerprint)
+        store.replace_auto_links([b.item_id for b in batch], rows, linker.fingerprint)
         stats.linked_items += len(batch)
     store.set_meta("linker", {"fingerprint": linker.fingerprint})
     return stats

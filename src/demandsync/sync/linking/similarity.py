@@ -183,7 +183,7 @@ class SimilarityModel:
     def __init__(self, params: SimilarityParams | None = None, **overrides: object) -> None:
         base = params or SimilarityParams()
         if overrides:
-            base = SimilarityParams(**{**asdict(base), **overrides})  # type: ignore[arg-type]
+            base = SimilarityParams(**{**asdict(base), **overrides})
         self.params = base
         self._keys: list[str] = []
         self._key_index: dict[str, int] = {}

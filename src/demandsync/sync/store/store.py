@@ -1,4 +1,4 @@
-"""The store: the one place demandsync remembers things (DESIGN rule 3).
+"""The store: the one place demandsync remembers things (docs/architecture.md, rule 3).
 
 SQLite by default, PostgreSQL by URL. Every public method is one transaction,
 so a run killed between two calls leaves a consistent store and the next run
@@ -15,12 +15,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from demandsync.domain import Epic, FeedbackItem, Person, Quarantined
+from demandsync.domain import (
+    ACCEPTED,
+    MANUAL,
+    Epic,
+    FeedbackItem,
+    ItemToLink,
+    Link,
+    LinkMethod,
+    LinkState,
+    Person,
+    Quarantined,
+)
 from demandsync.errors import ConfigError
 from demandsync.sync.store.schema import (
     EpicRow,
@@ -34,15 +45,16 @@ from demandsync.sync.store.schema import (
     WriteRow,
 )
 
-ITEMS = ItemRow.__table__
-PEOPLE = ItemPersonRow.__table__
-EPICS = EpicRow.__table__
-LINKS = LinkRow.__table__
-SOURCES = SourceStateRow.__table__
-QUARANTINE = QuarantineRow.__table__
-RUNS = RunRow.__table__
-WRITES = WriteRow.__table__
-META = MetaRow.__table__
+# The Core tables behind the ORM classes (``__table__`` is typed as the wider FromClause).
+ITEMS = cast(sa.Table, ItemRow.__table__)
+PEOPLE = cast(sa.Table, ItemPersonRow.__table__)
+EPICS = cast(sa.Table, EpicRow.__table__)
+LINKS = cast(sa.Table, LinkRow.__table__)
+SOURCES = cast(sa.Table, SourceStateRow.__table__)
+QUARANTINE = cast(sa.Table, QuarantineRow.__table__)
+RUNS = cast(sa.Table, RunRow.__table__)
+WRITES = cast(sa.Table, WriteRow.__table__)
+META = cast(sa.Table, MetaRow.__table__)
 
 _BATCH = 2000
 
@@ -64,7 +76,7 @@ def item_hash(item: FeedbackItem) -> str:
     ``repr`` of plain str/int/list/tuple values is stable across runs and three
     times cheaper than ``json.dumps(sort_keys=True)`` at 100,000 items.
     """
-    payload = (
+    payload: tuple[Any, ...] = (
         item.text, item.requester, item.account,
         item.created_at.isoformat() if item.created_at else None,
         item.url, item.tags, item.epic_hint, item.votes, item.extra,  # extra keeps the mapping's key order
@@ -96,9 +108,9 @@ class LinkedItem:
     url: str | None
     votes: int
     extra: dict[str, Any]
-    method: str
+    method: LinkMethod
     score: float
-    state: str
+    state: LinkState
     #: A voting tool's request: its authors and voters; None for one-person feedback.
     people: tuple[Person, ...] | None = None
 
@@ -185,7 +197,13 @@ def _make_engine(url: str) -> Engine:
 
 
 class Store:
-    """Typed operations on the store. Open with :meth:`open`."""
+    """Typed operations on the store. Open with :meth:`open`, as a context manager::
+
+        with Store.open(url) as store:
+            ...
+
+    so its connection pool is released whatever the command raises.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -200,6 +218,12 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -452,8 +476,8 @@ class Store:
 
     # ---- links ------------------------------------------------------------------------
 
-    def items_to_link(self, fingerprint: str, batch: int = 10_000) -> Iterator[list[tuple[int, str, str, list[str]]]]:
-        """Batches of ``(id, source, text, epic_hint)`` not yet linked by this linker,
+    def items_to_link(self, fingerprint: str, batch: int = 10_000) -> Iterator[list[ItemToLink]]:
+        """Batches of the items not yet linked by this linker,
         read a batch at a time (by id), so memory does not grow with the store."""
         stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.text, sa.type_coerce(ITEMS.c.epic_hint, sa.Text)).where(
             ITEMS.c.deleted.is_(False), sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp != fingerprint))
@@ -464,34 +488,31 @@ class Store:
             if not rows:
                 return
             last = rows[-1][0]
-            yield [(i, s, t, _read_list(h)) for i, s, t, h in rows]
+            yield [ItemToLink(i, s, t, _read_list(h)) for i, s, t, h in rows]
 
     def replace_auto_links(
-        self, item_ids: Sequence[int], links: Sequence[dict[str, Any]], fingerprint: str
+        self, item_ids: Sequence[int], links: Sequence[Link], fingerprint: str
     ) -> None:
-        """Swap the automatic links of these items for ``links``; manual decisions stay.
-
-        ``links`` rows: item_id, epic_key, method, state, score, note.
-        """
+        """Swap the automatic links of these items for ``links``; manual decisions stay."""
         now = utcnow()
         with self.begin() as conn:
             manual: set[tuple[int, str]] = set()
             for chunk in _chunks(list(item_ids), _BATCH):
-                conn.execute(sa.delete(LINKS).where(LINKS.c.item_id.in_(chunk), LINKS.c.method != "manual"))
+                conn.execute(sa.delete(LINKS).where(LINKS.c.item_id.in_(chunk), LINKS.c.method != MANUAL))
                 manual.update(tuple(r) for r in conn.execute(
                     sa.select(LINKS.c.item_id, LINKS.c.epic_key).where(LINKS.c.item_id.in_(chunk))).all())
                 conn.execute(sa.update(ITEMS).where(ITEMS.c.id.in_(chunk)).values(link_fp=fingerprint))
             stamp = _stored_time(conn)(now)
             _insert_many(conn, "links", ("item_id", "epic_key", "method", "state", "score", "note", "updated_at"), [
-                (lk["item_id"], lk["epic_key"], lk["method"], lk["state"], lk["score"], lk["note"], stamp)
-                for lk in links if (lk["item_id"], lk["epic_key"]) not in manual])
+                (lk.item_id, lk.epic_key, lk.method, lk.state, lk.score, lk.note, stamp)
+                for lk in links if (lk.item_id, lk.epic_key) not in manual])
 
-    def decide_link(self, item_id: int, epic_key: str, state: str, note: str | None = None) -> None:
+    def decide_link(self, item_id: int, epic_key: str, state: LinkState, note: str | None = None) -> None:
         """Record a human decision (accepted / rejected); it beats every automatic link."""
         now = utcnow()
         with self.begin() as conn:
             conn.execute(sa.delete(LINKS).where(LINKS.c.item_id == item_id, LINKS.c.epic_key == epic_key))
-            conn.execute(sa.insert(LINKS).values(item_id=item_id, epic_key=epic_key, method="manual", state=state,
+            conn.execute(sa.insert(LINKS).values(item_id=item_id, epic_key=epic_key, method=MANUAL, state=state,
                                                  score=1.0, note=note, updated_at=now))
 
     def link_counts(self) -> dict[str, int]:
@@ -505,12 +526,12 @@ class Store:
             ).all()
         out: dict[str, int] = {}
         for method, state, n in rows:
-            key = method if state == "accepted" else state
+            key = method if state == ACCEPTED else state
             out[key] = out.get(key, 0) + n
         return out
 
     def linked_items(
-        self, epic_keys: Iterable[str] | None = None, states: Sequence[str] = ("accepted",), *,
+        self, epic_keys: Iterable[str] | None = None, states: Sequence[LinkState] = (ACCEPTED,), *,
         with_extra: bool = True, with_text: bool = True,
     ) -> list[LinkedItem]:
         """Items linked to epics (all present epics by default), with how.
@@ -544,7 +565,7 @@ class Store:
         stmt = (
             sa.select(LINKS.c.epic_key, ITEMS.c.text)
             .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
-            .where(LINKS.c.method == "manual", LINKS.c.state == "accepted", ITEMS.c.deleted.is_(False))
+            .where(LINKS.c.method == MANUAL, LINKS.c.state == ACCEPTED, ITEMS.c.deleted.is_(False))
             .order_by(LINKS.c.epic_key, LINKS.c.updated_at.desc())
         )
         out: dict[str, list[str]] = {}
@@ -580,7 +601,7 @@ class Store:
         with self._connect() as conn:
             stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.external_id, ITEMS.c.text).where(
                 ITEMS.c.deleted.is_(False)).order_by(ITEMS.c.id)
-            return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
+            return [(i, s, e, t) for i, s, e, t in conn.execute(stmt)]
 
     def links_of_epic(self, epic_key: str) -> dict[int, tuple[str, str, float]]:
         """item id -> (method, state, score) for one epic."""
@@ -600,9 +621,9 @@ class Store:
                 # heard back leaves the write planned too. Either way the next plan, made against
                 # Jira's live values, repeats it only if it did not land.
                 state="abandoned", error="the run that planned it stopped before recording whether it was applied"))
-            return conn.execute(sa.insert(RUNS).values(
-                started_at=utcnow(), status="running", host=host, pid=pid, dry_run=dry_run, summary={})
-            ).inserted_primary_key[0]
+            return int(conn.execute(sa.insert(RUNS).values(
+                started_at=utcnow(), status="running", host=host, pid=pid, dry_run=dry_run, summary={}
+            ).returning(RUNS.c.id)).scalar_one())
 
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
         with self.begin() as conn:
