@@ -1,0 +1,125 @@
+"""Linking quality on short answers (<= 12 words): bench/shortanswers/.
+
+239 short feedback answers across 18 epics (24 fit no epic), quoted from
+public GitHub feature requests and is22-dev app reviews (sources and licence
+notes in ``bench/shortanswers/README.md``). Each epic is fitted with its
+summary and description, as a new user would create it; every answer is
+scored with ``SimilarityModel.score`` (top 3), as the ``link`` stage does.
+
+Reported at the review threshold (``SUGGEST``) and the auto-link threshold
+(``AUTO_ACCEPT``):
+
+* recall: share of answers with an epic whose right epic is among the
+  candidates at or above the threshold;
+* precision: share of all candidates (for every answer, those with no epic
+  included) that are the right epic;
+* auto-links: the same at ``AUTO_ACCEPT``.
+
+Figures for all answers and without the 74 that come from is22-dev (they
+overlap the is22-dev benchmark; 28 reuse its labels). ``--show`` prints the
+misses and wrong candidates to read.
+
+    .venv/bin/python bench/shortanswers.py [--show] [--suggest 0.35] [--auto-accept 0.7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from demandsync.sync.linking import similarity as simmod
+from demandsync.sync.linking.similarity import Candidate, EpicProfile, SimilarityModel
+
+DATA = Path(__file__).resolve().parent / "shortanswers"
+
+
+@dataclass(frozen=True)
+class Answer:
+    id: str
+    text: str
+    epic: str
+    source: str
+
+    @property
+    def from_is22(self) -> bool:
+        return self.source.startswith("is22-dev")
+
+
+def load(data: Path = DATA) -> tuple[dict[str, EpicProfile], list[Answer]]:
+    with open(data / "epics.csv", newline="", encoding="utf-8") as f:
+        profiles = {r["key"]: EpicProfile(summary=r["summary"], description=r["description"]) for r in csv.DictReader(f)}
+    with open(data / "answers.csv", newline="", encoding="utf-8") as f:
+        answers = [Answer(r["id"], r["text"], r["epic"], r["source"]) for r in csv.DictReader(f)]
+    return profiles, answers
+
+
+@dataclass
+class Figures:
+    answers: int
+    with_epic: int
+    found: int
+    candidates: int
+    right: int
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.with_epic if self.with_epic else float("nan")
+
+    @property
+    def precision(self) -> float:
+        return self.right / self.candidates if self.candidates else float("nan")
+
+
+def figures(answers: list[Answer], cands: list[list[Candidate]], threshold: float) -> Figures:
+    found = right = n = 0
+    for a, cs in zip(answers, cands, strict=True):
+        keys = [c.epic_key for c in cs if c.score >= threshold]
+        n += len(keys)
+        right += sum(1 for k in keys if k == a.epic)
+        found += bool(a.epic) and a.epic in keys
+    return Figures(len(answers), sum(1 for a in answers if a.epic), found, n, right)
+
+
+def report(model: SimilarityModel, answers: list[Answer], suggest: float, auto: float, show: bool) -> dict[str, float]:
+    cands = model.score([a.text for a in answers], top_k=3, min_score=min(suggest, auto))
+    out: dict[str, float] = {}
+    for label, keep in (("all answers", lambda a: True), ("without is22-dev", lambda a: not a.from_is22)):
+        idx = [i for i, a in enumerate(answers) if keep(a)]
+        sub, sub_c = [answers[i] for i in idx], [cands[i] for i in idx]
+        s, x = figures(sub, sub_c, suggest), figures(sub, sub_c, auto)
+        print(f"{label:<17} ({s.answers} answers, {s.with_epic} with an epic)")
+        print(f"  suggest >= {suggest:.2f}: right epic among candidates {s.found:3d}/{s.with_epic} = {s.recall:.3f}   "
+              f"candidates right {s.right:3d}/{s.candidates} = {s.precision:.3f}")
+        print(f"  auto    >= {auto:.2f}: right epic auto-linked      {x.found:3d}/{x.with_epic} = {x.recall:.3f}   "
+              f"auto-links right {x.right:3d}/{x.candidates} = {x.precision:.3f}")
+        out.setdefault("recall", s.recall)
+        out.setdefault("precision", s.precision)
+        out.setdefault("auto_precision", x.precision)
+    if show:
+        print("\nmisses and wrong candidates (score, epic):")
+        for a, cs in zip(answers, cands, strict=True):
+            got = [(round(c.score, 2), c.epic_key) for c in cs if c.score >= suggest]
+            if (a.epic and a.epic not in [k for _, k in got]) or any(k != a.epic for _, k in got):
+                print(f"  {a.id} [{a.epic or '-':>5}] {a.text[:70]!r:<72} {got}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--suggest", type=float, default=simmod.SUGGEST)
+    ap.add_argument("--auto-accept", type=float, default=simmod.AUTO_ACCEPT)
+    ap.add_argument("--show", action="store_true", help="print misses and wrong candidates")
+    args = ap.parse_args(argv)
+    print("$ " + " ".join([".venv/bin/python", "bench/shortanswers.py", *(argv if argv is not None else sys.argv[1:])]))
+    profiles, answers = load(args.data)
+    model = SimilarityModel().fit(profiles)
+    report(model, answers, args.suggest, args.auto_accept, args.show)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
