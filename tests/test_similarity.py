@@ -211,3 +211,20 @@ def test_background_corpus_weights_terms_and_enters_fingerprint() -> None:
     assert with_bg.fingerprint() == SimilarityModel().fit(PROFILES, background=list(reversed(corpus))).fingerprint()
     c = best(with_bg, "listen offline")
     assert c is not None and c.epic_key == "APP-1"
+
+
+def test_a_single_huge_word_is_linked_with_bounded_work(model: SimilarityModel) -> None:
+    """One feedback answer that is a 1.2M-letter "word" (a pasted blob) made the
+    compound search slice it at every position: minutes of work. Now such a word
+    is never split nor fuzzy-matched, and ordinary compounds still are."""
+    from demandsync.sync.linking.similarity import MAX_WORD_LEN, compound_splits
+
+    huge = ("darkmodeofflinelistening" * 50_000)[:1_200_000]
+    assert len(compound_splits(huge, max_part=30)) == 0
+    assert len(compound_splits("a" * (MAX_WORD_LEN + 1), max_part=30)) == 0
+    assert list(compound_splits("darkmode", max_part=12)) == [3, 4, 5]  # "dar|kmode" .. "darkm|ode"
+    assert model.score([huge], top_k=3, min_score=0.0) == [[]]
+    # the same huge word beside real words: the real words still link
+    c = best(model, f"{huge} please add a dark mode")
+    assert c is not None and c.epic_key == "APP-2"
+    assert best(model, "pls darkmode").epic_key == "APP-2"  # type: ignore[union-attr]

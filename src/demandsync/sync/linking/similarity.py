@@ -101,6 +101,13 @@ CAL_LENGTH = -1.01
 FUZZY_MIN_DICE = 0.75
 FUZZY_MIN_LEN = 5
 
+# A "word" longer than this is not a word (a pasted blob, base64, a URL with
+# its punctuation lost): it is looked up as is, but never split into a
+# compound nor fuzzy-matched. Both of those cost time in the word's length
+# (the compound search was quadratic: a single 1.2M-character feedback answer
+# took minutes), and no epic is named with a 40-letter word.
+MAX_WORD_LEN = 40
+
 # score(): top_k up to this uses repeated argmax instead of argpartition.
 _ARGMAX_TOP_K = 8
 
@@ -168,6 +175,16 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def compound_splits(word: str, max_part: int) -> range:
+    """Where ``word`` may split into two known words of at most ``max_part``
+    letters each (and at least 3): empty for words over ``MAX_WORD_LEN``, so
+    the work per word is bounded, whatever its length."""
+    n = len(word)
+    if n > MAX_WORD_LEN or n > 2 * max_part:
+        return range(0)
+    return range(max(3, n - max_part), min(n - 2, max_part + 1))
+
+
 def _trigrams(word: str) -> set[str]:
     return set(textnorm.char_ngrams(word, (3,)))
 
@@ -189,6 +206,7 @@ class SimilarityModel:
         self._key_index: dict[str, int] = {}
         self._vocab: dict[str, int] = {}  # stem -> column
         self._surface: frozenset[str] = frozenset()  # folded epic words, for compounds
+        self._surface_max = 0  # length of the longest of them
         self._q: sp.csr_matrix = sp.csr_matrix((0, 0))  # epics x stems, rows sum to 1
         self._q_t: sp.csr_matrix = sp.csr_matrix((0, 0))  # stems x epics, light stems only
         self._heavy: np.ndarray = np.zeros(0, dtype=np.int64)
@@ -243,6 +261,7 @@ class SimilarityModel:
             fields.append(fw)
             titles.append(tw)
         self._surface = frozenset(surface)
+        self._surface_max = max(map(len, surface), default=0)
         bg = [set(textnorm.content_terms(t)) for t in background]
         self._q, self._vocab = self._profile_matrix(titles, fields, bg)
         self._split_heavy()
@@ -372,7 +391,7 @@ class SimilarityModel:
                 continue
             # a compound of two epic words: "darkmode", "playlistshuffle"
             parts: tuple[tuple[int, float], ...] = ()
-            for i in range(3, len(w) - 2):
+            for i in compound_splits(w, self._surface_max):
                 a, b = w[:i], w[i:]
                 if a in surface and b in surface:
                     sa, sb = vocab.get(textnorm.stem(a)), vocab.get(textnorm.stem(b))
@@ -380,7 +399,7 @@ class SimilarityModel:
                         parts = ((sa, 1.0), (sb, 1.0))
                         break
             found[w] = parts
-            if not parts and self.params.fuzzy and len(w) >= FUZZY_MIN_LEN and w.isalpha():
+            if not parts and self.params.fuzzy and FUZZY_MIN_LEN <= len(w) <= MAX_WORD_LEN and w.isalpha():
                 unknown.append(w)
         if unknown and self._stem_grams.shape[0]:
             found.update(self._fuzzy_match(unknown))
