@@ -18,11 +18,14 @@ were chosen). The wrong auto-links are printed to be read: the judgments are
 pooled from lexical tools and miss some. Last, "learning": some relevant
 reviews become an epic's ``accepted_texts`` and the others are ranked.
 
-Options: ``--background`` (IDF also over the app's reviews, as the engine
-can do with ``fit(..., background=)``), ``--no-fuzzy``, ``--stemmer
-snowball`` (needs snowballstemmer importable; comparison only).
+As the engine does, IDF counts the app's reviews too (``fit(...,
+background=)``); ``--no-background``: over the features only. Options:
+``--no-fuzzy``, ``--stemmer snowball`` (needs snowballstemmer importable;
+comparison only). ``--fit-calibration`` fits the long-text calibration (texts
+of more than ``SHORT_MAX`` content words; short texts have their own, fitted
+by ``bench/shortanswers.py``).
 
-    .venv/bin/python bench/linking.py [--data DIR] [--fit-calibration] [--background]
+    .venv/bin/python bench/linking.py [--data DIR] [--fit-calibration] [--no-background]
 """
 
 from __future__ import annotations
@@ -38,7 +41,16 @@ import numpy as np
 from demandsync.sync.linking import similarity as simmod
 from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel, SimilarityParams
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "is22-dev"
+
+def _default_data() -> Path:
+    """``shared/realdata/is22-dev`` beside the checkout (or a worktree of it)."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "realdata" / "is22-dev").is_dir():
+            return parent / "shared" / "realdata" / "is22-dev"
+    return Path("/work/shared/realdata/is22-dev")
+
+
+DEFAULT_DATA = _default_data()
 
 
 @dataclass
@@ -188,7 +200,8 @@ def pairs(apps: list[App], params: SimilarityParams, background: bool) -> dict[s
         xs, ys = [], []
         for feat in app.judged:
             e = keys.index(feat)
-            mask = pf.raw[:, e] > 0  # zero-overlap pairs score 0 by rule; not fitted
+            # zero-overlap pairs score 0 by rule; short texts have their own calibration
+            mask = (pf.raw[:, e] > 0) & (pf.n_terms > params.short_max)
             x = np.column_stack([pf.raw[:, e], np.log1p(pf.n_terms)])[mask]
             y = np.array([rid in app.relevant[feat] for rid in app.review_ids])[mask]
             xs.append(x)
@@ -256,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--auto-accept", type=float, default=simmod.AUTO_ACCEPT)
     ap.add_argument("--suggest", type=float, default=simmod.SUGGEST)
     ap.add_argument("--top-k", type=int, default=3)
-    ap.add_argument("--background", action="store_true", help="IDF also over the app's reviews")
+    ap.add_argument("--no-background", dest="background", action="store_false",
+                    help="IDF over the features only (the engine also counts the items)")
     ap.add_argument("--no-fuzzy", action="store_true", help="no typo/compound matching")
     ap.add_argument("--stemmer", choices=("light", "snowball"), default="light")
     ap.add_argument("--fit-calibration", action="store_true")
@@ -281,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         x_all = np.vstack([data[a.name][0] for a in apps])
         y_all = np.concatenate([data[a.name][1] for a in apps])
         cal = fit_logistic(x_all, y_all)
-        print(f"calibration fitted on all apps: CAL_BIAS={cal[0]} CAL_RAW={cal[1]} CAL_LENGTH={cal[2]}")
+        print(f"long-text calibration fitted on all apps: CAL_BIAS={cal[0]} CAL_RAW={cal[1]} CAL_LENGTH={cal[2]}")
         print()
         print("leave-one-app-out (calibration fitted on the other three apps):")
         print(f"{'held out':<9} {'calibration':<30} {'R-prec':>6} {'MAP':>6} {'auto P':>6} {'auto R':>6} {'#auto':>5} {'sugg P':>6} {'sugg R':>6}")

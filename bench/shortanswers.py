@@ -19,7 +19,18 @@ Figures for all answers and without the 74 that come from is22-dev (they
 overlap the is22-dev benchmark; 28 reuse its labels). ``--show`` prints the
 misses and wrong candidates to read.
 
-    .venv/bin/python bench/shortanswers.py [--show] [--suggest 0.35] [--auto-accept 0.7]
+As the engine does, IDF is computed over the epics and the items (here the
+answers; ``--no-background``: epics only).
+
+``--fit-calibration`` fits the short-text calibration (bias, epic coverage,
+item coverage, length) on the answers without the is22-dev ones (answers x
+epics sharing a term) and prints ``CAL_SHORT`` to paste into
+``similarity.py``. Then it reports **held-out** figures: the 18 epics in
+three folds of six; for each fold the calibration is fitted on the short
+answers of the other two folds (the no-epic answers dealt round-robin), and
+the fold's answers are scored with it.
+
+    .venv/bin/python bench/shortanswers.py [--show] [--suggest 0.35] [--auto-accept 0.7] [--fit-calibration]
 """
 
 from __future__ import annotations
@@ -27,11 +38,13 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from demandsync.sync.linking import similarity as simmod
-from demandsync.sync.linking.similarity import Candidate, EpicProfile, SimilarityModel
+from demandsync.sync.linking.similarity import Candidate, EpicProfile, SimilarityModel, SimilarityParams
 
 DATA = Path(__file__).resolve().parent / "shortanswers"
 
@@ -107,16 +120,81 @@ def report(model: SimilarityModel, answers: list[Answer], suggest: float, auto: 
     return out
 
 
+def fitted(profiles: dict[str, EpicProfile], answers: list[Answer], params: SimilarityParams, background: bool) -> SimilarityModel:
+    """The model as the engine fits it: IDF also over the items (here: the answers)."""
+    return SimilarityModel(params).fit(profiles, background=[a.text for a in answers] if background else ())
+
+
+def answer_pairs(model: SimilarityModel, answers: list[Answer]) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) over short answers x epics sharing a term: X = [raw, item, ln(1+n)]."""
+    pf = model.features([a.text for a in answers])
+    xs, ys = [], []
+    for i, a in enumerate(answers):
+        if pf.n_terms[i] > model.params.short_max:
+            continue
+        for e, k in enumerate(model.epic_keys):
+            if pf.raw[i, e] > 0:
+                xs.append((pf.raw[i, e], min(pf.item[i, e], 1.0), np.log1p(pf.n_terms[i])))
+                ys.append(int(k == a.epic))
+    return np.array(xs).reshape(-1, 3), np.array(ys, dtype=int)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
+    b = lr.coef_[0]
+    return (round(float(lr.intercept_[0]), 2), round(float(b[0]), 2), round(float(b[1]), 2), round(float(b[2]), 2))
+
+
+def cross_validate(profiles: dict[str, EpicProfile], answers: list[Answer], args: argparse.Namespace) -> None:
+    params = SimilarityParams()
+    pool = fitted(profiles, answers, params, args.background)
+    train_pool = [a for a in answers if not a.from_is22]
+    cal = fit_logistic(*answer_pairs(pool, train_pool))
+    print(f"short-text calibration fitted on the non-is22 short answers: CAL_SHORT = {cal}\n")
+    keys = sorted(profiles, key=lambda k: int(k.split("-")[1]))
+    fold_of = {k: i % 3 for i, k in enumerate(keys)}
+    negatives = [a for a in answers if not a.epic]
+    neg_fold = {a.id: i % 3 for i, a in enumerate(negatives)}
+
+    def fold(a: Answer) -> int:
+        return fold_of[a.epic] if a.epic else neg_fold[a.id]
+
+    held_answers: list[Answer] = []
+    held_cands: list[list[Candidate]] = []
+    for f in range(3):
+        cal_f = fit_logistic(*answer_pairs(pool, [a for a in train_pool if fold(a) != f]))
+        model = fitted(profiles, answers, replace(params, calibration_short=cal_f), args.background)
+        test = [a for a in answers if fold(a) == f]
+        held_answers += test
+        held_cands += model.score([a.text for a in test], top_k=3, min_score=min(args.suggest, args.auto_accept))
+        print(f"fold {f}: CAL_SHORT {cal_f}, {len(test)} held-out answers")
+    print("\nheld-out figures (each answer scored by a calibration fitted without its epic's answers):")
+    for label, keep in (("all answers", lambda a: True), ("without is22-dev", lambda a: not a.from_is22)):
+        idx = [i for i, a in enumerate(held_answers) if keep(a)]
+        sub, sub_c = [held_answers[i] for i in idx], [held_cands[i] for i in idx]
+        s_, x_ = figures(sub, sub_c, args.suggest), figures(sub, sub_c, args.auto_accept)
+        print(f"  {label:<17} suggest recall {s_.recall:.3f} precision {s_.precision:.3f} ({s_.candidates} candidates)   "
+              f"auto recall {x_.recall:.3f} precision {x_.precision:.3f} ({x_.candidates} auto-links)")
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--suggest", type=float, default=simmod.SUGGEST)
     ap.add_argument("--auto-accept", type=float, default=simmod.AUTO_ACCEPT)
     ap.add_argument("--show", action="store_true", help="print misses and wrong candidates")
+    ap.add_argument("--fit-calibration", action="store_true", help="fit the calibration; held-out figures")
+    ap.add_argument("--no-background", dest="background", action="store_false",
+                    help="IDF over the epics only (the engine also counts the items)")
     args = ap.parse_args(argv)
     print("$ " + " ".join([".venv/bin/python", "bench/shortanswers.py", *(argv if argv is not None else sys.argv[1:])]))
     profiles, answers = load(args.data)
-    model = SimilarityModel().fit(profiles)
+    if args.fit_calibration:
+        cross_validate(profiles, answers, args)
+    model = fitted(profiles, answers, SimilarityParams(), args.background)
     report(model, answers, args.suggest, args.auto_accept, args.show)
     return 0
 

@@ -69,14 +69,19 @@ def test_calibration_is_monotone_and_bounded() -> None:
     m = SimilarityModel().fit(PROFILES)
     raw = np.linspace(0.0, 1.0, 101)
     for n in (1, 5, 20, 200):
-        s = m._calibrate(raw, np.full_like(raw, n))
-        assert np.all((s >= 0.0) & (s <= 1.0))
-        assert np.all(np.diff(s[1:]) > 0)  # strictly increasing in coverage
+        for item in (0.0, 0.5, 1.0):
+            s = m._calibrate(m._logit(raw, np.full_like(raw, item), np.full_like(raw, n)))
+            assert np.all((s >= 0.0) & (s <= 1.0))
+            assert np.all(np.diff(s[1:]) > 0)  # strictly increasing in coverage of the epic
+    # short texts: saying more of what the epic says, and less of anything else, is stronger
+    short = np.array([3.0])
+    assert m._calibrate(m._logit(np.array([0.5]), np.array([1.0]), short)) > m._calibrate(
+        m._logit(np.array([0.5]), np.array([0.3]), short))
     # same coverage in a longer text is weaker evidence
-    short = m._calibrate(np.array([0.8]), np.array([5.0]))[0]
-    long_ = m._calibrate(np.array([0.8]), np.array([80.0]))[0]
-    assert long_ < short
-    assert m._calibrate(np.array([0.0]), np.array([3.0]))[0] == 0.0
+    long_ = m._calibrate(m._logit(np.array([0.8]), np.array([0.1]), np.array([80.0])))[0]
+    mid = m._calibrate(m._logit(np.array([0.8]), np.array([0.1]), np.array([20.0])))[0]
+    assert long_ < mid
+    assert m._calibrate(m._logit(np.array([0.0]), np.array([1.0]), np.array([3.0])))[0] == 0.0
     assert 0.0 < SUGGEST < AUTO_ACCEPT < 1.0
 
 

@@ -61,7 +61,7 @@ def decide(config: Config, ref_text: str, key: str, state: str, console: Console
 
 def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
     """The best candidate items for one epic, ranked, with their current link state."""
-    from demandsync.sync.linking.link import build_model
+    from demandsync.sync.linking.link import build_model, learned_from
 
     store = Store.open(config.store_url)
     try:
@@ -69,7 +69,7 @@ def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
         if key not in {e.key for e in epics}:
             raise typer.BadParameter(f"{key} is not an epic demandsync has seen; run `demandsync run` after creating it")
         items = store.item_texts()
-        model = build_model(epics, store.accepted_texts())
+        model = build_model(epics, learned_from(store, refresh=False))
         states = store.links_of_epic(key)
     finally:
         store.close()

@@ -89,10 +89,29 @@ __all__ = [
 AUTO_ACCEPT = 0.70
 SUGGEST = 0.35
 
-# Logistic calibration fitted on is22-dev (bench/linking.py --fit-calibration).
-CAL_BIAS = -3.29
-CAL_RAW = 6.16
-CAL_LENGTH = -1.01
+# Texts of at most SHORT_MAX content words are scored by the short-text
+# calibration, longer ones by the long-text one (see "Calibration" above).
+SHORT_MAX = 7
+
+# Long texts: fitted on is22-dev reviews of more than SHORT_MAX content words
+# (bench/linking.py --fit-calibration): (bias, epic coverage, length).
+CAL_BIAS = -3.32
+CAL_RAW = 5.7
+CAL_LENGTH = -0.85
+
+# Short texts: fitted on the short-answer benchmark without its is22-dev rows
+# (bench/shortanswers.py --fit-calibration): (bias, epic coverage, item
+# coverage, length).
+CAL_SHORT = (-1.53, 4.08, 5.2, -0.96)
+
+# A word no epic uses counts this share of the rarest word's IDF in an item's
+# own term weight (the denominator of the item-side coverage).
+UNKNOWN_SHARE = 1.0
+# ... and that weight is at least ITEM_FLOOR rare words: "I love WhatsApp"
+# says one common word, which an epic "WhatsApp call" covers, but that is not
+# saying much. (Measured: 2.0 keeps is22-dev's automatic links at 0.92
+# precision; without a floor they fall to 0.69.)
+ITEM_FLOOR = 2.0
 
 # An unknown item word counts as a misspelling of an epic word when their
 # 3-gram Dice similarity reaches this ("offlline"/"offline" = 0.77,
@@ -115,7 +134,7 @@ _ARGMAX_TOP_K = 8
 DENSE_MIN_EPICS = 64
 
 # Bumped whenever tokenising or scoring changes meaning, so fingerprints do.
-MODEL_VERSION = "2"
+MODEL_VERSION = "3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +146,9 @@ class EpicProfile:
     description: str = ""
     labels: Sequence[str] = ()
     accepted_texts: Sequence[str] = ()
+    #: Feedback a PM rejected for this epic (oldest first): its words that the
+    #: epic's own text and accepted feedback do not use count against the epic.
+    rejected_texts: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +171,20 @@ class SimilarityParams:
     # Only the newest accepted texts count: an epic with 5,000 accepted items
     # should not become a bag of every word users ever typed.
     accepted_cap: int = 200
+    #: How hard a rejected text pushes back: its own words' share of the
+    #: epic, times this, is subtracted from the coverage of items saying them.
+    rejected_weight: float = 0.5
     fuzzy: bool = True
+    acronyms: bool = True
     chunk_size: int = 2048
     threads: int = 2
+    unknown_share: float = UNKNOWN_SHARE
+    item_floor: float = ITEM_FLOOR
+    short_max: int = SHORT_MAX
+    #: Long texts: (bias, epic coverage, L), L = ln(1 + content words).
     calibration: tuple[float, float, float] = (CAL_BIAS, CAL_RAW, CAL_LENGTH)
+    #: Short texts: (bias, epic coverage, item coverage, L).
+    calibration_short: tuple[float, float, float, float] = CAL_SHORT
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +195,8 @@ class PairFeatures:
 
     raw: np.ndarray
     n_terms: np.ndarray
+    #: (items x epics): share of the item's own term weight the epic knows.
+    item: np.ndarray
 
 
 def _idf(df: np.ndarray, n_docs: int) -> np.ndarray:
@@ -183,6 +217,30 @@ def compound_splits(word: str, max_part: int) -> range:
     if n > MAX_WORD_LEN or n > 2 * max_part:
         return range(0)
     return range(max(3, n - max_part), min(n - 2, max_part + 1))
+
+
+_NUMBER_WORDS = {"two": "2", "three": "3", "four": "4"}
+
+
+def _acronyms(summary: str) -> dict[str, set[str]]:
+    """Initialisms an epic's name could be written as, with the stems they
+    stand for: "Single sign-on" -> "sso"; "Two-factor authentication" ->
+    "tfa" and "2fa". Runs of 2 to 5 words starting with a content word; only
+    from the summary (a description yields too many accidental ones)."""
+    ws = textnorm.words(summary)
+    out: dict[str, set[str]] = {}
+    for i, first in enumerate(ws):
+        if first in textnorm.STOP_WORDS or not first.isalpha():
+            continue
+        for j in range(i + 2, min(len(ws), i + 5) + 1):
+            run = ws[i:j]
+            if not all(w.isalpha() for w in run):
+                break
+            stems = {textnorm.stem(w) for w in run if w not in textnorm.STOP_WORDS and len(w) > 1}
+            for initials in {"".join(w[0] for w in run), "".join(_NUMBER_WORDS.get(w, w[0]) for w in run)}:
+                if len(initials) >= 3:
+                    out.setdefault(initials, set()).update(stems)
+    return out
 
 
 def _trigrams(word: str) -> set[str]:
@@ -215,6 +273,11 @@ class SimilarityModel:
         self._stem_grams: sp.csr_matrix = sp.csr_matrix((0, 0))  # grams x stems, binary
         self._stem_gram_count: np.ndarray = np.zeros(0)
         self._word_cache: dict[str, tuple[tuple[int, float], ...]] = {}
+        self._idf: np.ndarray = np.zeros(0)
+        self._idf_item: np.ndarray = np.zeros(0, dtype=np.float32)
+        self._idf_unknown = 1.0
+        self._item_floor = 1.0
+        self._acronym_terms: dict[str, tuple[tuple[int, float], ...]] = {}
         self._fingerprint = self._compute_fingerprint({})
 
     # ------------------------------------------------------------------ fit
@@ -234,7 +297,10 @@ class SimilarityModel:
         self._word_cache = {}
         fields: list[list[tuple[float, list[list[str]]]]] = []
         titles: list[list[tuple[float, list[list[str]]]]] = []
+        rejected: list[list[list[str]]] = []
+        support: list[set[str]] = []  # the stems of each epic's own text (not its accepted feedback)
         surface: set[str] = set()
+        acronyms: dict[str, set[str]] = {}
         for key in self._keys:
             prof = profiles[key]
             parts = [
@@ -245,6 +311,7 @@ class SimilarityModel:
             ]
             fw: list[tuple[float, list[list[str]]]] = []
             tw: list[tuple[float, list[list[str]]]] = []
+            own_terms: set[str] = set()
             for n_part, (weight, texts) in enumerate(parts):
                 if weight <= 0:
                     continue
@@ -256,14 +323,34 @@ class SimilarityModel:
                         terms.append([textnorm.stem(w) for w in ws])
                 if terms:
                     fw.append((weight, terms))
+                    if n_part < 3:
+                        own_terms.update(t for toks in terms for t in toks)
                     if n_part == 0:  # the summary: the epic's name (labels are tags, not words
                         tw.append((weight, terms))  # an item must repeat: they stay in the full view)
+            if p.acronyms:
+                for acr, stems in _acronyms(prof.summary or "").items():
+                    acronyms.setdefault(acr, set()).update(stems)
             fields.append(fw)
             titles.append(tw)
+            support.append(own_terms)
+            rejected.append([textnorm.content_terms(t) for t in self._rejected(prof)])
         self._surface = frozenset(surface)
         self._surface_max = max(map(len, surface), default=0)
         bg = [set(textnorm.content_terms(t)) for t in background]
-        self._q, self._vocab = self._profile_matrix(titles, fields, bg)
+        self._q, self._vocab, self._idf = self._profile_matrix(titles, fields, support, rejected, bg, p.rejected_weight)
+        self._idf_unknown = float(_idf(np.zeros(1), len(fields) + len(bg))[0])
+        self._item_floor = max(p.item_floor * self._idf_unknown, 1e-9)
+        # an item's own term weight leaves out the filler of requests ("feature", "add", "support"):
+        # "Feature request: add webhook support" says one thing, webhooks
+        self._idf_item = self._idf.astype(np.float32)
+        for w in textnorm.FILLER_WORDS:
+            j = self._vocab.get(textnorm.stem(w))
+            if j is not None:
+                self._idf_item[j] = 0.0
+        self._acronym_terms = {
+            a: tuple((self._vocab[t], 1.0) for t in sorted(st) if t in self._vocab)
+            for a, st in acronyms.items() if a not in surface
+        }
         self._split_heavy()
         self._fit_fuzzy_index()
         self._fingerprint = self._compute_fingerprint(profiles, background)
@@ -274,15 +361,28 @@ class SimilarityModel:
         texts = [t for t in (prof.accepted_texts or ()) if t and t.strip()]
         return texts[-cap:] if cap > 0 else []
 
+    def _rejected(self, prof: EpicProfile) -> list[str]:
+        cap = self.params.accepted_cap
+        texts = [t for t in (prof.rejected_texts or ()) if t and t.strip()]
+        return texts[-cap:] if cap > 0 and self.params.rejected_weight > 0 else []
+
     @staticmethod
     def _profile_matrix(
         titles: list[list[tuple[float, list[list[str]]]]],
         fields: list[list[tuple[float, list[list[str]]]]],
+        support: list[set[str]],
+        rejected: list[list[list[str]]],
         background: list[set[str]],
-    ) -> tuple[sp.csr_matrix, dict[str, int]]:
-        """Two views per epic, stacked: rows ``0..E-1`` the *name* view
-        (the summary), rows ``E..2E-1`` the *full* view (all fields).
-        Each row sums to 1: entry = the term's share of the epic.
+        rejected_weight: float,
+    ) -> tuple[sp.csr_matrix, dict[str, int], np.ndarray]:
+        """Three blocks of rows per epic, stacked: rows ``0..E-1`` the *name*
+        view (the summary), rows ``E..2E-1`` the *full* view (all fields),
+        rows ``2E..3E-1`` the IDF of every term of the epic's own text
+        (``support``: summary, description, labels; for the item-side
+        coverage. Accepted feedback is left out of it: a few accepted reviews
+        bring dozens of incidental words, and a short item saying two of them
+        is not about the epic). The two views' rows sum to 1: entry = the term's
+        share of the epic, minus the push-back of rejected feedback.
 
         Each text of a field becomes an IDF-weighted vector summing to 1; a
         field is the mean of its texts; a view is the weighted mean of its
@@ -292,6 +392,12 @@ class SimilarityModel:
         share would otherwise dilute it, and the calibration was fitted on
         epics known by name only), and matching the description or the
         accepted feedback can only add.
+
+        Rejected texts: each is an IDF-weighted vector summing to 1 like the
+        others; the terms of it that the epic's own fields do not use enter
+        both views negatively (mean over rejected texts, times
+        ``rejected_weight``), so an item repeating what a PM already turned
+        down for this epic scores lower, and one naming the epic still wins.
         """
         vocab: dict[str, int] = {}
         for fw in fields:
@@ -303,9 +409,15 @@ class SimilarityModel:
         for fw in fields:
             seen = {vocab[t] for _, texts in fw for toks in texts for t in toks}
             df[list(seen)] += 1
+        for rej in rejected:  # words only rejected texts use are columns too (negative)
+            for toks in rej:
+                for t in toks:
+                    vocab.setdefault(t, len(vocab))
+        df = np.concatenate([df, np.zeros(len(vocab) - len(df))])
         for doc in background:
             df[[vocab[t] for t in doc if t in vocab]] += 1
         idf = _idf(df, len(fields) + len(background))
+        n_epics = len(fields)
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
@@ -322,12 +434,25 @@ class SimilarityModel:
                     v = share * v / v.sum()
                     for i, x in zip(ids, v.tolist()):
                         acc[i] = acc.get(i, 0.0) + x
+            own = {vocab[t] for _, texts in fields[e % n_epics] for toks in texts for t in toks}
+            rej = [sorted(set(vocab[t] for t in toks)) for toks in rejected[e % n_epics] if toks]
+            for ids in rej:
+                v = idf[ids]
+                v = rejected_weight / len(rej) * v / v.sum()
+                for i, x in zip(ids, v.tolist()):
+                    if i not in own:
+                        acc[i] = acc.get(i, 0.0) - x
             for i, x in sorted(acc.items()):
                 rows.append(e)
                 cols.append(i)
                 vals.append(x)
-        q = sp.csr_matrix((vals, (rows, cols)), shape=(2 * len(fields), len(vocab)), dtype=np.float32)
-        return q, vocab
+            if e >= n_epics:  # the epic's own words, weighted by IDF
+                for i in sorted(vocab[t] for t in support[e - n_epics]):
+                    rows.append(e + n_epics)
+                    cols.append(i)
+                    vals.append(float(idf[i]))
+        q = sp.csr_matrix((vals, (rows, cols)), shape=(3 * n_epics, len(vocab)), dtype=np.float32)
+        return q, vocab, idf
 
     def _split_heavy(self) -> None:
         """Stems shared by many epics go to a small dense block.
@@ -349,14 +474,18 @@ class SimilarityModel:
         light.eliminate_zeros()
         self._q_t = light
 
-    def _raw(self, x: sp.csr_matrix) -> np.ndarray:
-        """(items x epics) raw coverage for encoded items ``x``: the better
-        of the name view and the full view."""
-        both = (x @ self._q_t).toarray()
+    def _raw(self, x: sp.csr_matrix, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(items x epics) raw coverage of the epic for encoded items ``x``
+        (the better of the name view and the full view) and coverage of the
+        item (the share of its term weight ``known`` that the epic uses)."""
+        blocks = (x @ self._q_t).toarray()
         if len(self._heavy):
-            both += x[:, self._heavy] @ self._q_heavy
+            blocks += x[:, self._heavy] @ self._q_heavy
         n_epics = len(self._keys)
-        return np.maximum(both[:, :n_epics], both[:, n_epics:])
+        raw = np.maximum(blocks[:, :n_epics], blocks[:, n_epics : 2 * n_epics])
+        item = blocks[:, 2 * n_epics :]
+        item /= np.maximum(known, self._item_floor)[:, None]
+        return raw, item
 
     def _fit_fuzzy_index(self) -> None:
         """3-gram index of the epic stems, for matching misspelt item words."""
@@ -389,8 +518,12 @@ class SimilarityModel:
             if sid is not None:
                 found[w] = ((sid, 1.0),)
                 continue
+            # an initialism of the epic's name: "sso" for "single sign-on"
+            parts: tuple[tuple[int, float], ...] = self._acronym_terms.get(w, ())
+            if parts:
+                found[w] = parts
+                continue
             # a compound of two epic words: "darkmode", "playlistshuffle"
-            parts: tuple[tuple[int, float], ...] = ()
             for i in compound_splits(w, self._surface_max):
                 a, b = w[:i], w[i:]
                 if a in surface and b in surface:
@@ -429,8 +562,10 @@ class SimilarityModel:
                 best[r] = (d, c)
         return {words[r]: ((c, float(d)),) for r, (d, c) in best.items()}
 
-    def _encode(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
-        """(items x epic stems) evidence in 0..1, and content-word counts.
+    def _encode(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        """(items x epic stems) evidence in 0..1, content-word counts, and each
+        item's total term weight (IDF of what it says; a word no epic uses
+        counts as the rarest).
 
         Python touches each token once (to give it a batch-local id) and each
         distinct word once per model (cached); the lift to epic stems is one
@@ -473,20 +608,37 @@ class SimilarityModel:
         f_mat = sp.csr_matrix((f_vals, (f_rows, f_cols)), shape=(len(batch_vocab), len(self._vocab)), dtype=np.float32)
         x = (w_mat @ f_mat).tocsr()
         np.minimum(x.data, 1.0, out=x.data)  # a stem said twice is still said once
-        return x, n_terms
+        filler = textnorm.FILLER_WORDS
+        unknown = np.fromiter((not cache[w] and w not in filler for w in batch_vocab), dtype=np.float32,
+                              count=len(batch_vocab))
+        weight = x @ self._idf_item + (w_mat @ unknown) * (self._idf_unknown * self.params.unknown_share)
+        return x, n_terms, np.asarray(weight, dtype=np.float64)
 
-    def _calibrate(self, raw: np.ndarray, n_terms: np.ndarray) -> np.ndarray:
+    def _logit(self, raw: np.ndarray, item: np.ndarray, n_terms: np.ndarray) -> np.ndarray:
+        """The calibrated logit per pair (``n_terms`` one per row); -inf for
+        pairs that share nothing, or whose rejected words outweigh the rest."""
         b0, b_raw, b_len = self.params.calibration
-        z = b0 + b_raw * raw + b_len * np.log1p(n_terms)
-        return np.where(raw > 0.0, _sigmoid(z), 0.0)
+        s0, s_raw, s_item, s_len = self.params.calibration_short
+        length = np.log1p(n_terms)
+        long_ = b0 + b_len * length + b_raw * raw
+        short = s0 + s_len * length + s_raw * raw + s_item * np.minimum(item, 1.0)
+        z = np.where(n_terms <= self.params.short_max, short, long_)
+        return np.where(raw > 0.0, z, -np.inf)
+
+    @staticmethod
+    def _calibrate(z: np.ndarray) -> np.ndarray:
+        """Probability from the logit; exactly 0 for pairs sharing nothing."""
+        return np.where(np.isfinite(z), _sigmoid(np.where(np.isfinite(z), z, 0.0)), 0.0)
 
     # ---------------------------------------------------------------- query
     def features(self, texts: Sequence[str]) -> PairFeatures:
         """Dense raw similarity and item lengths for all (text, epic) pairs."""
         if not texts or not self._keys:
-            return PairFeatures(raw=np.zeros((len(texts), len(self._keys))), n_terms=np.zeros(len(texts)))
-        x, n_terms = self._encode(texts)
-        return PairFeatures(raw=self._raw(x).astype(np.float64), n_terms=n_terms)
+            zero = np.zeros((len(texts), len(self._keys)))
+            return PairFeatures(raw=zero, n_terms=np.zeros(len(texts)), item=zero.copy())
+        x, n_terms, known = self._encode(texts)
+        raw, item = self._raw(x, known)
+        return PairFeatures(raw=raw.astype(np.float64), n_terms=n_terms, item=item.astype(np.float64))
 
     def score(self, texts: Sequence[str], top_k: int = 3, min_score: float = 0.2) -> list[list[Candidate]]:
         """Best epics per text (best first): at most ``top_k``, each scoring at
@@ -501,8 +653,8 @@ class SimilarityModel:
 
         def one(span: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray]:
             lo, hi = span
-            x, n_terms = self._encode(texts[lo:hi])
-            raw = self._raw(x)
+            x, n_terms, known = self._encode(texts[lo:hi])
+            raw = self._logit(*self._raw(x, known), n_terms[:, None])
             if k <= _ARGMAX_TOP_K:
                 # k passes of argmax beat argpartition ~4x for small k; argmax
                 # takes the first maximum, so ties go to epic key order.
@@ -519,7 +671,7 @@ class SimilarityModel:
                 order = np.lexsort((idx, -top), axis=1)  # ties: epic key order, reproducible
                 idx = np.take_along_axis(idx, order, axis=1)
                 top = np.take_along_axis(top, order, axis=1)
-            return lo, idx, self._calibrate(top, n_terms[:, None])
+            return lo, idx, self._calibrate(top)
 
         # Two threads: one tokenises (Python, holds the GIL) while the other
         # multiplies/partitions (scipy/numpy, release it). Chunks are
@@ -545,13 +697,17 @@ class SimilarityModel:
         e = self._key_index.get(epic_key)
         if e is None or not texts or limit <= 0:
             return []
-        cols = self._q[[e, e + len(self._keys)]].T.tocsr()
+        n_epics = len(self._keys)
+        cols = self._q[[e, e + n_epics, e + 2 * n_epics]].T.tocsr()
         scores = np.zeros(len(texts))
-        chunk = max(1, self.params.chunk_size) * 8  # two columns: chunks can be larger
+        chunk = max(1, self.params.chunk_size) * 8  # three columns: chunks can be larger
         for lo in range(0, len(texts), chunk):
             hi = min(len(texts), lo + chunk)
-            x, n_terms = self._encode(texts[lo:hi])
-            scores[lo:hi] = self._calibrate((x @ cols).toarray().max(axis=1), n_terms)
+            x, n_terms, known = self._encode(texts[lo:hi])
+            b = (x @ cols).toarray()
+            raw = np.maximum(b[:, :1], b[:, 1:2])
+            item = b[:, 2:] / np.maximum(known, self._item_floor)[:, None]
+            scores[lo:hi] = self._calibrate(self._logit(raw, item, n_terms[:, None]))[:, 0]
         order = np.argsort(-scores, kind="stable")[:limit]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0.0]
 
@@ -565,7 +721,8 @@ class SimilarityModel:
             # chunk_size/threads change speed, never results
             "params": {k: v for k, v in asdict(self.params).items() if k not in ("chunk_size", "threads")},
             "profiles": [
-                [k, profiles[k].summary or "", profiles[k].description or "", sorted(profiles[k].labels or ()), self._accepted(profiles[k])]
+                [k, profiles[k].summary or "", profiles[k].description or "", sorted(profiles[k].labels or ()),
+                 self._accepted(profiles[k]), self._rejected(profiles[k])]
                 for k in sorted(profiles)
             ],
         }
