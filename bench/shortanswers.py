@@ -180,6 +180,42 @@ def cross_validate(profiles: dict[str, EpicProfile], answers: list[Answer], args
     print()
 
 
+def learning(profiles: dict[str, EpicProfile], answers: list[Answer], args: argparse.Namespace, n_review: int,
+             params: SimilarityParams | None = None) -> None:
+    """A PM runs ``suggest`` for every epic, reviews its top ``n_review``
+    answers, accepts the right ones and rejects the others; the model is
+    refitted with the decisions and scores the answers nobody decided."""
+    params = params or SimilarityParams()
+    plain = fitted(profiles, answers, params, args.background)
+    texts = [a.text for a in answers]
+    decided: set[int] = set()
+    accepted: dict[str, list[str]] = {}
+    rejected: dict[str, list[str]] = {}
+    for key in profiles:
+        for i, _ in plain.rank_items(key, texts, limit=n_review):
+            decided.add(i)
+            (accepted if answers[i].epic == key else rejected).setdefault(key, []).append(texts[i])
+    rest = [i for i in range(len(answers)) if i not in decided]
+    sub = [answers[i] for i in rest]
+    print(f"learning from decisions: the top {n_review} answers of each epic's `suggest` decided "
+          f"({len(decided)} answers); figures on the {len(rest)} others:")
+    bg = texts if args.background else ()
+    variants = {
+        "no decisions": plain,
+        "+ accepted": SimilarityModel(params).fit(
+            {k: replace(p, accepted_texts=accepted.get(k, [])) for k, p in profiles.items()}, background=bg),
+        "+ accepted + rejected": SimilarityModel(params).fit(
+            {k: replace(p, accepted_texts=accepted.get(k, []), rejected_texts=rejected.get(k, []))
+             for k, p in profiles.items()}, background=bg),
+    }
+    for label, model in variants.items():
+        cands = model.score([a.text for a in sub], top_k=3, min_score=min(args.suggest, args.auto_accept))
+        s_, x_ = figures(sub, cands, args.suggest), figures(sub, cands, args.auto_accept)
+        print(f"  {label:<22} suggest recall {s_.recall:.3f} precision {s_.precision:.3f}   "
+              f"auto recall {x_.recall:.3f} precision {x_.precision:.3f}")
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DATA)
@@ -196,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         cross_validate(profiles, answers, args)
     model = fitted(profiles, answers, SimilarityParams(), args.background)
     report(model, answers, args.suggest, args.auto_accept, args.show)
+    print()
+    for n in (3, 5):
+        learning(profiles, answers, args, n)
     return 0
 
 

@@ -79,8 +79,22 @@ def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
         item_id, source, external_id, text = items[index]
         method, state, _ = states.get(item_id, ("", "unlinked", 0.0))
         rows.append({"source": source, "item_id": external_id, "score": round(float(score), 3),
-                     "state": state, "method": method, "text": text})
+                     "state": state, "method": method, "text": text,
+                     "why": [str(ev) for ev in model.evidence(text, key)]})
     return rows
+
+
+def similarity_evidence(config: Config, key: str, texts: list[str]) -> list[list[str]]:
+    """For ``explain``: the words that carried each text's similarity score for ``key``
+    (recomputed with the model the last run used: same epics, decisions and word weights)."""
+    from demandsync.sync.linking.link import build_model, learned_from
+
+    store = Store.open(config.store_url)
+    try:
+        model = build_model(store.epics(), learned_from(store, refresh=False))
+    finally:
+        store.close()
+    return [[str(ev) for ev in model.evidence(t, key)] for t in texts]
 
 
 def review_queue(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
@@ -160,7 +174,8 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
         console.print(f"{len(rows)} candidate(s) for {key}; link with `demandsync link SOURCE:ITEM_ID {key}`",
                       highlight=False)
         for r in rows:
-            console.print(f"{r['score']:.2f}  {r['state']:<9} {r['source']}:{r['item_id']}", highlight=False)
+            why = f"  matched: {', '.join(r['why'])}" if r["why"] else ""
+            console.print(f"{r['score']:.2f}  {r['state']:<9} {r['source']}:{r['item_id']}{why}", highlight=False)
             console.print(f"      {r['text'][:160]}", highlight=False, soft_wrap=True)
 
     @app.command()

@@ -175,6 +175,13 @@ def explain(
     rows = [{"source": i.source, "item_id": i.external_id, "requester": i.requester, "account": i.account,
              "created_at": i.created_at, "method": i.method, "score": i.score, "state": i.state,
              "text": i.text[:80]} for i in items]
+    if any(i.method == "similarity" for i in items):  # the words that carried each similarity score
+        from demandsync.cli.links import similarity_evidence
+
+        whys = similarity_evidence(cfg, key, [i.text if i.method == "similarity" else "" for i in items])
+        for r, why in zip(rows, whys, strict=True):
+            if why:
+                r["why"] = why
     if as_json:
         _print_json({"epic": key, "summary": epic["summary"], "demand": epic["demand"], "items": rows})
         return
@@ -185,7 +192,9 @@ def explain(
         if r["account"]:
             who += f" ({r['account']})"
         when = r["created_at"].date().isoformat() if r["created_at"] else "no date"
-        out.print(f"- {r['source']}:{r['item_id']}  {who}  {r['method']} {r['score']:.2f}  {when}", highlight=False)
+        why = f"  matched: {', '.join(r['why'])}" if r.get("why") else ""
+        out.print(f"- {r['source']}:{r['item_id']}  {who}  {r['method']} {r['score']:.2f}  {when}{why}",
+                  highlight=False)
         out.print(f"    {r['text']}", highlight=False, soft_wrap=True)
 
 

@@ -82,6 +82,9 @@ class LinkStats:
 
 #: How many stored items the word weights count (a deterministic, evenly spread sample).
 BACKGROUND_SIZE = 2000
+#: Below this many items, word weights count the epics only: in a store of a dozen answers
+#: that all ask for dark mode, "dark" is not a common word, it is the request.
+BACKGROUND_MIN = 200
 
 
 @dataclass(slots=True)
@@ -101,8 +104,10 @@ def background_texts(store: Store, refresh: bool = True) -> list[str]:
     for read-only commands, draws without saving): a new sample changes the
     linker's fingerprint, which relinks every item.
     """
-    meta = store.get_meta("linker_background") or {}
     count = store.count_items()
+    if count < BACKGROUND_MIN:
+        return []
+    meta = store.get_meta("linker_background") or {}
     base = int(meta.get("items", 0))
     ids = meta.get("ids")
     if ids is None or count >= 2 * base or 2 * count < base:

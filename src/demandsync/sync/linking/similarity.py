@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -75,6 +76,7 @@ __all__ = [
     "SUGGEST",
     "Candidate",
     "EpicProfile",
+    "Evidence",
     "PairFeatures",
     "SimilarityModel",
     "SimilarityParams",
@@ -160,6 +162,22 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """One word of an item that carried (or, negative, held back) its score
+    for an epic: ``word`` as the item says it, ``means`` the epic's word it
+    was matched to when not the same word ("offlline" -> "offline", "sso" ->
+    "single sign"), ``weight`` its share of the calibrated logit."""
+
+    word: str
+    means: str
+    weight: float
+
+    def __str__(self) -> str:
+        shown = f"{self.word}->{self.means}" if self.means else self.word
+        return shown if self.weight >= 0 else f"-{shown}"
+
+
+@dataclass(frozen=True, slots=True)
 class SimilarityParams:
     """Knobs of the profile and the calibration. The defaults are the
     measured ones; every field goes into the fingerprint."""
@@ -173,7 +191,7 @@ class SimilarityParams:
     accepted_cap: int = 200
     #: How hard a rejected text pushes back: its own words' share of the
     #: epic, times this, is subtracted from the coverage of items saying them.
-    rejected_weight: float = 0.5
+    rejected_weight: float = 0.25
     fuzzy: bool = True
     acronyms: bool = True
     chunk_size: int = 2048
@@ -222,13 +240,13 @@ def compound_splits(word: str, max_part: int) -> range:
 _NUMBER_WORDS = {"two": "2", "three": "3", "four": "4"}
 
 
-def _acronyms(summary: str) -> dict[str, set[str]]:
+def _acronyms(summary: str) -> dict[str, list[str]]:
     """Initialisms an epic's name could be written as, with the stems they
     stand for: "Single sign-on" -> "sso"; "Two-factor authentication" ->
     "tfa" and "2fa". Runs of 2 to 5 words starting with a content word; only
     from the summary (a description yields too many accidental ones)."""
     ws = textnorm.words(summary)
-    out: dict[str, set[str]] = {}
+    out: dict[str, list[str]] = {}
     for i, first in enumerate(ws):
         if first in textnorm.STOP_WORDS or not first.isalpha():
             continue
@@ -236,10 +254,11 @@ def _acronyms(summary: str) -> dict[str, set[str]]:
             run = ws[i:j]
             if not all(w.isalpha() for w in run):
                 break
-            stems = {textnorm.stem(w) for w in run if w not in textnorm.STOP_WORDS and len(w) > 1}
+            stems = [textnorm.stem(w) for w in run if w not in textnorm.STOP_WORDS and len(w) > 1]
             for initials in {"".join(w[0] for w in run), "".join(_NUMBER_WORDS.get(w, w[0]) for w in run)}:
                 if len(initials) >= 3:
-                    out.setdefault(initials, set()).update(stems)
+                    known = out.setdefault(initials, [])
+                    known.extend(t for t in stems if t not in known)
     return out
 
 
@@ -267,6 +286,7 @@ class SimilarityModel:
         self._surface_max = 0  # length of the longest of them
         self._q: sp.csr_matrix = sp.csr_matrix((0, 0))  # epics x stems, rows sum to 1
         self._q_t: sp.csr_matrix = sp.csr_matrix((0, 0))  # stems x epics, light stems only
+        self._s_t: sp.csr_matrix = sp.csr_matrix((0, 0))  # stems x epics, IDF of the epic's own words
         self._heavy: np.ndarray = np.zeros(0, dtype=np.int64)
         self._q_heavy: np.ndarray = np.zeros((0, 0), dtype=np.float32)
         self._gram_vocab: dict[str, int] = {}
@@ -278,6 +298,7 @@ class SimilarityModel:
         self._idf_unknown = 1.0
         self._item_floor = 1.0
         self._acronym_terms: dict[str, tuple[tuple[int, float], ...]] = {}
+        self._display: dict[str, str] = {}
         self._fingerprint = self._compute_fingerprint({})
 
     # ------------------------------------------------------------------ fit
@@ -300,7 +321,7 @@ class SimilarityModel:
         rejected: list[list[list[str]]] = []
         support: list[set[str]] = []  # the stems of each epic's own text (not its accepted feedback)
         surface: set[str] = set()
-        acronyms: dict[str, set[str]] = {}
+        acronyms: dict[str, list[str]] = {}
         for key in self._keys:
             prof = profiles[key]
             parts = [
@@ -325,17 +346,24 @@ class SimilarityModel:
                     fw.append((weight, terms))
                     if n_part < 3:
                         own_terms.update(t for toks in terms for t in toks)
+                    else:  # what users call the epic: words of two short accepted answers
+                        seen = Counter(t for toks in terms if len(toks) <= p.short_max for t in set(toks))
+                        own_terms.update(t for t, n in seen.items() if n >= 2)
                     if n_part == 0:  # the summary: the epic's name (labels are tags, not words
                         tw.append((weight, terms))  # an item must repeat: they stay in the full view)
             if p.acronyms:
                 for acr, stems in _acronyms(prof.summary or "").items():
-                    acronyms.setdefault(acr, set()).update(stems)
+                    known = acronyms.setdefault(acr, [])
+                    known.extend(t for t in stems if t not in known)
             fields.append(fw)
             titles.append(tw)
             support.append(own_terms)
             rejected.append([textnorm.content_terms(t) for t in self._rejected(prof)])
         self._surface = frozenset(surface)
         self._surface_max = max(map(len, surface), default=0)
+        self._display: dict[str, str] = {}  # stem -> the epic word shown for it (shortest spelling)
+        for w in sorted(surface, key=lambda w: (len(w), w)):
+            self._display.setdefault(textnorm.stem(w), w)
         bg = [set(textnorm.content_terms(t)) for t in background]
         self._q, self._vocab, self._idf = self._profile_matrix(titles, fields, support, rejected, bg, p.rejected_weight)
         self._idf_unknown = float(_idf(np.zeros(1), len(fields) + len(bg))[0])
@@ -348,7 +376,7 @@ class SimilarityModel:
             if j is not None:
                 self._idf_item[j] = 0.0
         self._acronym_terms = {
-            a: tuple((self._vocab[t], 1.0) for t in sorted(st) if t in self._vocab)
+            a: tuple((self._vocab[t], 1.0) for t in st if t in self._vocab)
             for a, st in acronyms.items() if a not in surface
         }
         self._split_heavy()
@@ -378,8 +406,9 @@ class SimilarityModel:
         """Three blocks of rows per epic, stacked: rows ``0..E-1`` the *name*
         view (the summary), rows ``E..2E-1`` the *full* view (all fields),
         rows ``2E..3E-1`` the IDF of every term of the epic's own text
-        (``support``: summary, description, labels; for the item-side
-        coverage. Accepted feedback is left out of it: a few accepted reviews
+        (``support``: summary, description, labels, and the words of at least
+        two accepted answers of at most ``short_max`` content words; for the
+        item-side coverage. Long accepted reviews are left out of it: they
         bring dozens of incidental words, and a short item saying two of them
         is not about the epic). The two views' rows sum to 1: entry = the term's
         share of the epic, minus the push-back of rejected feedback.
@@ -462,7 +491,9 @@ class SimilarityModel:
         Those stems times a dense block, plus the rest sparse, give the same
         numbers about 5x faster.
         """
-        q_t = self._q.T.tocsr()
+        n_epics = len(self._keys)
+        self._s_t = self._q[2 * n_epics :].T.tocsr()  # item-side coverage: short texts only
+        q_t = self._q[: 2 * n_epics].T.tocsr()
         df = np.diff(q_t.indptr)
         heavy = np.flatnonzero(df > DENSE_MIN_EPICS)
         self._heavy = heavy
@@ -474,18 +505,39 @@ class SimilarityModel:
         light.eliminate_zeros()
         self._q_t = light
 
-    def _raw(self, x: sp.csr_matrix, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(items x epics) raw coverage of the epic for encoded items ``x``
-        (the better of the name view and the full view) and coverage of the
-        item (the share of its term weight ``known`` that the epic uses)."""
-        blocks = (x @ self._q_t).toarray()
+    def _raw(self, x: sp.csr_matrix) -> np.ndarray:
+        """(items x epics) raw coverage of the epic for encoded items ``x``:
+        the better of the name view and the full view."""
+        both = (x @ self._q_t).toarray()
         if len(self._heavy):
-            blocks += x[:, self._heavy] @ self._q_heavy
+            both += x[:, self._heavy] @ self._q_heavy
         n_epics = len(self._keys)
-        raw = np.maximum(blocks[:, :n_epics], blocks[:, n_epics : 2 * n_epics])
-        item = blocks[:, 2 * n_epics :]
-        item /= np.maximum(known, self._item_floor)[:, None]
-        return raw, item
+        return np.maximum(both[:, :n_epics], both[:, n_epics:])
+
+    def _item(self, x: sp.csr_matrix, known: np.ndarray) -> np.ndarray:
+        """(items x epics) coverage of the item: the share of its own term
+        weight ``known`` (at least the floor) that the epic's words cover."""
+        item = (x @ self._s_t).toarray()
+        item /= np.maximum(known, self._item_floor).astype(item.dtype)[:, None]
+        return item
+
+    def _chunk_logits(self, x: sp.csr_matrix, n_terms: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """The calibrated logits of a chunk, computed in place: the item-side
+        coverage only for its short texts (the long-text calibration does not
+        use it, and it is the costly part)."""
+        raw = self._raw(x)
+        shares_nothing = raw <= 0.0
+        short = np.flatnonzero(n_terms <= self.params.short_max)
+        z_short = None
+        if len(short):
+            z_short = self._logit(raw[short], self._item(x[short], known[short]), n_terms[short, None])
+        b0, b_raw, b_len = self.params.calibration
+        raw *= b_raw
+        raw += (b0 + b_len * np.log1p(n_terms)).astype(raw.dtype)[:, None]
+        if z_short is not None:
+            raw[short] = z_short
+        raw[shares_nothing] = -np.inf
+        return raw
 
     def _fit_fuzzy_index(self) -> None:
         """3-gram index of the epic stems, for matching misspelt item words."""
@@ -637,8 +689,8 @@ class SimilarityModel:
             zero = np.zeros((len(texts), len(self._keys)))
             return PairFeatures(raw=zero, n_terms=np.zeros(len(texts)), item=zero.copy())
         x, n_terms, known = self._encode(texts)
-        raw, item = self._raw(x, known)
-        return PairFeatures(raw=raw.astype(np.float64), n_terms=n_terms, item=item.astype(np.float64))
+        return PairFeatures(raw=self._raw(x).astype(np.float64), n_terms=n_terms,
+                            item=self._item(x, known).astype(np.float64))
 
     def score(self, texts: Sequence[str], top_k: int = 3, min_score: float = 0.2) -> list[list[Candidate]]:
         """Best epics per text (best first): at most ``top_k``, each scoring at
@@ -654,7 +706,7 @@ class SimilarityModel:
         def one(span: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray]:
             lo, hi = span
             x, n_terms, known = self._encode(texts[lo:hi])
-            raw = self._logit(*self._raw(x, known), n_terms[:, None])
+            raw = self._chunk_logits(x, n_terms, known)
             if k <= _ARGMAX_TOP_K:
                 # k passes of argmax beat argpartition ~4x for small k; argmax
                 # takes the first maximum, so ties go to epic key order.
@@ -710,6 +762,46 @@ class SimilarityModel:
             scores[lo:hi] = self._calibrate(self._logit(raw, item, n_terms[:, None]))[:, 0]
         order = np.argsort(-scores, kind="stable")[:limit]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0.0]
+
+    def evidence(self, text: str, epic_key: str, limit: int = 6) -> list[Evidence]:
+        """The words of ``text`` that carried its score for ``epic_key``,
+        strongest first (words held back by rejected feedback last): why an
+        item matched, for ``explain`` and ``suggest``. Recomputed from the
+        fitted model, so it agrees with the score."""
+        e = self._key_index.get(epic_key)
+        if e is None or not text:
+            return []
+        n_epics = len(self._keys)
+        toks = [w for w in textnorm.words(text) if w not in textnorm.STOP_WORDS and len(w) > 1]
+        words = list(dict.fromkeys([*toks, *(a + b for a, b in zip(toks, toks[1:]) if a + b in self._surface)]))
+        new = [w for w in words if w not in self._word_cache]
+        if new:
+            self._word_terms(new)
+        x, n_terms, known = self._encode([text])
+        views = self._q[[e, e + n_epics, e + 2 * n_epics]].toarray()
+        raws = views[:2] @ x.toarray()[0]
+        view = views[int(np.argmax(raws))]
+        item_share = views[2] / max(float(known[0]), self._item_floor)
+        short = n_terms[0] <= self.params.short_max
+        b_raw = self.params.calibration_short[1] if short else self.params.calibration[1]
+        b_item = self.params.calibration_short[2] if short else 0.0
+        inverse = {j: t for t, j in self._vocab.items()}
+        best: dict[str, Evidence] = {}
+        for w in words:
+            for sid, strength in self._word_cache.get(w, ()):
+                weight = strength * (b_raw * float(view[sid]) + b_item * float(item_share[sid]))
+                if abs(weight) < 1e-6:
+                    continue
+                stem_ = inverse[sid]
+                shown = self._display.get(stem_, stem_)
+                means = "" if textnorm.stem(w) == stem_ else shown
+                old = best.get(w)
+                if old is None:
+                    best[w] = Evidence(w, means, weight)
+                else:  # a compound or initialism: one entry, its parts joined
+                    best[w] = Evidence(w, f"{old.means}+{means}".strip("+"), old.weight + weight)
+        ranked = sorted(best.values(), key=lambda ev: (ev.weight < 0, -abs(ev.weight), ev.word))
+        return ranked[:limit]
 
     # ---------------------------------------------------------- fingerprint
     def _compute_fingerprint(self, profiles: Mapping[str, EpicProfile], background: Sequence[str] = ()) -> str:
