@@ -233,3 +233,75 @@ def test_a_single_huge_word_is_linked_with_bounded_work(model: SimilarityModel) 
     c = best(model, f"{huge} please add a dark mode")
     assert c is not None and c.epic_key == "APP-2"
     assert best(model, "pls darkmode").epic_key == "APP-2"  # type: ignore[union-attr]
+
+
+SAAS = {
+    "SA-1": EpicProfile(summary="Dark mode", description="Offer a dark colour theme that follows the OS setting."),
+    "SA-2": EpicProfile(summary="Single sign-on (SAML / OIDC)", description="Sign users in through Okta or Azure AD."),
+    "SA-3": EpicProfile(summary="Export data to CSV / Excel", description="Download reports as spreadsheets."),
+    "SA-5": EpicProfile(summary="Offline mode", description="Work without an internet connection."),
+    "SA-6": EpicProfile(summary="Two-factor authentication", description="A second login factor: TOTP apps, codes."),
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("dark theme!!", "SA-1"),  # was 0.33 against "Dark mode", under the review threshold
+        ("A night mode would be great", "SA-1"),  # was 0.08
+        ("Night Mode Theme toggle switch", "SA-1"),
+        ("we need SSO", "SA-2"),  # an initialism of the epic's name
+        ("Implement SAML login", "SA-2"),
+        ("Single sign on / federated sign on", "SA-2"),
+        ("Urgent need for 2FA", "SA-6"),  # "two" -> "2"
+        ("Feature request: export xls to Excel", "SA-3"),  # request filler does not dilute it
+        ("It would be great if it also worked without internet", "SA-5"),
+    ],
+)
+def test_short_paraphrases_reach_the_review_queue(text: str, key: str) -> None:
+    model = SimilarityModel().fit(SAAS)
+    c = best(model, text)
+    assert c is not None and c.epic_key == key and c.score >= SUGGEST
+
+
+def test_short_answers_about_nothing_stay_out_of_the_queue() -> None:
+    model = SimilarityModel().fit(SAAS)
+    for text in ("Too many ads", "Crashes on startup!", "Premium is worth it", "Cannot log in", "I love it"):
+        assert model.score([text], top_k=3, min_score=SUGGEST)[0] == [], text
+
+
+def test_rejected_feedback_pushes_back_and_naming_the_epic_still_wins() -> None:
+    profiles = {"W-1": EpicProfile(summary="WhatsApp call"), "W-2": EpicProfile(summary="Send messages")}
+    text = "whatsapp status updates are great"
+    before = best(SimilarityModel().fit(profiles), text)
+    taught = dict(profiles, **{"W-1": EpicProfile(summary="WhatsApp call", rejected_texts=[
+        "whatsapp status is great", "I love the status updates on whatsapp"])})
+    model = SimilarityModel().fit(taught)
+    after = best(model, text)
+    assert before is not None and before.epic_key == "W-1"
+    assert after is None or after.score < before.score
+    named = best(model, "whatsapp call drops every time")
+    assert named is not None and named.epic_key == "W-1" and named.score >= AUTO_ACCEPT
+    assert SimilarityModel().fit(taught).fingerprint() != SimilarityModel().fit(profiles).fingerprint()
+    assert [str(e) for e in model.evidence(text, "W-1")][-1].startswith("-")  # held back, and shown
+
+
+def test_short_accepted_answers_teach_what_users_call_the_epic() -> None:
+    profiles = {"A-1": EpicProfile(summary="Dark mode"), "A-2": EpicProfile(summary="Offline mode")}
+    text = "night theme"
+    assert best(SimilarityModel().fit(profiles), text) is None  # shares no word with either
+    taught = dict(profiles, **{"A-1": EpicProfile(summary="Dark mode", accepted_texts=[
+        "night theme please", "a night theme for reading"])})
+    c = best(SimilarityModel().fit(taught), text)
+    assert c is not None and c.epic_key == "A-1" and c.score >= SUGGEST
+
+
+def test_evidence_names_the_words_that_carried_the_score() -> None:
+    model = SimilarityModel().fit(SAAS)
+    assert [str(e) for e in model.evidence("A night mode would be great", "SA-1")] == ["mode"]
+    assert [str(e) for e in model.evidence("pls darkmode", "SA-1")] == ["darkmode->dark+mode"]
+    assert [str(e) for e in model.evidence("we need SSO", "SA-2")] == ["sso->single+sign"]
+    assert [str(e) for e in model.evidence("no offlline mode", "SA-5")] == ["offlline->offline", "mode"]
+    assert model.evidence("dark theme", "NOPE-1") == [] and model.evidence("", "SA-1") == []
+    ev = model.evidence("dark theme!!", "SA-1")
+    assert [e.word for e in ev] == ["dark", "theme"] and ev[0].weight > ev[1].weight > 0
