@@ -192,7 +192,7 @@ def explain(
         if r["account"]:
             who += f" ({r['account']})"
         when = r["created_at"].date().isoformat() if r["created_at"] else "no date"
-        why = f"  matched: {', '.join(r['why'])}" if r.get("why") else ""
+        why = f"  matched: {', '.join(r['why'])}" if r.get("why") else ""  # type: ignore[arg-type]
         out.print(f"- {r['source']}:{r['item_id']}  {who}  {r['method']} {r['score']:.2f}  {when}{why}",
                   highlight=False)
         out.print(f"    {r['text']}", highlight=False, soft_wrap=True)

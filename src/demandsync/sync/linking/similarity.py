@@ -356,7 +356,7 @@ class SimilarityModel:
         self._idf_unknown = 1.0
         self._item_floor = 1.0
         self._acronym_terms: dict[str, tuple[tuple[int, float], ...]] = {}
-        self._display: dict[str, str] = {}
+        self._display: dict[str, str] = {}  # stem -> the epic word shown for it
         self._fingerprint = self._compute_fingerprint({})
 
     # ------------------------------------------------------------------ fit
@@ -419,7 +419,7 @@ class SimilarityModel:
             rejected.append([textnorm.content_terms(t) for t in self._rejected(prof)])
         self._surface = frozenset(surface)
         self._surface_max = max(map(len, surface), default=0)
-        self._display: dict[str, str] = {}  # stem -> the epic word shown for it (shortest spelling)
+        self._display = {}  # stem -> the epic word shown for it (shortest spelling)
         for w in sorted(surface, key=lambda w: (len(w), w)):
             self._display.setdefault(textnorm.stem(w), w)
         bg = [set(textnorm.content_terms(t)) for t in background]
@@ -522,11 +522,11 @@ class SimilarityModel:
                     for i, x in zip(ids, v.tolist()):
                         acc[i] = acc.get(i, 0.0) + x
             own = {vocab[t] for _, texts in fields[e % n_epics] for toks in texts for t in toks}
-            rej = [sorted(set(vocab[t] for t in toks)) for toks in rejected[e % n_epics] if toks]
-            for ids in rej:
-                v = idf[ids]
+            rej = [sorted({vocab[t] for t in toks}) for toks in rejected[e % n_epics] if toks]
+            for rej_ids in rej:
+                v = idf[rej_ids]
                 v = rejected_weight / len(rej) * v / v.sum()
-                for i, x in zip(ids, v.tolist()):
+                for i, x in zip(rej_ids, v.tolist()):
                     if i not in own:
                         acc[i] = acc.get(i, 0.0) - x
             for i, x in sorted(acc.items()):
