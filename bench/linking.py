@@ -15,14 +15,18 @@ apart).
 leave-one-app-out figures: calibrate on three apps, evaluate on the fourth,
 plus a threshold sweep on those held-out scores (how AUTO_ACCEPT and SUGGEST
 were chosen). The wrong auto-links are printed to be read: the judgments are
-pooled from lexical tools and miss some. Last, "learning": some relevant
-reviews become an epic's ``accepted_texts`` and the others are ranked.
+pooled from lexical tools and miss some. Last, "learning from decisions": a
+simulated PM accepts and rejects the top suggestions of every feature and
+the rest are ranked again.
 
-Options: ``--background`` (IDF also over the app's reviews, as the engine
-can do with ``fit(..., background=)``), ``--no-fuzzy``, ``--stemmer
-snowball`` (needs snowballstemmer importable; comparison only).
+As the engine does, IDF counts the app's reviews too (``fit(...,
+background=)``); ``--no-background``: over the features only. Options:
+``--no-fuzzy``, ``--stemmer snowball`` (needs snowballstemmer importable;
+comparison only). ``--fit-calibration`` fits the long-text calibration (texts
+of more than ``SHORT_MAX`` content words; short texts have their own, fitted
+by ``bench/shortanswers.py``).
 
-    .venv/bin/python bench/linking.py [--data DIR] [--fit-calibration] [--background]
+    .venv/bin/python bench/linking.py [--data DIR] [--fit-calibration] [--no-background]
 """
 
 from __future__ import annotations
@@ -38,7 +42,16 @@ import numpy as np
 from demandsync.sync.linking import similarity as simmod
 from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel, SimilarityParams
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "is22-dev"
+
+def _default_data() -> Path:
+    """``shared/realdata/is22-dev`` beside the checkout (or a worktree of it)."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "realdata" / "is22-dev").is_dir():
+            return parent / "shared" / "realdata" / "is22-dev"
+    return Path("/work/shared/realdata/is22-dev")
+
+
+DEFAULT_DATA = _default_data()
 
 
 @dataclass
@@ -188,7 +201,8 @@ def pairs(apps: list[App], params: SimilarityParams, background: bool) -> dict[s
         xs, ys = [], []
         for feat in app.judged:
             e = keys.index(feat)
-            mask = pf.raw[:, e] > 0  # zero-overlap pairs score 0 by rule; not fitted
+            # zero-overlap pairs score 0 by rule; short texts have their own calibration
+            mask = (pf.raw[:, e] > 0) & (pf.n_terms > params.short_max)
             x = np.column_stack([pf.raw[:, e], np.log1p(pf.n_terms)])[mask]
             y = np.array([rid in app.relevant[feat] for rid in app.review_ids])[mask]
             xs.append(x)
@@ -209,44 +223,58 @@ def fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
 SWEEP = (0.3, 0.35, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 
 
-def learning(apps: list[App], params: SimilarityParams, args: argparse.Namespace, n_accept: int) -> None:
-    """Does the epic learn from accepted feedback? For each judged feature,
-    ``n_accept`` of its relevant reviews (every other one, in file order)
-    become ``accepted_texts``; the rest are ranked with and without them."""
-    base_rp, base_ap, learn_rp, learn_ap = [], [], [], []
+def learning(apps: list[App], params: SimilarityParams, args: argparse.Namespace, n_review: int) -> None:
+    """A PM reviews the top ``n_review`` suggestions of every judged feature
+    (``rank_items``, what ``demandsync suggest`` shows) and decides as the
+    judges did: relevant ones accepted, the others rejected. The model is
+    refitted with those decisions (accepted only, then accepted and rejected)
+    and every feature is evaluated on the reviews nobody decided for it:
+    R-precision, and the suggestion queue at ``SUGGEST`` (top 3 per review)."""
+    rows: dict[str, list[float]] = {"none": [], "accept": [], "both": []}
+    queue = {name: LinkStats() for name in rows}
     for app in apps:
-        accepted: dict[str, list[str]] = {}
-        for feat in app.judged:
-            rel = [i for i, rid in enumerate(app.review_ids) if rid in app.relevant[feat]]
-            accepted[feat] = [app.review_ids[i] for i in rel[::2][:n_accept]]
-        held = {rid for ids in accepted.values() for rid in ids}
-        keep = [i for i, rid in enumerate(app.review_ids) if rid not in held]
-        texts = [app.texts[i] for i in keep]
-        by_id = dict(zip(app.review_ids, app.texts))
         plain = fitted(app, params, args.background)
-        taught = SimilarityModel(params)
-        taught.fit(
-            {
-                f: EpicProfile(summary=f, accepted_texts=[by_id[r] for r in accepted.get(f, [])])
-                for f in app.features
-            },
-            background=app.texts if args.background else (),
-        )
+        reviewed: dict[str, set[int]] = {}
+        accepted: dict[str, list[str]] = {}
+        rejected: dict[str, list[str]] = {}
         for feat in app.judged:
-            rel = app.relevant[feat] - held
-            if not rel:
-                continue
-            for model, rps, aps in ((plain, base_rp, base_ap), (taught, learn_rp, learn_ap)):
-                ranked = model.rank_items(feat, texts, limit=len(texts))
-                rp, ap_ = r_precision_ap([app.review_ids[keep[i]] for i, _ in ranked], rel)
-                rps.append(rp)
-                aps.append(ap_)
-    print(
-        f"learning from accepted feedback ({n_accept} accepted relevant reviews per judged feature, "
-        f"evaluated on the other reviews, {len(base_rp)} features):"
-    )
-    print(f"  summary only:          R-prec {np.mean(base_rp):.3f}  MAP {np.mean(base_ap):.3f}")
-    print(f"  + accepted_texts:      R-prec {np.mean(learn_rp):.3f}  MAP {np.mean(learn_ap):.3f}")
+            top = [i for i, _ in plain.rank_items(feat, app.texts, limit=n_review)]
+            reviewed[feat] = set(top)
+            accepted[feat] = [app.texts[i] for i in top if app.review_ids[i] in app.relevant[feat]]
+            rejected[feat] = [app.texts[i] for i in top if app.review_ids[i] not in app.relevant[feat]]
+        bg = app.texts if args.background else ()
+        models = {
+            "none": plain,
+            "accept": SimilarityModel(params).fit(
+                {f: EpicProfile(summary=f, accepted_texts=accepted.get(f, [])) for f in app.features}, background=bg),
+            "both": SimilarityModel(params).fit(
+                {f: EpicProfile(summary=f, accepted_texts=accepted.get(f, []), rejected_texts=rejected.get(f, []))
+                 for f in app.features}, background=bg),
+        }
+        for name, model in models.items():
+            for feat in app.judged:
+                rel = {rid for i, rid in enumerate(app.review_ids) if rid in app.relevant[feat] and i not in reviewed[feat]}
+                if not rel:
+                    continue
+                ranked = [app.review_ids[i] for i, _ in model.rank_items(feat, app.texts, limit=len(app.texts))
+                          if i not in reviewed[feat]]
+                rows[name].append(r_precision_ap(ranked, rel)[0])
+            st = LinkStats(relevant=sum(1 for f in app.judged for i, rid in enumerate(app.review_ids)
+                                        if rid in app.relevant[f] and i not in reviewed[f]))
+            for i, cs in enumerate(model.score(app.texts, top_k=args.top_k, min_score=args.suggest)):
+                for c in cs:
+                    if c.epic_key in app.relevant and i not in reviewed[c.epic_key]:
+                        if app.review_ids[i] in app.relevant[c.epic_key]:
+                            st.correct += 1
+                        else:
+                            st.wrong += 1
+            queue[name].add(st)
+    print(f"learning from decisions: a PM reviews the top {n_review} suggestions of each judged feature "
+          f"(accepts the relevant, rejects the rest); figures on the reviews not decided ({len(rows['none'])} features):")
+    for name, label in (("none", "no decisions"), ("accept", "+ accepted"), ("both", "+ accepted + rejected")):
+        st = queue[name]
+        print(f"  {label:<22} R-prec {np.mean(rows[name]):.3f}   suggest >= {args.suggest:.2f}: "
+              f"recall {st.recall:.3f} precision {st.precision:.3f} ({st.count} links)")
     print()
 
 
@@ -256,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--auto-accept", type=float, default=simmod.AUTO_ACCEPT)
     ap.add_argument("--suggest", type=float, default=simmod.SUGGEST)
     ap.add_argument("--top-k", type=int, default=3)
-    ap.add_argument("--background", action="store_true", help="IDF also over the app's reviews")
+    ap.add_argument("--no-background", dest="background", action="store_false",
+                    help="IDF over the features only (the engine also counts the items)")
     ap.add_argument("--no-fuzzy", action="store_true", help="no typo/compound matching")
     ap.add_argument("--stemmer", choices=("light", "snowball"), default="light")
     ap.add_argument("--fit-calibration", action="store_true")
@@ -281,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         x_all = np.vstack([data[a.name][0] for a in apps])
         y_all = np.concatenate([data[a.name][1] for a in apps])
         cal = fit_logistic(x_all, y_all)
-        print(f"calibration fitted on all apps: CAL_BIAS={cal[0]} CAL_RAW={cal[1]} CAL_LENGTH={cal[2]}")
+        print(f"long-text calibration fitted on all apps: CAL_BIAS={cal[0]} CAL_RAW={cal[1]} CAL_LENGTH={cal[2]}")
         print()
         print("leave-one-app-out (calibration fitted on the other three apps):")
         print(f"{'held out':<9} {'calibration':<30} {'R-prec':>6} {'MAP':>6} {'auto P':>6} {'auto R':>6} {'#auto':>5} {'sugg P':>6} {'sugg R':>6}")
@@ -316,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluate(apps, params, args)
     print()
     show_wrong(apps, params, args)
-    for n in (3, 10):
+    for n in (5, 10, 20):
         learning(apps, params, args, n)
     return 0
 

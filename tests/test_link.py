@@ -124,3 +124,38 @@ def test_one_definition_of_a_jira_key_everywhere() -> None:
     mapper = build_mapper("s", None, {"text": "Text", "epic": "Epic"})
     item = mapper.map(Record({"Text": "hi", "Epic": text}, "f.csv row 2"))
     assert isinstance(item, FeedbackItem) and item.epic_hint == ["PROD-7", "OPS-12"]
+
+
+def test_decisions_teach_the_linker_and_relink_everything(store: Store) -> None:
+    """An accept widens the epic, a reject pushes it back, and either one relinks every
+    item on the next run (the PM page, `review` and `links import` all decide through
+    Store.decide_link)."""
+    epics = [Epic("PROD-3", "3", "Dark mode"), Epic("PROD-5", "5", "Offline mode")]
+    add(store, FeedbackItem("s", "a", "night theme please"), FeedbackItem("s", "b", "a night theme for reading"),
+        FeedbackItem("s", "c", "night theme"), FeedbackItem("s", "d", "I love this"))
+    link_items(store, epics, [], LinkingConfig())
+    assert not {e for (i, e, _, _) in links(store) if i == "c"}  # "night theme" shares nothing with either
+    store.decide_link(store.find_item("s", "a") or 0, "PROD-3", "accepted", note="page")
+    store.decide_link(store.find_item("s", "b") or 0, "PROD-3", "accepted", note="review")
+    stats = link_items(store, epics, [], LinkingConfig())
+    assert stats.relinked_all and stats.linked_items == 4
+    assert ("c", "PROD-3", "similarity", "suggested") in links(store)  # learned what users call it
+    store.decide_link(store.find_item("s", "c") or 0, "PROD-3", "rejected", note="import x.csv")
+    assert link_items(store, epics, [], LinkingConfig()).relinked_all
+
+
+def test_word_weights_count_a_sample_of_items_refreshed_only_when_the_store_doubles(store: Store) -> None:
+    from demandsync.sync.linking.link import BACKGROUND_MIN, learned_from
+
+    def answers(lo: int, hi: int) -> list[FeedbackItem]:
+        return [FeedbackItem("s", str(n), f"whatsapp is great {n}") for n in range(lo, hi)]
+
+    add(store, *answers(0, BACKGROUND_MIN - 1))
+    assert learned_from(store).background == []  # too few items to say which words are common
+    add(store, *answers(BACKGROUND_MIN - 1, BACKGROUND_MIN))
+    first = learned_from(store).background
+    assert sorted(first) == sorted(f"whatsapp is great {n}" for n in range(BACKGROUND_MIN))
+    add(store, *answers(BACKGROUND_MIN, 2 * BACKGROUND_MIN - 1))
+    assert learned_from(store).background == first  # not doubled: same sample, same fingerprint
+    add(store, *answers(2 * BACKGROUND_MIN - 1, 2 * BACKGROUND_MIN))
+    assert len(learned_from(store).background) == 2 * BACKGROUND_MIN  # doubled: drawn again

@@ -94,10 +94,18 @@ def test_suggest_ranks_matching_feedback_first_and_review_accepts(sandbox: JiraS
     top = json.loads(stdout)
     assert [r["state"] for r in top[:2]] == ["accepted", "accepted"]
     assert all("dark mode" in r["text"].lower() for r in top[:2])
+    assert [set(r["why"]) for r in top[:2]] == [{"dark", "mode"}, {"dark", "mode"}]  # why they matched
     # "…too bright at night - a dark theme please!" is only suggested; a PM accepts it in review
     queue = explain(config, "PROD-3", "suggested")
-    assert any("dark theme" in i["text"] for i in queue)
-    code, stdout, _ = cli("review", "--config", str(config), input="a\n" + "s\n" * 20)
+    theme = next(i for i in queue if "dark theme" in i["text"])
+    assert theme["why"][0] == "dark"
+    code, stdout, _ = cli("explain", "PROD-3", "--config", str(config), "--state", "suggested")
+    assert code == 0 and "matched: dark, theme" in " ".join(stdout.split())
+    # the queue is in score order: "work offline on my phone" (for the offline epic) comes first
+    queue_order = [r["text"] for r in json.loads(cli("links", "export", "--config", str(config), "--format", "json")[1])]
+    assert queue_order[:2] == ["Please let me work offline on my phone and sync later.",
+                               "The screen is far too bright at night - a dark theme please!"]
+    code, stdout, _ = cli("review", "--config", str(config), input="s\na\n" + "s\n" * 20)
     assert code == 0 and "1 decision(s) saved" in stdout
     run_json(config)
     assert requests_on(sandbox, "PROD-3") == 3

@@ -69,14 +69,19 @@ def test_calibration_is_monotone_and_bounded() -> None:
     m = SimilarityModel().fit(PROFILES)
     raw = np.linspace(0.0, 1.0, 101)
     for n in (1, 5, 20, 200):
-        s = m._calibrate(raw, np.full_like(raw, n))
-        assert np.all((s >= 0.0) & (s <= 1.0))
-        assert np.all(np.diff(s[1:]) > 0)  # strictly increasing in coverage
+        for item in (0.0, 0.5, 1.0):
+            s = m._calibrate(m._logit(raw, np.full_like(raw, item), np.full_like(raw, n)))
+            assert np.all((s >= 0.0) & (s <= 1.0))
+            assert np.all(np.diff(s[1:]) > 0)  # strictly increasing in coverage of the epic
+    # short texts: saying more of what the epic says, and less of anything else, is stronger
+    short = np.array([3.0])
+    assert m._calibrate(m._logit(np.array([0.5]), np.array([1.0]), short)) > m._calibrate(
+        m._logit(np.array([0.5]), np.array([0.3]), short))
     # same coverage in a longer text is weaker evidence
-    short = m._calibrate(np.array([0.8]), np.array([5.0]))[0]
-    long_ = m._calibrate(np.array([0.8]), np.array([80.0]))[0]
-    assert long_ < short
-    assert m._calibrate(np.array([0.0]), np.array([3.0]))[0] == 0.0
+    long_ = m._calibrate(m._logit(np.array([0.8]), np.array([0.1]), np.array([80.0])))[0]
+    mid = m._calibrate(m._logit(np.array([0.8]), np.array([0.1]), np.array([20.0])))[0]
+    assert long_ < mid
+    assert m._calibrate(m._logit(np.array([0.0]), np.array([1.0]), np.array([3.0])))[0] == 0.0
     assert 0.0 < SUGGEST < AUTO_ACCEPT < 1.0
 
 
@@ -211,3 +216,92 @@ def test_background_corpus_weights_terms_and_enters_fingerprint() -> None:
     assert with_bg.fingerprint() == SimilarityModel().fit(PROFILES, background=list(reversed(corpus))).fingerprint()
     c = best(with_bg, "listen offline")
     assert c is not None and c.epic_key == "APP-1"
+
+
+def test_a_single_huge_word_is_linked_with_bounded_work(model: SimilarityModel) -> None:
+    """One feedback answer that is a 1.2M-letter "word" (a pasted blob) made the
+    compound search slice it at every position: minutes of work. Now such a word
+    is never split nor fuzzy-matched, and ordinary compounds still are."""
+    from demandsync.sync.linking.similarity import MAX_WORD_LEN, compound_splits
+
+    huge = ("darkmodeofflinelistening" * 50_000)[:1_200_000]
+    assert len(compound_splits(huge, max_part=30)) == 0
+    assert len(compound_splits("a" * (MAX_WORD_LEN + 1), max_part=30)) == 0
+    assert list(compound_splits("darkmode", max_part=12)) == [3, 4, 5]  # "dar|kmode" .. "darkm|ode"
+    assert model.score([huge], top_k=3, min_score=0.0) == [[]]
+    # the same huge word beside real words: the real words still link
+    c = best(model, f"{huge} please add a dark mode")
+    assert c is not None and c.epic_key == "APP-2"
+    assert best(model, "pls darkmode").epic_key == "APP-2"  # type: ignore[union-attr]
+
+
+SAAS = {
+    "SA-1": EpicProfile(summary="Dark mode", description="Offer a dark colour theme that follows the OS setting."),
+    "SA-2": EpicProfile(summary="Single sign-on (SAML / OIDC)", description="Sign users in through Okta or Azure AD."),
+    "SA-3": EpicProfile(summary="Export data to CSV / Excel", description="Download reports as spreadsheets."),
+    "SA-5": EpicProfile(summary="Offline mode", description="Work without an internet connection."),
+    "SA-6": EpicProfile(summary="Two-factor authentication", description="A second login factor: TOTP apps, codes."),
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("dark theme!!", "SA-1"),  # was 0.33 against "Dark mode", under the review threshold
+        ("A night mode would be great", "SA-1"),  # was 0.08
+        ("Night Mode Theme toggle switch", "SA-1"),
+        ("we need SSO", "SA-2"),  # an initialism of the epic's name
+        ("Implement SAML login", "SA-2"),
+        ("Single sign on / federated sign on", "SA-2"),
+        ("Urgent need for 2FA", "SA-6"),  # "two" -> "2"
+        ("Feature request: export xls to Excel", "SA-3"),  # request filler does not dilute it
+        ("It would be great if it also worked without internet", "SA-5"),
+    ],
+)
+def test_short_paraphrases_reach_the_review_queue(text: str, key: str) -> None:
+    model = SimilarityModel().fit(SAAS)
+    c = best(model, text)
+    assert c is not None and c.epic_key == key and c.score >= SUGGEST
+
+
+def test_short_answers_about_nothing_stay_out_of_the_queue() -> None:
+    model = SimilarityModel().fit(SAAS)
+    for text in ("Too many ads", "Crashes on startup!", "Premium is worth it", "Cannot log in", "I love it"):
+        assert model.score([text], top_k=3, min_score=SUGGEST)[0] == [], text
+
+
+def test_rejected_feedback_pushes_back_and_naming_the_epic_still_wins() -> None:
+    profiles = {"W-1": EpicProfile(summary="WhatsApp call"), "W-2": EpicProfile(summary="Send messages")}
+    text = "whatsapp status updates are great"
+    before = best(SimilarityModel().fit(profiles), text)
+    taught = dict(profiles, **{"W-1": EpicProfile(summary="WhatsApp call", rejected_texts=[
+        "whatsapp status is great", "I love the status updates on whatsapp"])})
+    model = SimilarityModel().fit(taught)
+    after = best(model, text)
+    assert before is not None and before.epic_key == "W-1"
+    assert after is None or after.score < before.score
+    named = best(model, "whatsapp call drops every time")
+    assert named is not None and named.epic_key == "W-1" and named.score >= AUTO_ACCEPT
+    assert SimilarityModel().fit(taught).fingerprint() != SimilarityModel().fit(profiles).fingerprint()
+    assert [str(e) for e in model.evidence(text, "W-1")][-1].startswith("-")  # held back, and shown
+
+
+def test_short_accepted_answers_teach_what_users_call_the_epic() -> None:
+    profiles = {"A-1": EpicProfile(summary="Dark mode"), "A-2": EpicProfile(summary="Offline mode")}
+    text = "night theme"
+    assert best(SimilarityModel().fit(profiles), text) is None  # shares no word with either
+    taught = dict(profiles, **{"A-1": EpicProfile(summary="Dark mode", accepted_texts=[
+        "night theme please", "a night theme for reading"])})
+    c = best(SimilarityModel().fit(taught), text)
+    assert c is not None and c.epic_key == "A-1" and c.score >= SUGGEST
+
+
+def test_evidence_names_the_words_that_carried_the_score() -> None:
+    model = SimilarityModel().fit(SAAS)
+    assert [str(e) for e in model.evidence("A night mode would be great", "SA-1")] == ["mode"]
+    assert [str(e) for e in model.evidence("pls darkmode", "SA-1")] == ["darkmode->dark+mode"]
+    assert [str(e) for e in model.evidence("we need SSO", "SA-2")] == ["sso->single+sign"]
+    assert [str(e) for e in model.evidence("no offlline mode", "SA-5")] == ["offlline->offline", "mode"]
+    assert model.evidence("dark theme", "NOPE-1") == [] and model.evidence("", "SA-1") == []
+    ev = model.evidence("dark theme!!", "SA-1")
+    assert [e.word for e in ev] == ["dark", "theme"] and ev[0].weight > ev[1].weight > 0

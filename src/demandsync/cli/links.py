@@ -81,7 +81,7 @@ def decide(config: Config, ref_text: str, key: str, state: LinkState, console: C
 
 def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
     """The best candidate items for one epic, ranked, with their current link state."""
-    from demandsync.sync.linking.link import build_model
+    from demandsync.sync.linking.link import build_model, learned_from
     from demandsync.sync.store.store import Store
 
     with Store.open(config.store_url) as store:
@@ -89,16 +89,28 @@ def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
         if key not in {e.key for e in epics}:
             raise typer.BadParameter(f"{key} is not an epic demandsync has seen; run `demandsync run` after creating it")
         items = store.item_texts()
-        model = build_model(epics, store.accepted_texts())
+        model = build_model(epics, learned_from(store, refresh=False))
         states = store.links_of_epic(key)
     ranked = model.rank_items(key, [t for _, _, _, t in items], limit)
     rows = []
     for index, score in ranked:
         item_id, source, external_id, text = items[index]
         method, state, _ = states.get(item_id, ("", "unlinked", 0.0))
-        rows.append({"handle": item_handle(source, external_id), "source": source, "item_id": external_id, "score": round(float(score), 3),
-                     "state": state, "method": method, "text": text})
+        rows.append({"handle": item_handle(source, external_id), "source": source, "item_id": external_id,
+                     "score": round(float(score), 3), "state": state, "method": method, "text": text,
+                     "why": [str(ev) for ev in model.evidence(text, key)]})
     return rows
+
+
+def similarity_evidence(config: Config, key: str, texts: list[str]) -> list[list[str]]:
+    """For ``explain``: the words that carried each text's similarity score for ``key``
+    (recomputed with the model the last run used: same epics, decisions and word weights)."""
+    from demandsync.sync.linking.link import build_model, learned_from
+    from demandsync.sync.store.store import Store
+
+    with Store.open(config.store_url) as store:
+        model = build_model(store.epics(), learned_from(store, refresh=False))
+    return [[str(ev) for ev in model.evidence(t, key)] for t in texts]
 
 
 def review_queue(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
@@ -182,7 +194,8 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
         console.print(f"{len(rows)} candidate(s) for {key}; link with `demandsync link HANDLE {key}`",
                       highlight=False)
         for r in rows:
-            console.print(f"{r['score']:.2f}  {r['state']:<9} {r['handle']}", highlight=False)
+            why = f"  matched: {', '.join(r['why'])}" if r["why"] else ""
+            console.print(f"{r['score']:.2f}  {r['state']:<9} {r['handle']}{why}", highlight=False)
             console.print(f"      {r['text'][:160]}", highlight=False, soft_wrap=True)
 
     @app.command()

@@ -236,6 +236,13 @@ def explain(
          "voters": None if i.people is None else sum(p.role == "voter" for p in i.people),
          "votes": item_votes(i), "created_at": i.created_at, "method": i.method,
          "score": i.score, "state": i.state, "text": i.text[:80]} for i in items]
+    if any(i.method == "similarity" for i in items):  # the words that carried each similarity score
+        from demandsync.cli.links import similarity_evidence
+
+        whys = similarity_evidence(cfg, key, [i.text if i.method == "similarity" else "" for i in items])
+        for r, why in zip(rows, whys, strict=True):
+            if why:
+                r["why"] = why
     if as_json:
         _print_json({"epic": key, "summary": epic["summary"], "demand": epic["demand"], "items": rows})
         return
@@ -248,7 +255,8 @@ def explain(
         when = r["created_at"].date().isoformat() if r["created_at"] else "no date"
         if r["voters"] is not None:
             who += f"  {r['voters']} voter{'' if r['voters'] == 1 else 's'}, {r['votes']} vote{'' if r['votes'] == 1 else 's'}"
-        out.print(f"- {r['handle']}  {who}  {r['method']} {r['score']:.2f}  {when}", highlight=False)
+        matched = f"  matched: {', '.join(r['why'])}" if r.get("why") else ""
+        out.print(f"- {r['handle']}  {who}  {r['method']} {r['score']:.2f}  {when}{matched}", highlight=False)
         out.print(f"    {r['text']}", highlight=False, soft_wrap=True)
 
 

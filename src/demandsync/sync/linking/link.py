@@ -8,8 +8,18 @@ Precedence per (item, epic), strongest first:
    column or anywhere in its text.
 3. **rule** — an admin ``[[rules]]`` keyword, case-insensitive, whole word.
 4. **similarity** — the text resembles the epic (summary, description, labels,
-   and items a PM already accepted). Only for items nothing above linked;
-   accepted at ``linking.auto_accept``, queued for review at ``linking.suggest``.
+   and items a PM already accepted; items a PM rejected for it push back).
+   Only for items nothing above linked; accepted at ``linking.auto_accept``,
+   queued for review at ``linking.suggest``.
+
+Learning: every manual decision (``link``, ``unlink``, ``review``, ``links
+import``, the PM page: all go through ``Store.decide_link``) is read back by
+``learned_from`` on the next run or ``suggest``: accepted texts widen the
+epic's profile, rejected ones push it back, and the fingerprint changes, so
+every item is relinked with what was learned. Word weights (IDF) also count
+a sample of the stored items (``background_texts``), so words every item
+says ("love", the product's name) weigh little; the sample is refreshed only
+when the store has doubled or halved, since a new sample relinks everything.
 
 Linking is incremental: each item remembers the fingerprint of the linker
 that linked it (rules, epics, model). Only items whose fingerprint differs
@@ -70,6 +80,52 @@ class LinkStats:
     rules_without_epic: list[str] = field(default_factory=list)
 
 
+#: How many stored items the word weights count (a deterministic, evenly spread sample).
+BACKGROUND_SIZE = 2000
+#: Below this many items, word weights count the epics only: in a store of a dozen answers
+#: that all ask for dark mode, "dark" is not a common word, it is the request.
+BACKGROUND_MIN = 200
+
+
+@dataclass(slots=True)
+class Learned:
+    """What the similarity model takes from the store besides the epics."""
+
+    accepted: dict[str, list[str]] = field(default_factory=dict)
+    rejected: dict[str, list[str]] = field(default_factory=dict)
+    background: list[str] = field(default_factory=list)
+
+
+def background_texts(store: Store, refresh: bool = True) -> list[str]:
+    """Texts of the item sample the word weights count.
+
+    The sample's ids are kept in the store's meta and drawn again only when
+    the number of live items has doubled or halved since (``refresh=False``,
+    for read-only commands, draws without saving): a new sample changes the
+    linker's fingerprint, which relinks every item.
+    """
+    count = store.count_items()
+    if count < BACKGROUND_MIN:
+        return []
+    meta = store.get_meta("linker_background") or {}
+    base = int(meta.get("items", 0))
+    ids = meta.get("ids")
+    if ids is None or count >= 2 * base or 2 * count < base:
+        ids = store.sample_item_ids(BACKGROUND_SIZE)
+        if refresh:
+            store.set_meta("linker_background", {"ids": ids, "items": count})
+    return store.texts_of(ids)
+
+
+def learned_from(store: Store, refresh: bool = True) -> Learned:
+    """Manual decisions and the background sample, as the model needs them (oldest first)."""
+    return Learned(
+        accepted={k: v[::-1] for k, v in store.accepted_texts().items()},
+        rejected={k: v[::-1] for k, v in store.rejected_texts().items()},
+        background=background_texts(store, refresh),
+    )
+
+
 class AutoLinker:
     """Computes the automatic links of items against one set of epics."""
 
@@ -78,7 +134,7 @@ class AutoLinker:
         epics: Sequence[Epic],
         rules: Sequence[RuleConfig],
         linking: LinkingConfig,
-        accepted_texts: dict[str, list[str]] | None = None,
+        learned: Learned | None = None,
     ) -> None:
         self.epic_keys = {e.key for e in epics}
         self.rules = [CompiledRule.build(r) for r in rules if r.epic in self.epic_keys]
@@ -93,7 +149,7 @@ class AutoLinker:
         self._first_words = frozenset(self._by_word)
         self.linking = linking
         self._epics = list(epics) if linking.similarity else []
-        self._accepted = accepted_texts or {}
+        self._learned = learned or Learned()
         self._model: SimilarityModel | None = None
         self.fingerprint = self._fingerprint(rules)
 
@@ -101,18 +157,21 @@ class AutoLinker:
     def model(self) -> SimilarityModel | None:
         """The similarity model, fitted on first use: a run with nothing to link never pays for it."""
         if self._model is None and self._epics:
-            self._model = build_model(self._epics, self._accepted)
+            self._model = build_model(self._epics, self._learned)
         return self._model
 
     def _fingerprint(self, rules: Sequence[RuleConfig]) -> str:
         """Changes exactly when an item's links could: epics, their text, rules, settings, accepted texts."""
-        profiles = [[e.key, e.summary, e.description, sorted(e.labels), self._accepted.get(e.key, [])]
-                    for e in sorted(self._epics, key=lambda e: e.key)]
+        learned = self._learned
+        profiles = [[e.key, e.summary, e.description, sorted(e.labels), learned.accepted.get(e.key, []),
+                     learned.rejected.get(e.key, [])] for e in sorted(self._epics, key=lambda e: e.key)]
+        background = hashlib.sha256("\0".join(learned.background).encode()).hexdigest() if self._epics else ""
         payload: dict[str, Any] = {
             "epics": sorted(self.epic_keys),
             "rules": [r.model_dump() for r in rules],
             "linking": self.linking.model_dump(),
             "profiles": profiles,
+            "background": background,
             "model": repr(SimilarityParams()),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
@@ -161,17 +220,20 @@ class AutoLinker:
         return out
 
 
-def build_model(epics: Sequence[Epic], accepted_texts: dict[str, list[str]]) -> SimilarityModel:
-    """The similarity model fitted on the epics' text and the feedback PMs accepted for them."""
+def build_model(epics: Sequence[Epic], learned: Learned | None = None) -> SimilarityModel:
+    """The similarity model fitted on the epics' text, the feedback PMs accepted and rejected
+    for them, and word weights over the stored items."""
+    learned = learned or Learned()
     return SimilarityModel().fit({
-        e.key: EpicProfile(e.summary, e.description, list(e.labels), accepted_texts.get(e.key, []))
+        e.key: EpicProfile(e.summary, e.description, list(e.labels), learned.accepted.get(e.key, []),
+                           learned.rejected.get(e.key, []))
         for e in epics
-    })
+    }, background=learned.background)
 
 
 def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig], linking: LinkingConfig) -> LinkStats:
     """Bring every item's automatic links up to date with the current linker."""
-    linker = AutoLinker(epics, rules, linking, store.accepted_texts() if linking.similarity else None)
+    linker = AutoLinker(epics, rules, linking, learned_from(store) if linking.similarity else None)
     meta = store.get_meta("linker") or {}
     stats = LinkStats(relinked_all=meta.get("fingerprint") != linker.fingerprint,
                       rules_without_epic=linker.rules_without_epic)

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-__all__ = ["STOP_WORDS", "fold", "words", "stem", "content_terms", "char_ngrams"]
+__all__ = ["FILLER_WORDS", "STOP_WORDS", "fold", "words", "stem", "content_terms", "char_ngrams"]
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _APOSTROPHE_RE = re.compile(r"(?<=[a-z])['\u2019](?=[a-z])")
@@ -47,6 +47,20 @@ STOP_WORDS: frozenset[str] = frozenset(
     hasnt havent couldnt shouldnt wouldnt also get got getting gets like really
     please pls plz thanks thank app apps would could one even still much many lot
     way thing things use using used make made
+    """.split()
+)
+
+
+# The wrapping of a request rather than its subject: "Feature request: add
+# webhook support" asks for webhooks. These still match an epic that uses
+# them, but do not count in how much an item says (the item-side coverage),
+# so a short request is not diluted by its politeness.
+FILLER_WORDS: frozenset[str] = frozenset(
+    """
+    feature features request requests requested requesting suggestion add adding added support
+    supported option options ability able allow allowing implement implementing possible
+    possibility great good nice love cool awesome best better need needs needed want wanted
+    wish hope hoping new would should could maybe perhaps hello hi hey ok okay
     """.split()
 )
 

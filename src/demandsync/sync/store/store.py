@@ -561,12 +561,19 @@ class Store:
                     for r in rows]
 
     def accepted_texts(self, per_epic: int = 50) -> dict[str, list[str]]:
-        """Texts a human accepted for each epic: the epic learns from them."""
+        """Texts a human accepted for each epic (newest first): the epic learns from them."""
+        return self._decided_texts("accepted", per_epic)
+
+    def rejected_texts(self, per_epic: int = 50) -> dict[str, list[str]]:
+        """Texts a human rejected for each epic (newest first): they push the epic back."""
+        return self._decided_texts("rejected", per_epic)
+
+    def _decided_texts(self, state: str, per_epic: int) -> dict[str, list[str]]:
         stmt = (
             sa.select(LINKS.c.epic_key, ITEMS.c.text)
             .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
-            .where(LINKS.c.method == MANUAL, LINKS.c.state == ACCEPTED, ITEMS.c.deleted.is_(False))
-            .order_by(LINKS.c.epic_key, LINKS.c.updated_at.desc())
+            .where(LINKS.c.method == MANUAL, LINKS.c.state == state, ITEMS.c.deleted.is_(False))
+            .order_by(LINKS.c.epic_key, LINKS.c.updated_at.desc(), LINKS.c.item_id.desc())
         )
         out: dict[str, list[str]] = {}
         with self.begin() as conn:
@@ -575,6 +582,26 @@ class Store:
                 if len(texts) < per_epic:
                     texts.append(text)
         return out
+
+    def sample_item_ids(self, limit: int) -> list[int]:
+        """Up to ``limit`` live item ids spread evenly over the store (by id), for the linker's
+        word statistics: deterministic, so the same store gives the same sample."""
+        with self.engine.connect() as conn:
+            ids = [i for (i,) in conn.execute(
+                sa.select(ITEMS.c.id).where(ITEMS.c.deleted.is_(False)).order_by(ITEMS.c.id))]
+        if len(ids) <= limit:
+            return ids
+        step = len(ids) / limit
+        return [ids[int(k * step)] for k in range(limit)]
+
+    def texts_of(self, item_ids: Sequence[int]) -> list[str]:
+        """Texts of these live items, in id order (ids of deleted or forgotten items are skipped)."""
+        out: list[tuple[int, str]] = []
+        with self._connect() as conn:
+            for chunk in _chunks(list(item_ids), _BATCH):
+                out.extend((i, text) for i, text in conn.execute(
+                    sa.select(ITEMS.c.id, ITEMS.c.text).where(ITEMS.c.id.in_(chunk), ITEMS.c.deleted.is_(False))))
+        return [t for _, t in sorted(out)]
 
     def link_rows(self, states: Sequence[str], epic_key: str | None = None) -> list[dict[str, Any]]:
         """Links with their item, for export and review: source, item_id, epic, method, score, state, text."""
