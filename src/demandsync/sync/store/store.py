@@ -586,7 +586,7 @@ class Store:
     def sample_item_ids(self, limit: int) -> list[int]:
         """Up to ``limit`` live item ids spread evenly over the store (by id), for the linker's
         word statistics: deterministic, so the same store gives the same sample."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             ids = [i for (i,) in conn.execute(
                 sa.select(ITEMS.c.id).where(ITEMS.c.deleted.is_(False)).order_by(ITEMS.c.id))]
         if len(ids) <= limit:
