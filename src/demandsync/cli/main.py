@@ -170,7 +170,8 @@ def explain(
     epic = store.epic_row(key)
     store.close()
     if epic is None:
-        _fail(f"{key} is not an epic demandsync has seen; is it selected by jira.epics ({cfg.settings.jira.epics})?",
+        sel = cfg.settings.tracker
+        _fail(f"{key} is not an epic demandsync has seen; is it selected by {sel.selection_key} ({sel.selection})?",
               EXIT_CONFIG)
     rows = [{"source": i.source, "item_id": i.external_id, "requester": i.requester, "account": i.account,
              "created_at": i.created_at, "method": i.method, "score": i.score, "state": i.state,
@@ -221,13 +222,15 @@ def check(config: ConfigOpt = None) -> None:
     try:
         out.print(f"{tracker.display_name.lower()}: connected as {tracker.whoami()}")
         try:
-            targets = resolve_targets(cfg.settings.jira.fields, tracker.fields())
+            targets = resolve_targets(cfg.settings.tracker.fields, tracker.fields(), section=cfg.tracker_name,
+                                      tracker=tracker.display_name)
         except TargetError as exc:
             _fail(str(ConfigError(exc.problems, cfg.path)), EXIT_CONFIG)
         for t in targets:
             out.print(f"target: {t.figure} -> {t.field.name} ({t.field.id}, {t.field.type})")
-        epics = list(tracker.epics(cfg.settings.jira.epics, []))
-        out.print(f"epics: {len(epics)} selected by {cfg.settings.jira.epics!r}")
+        sel = cfg.settings.tracker
+        epics = list(tracker.epics(sel.selection, []))
+        out.print(f"epics: {len(epics)} selected by {sel.selection!r}")
         checked: set[str | None] = set()
         for epic in epics:  # edit screens are per project (and issue type): one epic each
             if epic.project in checked:

@@ -157,17 +157,17 @@ def _stages(
     """fields -> sources -> epics -> link -> count -> plan -> apply -> summary, digest."""
     settings = config.settings
     site_fields = tracker.fields()
-    targets, value_ids = _site_targets(config, site_fields)
+    targets, value_ids = _site_targets(config, site_fields, tracker.display_name)
 
     for src in settings.sources:
         if src.enabled and (not only or src.name in only):
             report.sources[src.name] = pull_source(config, store, src, report.run_id or 0, full)
 
-    epics = list(tracker.epics(settings.jira.epics, value_ids))
+    epics = list(tracker.epics(settings.tracker.selection, value_ids))
     store.save_epics(epics)
     report.epics = len(epics)
     if targets is None:  # team-managed projects: each project has its own fields
-        per_project = resolve_targets_per_project(tracker, settings.jira.fields, epics, site_fields)
+        per_project = resolve_targets_per_project(tracker, settings.tracker.fields, epics, site_fields)
         if per_project.problems and not per_project.by_project:
             raise ConfigError(per_project.problems, config.path)
         report.errors += [{"stage": "fields", "error": f"{k}: {m}"} for k, m in per_project.problems]
@@ -192,7 +192,7 @@ def _stages(
 
     before = previous_figures(store)
     store.save_demand(report.demand)
-    result = apply_plan(tracker, store, report.run_id or 0, plan, concurrency=settings.jira.write_concurrency)
+    result = apply_plan(tracker, store, report.run_id or 0, plan, concurrency=settings.tracker.write_concurrency)
     report.writes["applied"], report.writes["failed"] = result.applied, result.failed
     report.errors.extend(result.errors)
     report.summaries = after_writes(config, store, tracker, epics, demand, dry_run=False)
@@ -200,7 +200,8 @@ def _stages(
     notify_and_close(config, store, tracker, epics, before, report.demand)
 
 
-def _site_targets(config: Config, fields: list[TrackerField]) -> tuple[list[Target] | None, list[str]]:
+def _site_targets(config: Config, fields: list[TrackerField],
+                  tracker_name: str = "Jira") -> tuple[list[Target] | None, list[str]]:
     """Targets resolved site-wide, and the field ids to read with the epics.
 
     A field *name* shared by several fields (team-managed projects each own a
@@ -208,13 +209,13 @@ def _site_targets(config: Config, fields: list[TrackerField]) -> tuple[list[Targ
     screen: then this returns ``None`` and every candidate id. Anything else
     wrong is a config error (exit 2) before anything is pulled or written.
     """
-    refs = config.settings.jira.fields
+    refs, section = config.settings.tracker.fields, config.tracker_name
     try:
-        targets = resolve_targets(refs, fields)
+        targets = resolve_targets(refs, fields, section=section, tracker=tracker_name)
         return targets, [t.field.id for t in targets]
     except TargetError as exc:
         shared = ambiguous_refs(refs, fields)
-        if not shared or any(k.removeprefix("jira.fields.") not in shared for k, _ in exc.problems):
+        if not shared or any(k.removeprefix(f"{section}.fields.") not in shared for k, _ in exc.problems):
             raise ConfigError(exc.problems, config.path) from None
         ids = [fid for ids in shared.values() for fid in ids]
         ids += [resolve_field(ref, fields).id for fig, ref in refs.items() if fig not in shared]
@@ -249,7 +250,7 @@ def notify_and_close(
     shipped = newly_shipped(store, shipped_epics(store, shipped_when=settings.closing.shipped_when, tracker=tracker))
     if settings.notify.slack_webhook is not None:
         post_digest(settings.notify.slack_webhook, before, after, epics, shipped, top=settings.notify.top,
-                    jira_url=settings.jira.url)
+                    jira_url=settings.jira.url if settings.jira is not None else None)
 
 
 def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, full: bool) -> SourceReport:
