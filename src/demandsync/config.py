@@ -437,16 +437,30 @@ def load_config_data(data: dict[str, Any], cfg_path: Path) -> Config:
         except LookupError as exc:
             problems.append((f"{where}.kind", str(exc)))
             continue
+        given = _with_tracker_defaults(src.connector_options, cls, settings)
         try:
-            options[src.name] = cls.Options.model_validate(src.connector_options)
+            options[src.name] = cls.Options.model_validate(given)
         except ValidationError as exc:
-            problems.extend((f"{where}.{key}", msg) for key, msg in _explain(exc, src.connector_options))
+            problems.extend((f"{where}.{key}", msg) for key, msg in _explain(exc, given))
             continue
         classes[src.name] = cls
         problems.extend((f"{where}.{key}", msg) for key, msg in _mapping_problems(src, cls))
     if problems:
         raise ConfigError(problems, cfg_path)
     return Config(settings, cfg_path, base_dir, options, classes)
+
+
+def _with_tracker_defaults(given: dict[str, Any], cls: type[Source], settings: Settings) -> dict[str, Any]:
+    """A source of the tracker's own system (``aha_ideas`` beside ``[aha]``) takes the keys it
+    omits (url, api_key, …) from the tracker section: its class names them in ``tracker_defaults``."""
+    spec = getattr(cls, "tracker_defaults", None)
+    if not spec:
+        return given
+    section_name, keys = spec
+    section = getattr(settings, section_name, None)
+    if section is None:
+        return given
+    return {**{k: getattr(section, k) for k in keys if k not in given and hasattr(section, k)}, **given}
 
 
 class _ScalarEnv(PydanticBaseSettingsSource):

@@ -133,16 +133,16 @@ def _locked_run(
     except ConfigError as exc:  # found only once Jira answered (a field name, a field per project): exit 2
         report.errors.append({"stage": "config", "error": str(exc)})
         raise
-    except (APIError, httpx.HTTPError) as exc:  # Jira unreachable or refusing us: nothing more to do
-        report.errors.append({"stage": "jira", "error": str(exc)})
-        log.error("run %s stopped: Jira: %s", report.run_id, exc)
+    except (APIError, httpx.HTTPError) as exc:  # the tracker unreachable or refusing us: nothing more to do
+        report.errors.append({"stage": tracker.section, "error": str(exc)})
+        log.error("run %s stopped: %s: %s", report.run_id, tracker.display_name, exc)
     except Exception as exc:
         report.errors.append({"stage": "run", "error": f"{type(exc).__name__}: {exc}"})
         log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc)
     finally:
         tracker.close()
         report.seconds = round(time.monotonic() - started, 3)
-        stopped = any(e.get("stage") in ("config", "jira", "run") for e in report.errors)
+        stopped = any(e.get("stage") in ("config", tracker.section, "run") for e in report.errors)
         status = "ok" if report.exit_code == EXIT_OK else "failed" if stopped else "partial"
         store.finish_run(report.run_id, status, _summary(report))
         log.info("run %s finished: %s in %.1fs", report.run_id, status, report.seconds)

@@ -61,3 +61,18 @@ class RateLimiter:
                 # the oldest request that must leave the window before one more fits
                 delay = max(delay, recent[len(recent) - count] + seconds - now)
         return delay
+
+
+_SHARED: dict[str, RateLimiter] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_limiter(key: str, limits: Sequence[tuple[int, float]]) -> RateLimiter:
+    """The one limiter for ``key`` in this process (``"aha:acme.aha.io"``): a budget that is
+    per account must be shared by the tracker and the sources that talk to that account.
+    The first caller's ``limits`` win."""
+    with _SHARED_LOCK:
+        limiter = _SHARED.get(key)
+        if limiter is None:
+            limiter = _SHARED[key] = RateLimiter(limits)
+        return limiter
