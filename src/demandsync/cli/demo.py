@@ -1,6 +1,6 @@
 """``demandsync demo``: the whole product in one command, no Jira account needed.
 
-Starts the local Jira sandbox with seeded epics, copies the bundled example
+Starts the local Jira sandbox (``--tracker aha``: the Aha! sandbox) with seeded epics, copies the bundled example
 exports and config into a working directory, runs a real sync over HTTP with
 an embedded SQLite store, then runs it again to show that an unchanged world
 plans zero writes.
@@ -27,43 +27,68 @@ from demandsync.sync.run import RunReport, run_sync
 _EXPORTS = ("hotjar-exit-survey-2026-10.csv", "hotjar-exit-survey-2026-11.csv", "sales-call-notes.csv")
 
 
-def prepare(workdir: Path, jira_url: str) -> Path:
-    """Lay out the demo's config and exports in ``workdir``; returns the config path."""
+def _copy_exports(workdir: Path) -> None:
     examples = files("demandsync") / "examples"
     (workdir / "exports").mkdir(parents=True, exist_ok=True)
     for name in _EXPORTS:
         (workdir / "exports" / name).write_bytes((examples / name).read_bytes())
+
+
+def prepare(workdir: Path, jira_url: str) -> Path:
+    """Lay out the demo's config and exports in ``workdir``; returns the config path."""
+    _copy_exports(workdir)
+    examples = files("demandsync") / "examples"
     config = workdir / "demandsync.toml"
     config.write_text((examples / "demandsync.toml").read_text(encoding="utf-8").replace("{jira_url}", jira_url),
                       encoding="utf-8")
     return config
 
 
-def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = False) -> int:
+def prepare_aha(workdir: Path, aha_url: str) -> Path:
+    """The Aha! demo's config and exports in ``workdir``; returns the config path."""
+    _copy_exports(workdir)
+    examples = files("demandsync") / "examples"
+    config = workdir / "demandsync.toml"
+    config.write_text((examples / "demandsync-aha.toml").read_text(encoding="utf-8").replace("{aha_url}", aha_url),
+                      encoding="utf-8")
+    return config
+
+
+def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = False, tracker: str = "jira") -> int:
     workdir = keep or Path(tempfile.mkdtemp(prefix="demandsync-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     setup_logging(quiet=True)
-    with JiraSandbox(demo_state(), email="demo@example.com", api_token="sandbox-token") as sandbox:
-        jira_url = sandbox.start()
-        config = load_config(prepare(workdir, jira_url))
-        first = run_sync(config)
-        second = run_sync(config)
-        epics = {key: sandbox.state.issue(key)["fields"] for key in sorted(first.demand)}
+    if tracker == "aha":
+        from demandsync.sandbox.aha import AhaSandbox
+        from demandsync.sandbox.aha import demo_state as aha_demo_state
+
+        with AhaSandbox(aha_demo_state()) as aha:
+            config = load_config(prepare_aha(workdir, aha.url))
+            first = run_sync(config)
+            second = run_sync(config)
+            epics = {key: {"summary": aha.state.find("features", key)["name"]} for key in sorted(first.demand)}
+    else:
+        with JiraSandbox(demo_state(), email="demo@example.com", api_token="sandbox-token") as sandbox:
+            config = load_config(prepare(workdir, sandbox.start()))
+            first = run_sync(config)
+            second = run_sync(config)
+            epics = {key: sandbox.state.issue(key)["fields"] for key in sorted(first.demand)}
     if as_json:
         sys.stdout.write(json.dumps({"first": first.as_dict(), "second": second.as_dict()}, default=str) + "\n")
     else:
-        _print(console, first, second, epics, workdir, keep is not None)
+        _print(console, first, second, epics, workdir, keep is not None, "Aha!" if tracker == "aha" else "Jira")
     if keep is None:
         shutil.rmtree(workdir, ignore_errors=True)
     return max(first.exit_code, second.exit_code)
 
 
 def _print(console: Console, first: RunReport, second: RunReport, epics: dict[str, dict[str, object]],
-           workdir: Path, kept: bool) -> None:
+           workdir: Path, kept: bool, tracker: str = "Jira") -> None:
     pulled = ", ".join(f"{name}: {s.pulled} rows, {s.new} new items, {s.quarantined} quarantined"
                        for name, s in first.sources.items())
-    console.print(f"[bold]demandsync demo[/] — Jira sandbox + {len(first.sources)} sources ({pulled})")
-    table = Table(title="Epics in the Jira sandbox after the sync", box=box.SIMPLE_HEAD, pad_edge=False)
+    console.print(f"[bold]demandsync demo[/] — {tracker} sandbox + {len(first.sources)} sources ({pulled})")
+    table = Table(title=f"{'Features' if tracker == 'Aha!' else 'Epics'} in the {tracker} sandbox after the sync",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
     for col, width in (("epic", 7), ("requests", 8), ("people", 6), ("accounts", 8), ("last", 10)):
         table.add_column(col, no_wrap=True, min_width=width)
     table.add_column("sources", min_width=14)
@@ -78,4 +103,5 @@ def _print(console: Console, first: RunReport, second: RunReport, epics: dict[st
     console.print(f"first run: {first.writes['applied']} field writes applied, {first.writes['failed']} failed")
     console.print(f"second run (nothing new): {second.writes['planned']} writes planned")
     if kept:
-        console.print(f"files kept in {workdir}: try `demandsync explain PROD-1 --config {workdir / 'demandsync.toml'}`")
+        first_key = next(iter(epics), "PROD-1")
+        console.print(f"files kept in {workdir}: try `demandsync explain {first_key} --config {workdir / 'demandsync.toml'}`")

@@ -307,11 +307,14 @@ def sandbox(
 def demo(
     keep: Annotated[Path | None, typer.Option(help="Keep the demo's files in this directory.")] = None,
     as_json: JsonOpt = False,
+    tracker: Annotated[str, typer.Option("--tracker", help="jira | aha: which sandbox the figures go to.")] = "jira",
 ) -> None:
-    """Run a whole sync against the bundled Jira sandbox and example exports."""
+    """Run a whole sync against the bundled Jira (or Aha!) sandbox and example exports."""
     from demandsync.cli.demo import run_demo
 
-    raise typer.Exit(run_demo(out, keep=keep, as_json=as_json))
+    if tracker not in ("jira", "aha"):
+        _fail(f"--tracker must be jira or aha, not {tracker!r}", EXIT_CONFIG)
+    raise typer.Exit(run_demo(out, keep=keep, as_json=as_json, tracker=tracker))
 
 
 @app.command()
