@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ def values(aha: AhaSandbox, kind: str, refs: list[str]) -> dict[str, tuple[Any, 
     return {ref: tuple(aha.state.value(kind, ref, f) for f in FIGURES) for ref in refs}
 
 
-def shown(expected: dict[str, tuple[int, ...]]) -> dict[str, tuple[str, ...]]:
+def shown(expected: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[str, ...]]:
     """The figures as Aha! keeps number fields: decimal strings ("3.0")."""
     return {ref: tuple(f"{n}.0" for n in figures) for ref, figures in expected.items()}
 

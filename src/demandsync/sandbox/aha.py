@@ -388,7 +388,7 @@ class AhaSandbox:
 
     def _list_records(self, kind: str, params: Mapping[str, str], pid: str) -> AhaResponse:
         product = self.state.product(pid)
-        compact = ("id", "name", "reference_num", "created_at", "product_id", "url", "resource")
+        compact: tuple[str, ...] = ("id", "name", "reference_num", "created_at", "product_id", "url", "resource")
         if kind == "epics":
             compact = tuple(k for k in compact if k != "product_id")
         items = [self._pick(self._full(kind, r), params.get("fields"), compact)
@@ -546,7 +546,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length > 0 else b""
         sandbox: AhaSandbox = self.server.sandbox  # type: ignore[attr-defined]
         try:
-            resp = sandbox.handle(self.command, self.path, self.headers, raw)
+            resp = sandbox.handle(self.command, self.path, {"Authorization": self.headers.get("Authorization", "")}, raw)
         except Exception as exc:  # a sandbox bug must not look like a hung Aha!
             print(f"aha sandbox: {self.command} {self.path}: {exc!r}", file=sys.stderr)
             resp = AhaResponse(500, {"error": f"Internal server error: {exc!r}"})

@@ -75,6 +75,10 @@ RECORD_FIELDS = ("id", "reference_num", "name", "description", "workflow_status"
                  "custom_fields")
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def field_type(definition_type: str) -> str:
     """The value type of a custom field from its definition's class name, in the words the
     engine's type checks use (number, date, string, note, option, …).
@@ -196,7 +200,7 @@ class AhaTracker(Tracker):
 
     def _epic(self, item: Mapping[str, Any], value_fields: Sequence[str], types: Mapping[str, str]) -> Epic:
         values = {str(cf.get("key")): cf.get("value") for cf in item.get("custom_fields") or [] if isinstance(cf, dict)}
-        status = item.get("workflow_status") if isinstance(item.get("workflow_status"), dict) else {}
+        status = _dict(item.get("workflow_status"))
         ref = str(item["reference_num"])
         description = item.get("description")
         body = description.get("body") if isinstance(description, dict) else description
@@ -274,7 +278,7 @@ class AhaTracker(Tracker):
         comments.sort(key=lambda c: str(c.get("created_at") or "") if isinstance(c, dict) else "")
         for c in comments:
             if isinstance(c, dict):
-                user = c.get("user") if isinstance(c.get("user"), dict) else {}
+                user = _dict(c.get("user"))
                 yield str(c.get("id") or ""), html_to_text(c.get("body")), (str(user["id"]) if user.get("id") else None)
 
     def add_summary_comment(self, key: str, content: SummaryContent, changed_on: date) -> str:
