@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -58,6 +58,8 @@ from demandsync.domain import Quarantined
 
 log = logging.getLogger("demandsync.aha")
 
+#: How far back of this run's start the next run's ``updated_since`` reaches.
+OVERLAP = timedelta(minutes=10)
 #: What a record needs from each idea (the list is compact without ``fields=``).
 IDEA_FIELDS = ("id", "reference_num", "name", "description", "created_at", "updated_at", "url", "tags",
                "workflow_status", "feature", "epic", "initiative", "duplicates", "duplicate_idea", "duplicate_of",
@@ -110,7 +112,7 @@ class AhaIdeasSource(ApiSource):
         runs = runs if isinstance(runs, int) and runs >= 0 else 0
         since = parse_time((cursor or {}).get("updated_since"))
         full = self.context.full or since is None or runs + 1 >= self.opts.full_every
-        started = datetime.now(UTC)
+        started = datetime.now(UTC) - OVERLAP  # clocks differ: re-read a little (upserts make it harmless)
         ideas: list[dict[str, Any]] = []
         for idea in self._ideas(None if full else since):
             if not isinstance(idea, dict) or not idea.get("id"):
