@@ -267,3 +267,11 @@ def test_demo_against_the_aha_sandbox(paced: Paced) -> None:
     assert doc["first"]["writes"]["failed"] == 0 and doc["first"]["writes"]["applied"] > 0
     assert doc["second"]["writes"]["planned"] == 0
     assert doc["first"]["demand"]["APP-1"]["requests"] >= 1
+
+
+def test_check_names_a_product_aha_does_not_have(aha: AhaSandbox, tmp_path: Path, store_url: str) -> None:
+    config = aha_config(tmp_path, aha.url, store_url)
+    config.write_text(config.read_text().replace('product = "APP"', 'product = "NOPE"'))
+    code, stdout, stderr = cli("check", "--config", str(config))
+    assert code == 2 and "aha!: connected as Demo Admin" in stdout
+    assert "aha.product: Aha! has no product 'NOPE' that this API key can see" in stderr

@@ -243,6 +243,8 @@ def check(config: ConfigOpt = None) -> None:
                     out.print(f"[red]missing:[/] {t.field.name} ({t.field.id}) is not on the edit screen of "
                               f"{epic.key} (project {epic.project}); add it to that project's Epic edit screen",
                               highlight=False)
+    except ConfigError as exc:  # found only once the tracker answered (e.g. an Aha! product it does not have)
+        _fail(str(exc), EXIT_CONFIG)
     finally:
         tracker.close()
     raise typer.Exit(1 if problems else 0)

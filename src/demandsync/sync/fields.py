@@ -24,6 +24,13 @@ class AmbiguousFieldError(FieldLookupError):
     pass
 
 
+#: Where each tracker lists its custom fields, for the "no such field" hint. Aha!: the account
+#: settings' Customizations section (support.aha.io "Account customization settings"); a field
+#: must also be on the record type's layout (aha_openapi.json, /custom_field_definitions).
+_SETTINGS = {"Jira": "Jira settings → Issues → Custom fields",
+             "Aha!": "Aha! Settings → Account → Customizations (custom fields, and the layout of the record type)"}
+
+
 def resolve_field(ref: str, fields: Sequence[TrackerField], *, tracker: str = "Jira") -> TrackerField:
     """The field ``ref`` names: an id exactly, else a unique name (exact case
     first, then ignoring case).
@@ -54,7 +61,7 @@ def resolve_field(ref: str, fields: Sequence[TrackerField], *, tracker: str = "J
     hint = (
         "; did you mean " + ", ".join(f"{by_folded[c].name!r} ({by_folded[c].id})" for c in close) + "?"
         if close
-        else f"; check the name in {tracker}'s custom field settings, and that the account can see the field"
+        else f"; check the name in {_SETTINGS.get(tracker, tracker + ' settings')}, and that the account can see the field"
     )
     raise UnknownFieldError(f"no {tracker} field has the id or name {ref!r}{hint}")
 
