@@ -155,6 +155,39 @@ def demo_state() -> AhaState:
     return s
 
 
+def generate_state(features: int, ideas: int, votes: int = 3, seed: int = 0) -> AhaState:
+    """A product APP with ``features`` features (in epics of 10) and ``ideas`` ideas, each promoted to a
+    random feature and carrying ``votes`` endorsements (for benchmarks)."""
+    rng = random.Random(seed)
+    s = demo_state()
+    s.records = {"features": {}, "epics": {}}
+    s.ideas, s.endorsements = {}, {}
+    for e in range(1, features // 10 + 2):
+        s.records["epics"][f"APP-E-{e}"] = _record(str(900000000 + e), f"APP-E-{e}", f"Epic {e}", "Epic.",
+                                                   product_id=None)
+    for n in range(1, features + 1):
+        rec = _record(str(6776881149488000000 + n), f"APP-{n}", f"Feature {n}", f"Feature number {n}.",
+                      product_id="131414752")
+        s.records["features"][rec["reference_num"]] = rec
+    refs = list(s.records["features"].values())
+    for n in range(1, ideas + 1):
+        iid = str(58000000 + n)
+        target = rng.choice(refs)
+        who = _person(str(1056000000 + n), f"User {n}", f"user{n}@customer{n % 97}.com")
+        s.ideas[iid] = {
+            "id": iid, "name": f"Idea {n}", "reference_num": f"APP-I-{n}", "product_id": "131414752",
+            "created_at": "2026-10-01T09:00:00.000Z", "updated_at": "2026-10-01T09:00:00.000Z",
+            "description": {"id": iid, "body": f"<p>Please do feature {n}.</p>"}, "duplicates": [], "tags": [],
+            "created_by_idea_user": who, "initial_votes": 0,
+            "feature": {k: target[k] for k in ("id", "name", "reference_num", "product_id", "url", "resource")}}
+        s.endorsements[iid] = [
+            {"id": s.next_id(), "idea_id": iid, "weight": 1,
+             "endorsed_by_idea_user": _person(str(1057000000 + n * votes + v), f"Voter {v}", f"v{v}-{n}@c{v}.com"),
+             "endorsed_by_portal_user": _person(str(1058000000 + n * votes + v), f"Voter {v}", f"v{v}-{n}@c{v}.com"),
+             "idea_organization": {"id": str(138000000 + v), "name": f"Org {v}"}} for v in range(votes)]
+    return s
+
+
 def _record(rid: str, ref: str, name: str, text: str, *, product_id: str | None, complete: bool = False) -> JsonDict:
     kind = "epics" if "-E-" in ref else "features"
     rec: JsonDict = {
