@@ -204,7 +204,15 @@ def _mock_ideas(ideas: list[dict[str, Any]], votes: dict[str, list[dict[str, Any
         return httpx.Response(200, json={"idea_endorsements": votes.get(iid, []),
                                          "pagination": {"total_records": 1, "total_pages": 1, "current_page": 1}})
 
+    def features(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"features": [
+            {"id": "1", "reference_num": "APP-12", "epic": {"id": "9", "reference_num": "APP-E-3"}},
+            {"id": "2", "reference_num": "APP-13"}], "pagination": {"total_records": 2, "total_pages": 1,
+                                                                    "current_page": 1}})
+
     respx.get(f"{API}/products/APP/ideas").mock(side_effect=listing)
+    respx.get(f"{API}/products/APP/features").mock(side_effect=features)
     respx.get(url__regex=rf"{API}/ideas/[^/]+/endorsements").mock(side_effect=endorsements)
     return seen
 
@@ -238,7 +246,8 @@ def test_one_record_per_idea_with_its_voters_and_no_merged_or_spam_idea(tmp_path
     assert [(q.locator, q.reason) for q in bad] == [
         ("aha idea APP-I-1 vote x", "Aha! returned a vote without a portal user, idea user or e-mail")]
     first = good[0].data
-    assert first["id"] == BIG and first["epic_keys"] == ["APP-12"] and first["votes_total"] == 3
+    # promoted to APP-12, which belongs to the epic APP-E-3: the idea counts on either
+    assert first["id"] == BIG and first["epic_keys"] == ["APP-12", "APP-E-3"] and first["votes_total"] == 3
     assert first["voters"] == [
         {"id": "u1", "email": "ann@acme.com", "name": "Ann", "account": "Acme", "weight": 1},
         {"id": "p2", "email": "bob@globex.com", "name": "Bob", "account": "Globex", "weight": 1},
@@ -251,7 +260,7 @@ def test_one_record_per_idea_with_its_voters_and_no_merged_or_spam_idea(tmp_path
     assert len(items) == 2
     one, five = items
     assert (one.external_id, one.requester, one.account, one.votes, one.epic_hint) == (
-        BIG, "ann@acme.com", "Acme", 3, ["APP-12"])
+        BIG, "ann@acme.com", "Acme", 3, ["APP-12", "APP-E-3"])
     assert one.text == "Idea 1\n\nBody 1" and one.url == f"{SITE}/ideas/ideas/APP-I-1" and one.tags == ["sso"]
     assert (five.requester, five.account, five.votes, five.epic_hint) == ("bob@globex.com", None, 1, [])
     assert "APP-E-3" in five.text  # linked explicitly when the tracker carries epics
@@ -268,3 +277,30 @@ def test_ideas_with_no_votes_cost_no_request_and_later_runs_ask_only_for_updates
     assert seen[-1].url.params["updated_since"] == source.cursor["updated_since"]
     _pull(tmp_path, cursor={**source.cursor, "runs_since_full": 6})  # every 7th run reads everything
     assert "updated_since" not in seen[-1].url.params
+
+
+@respx.mock
+def test_a_full_read_takes_the_votes_from_the_account_list_when_that_is_fewer_requests(tmp_path: Path) -> None:
+    ann, bob = _person("u1", "ann@acme.com"), _person("u2", "bob@globex.com")
+    ideas = [_idea(str(i), i) for i in (1, 2, 3)]
+    seen = _mock_ideas(ideas, {})
+    account = respx.get(f"{API}/ideas/endorsements").mock(return_value=httpx.Response(200, json={
+        "idea_endorsements": [{**_vote(ann), "idea_id": "1"}, {**_vote(bob), "idea_id": "3"},
+                              {**_vote(bob), "idea_id": "3"}, {**_vote(ann), "idea_id": "999"}],  # another product
+        "pagination": {"total_records": 4, "total_pages": 1, "current_page": 1}}))
+    records, _ = _pull(tmp_path)
+    assert {r.data["id"]: r.data["votes_total"] for r in records if isinstance(r, Record)} == {"1": 1, "2": 0, "3": 2}
+    assert account.call_count == 1 and not [r for r in seen if r.url.path.endswith("/endorsements")]
+
+
+@respx.mock
+def test_votes_are_asked_per_idea_when_the_account_list_is_longer(tmp_path: Path) -> None:
+    ann = _person("u1", "ann@acme.com")
+    seen = _mock_ideas([_idea("1", 1), _idea("2", 2)], {"1": [_vote(ann)], "2": [_vote(ann), _vote(ann)]})
+    account = respx.get(f"{API}/ideas/endorsements").mock(return_value=httpx.Response(200, json={
+        "idea_endorsements": [], "pagination": {"total_records": 900, "total_pages": 9, "current_page": 1}}))
+    records, _ = _pull(tmp_path)
+    assert {r.data["id"]: r.data["votes_total"] for r in records if isinstance(r, Record)} == {"1": 1, "2": 2}
+    assert account.call_count == 1  # its first page said 9 pages: two per-idea requests are cheaper
+    assert sorted(r.url.path for r in seen if r.url.path.endswith("/endorsements")) == [
+        "/api/v1/ideas/1/endorsements", "/api/v1/ideas/2/endorsements"]

@@ -11,9 +11,10 @@ features
 - APP-3  idea APP-I-4 ("Related to APP-3", creator bob/Globex, bob voted twice + erin) -> 1, 1, 1, 3
 - APP-4  nobody asked; its stale customer_requests "5.0" becomes 0
 APP-I-2 is merged into APP-I-1 and APP-I-3 is spam: no request of their own.
-epics
-- APP-E-1  the note from raj@initech.com naming APP-E-1 -> 1, 1, 1, 1
-- APP-E-2  idea APP-I-5 ("Part of APP-E-2", no votes, no organisation) -> 1, 1, 0, 1
+epics (an idea promoted to a feature counts for the feature's epic)
+- APP-E-1  the note from raj@initech.com/Initech naming APP-E-1, APP-I-1 (promoted to APP-1, ann/Acme,
+           3 votes) and APP-I-6 (promoted to APP-2, gina/Umbrella, 1 vote) -> 3, 3, 3 accounts, 5 votes
+- APP-E-2  idea APP-I-5 ("Part of APP-E-2", no votes, no organisation) -> 1, 1, 0 accounts, 1 vote
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ NOTES = """Date,Customer,Contact email,Request,Epic
 
 #: record -> (requests, requesters, votes, accounts)
 FEATURES = {"APP-1": (2, 1, 3, 1), "APP-2": (2, 2, 2, 2), "APP-3": (1, 1, 3, 1), "APP-4": (0, 0, 0, 0)}
-EPICS = {"APP-E-1": (1, 1, 1, 1), "APP-E-2": (1, 1, 1, 0)}
+EPICS = {"APP-E-1": (3, 3, 5, 3), "APP-E-2": (1, 1, 1, 0)}
 FIGURES = ("customer_requests", "requesters", "votes", "accounts")
 
 
@@ -139,6 +140,9 @@ def test_figures_land_on_features_and_a_rerun_writes_nothing(aha: AhaSandbox, tm
     assert dict(aha.writes) == {"APP-1": 1, "APP-2": 1, "APP-3": 1, "APP-4": 1}  # one PUT per record
     stale = next(w for w in report["plan"] if w["epic"] == "APP-4" and w["field"] == "customer_requests")
     assert (stale["old"], stale["new"]) == (5, 0)
+    # three ideas have votes: one page of the account's votes beats three per-idea requests
+    assert aha.requests[("GET", "/api/v1/ideas/endorsements")] == 1
+    assert aha.requests[("GET", "/api/v1/ideas/{id}/endorsements")] == 0
     # every request went through the account's pacing
     assert paced.limiter is not None and len(paced.limiter._sent) == sum(aha.requests.values())
 

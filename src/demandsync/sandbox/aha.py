@@ -17,7 +17,8 @@ follow its response examples, which is where a client goes wrong:
   (a string, some 19 digits) or their reference (``APP-12``, ``APP-E-3``);
 - comments: list, ``POST`` (200, not 201) and ``PUT /comments/{id}``;
 - ideas (``fields=``, ``updated_since``, spam hidden unless ``spam=true``), their
-  ``duplicates[]`` and ``feature`` (promoted to), and endorsements with
+  ``duplicates[]`` and ``feature`` (promoted to), and endorsements (per idea, and the
+  account-wide ``GET /ideas/endorsements`` with ``idea_id`` on each) with
   ``endorsed_by_portal_user``, ``endorsed_by_idea_user``, ``weight`` and an
   ``idea_organization`` only on votes that have one;
 - injectable 429s (``fail_next`` requests, then ``fail_rate``), with ``Retry-After``.
@@ -373,6 +374,7 @@ class AhaSandbox:
         ("PUT", ("comments", None), "put_comment"),
         ("GET", ("releases", None), "get_release"),
         ("GET", ("ideas", None, "endorsements"), "endorsements"),
+        ("GET", ("ideas", "endorsements"), "account_endorsements"),
     ]
 
     def _route(self, method: str, path: str) -> tuple[str, str | None, list[str]]:
@@ -540,6 +542,11 @@ class AhaSandbox:
                     "votes": idea.get("initial_votes", 0) + len(self.state.endorsements.get(idea["id"], []))}
             items.append(self._pick(full, params.get("fields"), ("id", "name", "product_id", "votes")))
         return self._page("ideas", items, params)
+
+    def account_endorsements(self, params: Mapping[str, str], body: Any) -> AhaResponse:
+        """``GET /ideas/endorsements``: every vote of the account, each with its ``idea_id``."""
+        votes = [copy.deepcopy(v) for iid in self.state.ideas for v in self.state.endorsements.get(iid, [])]
+        return self._page("idea_endorsements", votes, params)
 
     def endorsements(self, params: Mapping[str, str], body: Any, iid: str) -> AhaResponse:
         idea = next((i for i in self.state.ideas.values() if iid in (i["id"], i["reference_num"])), None)
