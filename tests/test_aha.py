@@ -136,15 +136,17 @@ def test_a_429_is_retried_after_the_wait_aha_asks_for() -> None:
 
 
 @respx.mock
-def test_released_reads_the_features_release() -> None:
-    respx.get(f"{API}/features/APP-1").mock(return_value=httpx.Response(200, json={
-        "feature": {"id": "1", "release": {"id": "5", "reference_num": "APP-R-1"}}}))
-    respx.get(f"{API}/features/APP-2").mock(return_value=httpx.Response(200, json={
-        "feature": {"id": "2", "release": {"id": "6", "reference_num": "APP-R-2"}}}))
-    respx.get(f"{API}/features/APP-3").mock(return_value=httpx.Response(404, json={"error": "Record not found"}))
+def test_released_lists_the_releases_once_and_reads_each_release_once() -> None:
+    respx.get(f"{API}/products/APP/features").mock(return_value=httpx.Response(200, json={"features": [
+        {"id": "1", "reference_num": "APP-1", "release": {"id": "5", "reference_num": "APP-R-1"}},
+        {"id": "2", "reference_num": "APP-2", "release": {"id": "6", "reference_num": "APP-R-2"}},
+        {"id": "4", "reference_num": "APP-4", "release": {"id": "5", "reference_num": "APP-R-1"}},
+        {"id": "5", "reference_num": "APP-5"}],
+        "pagination": {"total_records": 4, "total_pages": 1, "current_page": 1}}))
     r1 = respx.get(f"{API}/releases/APP-R-1").mock(return_value=httpx.Response(200, json={"release": {"released": True}}))
     respx.get(f"{API}/releases/APP-R-2").mock(return_value=httpx.Response(200, json={"release": {"released": False}}))
-    assert _tracker().released(["APP-1", "APP-2", "APP-3"]) == ["APP-1"] and r1.call_count == 1
+    assert _tracker().released(["APP-4", "APP-1", "APP-2", "APP-3", "APP-5"]) == ["APP-4", "APP-1"]
+    assert r1.call_count == 1
 
 
 # -- the summary's HTML --------------------------------------------------------------------------------

@@ -238,25 +238,22 @@ class AhaTracker(Tracker):
         return f"{self.url}/{self.records}/{quote(key, safe='')}"
 
     def released(self, keys: Sequence[str]) -> list[str]:
-        """Those of ``keys`` whose release is released (``release.reference_num`` → ``GET /releases/{id}``)."""
-        state: dict[str, bool] = {}
-        out = []
-        for key in keys:
-            try:
-                release = self._record(key, "release").get("release")
-            except FatalAPIError as exc:
-                if exc.status == 404:
-                    continue  # deleted since: not shipped as far as we can tell
-                raise
-            ref = str(release.get("reference_num") or release.get("id") or "") if isinstance(release, dict) else ""
-            if not ref:
-                continue
-            if ref not in state:
-                body = self._get(f"/releases/{quote(ref, safe='')}") or {}
-                state[ref] = (body.get("release") or {}).get("released") is True
-            if state[ref]:
-                out.append(key)
-        return out
+        """Those of ``keys`` whose release is released: the product's records are listed once with
+        ``fields=reference_num,release``, then each distinct release is read (``released``)."""
+        wanted = set(keys)
+        release_of: dict[str, str] = {}
+        pages = PageNumberPaginator(per_page=self.page_size, items_key=self.records)
+        for item in iter_items(self.client, "GET", f"/products/{quote(self.product, safe='')}/{self.records}", pages,
+                               items_key=self.records, params={"fields": "reference_num,release"}):
+            release = _dict(_dict(item).get("release"))
+            ref = str(release.get("reference_num") or release.get("id") or "")
+            if ref and _dict(item).get("reference_num") in wanted:
+                release_of[str(item["reference_num"])] = ref
+        shipped: dict[str, bool] = {}
+        for ref in dict.fromkeys(release_of.values()):
+            body = self._get(f"/releases/{quote(ref, safe='')}") or {}
+            shipped[ref] = _dict(body.get("release")).get("released") is True
+        return [key for key in keys if key in release_of and shipped[release_of[key]]]
 
     # writes
 
