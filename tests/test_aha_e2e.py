@@ -279,3 +279,13 @@ def test_check_names_a_product_aha_does_not_have(aha: AhaSandbox, tmp_path: Path
     code, stdout, stderr = cli("check", "--config", str(config))
     assert code == 2 and "aha!: connected as Demo Admin" in stdout
     assert "aha.product: Aha! has no product 'NOPE' that this API key can see" in stderr
+
+
+def test_preview_maps_ideas_with_the_sources_own_preset(aha: AhaSandbox, tmp_path: Path, store_url: str) -> None:
+    config = aha_config(tmp_path, aha.url, store_url)
+    code, stdout, _ = cli("preview", "ideas", "--config", str(config), "--rows", "2")
+    assert code == 0
+    assert "│ aha idea APP-I-1 │ aha-ideas │" in stdout
+    assert "│ votes           │ votes_total               │" in stdout
+    assert "│ 58056975 │" in stdout and "│ 58056978 │" in stdout
+    assert "no preset was given" not in stdout
