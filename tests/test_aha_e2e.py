@@ -194,11 +194,12 @@ def test_a_wrong_key_is_named_and_never_shown(aha: AhaSandbox, tmp_path: Path, s
 
 
 def test_429s_are_survived(aha: AhaSandbox, tmp_path: Path, store_url: str) -> None:
-    aha.fail_next, aha.retry_after = 4, 0
+    aha.fail_next, aha.fail_writes, aha.retry_after = 4, 3, 0  # the first 4 reads and 3 writes are throttled
     report = run_json(aha_config(tmp_path, aha.url, store_url))
-    assert aha.faults[429] == 4
-    assert report["exit_code"] == 0 and report["writes"]["applied"] == 16
-    assert values(aha, "features", ["APP-3"]) == {"APP-3": ("1.0", "1.0", "3.0", "1.0")}
+    assert aha.faults[429] == 7
+    assert report["exit_code"] == 0 and report["writes"] == {"planned": 16, "applied": 16, "failed": 0}
+    assert values(aha, "features", list(FEATURES)) == shown(FEATURES)
+    assert dict(aha.writes) == {"APP-1": 1, "APP-2": 1, "APP-3": 1, "APP-4": 1}  # a throttled PUT is not a write
 
 
 def test_check_fields_and_explain(aha: AhaSandbox, tmp_path: Path, store_url: str) -> None:

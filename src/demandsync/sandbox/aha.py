@@ -21,7 +21,8 @@ follow its response examples, which is where a client goes wrong:
   account-wide ``GET /ideas/endorsements`` with ``idea_id`` on each) with
   ``endorsed_by_portal_user``, ``endorsed_by_idea_user``, ``weight`` and an
   ``idea_organization`` only on votes that have one;
-- injectable 429s (``fail_next`` requests, then ``fail_rate``), with ``Retry-After``.
+- injectable 429s (the next ``fail_next`` requests, the next ``fail_writes`` writes, a share
+  ``fail_rate`` of all), with ``Retry-After``.
 
 What the document does not say, the sandbox decides and says so: an unknown custom field
 key or a non-number for a number field answers 422 ``{"error": …}`` (the document's one
@@ -275,10 +276,12 @@ class AhaSandbox:
     """
 
     def __init__(self, state: AhaState | None = None, *, api_key: str = "aha-sandbox-key", fail_next: int = 0,
-                 fail_rate: float = 0.0, retry_after: int = 0, page_cap: int = 200, seed: int = 0,
-                 user: str = "Demo Admin") -> None:
+                 fail_writes: int = 0, fail_rate: float = 0.0, retry_after: int = 0, page_cap: int = 200,
+                 seed: int = 0, user: str = "Demo Admin") -> None:
         self.state = state if state is not None else demo_state()
         self.api_key, self.fail_next, self.fail_rate, self.retry_after = api_key, fail_next, fail_rate, retry_after
+        #: The next this-many PUT/POST requests answer 429 (throttling that hits writes).
+        self.fail_writes = fail_writes
         self.page_cap, self.user = page_cap, user
         self.url = "http://127.0.0.1"
         self.requests: Counter[tuple[str, str]] = Counter()
@@ -337,8 +340,11 @@ class AhaSandbox:
         if scheme.lower() != "bearer" or not hmac.compare_digest(key.strip().encode(), self.api_key.encode()):
             return AhaResponse(401, html="<html><body>You need to sign in or sign up before continuing.</body></html>")
         with self._lock:
-            inject = self.fail_next > 0 or (self.fail_rate and self._rng.random() < self.fail_rate)
-            if self.fail_next > 0:
+            write = method in ("PUT", "POST") and self.fail_writes > 0
+            inject = write or self.fail_next > 0 or bool(self.fail_rate and self._rng.random() < self.fail_rate)
+            if write:
+                self.fail_writes -= 1
+            elif self.fail_next > 0:
                 self.fail_next -= 1
             if inject:
                 self.faults[429] += 1
