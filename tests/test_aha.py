@@ -306,3 +306,20 @@ def test_votes_are_asked_per_idea_when_the_account_list_is_longer(tmp_path: Path
     assert account.call_count == 1  # its first page said 9 pages: two per-idea requests are cheaper
     assert sorted(r.url.path for r in seen if r.url.path.endswith("/endorsements")) == [
         "/api/v1/ideas/1/endorsements", "/api/v1/ideas/2/endorsements"]
+
+
+@respx.mock
+def test_ideas_are_read_again_without_undocumented_fields_if_aha_refuses_them(tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.params["fields"])
+        if "duplicate_of" in request.url.params["fields"]:
+            return httpx.Response(422, json={"error": "Unknown field duplicate_of"})
+        return httpx.Response(200, json={"ideas": [_idea("61", 5, endorsements_count=0)],
+                                         "pagination": {"total_records": 1, "total_pages": 1, "current_page": 1}})
+
+    respx.get(f"{API}/products/APP/ideas").mock(side_effect=listing)
+    records, _ = _pull(tmp_path)
+    assert [r.data["reference_num"] for r in records if isinstance(r, Record)] == ["APP-I-5"]
+    assert len(asked) == 2 and "spam" in asked[0] and "spam" not in asked[1] and "feature" in asked[1]

@@ -60,7 +60,7 @@ from pydantic import Field, SecretStr
 from demandsync.connectors.aha.render import html_to_text
 from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, iso, parse_time, quarantine
 from demandsync.connectors.base import Cursor, Record, SourceOptions
-from demandsync.connectors.http import BearerAuth, iter_items
+from demandsync.connectors.http import BearerAuth, FatalAPIError, iter_items
 from demandsync.connectors.http.paginators import PageNumberPaginator, paginate
 from demandsync.domain import Quarantined
 
@@ -69,10 +69,14 @@ log = logging.getLogger("demandsync.aha")
 #: How far back of this run's start the next run's ``updated_since`` reaches.
 OVERLAP = timedelta(minutes=10)
 #: What a record needs from each idea (the list is compact without ``fields=``).
+#: What a record needs from each idea (the list is compact without ``fields=``): attributes the
+#: idea object has in the OpenAPI examples (``P["/ideas/{id}"].get`` and ``.put``).
 IDEA_FIELDS = ("id", "reference_num", "name", "description", "created_at", "updated_at", "url", "tags",
-               "workflow_status", "feature", "epic", "initiative", "duplicates", "duplicate_idea", "duplicate_of",
-               "spam", "endorsements_count", "votes", "created_by_idea_user", "created_by_portal_user",
-               "created_by_user", "categories")
+               "workflow_status", "feature", "duplicates", "endorsements_count", "votes", "created_by_idea_user",
+               "created_by_portal_user", "created_by_user", "categories")
+#: Asked for too, though only documented write-side (promotion targets, merge parent, spam flag). If
+#: Aha! refuses the list because of them (400/422), the list is asked again without them.
+UNDOCUMENTED_FIELDS = ("epic", "initiative", "duplicate_idea", "duplicate_of", "spam")
 
 
 class AhaIdeasOptions(ApiSourceOptions):
@@ -146,12 +150,23 @@ class AhaIdeasSource(ApiSource):
         return self.context.full
 
     def _ideas(self, since: datetime | None) -> Iterator[Any]:
-        params: dict[str, Any] = {"fields": ",".join(IDEA_FIELDS)}
+        params: dict[str, Any] = {"fields": ",".join((*IDEA_FIELDS, *UNDOCUMENTED_FIELDS))}
         if since is not None:
             params["updated_since"] = iso(since)
+        path = f"products/{quote(self.opts.product, safe='')}/ideas"
         pages = PageNumberPaginator(per_page=self.opts.page_size, items_key="ideas")
-        yield from iter_items(self.client, "GET", f"products/{quote(self.opts.product, safe='')}/ideas", pages,
-                              items_key="ideas", params=params)
+        started = False
+        try:
+            for idea in iter_items(self.client, "GET", path, pages, items_key="ideas", params=params):
+                started = True
+                yield idea
+        except FatalAPIError as exc:
+            if started or exc.status not in (400, 422):
+                raise
+            log.warning("%s: Aha! refused the idea fields %s (HTTP %s); reading ideas without them",
+                        self.context.name, ", ".join(UNDOCUMENTED_FIELDS), exc.status)
+            params["fields"] = ",".join(IDEA_FIELDS)
+            yield from iter_items(self.client, "GET", path, pages, items_key="ideas", params=params)
 
     def _account_votes(self, wanted: set[str]) -> dict[str, list[Any]] | None:
         """Every vote of the ``wanted`` ideas from the account-wide list (``GET /ideas/endorsements``,
