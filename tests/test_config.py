@@ -221,3 +221,12 @@ def test_aha_config_errors_name_the_key(tmp_path: Path, old: str, new: str, key:
 def test_plain_http_to_a_loopback_aha_is_allowed(tmp_path: Path) -> None:
     cfg = _load(tmp_path, _AHA.replace("https://acme.aha.io", "http://127.0.0.1:8123/api/v1"))
     assert cfg.settings.tracker.url == "http://127.0.0.1:8123"
+
+
+def test_a_variable_for_the_other_tracker_is_named_not_merged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMANDSYNC_AHA__API_KEY", "stray-secret-9")
+    with pytest.raises(ConfigError) as exc:
+        _load(tmp_path, _JIRA)
+    assert exc.value.problems == [("DEMANDSYNC_AHA__API_KEY", "sets a key of [aha], but this config's tracker is "
+                                                              "[jira] (one tracker per config): unset the variable")]
+    assert "stray-secret-9" not in str(exc.value)

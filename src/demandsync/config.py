@@ -421,6 +421,9 @@ def load_config(path: str | Path | None = None) -> Config:
 
 def load_config_data(data: dict[str, Any], cfg_path: Path) -> Config:
     """Validate already-parsed TOML (tests and the demo build configs in memory)."""
+    stray = _other_tracker_env(data, os.environ)
+    if stray:
+        raise ConfigError(stray, cfg_path)
     try:
         data = apply_source_env(data, os.environ)
         settings = Settings(**data)
@@ -448,6 +451,18 @@ def load_config_data(data: dict[str, Any], cfg_path: Path) -> Config:
     if problems:
         raise ConfigError(problems, cfg_path)
     return Config(settings, cfg_path, base_dir, options, classes)
+
+
+def _other_tracker_env(data: Mapping[str, Any], environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """A ``DEMANDSYNC_AHA__…`` variable beside a file with ``[jira]`` (or the reverse) would make a
+    second tracker section of its own; name the variable (never its value) instead."""
+    in_file = [name for name in TRACKER_SECTIONS if name in data]
+    if len(in_file) != 1:
+        return []
+    return [(var, f"sets a key of [{other}], but this config's tracker is [{in_file[0]}] (one tracker per "
+                   "config): unset the variable")
+            for var in sorted(environ) for other in TRACKER_SECTIONS
+            if other != in_file[0] and var.upper().startswith(f"DEMANDSYNC_{other.upper()}__")]
 
 
 def _with_tracker_defaults(given: dict[str, Any], cls: type[Source], settings: Settings) -> dict[str, Any]:
