@@ -58,8 +58,9 @@ import httpx
 from pydantic import Field, SecretStr
 
 from demandsync.connectors.aha.render import html_to_text
+from demandsync.connectors.aha.tracker import account_limiter
 from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, iso, parse_time, quarantine
-from demandsync.connectors.base import Cursor, Record, SourceOptions
+from demandsync.connectors.base import Cursor, Record, SourceContext, SourceOptions
 from demandsync.connectors.http import BearerAuth, FatalAPIError, iter_items
 from demandsync.connectors.http.paginators import PageNumberPaginator, paginate
 from demandsync.domain import Quarantined
@@ -107,10 +108,8 @@ class AhaIdeasSource(ApiSource):
 
     opts: AhaIdeasOptions
 
-    def __init__(self, options: SourceOptions, context: Any, **client_kwargs: Any) -> None:
+    def __init__(self, options: SourceOptions, context: SourceContext, **client_kwargs: Any) -> None:
         assert isinstance(options, AhaIdeasOptions)
-        from demandsync.connectors.aha.tracker import account_limiter
-
         site = options.url.rstrip("/").removesuffix("/api/v1")
         client_kwargs.setdefault("rate_limiter", account_limiter(site, options.requests_per_second,
                                                                  options.requests_per_minute))

@@ -57,9 +57,19 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
+import httpx
+
 from demandsync.connectors.aha.render import html_to_text, summary_html, summary_text
 from demandsync.connectors.base import FieldError, Tracker, TrackerField, WriteRejected
-from demandsync.connectors.http import ApiClient, BearerAuth, FatalAPIError, Secret, iter_items, shared_limiter
+from demandsync.connectors.http import (
+    ApiClient,
+    BearerAuth,
+    FatalAPIError,
+    RateLimiter,
+    Secret,
+    iter_items,
+    shared_limiter,
+)
 from demandsync.connectors.http.errors import describe_body
 from demandsync.connectors.http.paginators import PageNumberPaginator
 from demandsync.domain import Epic, SummaryContent
@@ -118,11 +128,10 @@ def value_of(raw: Any, kind: str) -> Any:
     return int(number) if number == number.to_integral_value() else float(number)
 
 
-def account_limiter(url: str, per_second: int, per_minute: int) -> Any:
+def account_limiter(url: str, per_second: int, per_minute: int) -> RateLimiter:
     """The pacing shared by everything this process sends to one Aha! account (tracker and Ideas source)."""
-    from httpx import URL
-
-    return shared_limiter(f"aha:{URL(url).host}:{URL(url).port}", [(per_second, 1.0), (per_minute, 60.0)])
+    site = httpx.URL(url)
+    return shared_limiter(f"aha:{site.host}:{site.port}", [(per_second, 1.0), (per_minute, 60.0)])
 
 
 class AhaTracker(Tracker):
