@@ -290,3 +290,15 @@ def test_preview_maps_ideas_with_the_sources_own_preset(aha: AhaSandbox, tmp_pat
     assert "│ votes           │ votes_total               │" in stdout
     assert "│ 58056975 │" in stdout and "│ 58056978 │" in stdout
     assert "no preset was given" not in stdout
+
+
+def test_a_manual_link_to_an_aha_feature_counts(aha: AhaSandbox, tmp_path: Path, store_url: str) -> None:
+    config = aha_config(tmp_path, aha.url, store_url)
+    run_json(config)
+    assert aha.state.value("features", "APP-4", "customer_requests") == "0.0"
+    code, stdout, _ = cli("link", "ideas:58056979", "APP-4", "--config", str(config))  # APP-I-5, offline mode
+    assert code == 0 and "linked to APP-4" in stdout
+    assert run_json(config)["writes"]["applied"] == 3  # requests, requesters, votes; accounts stays 0
+    assert values(aha, "features", ["APP-4"]) == shown({"APP-4": (1, 1, 1, 0)})
+    code, _, stderr = cli("link", "ideas:58056975", "APP-99", "--config", str(config))
+    assert code == 2 and "aha.product selects the epics" in stderr

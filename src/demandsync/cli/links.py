@@ -51,7 +51,8 @@ def decide(config: Config, ref_text: str, key: str, state: str, console: Console
     try:
         item = resolve_item(store, ItemRef(ref_text))
         if store.epic_row(key) is None:
-            raise typer.BadParameter(f"{key} is not an epic demandsync has seen (jira.epics selects the epics)")
+            raise typer.BadParameter(f"{key} is not an epic demandsync has seen "
+                                     f"({config.settings.tracker.selection_key} selects the epics)")
         store.decide_link(item, key, state, note="cli")
     finally:
         store.close()
