@@ -506,7 +506,7 @@ def test_run_reports_items_naming_an_epic_the_jql_does_not_select(sandbox: JiraS
     assert json.loads(stdout)["unselected_keys"] == {"PROD-77": 1}
     code, _, stderr = cli("run", "--config", str(config))  # every run says it, not only the one that pulled it
     assert code == 0
-    assert "warning: 1 item(s) name PROD-77, which jira.epics does not select: they count for no epic" in stderr
+    assert "warning: 1 item(s) name PROD-77, which the config's epic selection leaves out: they count for no epic" in stderr
 
 
 def test_check_an_api_source_authenticates_and_reads_one_page(sandbox: JiraSandbox, config: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from demandsync.config import ConfigError, load_config
+from demandsync.config import Config, ConfigError, load_config
 
 GOOD = """
 [jira]
@@ -149,3 +149,84 @@ def test_an_environment_variable_naming_no_source_is_an_error(
     monkeypatch.setenv("DEMANDSYNC_SOURCES__0__PATH", "x.csv")
     found = problems(tmp_path, GOOD)
     assert "names no source; the sources are EXIT_SURVEY" in found["DEMANDSYNC_SOURCES__0__PATH"]
+
+
+# -- [aha] instead of [jira] ------------------------------------------------------------
+
+_AHA = """
+[aha]
+url = "https://acme.aha.io"
+api_key = "aha-key-123"
+product = "APP"
+records = "epics"
+[aha.fields]
+requests = "customer_requests"
+votes = "Votes"
+"""
+
+_JIRA = """
+[jira]
+url = "https://acme.atlassian.net"
+email = "ops@acme.com"
+api_token = "t"
+"""
+
+
+def _load(tmp_path: Path, text: str) -> Config:
+    path = tmp_path / "demandsync.toml"
+    path.write_text(text)
+    return load_config(path)
+
+
+def test_an_aha_config_names_its_tracker_and_keeps_its_key_secret(tmp_path: Path) -> None:
+    cfg = _load(tmp_path, _AHA)
+    assert cfg.tracker_name == "aha"
+    aha = cfg.settings.tracker
+    assert (aha.url, aha.product, aha.records, aha.selection) == ("https://acme.aha.io", "APP", "epics", "APP")
+    assert aha.fields == {"requests": "customer_requests", "votes": "Votes"}
+    assert cfg.secrets == ["aha-key-123"]
+    assert "aha-key-123" not in repr(cfg.settings)
+
+
+def test_the_aha_key_can_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMANDSYNC_AHA__API_KEY", "from-env")
+    cfg = _load(tmp_path, _AHA.replace('api_key = "aha-key-123"\n', ""))
+    assert cfg.settings.tracker.api_key is not None
+    assert cfg.settings.tracker.api_key.get_secret_value() == "from-env"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (_AHA + _JIRA, "both [jira] and [aha]"),
+    ("[store]\nurl = 'sqlite:///x.db'\n", "neither [jira] nor [aha]"),
+])
+def test_exactly_one_tracker_section(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        _load(tmp_path, text)
+    assert message in str(exc.value) and "[jira] (Jira) or [aha] (Aha!)" in str(exc.value)
+
+
+@pytest.mark.parametrize(("old", "new", "key", "message"), [
+    ('url = "https://acme.aha.io"', 'url = "http://acme.aha.io"', "aha.url", "refusing plain-http"),
+    ('api_key = "aha-key-123"\n', "", "aha", "set api_key"),
+    ('records = "epics"', 'records = "ideas"', "aha.records", "'features' or 'epics'"),
+    ('requests = "customer_requests"', 'requestz = "customer_requests"', "aha.fields", "unknown demand figure"),
+    ('product = "APP"', 'product = " "', "aha.product", "reference prefix"),
+])
+def test_aha_config_errors_name_the_key(tmp_path: Path, old: str, new: str, key: str, message: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        _load(tmp_path, _AHA.replace(old, new))
+    assert any(k == key and message in m for k, m in exc.value.problems), exc.value.problems
+
+
+def test_plain_http_to_a_loopback_aha_is_allowed(tmp_path: Path) -> None:
+    cfg = _load(tmp_path, _AHA.replace("https://acme.aha.io", "http://127.0.0.1:8123/api/v1"))
+    assert cfg.settings.tracker.url == "http://127.0.0.1:8123"
+
+
+def test_a_variable_for_the_other_tracker_is_named_not_merged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMANDSYNC_AHA__API_KEY", "stray-secret-9")
+    with pytest.raises(ConfigError) as exc:
+        _load(tmp_path, _JIRA)
+    assert exc.value.problems == [("DEMANDSYNC_AHA__API_KEY", "sets a key of [aha], but this config's tracker is "
+                                                              "[jira] (one tracker per config): unset the variable")]
+    assert "stray-secret-9" not in str(exc.value)

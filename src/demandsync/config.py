@@ -90,15 +90,16 @@ class JiraConfig(_Section):
     @field_validator("fields")
     @classmethod
     def _known_figures(cls, v: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(v) - set(FIGURES))
-        if unknown:
-            raise ValueError(
-                f"unknown demand figure(s) {', '.join(unknown)}; known: {', '.join(FIGURES)}"
-            )
-        for figure, ref in v.items():
-            if not ref.strip():
-                raise ValueError(f"{figure}: give a Jira field id (customfield_10050) or exact name")
-        return v
+        return _check_figures(v, "a Jira field id (customfield_10050) or exact name")
+
+    @property
+    def selection(self) -> str:
+        """What :meth:`Tracker.epics` selects by (the JQL), and how messages name it."""
+        return self.epics
+
+    @property
+    def selection_key(self) -> str:
+        return "jira.epics"
 
     @model_validator(mode="after")
     def _one_auth(self) -> JiraConfig:
@@ -108,6 +109,85 @@ class JiraConfig(_Section):
                 "the token can come from DEMANDSYNC_JIRA__API_TOKEN"
             )
         return self
+
+
+def _check_figures(v: dict[str, str], what: str) -> dict[str, str]:
+    """``[<tracker>.fields]``: known figure names, each naming a field."""
+    unknown = sorted(set(v) - set(FIGURES))
+    if unknown:
+        raise ValueError(f"unknown demand figure(s) {', '.join(unknown)}; known: {', '.join(FIGURES)}")
+    for figure, ref in v.items():
+        if not ref.strip():
+            raise ValueError(f"{figure}: give {what}")
+    return v
+
+
+class AhaConfig(_Section):
+    """``[aha]``: Aha! as the tracker (instead of ``[jira]``). See ``connectors/aha`` for the API facts."""
+
+    #: Plain http:// is refused unless the host is loopback or this is true.
+    allow_insecure_http: bool = False
+    #: ``https://<account>.aha.io`` (the API lives under ``/api/v1``).
+    url: str
+    #: API key (``Authorization: Bearer``); or DEMANDSYNC_AHA__API_KEY. Never printed.
+    api_key: SecretStr | None = None
+    #: The product (workspace) whose records carry the figures: reference prefix (``APP``) or id.
+    product: str
+    #: Which records carry the figures: the product's features or its epics.
+    records: Literal["features", "epics"] = "features"
+    #: demand figure -> custom field key (``customer_requests``) or exact name.
+    fields: dict[str, str] = Field(default_factory=dict)
+    #: Seconds to wait for one HTTP response.
+    timeout: float = 30.0
+    #: Records per list page (``per_page``).
+    page_size: int = Field(100, ge=1, le=200)
+    #: Records written at the same time (each gets at most one PUT per run).
+    write_concurrency: int = Field(2, ge=1, le=8)
+    #: Tries per request on 429/5xx/timeouts (Retry-After is honoured between them).
+    max_attempts: int = Field(6, ge=1, le=20)
+    #: Seconds one request may spend waiting between retries in all.
+    max_wait_total: float = Field(120.0, ge=0)
+    #: Client-side pacing under Aha!'s 20 requests a second and 300 a minute (per account,
+    #: shared with every other integration of the account: leave them headroom).
+    requests_per_second: int = Field(15, ge=1, le=20)
+    requests_per_minute: int = Field(250, ge=1, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _safe_url(cls, v: str, info: ValidationInfo) -> str:
+        from demandsync.connectors.http import check_base_url
+
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (e.g. https://acme.aha.io)")
+        check_base_url(v, allow_insecure_http=bool(info.data.get("allow_insecure_http")))
+        return v.rstrip("/").removesuffix("/api/v1")
+
+    @field_validator("product")
+    @classmethod
+    def _product(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("give the product's reference prefix (APP) or id")
+        return v.strip()
+
+    @field_validator("fields")
+    @classmethod
+    def _known_figures(cls, v: dict[str, str]) -> dict[str, str]:
+        return _check_figures(v, "an Aha! custom field key (customer_requests) or exact name")
+
+    @model_validator(mode="after")
+    def _key_given(self) -> AhaConfig:
+        if self.api_key is None or not self.api_key.get_secret_value().strip():
+            raise ValueError("set api_key (an Aha! API key), or DEMANDSYNC_AHA__API_KEY in the environment")
+        return self
+
+    @property
+    def selection(self) -> str:
+        """What :meth:`Tracker.epics` selects by: the product."""
+        return self.product
+
+    @property
+    def selection_key(self) -> str:
+        return "aha.product"
 
 
 class SourceConfig(BaseModel):
@@ -223,6 +303,10 @@ class ClosingConfig(_Section):
     shipped_when: Literal["done", "released"] = "done"
 
 
+#: The tracker sections a config may have (one of them), each a ``demandsync.trackers`` entry point.
+TRACKER_SECTIONS = ("jira", "aha")
+
+
 class Settings(BaseSettings):
     """The whole config. Build it with :func:`load_config`."""
 
@@ -231,7 +315,9 @@ class Settings(BaseSettings):
     )
 
     store: StoreConfig = Field(default_factory=StoreConfig)
-    jira: JiraConfig
+    #: Exactly one tracker section: [jira] or [aha].
+    jira: JiraConfig | None = None
+    aha: AhaConfig | None = None
     sources: list[SourceConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
     linking: LinkingConfig = Field(default_factory=LinkingConfig)
@@ -252,6 +338,22 @@ class Settings(BaseSettings):
         # The environment beats the file (init kwargs carry the TOML). The lists ([[sources]],
         # [[rules]]) are overridden by name in load_config_data, not by pydantic-settings.
         return (_ScalarEnv(env_settings), init_settings)
+
+    @model_validator(mode="after")
+    def _one_tracker(self) -> Settings:
+        given = [name for name in TRACKER_SECTIONS if getattr(self, name) is not None]
+        if len(given) != 1:
+            which = "both [jira] and [aha]" if given else "neither [jira] nor [aha]"
+            raise ValueError(f"the config has {which}: give exactly one tracker section, [jira] (Jira) or "
+                             "[aha] (Aha!), to say where the figures are written")
+        return self
+
+    @property
+    def tracker(self) -> JiraConfig | AhaConfig:
+        """The one tracker section ([jira] or [aha])."""
+        section = self.jira if self.jira is not None else self.aha
+        assert section is not None  # _one_tracker
+        return section
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> Settings:
@@ -278,7 +380,7 @@ class Config:
     @property
     def tracker_name(self) -> str:
         """The ``demandsync.trackers`` entry point (and config section) of the tracker."""
-        return "jira"
+        return "jira" if self.settings.jira is not None else "aha"
 
     @property
     def store_url(self) -> str:
@@ -293,7 +395,7 @@ class Config:
     def secrets(self) -> list[str]:
         """Every secret value, so output can be checked/redacted against them."""
         found: list[str] = []
-        for model in [self.settings.jira, self.settings.notify, *self.source_options.values()]:
+        for model in [self.settings.tracker, self.settings.notify, *self.source_options.values()]:
             for value in model.__dict__.values():
                 if isinstance(value, SecretStr) and value.get_secret_value():
                     found.append(value.get_secret_value())
@@ -325,6 +427,9 @@ def load_config(path: str | Path | None = None) -> Config:
 
 def load_config_data(data: dict[str, Any], cfg_path: Path) -> Config:
     """Validate already-parsed TOML (tests and the demo build configs in memory)."""
+    stray = _other_tracker_env(data, os.environ)
+    if stray:
+        raise ConfigError(stray, cfg_path)
     try:
         data = apply_source_env(data, os.environ)
         settings = Settings(**data)
@@ -341,10 +446,11 @@ def load_config_data(data: dict[str, Any], cfg_path: Path) -> Config:
         except LookupError as exc:
             problems.append((f"{where}.kind", str(exc)))
             continue
+        given = _with_tracker_defaults(src.connector_options, cls, settings)
         try:
-            options[src.name] = cls.Options.model_validate(src.connector_options)
+            options[src.name] = cls.Options.model_validate(given)
         except ValidationError as exc:
-            problems.extend((f"{where}.{key}", msg) for key, msg in _explain(exc, src.connector_options))
+            problems.extend((f"{where}.{key}", msg) for key, msg in _explain(exc, given))
             continue
         classes[src.name] = cls
         if cls.presets is not None:
@@ -359,6 +465,31 @@ def load_config_data(data: dict[str, Any], cfg_path: Path) -> Config:
     if problems:
         raise ConfigError(problems, cfg_path)
     return Config(settings, cfg_path, base_dir, options, classes)
+
+
+def _other_tracker_env(data: Mapping[str, Any], environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """A ``DEMANDSYNC_AHA__…`` variable beside a file with ``[jira]`` (or the reverse) would make a
+    second tracker section of its own; name the variable (never its value) instead."""
+    in_file = [name for name in TRACKER_SECTIONS if name in data]
+    if len(in_file) != 1:
+        return []
+    return [(var, f"sets a key of [{other}], but this config's tracker is [{in_file[0]}] (one tracker per "
+                   "config): unset the variable")
+            for var in sorted(environ) for other in TRACKER_SECTIONS
+            if other != in_file[0] and var.upper().startswith(f"DEMANDSYNC_{other.upper()}__")]
+
+
+def _with_tracker_defaults(given: dict[str, Any], cls: type[Source], settings: Settings) -> dict[str, Any]:
+    """A source of the tracker's own system (``aha_ideas`` beside ``[aha]``) takes the keys it
+    omits (url, api_key, …) from the tracker section: its class names them in ``tracker_defaults``."""
+    spec = getattr(cls, "tracker_defaults", None)
+    if not spec:
+        return given
+    section_name, keys = spec
+    section = getattr(settings, section_name, None)
+    if section is None:
+        return given
+    return {**{k: getattr(section, k) for k in keys if k not in given and hasattr(section, k)}, **given}
 
 
 class _ScalarEnv(PydanticBaseSettingsSource):

@@ -73,7 +73,8 @@ def decide(config: Config, ref_text: str, key: str, state: LinkState, console: C
     with Store.open(config.store_url) as store:
         item = resolve_item(store, ItemRef(ref_text))
         if store.epic_row(key) is None:
-            raise typer.BadParameter(f"{key} is not an epic demandsync has seen (jira.epics selects the epics)")
+            raise typer.BadParameter(f"{key} is not an epic demandsync has seen "
+                                     f"({config.settings.tracker.selection_key} selects the epics)")
         store.decide_link(item, key, state, note="cli")
     verb = "linked to" if state == ACCEPTED else "will never be linked to"
     console.print(f"{ref_text} {verb} {key} (manual decision; figures change on the next run)", highlight=False)

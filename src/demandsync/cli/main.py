@@ -162,7 +162,7 @@ def print_report(report: RunReport) -> None:
     links = ", ".join(f"{k} {v}" for k, v in sorted(report.links.items())) or "none"
     out.print(f"epics: {report.epics}   links: {links}")
     for key, count in report.unselected_keys.items():
-        err.print(f"[yellow]warning:[/] {count} item(s) name {key}, which jira.epics does not select: "
+        err.print(f"[yellow]warning:[/] {count} item(s) name {key}, which the config's epic selection leaves out: "
                   "they count for no epic", highlight=False, soft_wrap=True)
     if report.plan:
         out.print(_plan_table(report))
@@ -226,8 +226,9 @@ def explain(
         items = store.linked_items([key], states=wanted)
         epic = store.epic_row(key)
     if epic is None:
-        raise ConfigError(f"{key} is not an epic demandsync has seen; is it selected by jira.epics "
-                          f"({cfg.settings.jira.epics})?")
+        sel = cfg.settings.tracker
+        raise ConfigError(f"{key} is not an epic demandsync has seen; is it selected by {sel.selection_key} "
+                          f"({sel.selection})?")
     from demandsync.sync.demand import item_votes
 
     rows: list[dict[str, Any]] = [
@@ -371,11 +372,14 @@ def demo(
     sandbox_port: Annotated[int, typer.Option(
         help="With --keep: the port the kept config expects `demandsync sandbox` on.")] = 8089,
     as_json: JsonOpt = False,
+    tracker: Annotated[str, typer.Option("--tracker", help="jira | aha: which sandbox the figures go to.")] = "jira",
 ) -> None:
-    """Run a whole sync against the bundled Jira sandbox and example exports."""
+    """Run a whole sync against the bundled Jira (or Aha!) sandbox and example exports."""
     from demandsync.cli.demo import run_demo
 
-    raise typer.Exit(run_demo(out, keep=keep, as_json=as_json, sandbox_port=sandbox_port))
+    if tracker not in ("jira", "aha"):
+        raise ConfigError(f"--tracker must be jira or aha, not {tracker!r}")
+    raise typer.Exit(run_demo(out, keep=keep, as_json=as_json, tracker=tracker, sandbox_port=sandbox_port))
 
 
 @app.command()

@@ -52,7 +52,7 @@ def preview_source(config: Config, src: SourceConfig, limit: int = 5) -> list[Re
     builds it, its first ``limit`` rows mapped, or the configuration error."""
     source = config.source_classes[src.name](config.source_options[src.name], SourceContext(src.name, config.base_dir))
     try:
-        mapper = build_mapper(src.name, src.preset, src.map)
+        mapper = build_mapper(src.name, src.preset or source.default_preset, src.map)  # as a run does
     except (MappingError, LookupError) as exc:
         return [Text(f"{src.name}: {exc}", style="red")]
     try:

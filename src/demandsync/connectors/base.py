@@ -1,7 +1,7 @@
 """What a connector is: the two small interfaces every external system plugs into.
 
 A **Source** yields raw records (a row of an export, a JSON object of an API)
-and, once exhausted, a new cursor. A **Tracker** (Jira) reads epics and applies
+and, once exhausted, a new cursor. A **Tracker** (Jira, Aha!) reads epics and applies
 field writes. Neither touches the store, links or counts: that is the engine's
 job (docs/architecture.md, rule 1).
 
@@ -135,7 +135,7 @@ class SourceCheckFailed(OutsideError):
 
 
 class WriteRejected(OutsideError):
-    """Jira refused a write to one epic (4xx other than 429), per field where it said so."""
+    """The tracker refused a write to one epic (4xx other than 429), per field where it said so."""
 
     def __init__(self, key: str, errors: Sequence[FieldError], status: int) -> None:
         self.key = key
@@ -146,10 +146,11 @@ class WriteRejected(OutsideError):
 
 
 class Tracker(ABC):
-    """The tracker the figures are written to (Jira; Aha! next): everything the engine
+    """The tracker the figures are written to (Jira, Aha!): everything the engine
     asks of one, and nothing else. The engine never imports a concrete tracker: it
     finds the class by name in the ``demandsync.trackers`` entry-point group and
-    builds it with :meth:`from_settings` from its config section (``[jira]``).
+    builds it with :meth:`from_settings` from its config section (``[jira]``, ``[aha]``).
+    docs/adding-a-tracker.md shows both side by side.
 
     Records are :class:`~demandsync.domain.Epic` whatever the tracker calls them
     (an Aha! feature is an "epic" here). Every method may raise
@@ -160,11 +161,13 @@ class Tracker(ABC):
     section: ClassVar[str]
     #: "Jira", "Aha!": how error messages and ``check`` name it.
     display_name: ClassVar[str]
+    #: The config keys holding its credentials, as ``check`` names them when they are refused.
+    credentials_hint: ClassVar[str] = "the tracker's credentials"
 
     @classmethod
     @abstractmethod
     def from_settings(cls, settings: Any) -> Tracker:
-        """Build from the validated config section (``config.settings.jira``)."""
+        """Build from the validated config section (``config.settings.tracker``)."""
 
     @abstractmethod
     def fields(self) -> list[TrackerField]:
@@ -172,8 +175,9 @@ class Tracker(ABC):
 
     @abstractmethod
     def epics(self, selection: str, value_fields: Sequence[str]) -> Iterator[Epic]:
-        """The epics ``selection`` (JQL for Jira) selects, with ``values`` holding the
-        current value of each of ``value_fields`` (field ids)."""
+        """The epics ``selection`` (JQL for Jira, the product for Aha!) selects, with ``values``
+        holding the current value of each of ``value_fields`` (field ids), as values: a number
+        the tracker reads back as text (Aha!'s ``"3.0"``) is a number here, so a re-run writes nothing."""
 
     @abstractmethod
     def update(self, key: str, values: Mapping[str, Any]) -> None:

@@ -205,11 +205,11 @@ def _check_tracker(config: Config, tracker_factory: Callable[[Config], Tracker],
         except ConnectFailed as exc:
             return [Check(f"{name.lower()} credentials", False, str(exc), f"check {section}.url", exc)]
         except OutsideError as exc:
-            fix = (f"check {section}.email and {section}.api_token (or {section}.pat)"
-                   if getattr(exc, "status", None) in (401, 403) else f"check {section}.url")
+            fix = (f"check {tracker.credentials_hint}" if getattr(exc, "status", None) in (401, 403)
+                   else f"check {section}.url")
             return [Check(f"{name.lower()} credentials", False, str(exc), fix, exc)]
         try:
-            targets = resolve_targets(config.settings.jira.fields, tracker.fields())
+            targets = resolve_targets(config.settings.tracker.fields, tracker.fields(), section=section, tracker=name)
             out.append(Check(f"{name.lower()} fields", True,
                              ", ".join(f"{t.figure} -> {t.field.name} ({t.field.id})" for t in targets) or "none"))
         except TargetError as exc:
@@ -217,11 +217,12 @@ def _check_tracker(config: Config, tracker_factory: Callable[[Config], Tracker],
             out.append(Check(f"{name.lower()} fields", False, "; ".join(f"{k}: {m}" for k, m in exc.problems),
                              f"fix {', '.join(k for k, _ in exc.problems)}", problems))
             targets = []
-        epics = list(tracker.epics(config.settings.jira.epics, []))
+        sel = config.settings.tracker
+        epics = list(tracker.epics(sel.selection, []))
         selected = {e.key for e in epics}
-        out.append(Check("epics", bool(epics), f"{len(epics)} selected by {section}.epics",
-                         "" if epics else f"fix {section}.epics: it selects no epic",
-                         None if epics else ConfigError(f"{section}.epics selects no epic")))
+        out.append(Check("epics", bool(epics), f"{len(epics)} selected by {sel.selection_key}",
+                         "" if epics else f"fix {sel.selection_key}: it selects no epic",
+                         None if epics else ConfigError(f"{sel.selection_key} selects no epic")))
         checked: set[str | None] = set()
         for epic in epics:  # edit screens are per project (and issue type): one epic each
             if epic.project in checked or not targets:
@@ -242,26 +243,29 @@ def _check_tracker(config: Config, tracker_factory: Callable[[Config], Tracker],
         out.append(Check(name.lower(), False, str(exc), f"check {section}.url", exc))
     except OutsideError as exc:
         out.append(Check(name.lower(), False, str(exc), "see the message", exc))
+    except ConfigError as exc:  # found once the tracker answered (e.g. an Aha! product it does not have)
+        out.append(Check(name.lower(), False, str(exc), "fix the key the message names", exc))
     finally:
         tracker.close()
     return out
 
 
 def _check_keys(config: Config, selected: set[str], hints: dict[str, int], section: str) -> list[Check]:
+    selection_key = config.settings.tracker.selection_key  # jira.epics, aha.product
     out: list[Check] = []
     for i, rule in enumerate(config.settings.rules):
         key = f"rules[{i}].epic"
         if rule.epic in selected:
             out.append(Check(f"rule {rule.epic}", True, f"{key} is a selected epic"))
         else:
-            msg = f"{key} = {rule.epic!r} is not selected by {section}.epics: the rule links nothing"
-            out.append(Check(f"rule {rule.epic}", False, msg, f"fix {key}, or widen {section}.epics",
+            msg = f"{key} = {rule.epic!r} is not selected by {selection_key}: the rule links nothing"
+            out.append(Check(f"rule {rule.epic}", False, msg, f"fix {key}, or widen {selection_key}",
                              ConfigError([(key, msg)], config.path)))
     unknown = {k: n for k, n in sorted(hints.items()) if k not in selected}
     if hints and not unknown:
         out.append(Check("explicit keys", True, f"all {len(hints)} epic keys named in the data are selected epics"))
     for k, n in unknown.items():
-        msg = f"{k} is named in {n} item(s) but not selected by {section}.epics: they do not count for it"
+        msg = f"{k} is named in {n} item(s) but not selected by {selection_key}: they do not count for it"
         out.append(Check(f"explicit key {k}", False, msg,
-                         f"widen {section}.epics, or correct the key in the source", OutsideError(msg)))
+                         f"widen {selection_key}, or correct the key in the source", OutsideError(msg)))
     return out

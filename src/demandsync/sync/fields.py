@@ -24,7 +24,14 @@ class AmbiguousFieldError(FieldLookupError):
     pass
 
 
-def resolve_field(ref: str, fields: Sequence[TrackerField]) -> TrackerField:
+#: Where each tracker lists its custom fields, for the "no such field" hint. Aha!: the account
+#: settings' Customizations section (support.aha.io "Account customization settings"); a field
+#: must also be on the record type's layout (aha_openapi.json, /custom_field_definitions).
+_SETTINGS = {"Jira": "Jira settings → Issues → Custom fields",
+             "Aha!": "Aha! Settings → Account → Customizations (custom fields, and the layout of the record type)"}
+
+
+def resolve_field(ref: str, fields: Sequence[TrackerField], *, tracker: str = "Jira") -> TrackerField:
     """The field ``ref`` names: an id exactly, else a unique name (exact case
     first, then ignoring case).
 
@@ -46,7 +53,7 @@ def resolve_field(ref: str, fields: Sequence[TrackerField]) -> TrackerField:
         if len(matches) > 1:
             listed = ", ".join(f"{f.id} ({f.type or 'no type'}{', ' + f.custom_type.rsplit(':', 1)[-1] if f.custom_type else ''})" for f in matches)
             raise AmbiguousFieldError(
-                f"Jira has {len(matches)} fields named {ref!r}: {listed}. "
+                f"{tracker} has {len(matches)} fields named {ref!r}: {listed}. "
                 f"Use the id instead of the name in the config, e.g. {matches[0].id!r}."
             )
     by_folded = {f.name.casefold(): f for f in fields}
@@ -54,8 +61,8 @@ def resolve_field(ref: str, fields: Sequence[TrackerField]) -> TrackerField:
     hint = (
         "; did you mean " + ", ".join(f"{by_folded[c].name!r} ({by_folded[c].id})" for c in close) + "?"
         if close
-        else "; check the name in Jira settings → Issues → Custom fields, and that the account can see the field"
+        else f"; check the name in {_SETTINGS.get(tracker, tracker + ' settings')}, and that the account can see the field"
     )
-    raise UnknownFieldError(f"no Jira field has the id or name {ref!r}{hint}")
+    raise UnknownFieldError(f"no {tracker} field has the id or name {ref!r}{hint}")
 
 

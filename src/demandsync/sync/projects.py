@@ -76,7 +76,8 @@ def resolve_targets_per_project(
         screen = tracker.editable_fields(sample)
         on_screen = [site.get(fid) or TrackerField(id=fid, name=name) for fid, name in screen.items()]
         try:
-            out.by_project[project] = resolve_targets(refs, on_screen)
+            out.by_project[project] = resolve_targets(refs, on_screen, section=getattr(tracker, "section", "jira"),
+                                                      tracker=getattr(tracker, "display_name", "Jira"))
         except TargetError as exc:
             out.problems += [
                 (key, f"project {project} (checked on {sample}'s edit screen): {message}")

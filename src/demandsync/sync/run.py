@@ -160,13 +160,13 @@ def _locked_run(
     except ConfigError as exc:  # found only once Jira answered (a field name, a field per project): exit 2
         report.errors.append({"stage": "config", "error": str(exc)})
         raise
-    except (APIError, httpx.HTTPError) as exc:  # Jira unreachable or refusing us: nothing more to do
+    except (APIError, httpx.HTTPError) as exc:  # the tracker unreachable or refusing us: nothing more to do
         message = str(exc)
         if isinstance(exc, ConnectFailed):
             message += f"; check {tracker.section}.url in {config.path.name}"
-        report.errors.append({"stage": "jira", "error": message})
+        report.errors.append({"stage": tracker.section, "error": message})
         log.error("run %s stopped: %s: %s", report.run_id, tracker.display_name, message,
-                  extra={"event": "run_stopped", "stage": "jira", "error": message})
+                  extra={"event": "run_stopped", "stage": tracker.section, "error": message})
     except Exception as exc:  # a bug: say where, with the traceback (the formatter scrubs secrets from it)
         report.errors.append({"stage": "run", "error": f"{type(exc).__name__}: {exc}"})
         log.exception("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc,
@@ -174,7 +174,7 @@ def _locked_run(
     finally:
         tracker.close()
         report.seconds = round(time.monotonic() - started, 3)
-        stopped = any(e.get("stage") in ("config", "jira", "run") for e in report.errors)
+        stopped = any(e.get("stage") in ("config", tracker.section, "run") for e in report.errors)
         status = "ok" if report.exit_code == EXIT_OK else "failed" if stopped else "partial"
         store.finish_run(report.run_id, status, _summary(report))
         log.info("run %s finished: %s in %.1fs", report.run_id, status, report.seconds,
@@ -192,19 +192,19 @@ def _stages(
     """fields -> sources -> epics -> link -> count -> plan -> apply -> summary, digest."""
     settings = config.settings
     site_fields = tracker.fields()
-    targets, value_ids = _site_targets(config, site_fields)
+    targets, value_ids = _site_targets(config, site_fields, tracker.display_name)
 
     for src in settings.sources:
         if src.enabled and (not only or src.name in only):
             report.sources[src.name] = pull_source(config, store, src, report.run_id or 0, full, progress)
 
     progress.update("epics", 0)
-    epics = list(tracker.epics(settings.jira.epics, value_ids))
+    epics = list(tracker.epics(settings.tracker.selection, value_ids))
     store.save_epics(epics)
     report.epics = len(epics)
     progress.update("epics", len(epics), len(epics))
     if targets is None:  # team-managed projects: each project has its own fields
-        per_project = resolve_targets_per_project(tracker, settings.jira.fields, epics, site_fields)
+        per_project = resolve_targets_per_project(tracker, settings.tracker.fields, epics, site_fields)
         if per_project.problems and not per_project.by_project:
             raise ConfigError(per_project.problems, config.path)
         report.errors += [{"stage": "fields", "error": f"{k}: {m}"} for k, m in per_project.problems]
@@ -238,7 +238,7 @@ def _stages(
 
     before = previous_figures(store)
     store.save_demand(report.demand)
-    result = apply_plan(tracker, store, report.run_id or 0, plan, concurrency=settings.jira.write_concurrency,
+    result = apply_plan(tracker, store, report.run_id or 0, plan, concurrency=settings.tracker.write_concurrency,
                         progress=progress)
     report.writes["applied"], report.writes["failed"] = result.applied, result.failed
     report.errors.extend(result.errors)
@@ -247,7 +247,8 @@ def _stages(
     notify_and_close(config, store, tracker, epics, before, report.demand)
 
 
-def _site_targets(config: Config, fields: list[TrackerField]) -> tuple[list[Target] | None, list[str]]:
+def _site_targets(config: Config, fields: list[TrackerField],
+                  tracker_name: str = "Jira") -> tuple[list[Target] | None, list[str]]:
     """Targets resolved site-wide, and the field ids to read with the epics.
 
     A field *name* shared by several fields (team-managed projects each own a
@@ -255,13 +256,13 @@ def _site_targets(config: Config, fields: list[TrackerField]) -> tuple[list[Targ
     screen: then this returns ``None`` and every candidate id. Anything else
     wrong is a config error (exit 2) before anything is pulled or written.
     """
-    refs = config.settings.jira.fields
+    refs, section = config.settings.tracker.fields, config.tracker_name
     try:
-        targets = resolve_targets(refs, fields)
+        targets = resolve_targets(refs, fields, section=section, tracker=tracker_name)
         return targets, [t.field.id for t in targets]
     except TargetError as exc:
         shared = ambiguous_refs(refs, fields)
-        if not shared or any(k.removeprefix("jira.fields.") not in shared for k, _ in exc.problems):
+        if not shared or any(k.removeprefix(f"{section}.fields.") not in shared for k, _ in exc.problems):
             raise ConfigError(exc.problems, config.path) from None
         ids = [fid for ids in shared.values() for fid in ids]
         ids += [resolve_field(ref, fields).id for fig, ref in refs.items() if fig not in shared]
@@ -296,7 +297,7 @@ def notify_and_close(
     shipped = newly_shipped(store, shipped_epics(store, shipped_when=settings.closing.shipped_when, tracker=tracker))
     if settings.notify.slack_webhook is not None:
         post_digest(settings.notify.slack_webhook, before, after, epics, shipped, top=settings.notify.top,
-                    jira_url=settings.jira.url)
+                    jira_url=settings.jira.url if settings.jira is not None else None)
 
 
 def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, full: bool,

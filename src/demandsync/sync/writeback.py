@@ -79,14 +79,16 @@ class ApplyResult:
     errors: list[dict[str, str]] = field(default_factory=list)
 
 
-def resolve_targets(refs: Mapping[str, str], fields: Sequence[TrackerField]) -> list[Target]:
-    """``figure -> field ref`` to checked targets; every problem is reported at once."""
+def resolve_targets(refs: Mapping[str, str], fields: Sequence[TrackerField], *, section: str = "jira",
+                    tracker: str = "Jira") -> list[Target]:
+    """``figure -> field ref`` to checked targets; every problem is reported at once, keyed
+    ``<section>.fields.<figure>`` (``jira.fields.requests``, ``aha.fields.requests``)."""
     targets: list[Target] = []
     problems: list[tuple[str, str]] = []
     for figure, ref in refs.items():
-        key = f"jira.fields.{figure}"
+        key = f"{section}.fields.{figure}"
         try:
-            f = resolve_field(ref, fields)
+            f = resolve_field(ref, fields, tracker=tracker)
         except FieldLookupError as exc:
             problems.append((key, str(exc)))
             continue
@@ -100,7 +102,7 @@ def resolve_targets(refs: Mapping[str, str], fields: Sequence[TrackerField]) -> 
     ids = [t.field.id for t in targets]
     for t in targets:
         if ids.count(t.field.id) > 1:
-            problems.append((f"jira.fields.{t.figure}", f"{t.field.id} is the target of more than one figure"))
+            problems.append((f"{section}.fields.{t.figure}", f"{t.field.id} is the target of more than one figure"))
     if problems:
         raise TargetError(problems)
     return targets

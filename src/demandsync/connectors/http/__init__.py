@@ -33,12 +33,13 @@ from demandsync.connectors.http.paginators import (
     iter_items,
     paginate,
 )
+from demandsync.connectors.http.ratelimit import RateLimiter, shared_limiter
 from demandsync.connectors.http.redaction import SENSITIVE_KEYS, quiet_http_loggers, redact_url
 
 __all__ = [
     "APIError", "ApiClient", "ConnectFailed", "BearerAuth", "BodyKeyAuth", "CursorPaginator", "FatalAPIError",
     "HeaderKeyAuth", "JiraTokenPaginator", "NextUrlPaginator", "OAuth2ClientCredentials",
-    "OffsetPaginator", "PageRequest", "Paginator", "RetriableAPIError", "RetriesExhausted",
+    "OffsetPaginator", "PageRequest", "Paginator", "RateLimiter", "RetriableAPIError", "RetriesExhausted",
     "SENSITIVE_KEYS", "Secret", "SkipPaginator", "basic_auth", "check_base_url", "iter_items",
-    "paginate", "parse_retry_after", "quiet_http_loggers", "redact_url", "reveal", "validate_response",
+    "paginate", "parse_retry_after", "quiet_http_loggers", "redact_url", "reveal", "shared_limiter", "validate_response",
 ]

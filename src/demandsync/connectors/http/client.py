@@ -36,6 +36,7 @@ from demandsync.connectors.http.errors import (
     connect_cause,
     validate_response,
 )
+from demandsync.connectors.http.ratelimit import RateLimiter
 from demandsync.connectors.http.redaction import install_redacting_filter, redact_url
 
 log = logging.getLogger("demandsync.http")
@@ -84,6 +85,8 @@ class ApiClient:
       credentials are never handed to another host.
     - ``request_counts`` counts HTTP attempts per (method, path), for tests and benchmarks.
     - ``sleep`` and ``random`` are injectable so tests neither wait nor guess.
+    - ``rate_limiter`` (optional) paces every attempt, retries included, under an
+      API's published budget (:mod:`~demandsync.connectors.http.ratelimit`).
     """
 
     def __init__(
@@ -103,7 +106,9 @@ class ApiClient:
         random: Callable[[], float] = _random.random,
         transport: httpx.BaseTransport | None = None,
         attempt_timeout: float | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
+        self.rate_limiter = rate_limiter
         self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         #: A whole answer must arrive within this (default 3 x read_timeout): httpx's read
         #: timeout is per socket read, so a server trickling a byte at a time never trips it.
@@ -215,6 +220,8 @@ class ApiClient:
     ) -> httpx.Response:
         request = self._build(method, path, params, json, data, headers)
         shown = redact_url(request.url)
+        if self.rate_limiter is not None:
+            self.rate_limiter.acquire()
         self.request_counts[(method, request.url.path)] += 1
         started = time.monotonic()
         try:

@@ -94,6 +94,7 @@ class JiraTracker(Tracker):
 
     section: ClassVar[str] = "jira"
     display_name: ClassVar[str] = "Jira"
+    credentials_hint: ClassVar[str] = "jira.email and jira.api_token (or jira.pat)"
 
     @classmethod
     def from_settings(cls, settings: Any) -> JiraTracker:
