@@ -77,8 +77,8 @@ def test_recursive_and_absolute_globs(tmp_path: Path) -> None:
 def test_duplicate_names_made_unique() -> None:
     records, _, _ = pull(EXPORTS, "typeform-onboarding.csv")
     keys = list(records[1].data)
-    assert keys[:7] == ["#", "What's your role?", "Other", "Which tools do you use today?", "Other#2",
-                        "What would make you switch to us? Tell us as much as you like.", "Other#3"]
+    assert keys[:6] == ["#", "What's your role?", "Other", "Which tools do you use today?", "Other#2",
+                        "What would make you switch to us? Tell us as much as you like."]
     assert records[1].data["Other"] == "Founder" and records[1].data["Other#2"] == "Notion"
 
 
@@ -129,7 +129,8 @@ def test_explicit_encoding_and_delimiter_options(tmp_path: Path) -> None:
 
 def test_undecodable_bytes_quarantine_only_their_row(tmp_path: Path) -> None:
     good = "id,text\n" + "".join(f"{i},Größe {i}\n" for i in range(1, 40))
-    data = good.encode("utf-8") + b"40,broken \xff\xfe here\n41,fine\n"
+    # 0x81 and 0x8d are neither UTF-8 nor cp1252: no decoding of that line is right.
+    data = good.encode("utf-8") + b"40,broken \x81\x8d here\n41,fine\n"
     (tmp_path / "u.csv").write_bytes(data)
     records, bad, _ = pull(tmp_path, "u.csv")
     assert len(records) == 40
@@ -149,17 +150,84 @@ def test_sniffers() -> None:
 def test_wide_file_and_huge_cell(tmp_path: Path) -> None:
     header = ",".join(f"q{i}" for i in range(2000))
     row = ",".join("x" for _ in range(1999)) + ',"' + "long " * 60_000 + '"'
-    (tmp_path / "w.csv").write_text(header + "\n" + row + "\n", encoding="utf-8")
-    [record], bad, _ = pull(tmp_path, "w.csv")
+    (tmp_path / "w.csv").write_text(header + "\n" + row + "\n2" + ",y" * 1999 + "\n", encoding="utf-8")
+    # The default cap (100,000 characters a cell) quarantines the 300,000-character cell, naming the limit.
+    [later], [q], _ = pull(tmp_path, "w.csv")
+    assert later.locator == "w.csv row 3" and later.data["q1999"] == "y"
+    assert q.locator == "w.csv row 2" and "'q1999' holds 300,000 characters" in q.reason
+    assert "max_cell_chars" in q.reason and len(q.raw) <= 500
+    # Raised, the same cell is read whole.
+    [record, _], bad, _ = pull(tmp_path, "w.csv", max_cell_chars=400_000)
     assert not bad and len(record.data) == 2000 and len(record.data["q1999"]) == 300_000
 
 
-def test_unterminated_quote_is_quarantined_not_fatal(tmp_path: Path) -> None:
-    (tmp_path / "q.csv").write_text('id,text\n1,ok\n2,"never closed\n3,lost\n', encoding="utf-8")
+def test_unterminated_quote_costs_one_row(tmp_path: Path) -> None:
+    (tmp_path / "q.csv").write_text('id,text\n1,ok\n2,"never closed\n3,next row\n4,last\n', encoding="utf-8")
     records, bad, _ = pull(tmp_path, "q.csv")
-    assert [r.data["id"] for r in records] == ["1"]
+    # The rows after the stray quote are not swallowed into row 3's text: they are read as rows.
+    assert [(r.locator, r.data["text"]) for r in records] == [
+        ("q.csv row 2", "ok"), ("q.csv row 4", "next row"), ("q.csv row 5", "last")]
     [q] = bad
-    assert q.locator == "q.csv" and "line 3" in q.reason and "never closed" in q.reason
+    assert q.locator == "q.csv row 3" and "opened on line 3 is never closed" in q.reason
+    assert q.raw.startswith('2,"never closed')
+
+
+def test_quote_closed_rows_later_does_not_swallow_them(tmp_path: Path) -> None:
+    """A stray quote that a later stray quote closes: the lines between have the shape
+    of rows, so the row is quarantined and they are read as rows, not silently joined."""
+    lines = ["id,when,who,text"] + [f"{i},2024-01-0{i},u{i},answer {i}" for i in range(1, 4)]
+    lines += ['4,2024-01-04,u4,"starts a quote', "5,2024-01-05,u5,answer 5", '6,2024-01-06,u6,ends it"']
+    lines += ["7,2024-01-07,u7,answer 7"]
+    (tmp_path / "s.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    records, bad, _ = pull(tmp_path, "s.csv")
+    assert [q.locator for q in bad] == ["s.csv row 5"] and "look like rows" in bad[0].reason
+    assert [r.data["id"] for r in records] == ["1", "2", "3", "5", "6", "7"]
+    assert records[4].data["text"] == 'ends it"'
+
+
+def test_a_runaway_row_stops_at_max_row_chars(tmp_path: Path) -> None:
+    body = "".join(f"{i},line {i} of a long answer\n" for i in range(3, 400))
+    (tmp_path / "r.csv").write_text('id,text\n1,"opened\n' + body, encoding="utf-8")
+    records, bad, _ = pull(tmp_path, "r.csv", max_row_chars=2_000)
+    assert bad[0].locator == "r.csv row 2" and "runs past 2,000 characters" in bad[0].reason
+    assert len(records) == 397 and records[0].locator == "r.csv row 3"
+
+
+def test_a_50_mb_line_is_skipped_without_being_held(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write("id,text\n1,before\n2,")
+        chunk = "x" * (1 << 20)
+        for _ in range(50):
+            f.write(chunk)
+        f.write("\n3,after\n")
+    import tracemalloc
+
+    tracemalloc.start()
+    records, [q], _ = pull(tmp_path, "big.csv")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [r.data["text"] for r in records] == ["before", "after"]
+    assert q.locator == "big.csv row 3" and "52,428,80" in q.reason and "max_row_chars" in q.reason
+    assert peak < 20 * (1 << 20)
+
+
+def test_mixed_encodings_decode_per_line(tmp_path: Path) -> None:
+    """A cp1252 export with UTF-8 rows appended later: each line reads right."""
+    data = "id;Konto\n1;Müller GmbH\n".encode("cp1252") + "2;Zürich AG\n3;Café €uro\n".encode()
+    (tmp_path / "m.csv").write_bytes(data)
+    records, bad, _ = pull(tmp_path, "m.csv")
+    assert not bad and [r.data["Konto"] for r in records] == ["Müller GmbH", "Zürich AG", "Café €uro"]
+
+
+def test_nul_byte_in_a_late_row_quarantines_that_row(tmp_path: Path) -> None:
+    good = "".join(f"{i},fine {i}\n" for i in range(1, 8000))  # past the 64 KB sniff window
+    (tmp_path / "n.csv").write_bytes(("id,text\n" + good).encode() + b"8000,bad\x00byte\n8001,ok\n")
+    records, [q], _ = pull(tmp_path, "n.csv")
+    assert len(records) == 8000 and q.locator == "n.csv row 8001" and "NUL" in q.reason
+    (tmp_path / "n.csv").write_bytes(b"id,text\n1,a\x00b\n2,ok\n")  # inside it, too
+    records, [q], _ = pull(tmp_path, "n.csv")
+    assert [r.data["text"] for r in records] == ["ok"] and q.locator == "n.csv row 2"
 
 
 def test_skip_rows(tmp_path: Path) -> None:

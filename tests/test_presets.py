@@ -141,16 +141,23 @@ def test_typeform_fixture_and_real_sample() -> None:
     assert [q.reason for q in bad] == ["the id column '#' is empty, so this row has no identity"]
     founder = items[1]
     assert founder.external_id == "1d6e2c3b0f9a8b7c6d5e4f3a2b1c0d9e"
-    assert "Other: Founder" in founder.text and "Other#2: Notion" in founder.text
-    assert "Cheaper seats\nfor small teams" in founder.text and "free" not in founder.text  # hidden field
+    # The text is the open answer alone; choices (and their 'Other') are attributes.
+    assert founder.text == "Cheaper seats\nfor small teams"
+    assert founder.extra == {"What's your role?": "Other", "Other": "Founder",
+                             "Which tools do you use today?": "Linear, Other", "Other#2": "Notion"}
     assert items[0].requester == "pm@acme.io"
     assert items[0].created_at == datetime(2024, 5, 6, 12, 3, 44, tzinfo=UTC)
 
-    records, items, bad, _ = run("typeform_fcc2017_part2_sample.csv", base=REAL)
-    assert len(records) == 25 and len(items) == 25 and not bad
-    assert list(records[0].data).count("Other") == 1 and "Other#3" in records[0].data
-    assert "already_working" not in items[0].text  # hidden fields are not answers
-    assert items[0].external_id == "21db37adb60cdcafadfa7dca1b13b6b1"
+    records, items, bad, empty = run("typeform_fcc2017_part2_sample.csv", base=REAL)
+    assert len(records) == 25 and not bad and list(records[0].data).count("Other") == 1
+    assert "Other#3" in records[0].data
+    # A demographics survey: ages, yes/no (0/1), countries and other repeated values are
+    # attributes; the one open question is the subject studied, answered in 10 of 25 rows.
+    assert len(items) == 10 and empty == 15
+    first = items[0]
+    assert (first.external_id, first.text) == ("d7c56bbf2c7b62096be9db010e86d96d", "Information Technology")
+    assert first.extra["How old are you?"] == "20" and "Which country are you a citizen of?" in first.extra
+    assert "already_working" not in first.extra  # hidden fields are neither text nor attributes
 
 
 def test_surveymonkey_two_header_rows() -> None:
@@ -163,8 +170,12 @@ def test_surveymonkey_two_header_rows() -> None:
     maria = items[0]
     assert maria.external_id == "114224681234" and maria.requester == "maria.lopez@initech.com"
     assert maria.created_at == datetime(2024, 4, 3, 10, 17, 29, tzinfo=UTC)
-    assert "What is the one thing we should build next?: Bulk edit" in maria.text
-    assert items[1].created_at == datetime(2024, 4, 5, 14, 4, 10, tzinfo=UTC)
+    assert maria.text == "Bulk edit for epics, and a way to merge duplicates"
+    assert maria.extra == {"collector": "405667012", "How likely are you to recommend us?": "9",
+                           "Which integrations matter to you? | Slack": "Slack",
+                           "Which integrations matter to you? | Jira": "Jira"}
+    # The other two answered only the score and the choices: no open answer, no item.
+    assert len(items) == 1
 
 
 def test_google_forms_locales() -> None:
@@ -196,7 +207,7 @@ def test_qualtrics_legacy_real_sample() -> None:
     records, [item], bad, _ = run("qualtrics_legacy_sample_qualtRics.csv", base=REAL)
     assert not bad and records[0].data["Q2"] == "Hello World!"
     assert item.external_id == "R_2YPOQ602ER1jkf1"
-    assert "This is a free text question.: Hello World!" in item.text
+    assert item.text == "Hello World!" and item.extra == {"This is a multiple choice question.": "2"}
 
 
 def test_formbricks() -> None:
@@ -204,9 +215,12 @@ def test_formbricks() -> None:
     assert not bad and records[0].preset == "formbricks" and len(records[0].data) == 33
     lea, anonymous = items
     assert lea.external_id == "clx1a2b3c0001" and lea.requester == "lea@startup.dev"
-    assert lea.tags == ["important", "vip"] and lea.extra == {"plan": "scale", "country": "DE"}
-    assert "4. What's the ONE feature you are missing at Formbricks? Why?: Conditional logic" in lea.text
-    assert "Option ID" not in lea.text
+    assert lea.tags == ["important", "vip"]
+    assert lea.text == "Conditional logic across pages. We need it for onboarding flows.\n\nGreat product"
+    assert lea.extra == {"plan": "scale", "country": "DE",
+                         "5. We also have some ideas! Please rank these features by importance for you:":
+                         "AI summaries; Webhooks",
+                         "10. How likely would you recommend Formbricks to people you know?": "9"}
     assert anonymous.requester is None and anonymous.created_at == datetime(2024, 6, 16, 11, 30, tzinfo=UTC)
 
 
