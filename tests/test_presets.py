@@ -276,3 +276,122 @@ def test_preview_source_as_the_cli_calls_it() -> None:
     [error] = preview_source(config, SimpleNamespace(name="exit", preset="hotjar", map={}), 3)  # type: ignore[arg-type]
     console.print(error)
     assert "unknown preset 'hotjar'" in console.export_text()
+
+
+# -- exports as they really arrive: XLSX without trailing cells, locale dates, ZIPs ---------------
+
+HOTJAR_HEADER = ["Number", "User", "Date Submitted", "Country", "Source URL", "Device", "Browser", "OS",
+                 "Hotjar User ID", "What is one thing we could do better?",
+                 "Tags for: What is one thing we could do better?"]
+
+
+def hotjar_rows() -> list[list[object]]:
+    rows: list[list[object]] = []
+    for n in range(1, 9):
+        rows.append([n, f"aaaa000{n}", datetime(2026, 9, n, 10, 0, n), "Germany", f"https://x.example/p{n}",
+                     "Desktop", "Firefox 130", "Linux", f"aaaa000{n}-0000-4000-8000-00000000000{n}",
+                     f"Answer number {n} about data export", None])
+    return rows
+
+
+def write_excel_style(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    """An XLSX as Excel writes it: empty cells are not written at all, so a row whose
+    last columns are empty is shorter than the header in the sheet XML."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)  # openpyxl, like Excel, writes no <c> for None
+    book.save(path)
+    import zipfile
+
+    xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    assert xml.count("<c ") < len(header) * (len(rows) + 1)  # trailing cells really are missing
+
+
+def test_hotjar_xlsx_rows_without_trailing_cells_are_read_whole(tmp_path: Path) -> None:
+    write_excel_style(tmp_path / "hotjar.xlsx", HOTJAR_HEADER, hotjar_rows())
+    records, items, bad, _ = run("hotjar.xlsx", base=tmp_path)
+    assert not bad and len(items) == 8
+    assert records[0].data["Tags for: What is one thing we could do better?"] == ""
+    assert items[0].text == "Answer number 1 about data export"  # the answer, not "question: answer"
+    assert items[0].created_at == datetime(2026, 9, 1, 10, 0, 1, tzinfo=UTC)
+
+
+def test_a_row_longer_than_the_header_is_still_quarantined(tmp_path: Path) -> None:
+    rows = hotjar_rows()
+    rows[2] = [*rows[2][:10], "tag", "an extra cell"]
+    write_excel_style(tmp_path / "hotjar.xlsx", HOTJAR_HEADER, rows)
+    _, items, [bad], _ = run("hotjar.xlsx", base=tmp_path)
+    assert len(items) == 7 and bad.locator == "hotjar.xlsx row 4" and "12 values" in bad.reason
+
+
+GOOGLE_HEADER = ["Timestamp", "Email Address", "Your name", "Company", "How satisfied are you? (1-5)",
+                 "What should we build next?"]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "options", "expected"),
+    [
+        ("2026/09/27 3:00:00 PM GMT+3", {}, datetime(2026, 9, 27, 12, 0, tzinfo=UTC)),
+        ("2026/09/27 3:00:00 PM GMT-3", {}, datetime(2026, 9, 27, 18, 0, tzinfo=UTC)),
+        ("9/27/2026 15:00:00", {}, datetime(2026, 9, 27, 15, 0, tzinfo=UTC)),
+        ("27/09/2026 15:00:00", {}, datetime(2026, 9, 27, 15, 0, tzinfo=UTC)),
+        # dayfirst decides only what is ambiguous: 27 cannot be a month either way.
+        ("9/27/2026 15:00:00", {"dayfirst": True}, datetime(2026, 9, 27, 15, 0, tzinfo=UTC)),
+        ("27/09/2026 15:00:00", {"dayfirst": False}, datetime(2026, 9, 27, 15, 0, tzinfo=UTC)),
+        ("27.09.2026 15:00:00", {"timezone": "Europe/Berlin"}, datetime(2026, 9, 27, 13, 0, tzinfo=UTC)),
+    ],
+)
+def test_google_forms_dates(tmp_path: Path, stamp: str, options: dict[str, object], expected: datetime) -> None:
+    (tmp_path / "gf.csv").write_text(
+        ",".join(GOOGLE_HEADER) + f"\n{stamp},a@b.co,Ann,Acme,4,Dark mode\n", encoding="utf-8")
+    _, [item], bad, _ = run("gf.csv", base=tmp_path, **options)
+    assert not bad and item.created_at == expected
+
+
+def test_google_forms_locale_learnt_from_an_unambiguous_row(tmp_path: Path) -> None:
+    """27/09 says the file is day/month; the later 03/10 is then 3 October, not a config error."""
+    (tmp_path / "gf.csv").write_text(",".join(GOOGLE_HEADER) + "\n27/09/2026 15:00:00,,,,,A\n"
+                                     "03/10/2026 09:00:00,,,,,B\n", encoding="utf-8")
+    _, items, bad, _ = run("gf.csv", base=tmp_path)
+    assert not bad and [i.created_at for i in items] == [datetime(2026, 9, 27, 15, tzinfo=UTC),
+                                                         datetime(2026, 10, 3, 9, tzinfo=UTC)]
+
+
+def test_dates_out_of_range_quarantine_only_their_row(tmp_path: Path) -> None:
+    rows = ["id,when,text", "1,2024-01-01T00:00:00Z,first", "2,9999-12-31T23:00:00-05:00,far future",
+            "3,0001-01-01T00:00:00+05:00,before year one", "4,2024/01/02 1:00:00 PM GMT+99,impossible offset",
+            "5,2024-01-03T00:00:00Z,last"]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    _, items, bad, _ = run("d.csv", base=tmp_path, id="id", text="text", created_at="when")
+    assert [i.text for i in items] == ["first", "last"]
+    assert [q.locator for q in bad] == ["d.csv row 3", "d.csv row 4", "d.csv row 5"]
+    assert "out of range" in bad[0].reason and "out of range" in bad[1].reason
+    assert "offset of 4 days, 3:00:00" in bad[2].reason
+
+
+def test_google_forms_text_is_the_answer_and_nothing_else(tmp_path: Path) -> None:
+    rows = [f"9/{d + 12}/2026 10:00:00,{'' if d == 2 else f'p{d}@x.io'},Person {d},Company {d % 2},{d % 5 + 1},"
+            f"Idea number {d} for us" for d in range(1, 13)]
+    (tmp_path / "gf.csv").write_text(",".join(GOOGLE_HEADER) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    _, items, bad, _ = run("gf.csv", base=tmp_path)
+    assert not bad and len(items) == 12
+    first = items[0]
+    assert first.text == "Idea number 1 for us"  # no name, no company, no score
+    assert (first.requester, first.account) == ("p1@x.io", "Company 1")
+    assert first.extra == {"How satisfied are you? (1-5)": "2"}
+    assert items[1].requester == "Person 2"  # no e-mail: the name column is the requester
+
+
+def test_qualtrics_previews_and_unfinished_do_not_count(tmp_path: Path) -> None:
+    lines = (REAL / "qualtrics_sample_qualtRics.csv").read_text(encoding="utf-8").splitlines()
+    head, row = lines[:3], lines[3]
+    preview = row.replace(",0,130.92", ",Survey Preview,130.92").replace("R_2YPOQ602ER1jkf1", "R_preview")
+    unfinished = row.replace(",100,38,1,", ",40,38,False,").replace("R_2YPOQ602ER1jkf1", "R_unfinished")
+    (tmp_path / "q.csv").write_text("\n".join([*head, row, preview, unfinished]) + "\n", encoding="utf-8")
+    _, items, bad, skipped = run("q.csv", base=tmp_path)
+    assert [i.external_id for i in items] == ["R_2YPOQ602ER1jkf1"] and skipped == 2 and not bad
+    _, items, _, _ = run("q.csv", base=tmp_path, skip={})
+    assert [i.external_id for i in items] == ["R_2YPOQ602ER1jkf1", "R_preview", "R_unfinished"]
