@@ -348,3 +348,129 @@ def test_header_rows_option_combines_rows_without_a_preset(tmp_path: Path) -> No
     [record], _, src = pull(tmp_path, "h.csv", header_rows=2)
     assert dict(record.data) == {"id": "1", "Feedback | Text": "Faster sync", "Feedback | Score": "4"}
     assert src.detected == {"h.csv": "generic"}
+
+
+# -- ZIP downloads ------------------------------------------------------------------------
+
+HOTJAR_CSV = EXPORTS / "hotjar" / "exit-survey-2024-04.csv"
+
+
+def zip_of(path: Path, entries: dict[str, bytes], compression: int = 8) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "hotjar_survey_response_export_2868694.csv",  # Hotjar API: one CSV at the top
+        "CSV/Exit survey.csv",  # SurveyMonkey: a folder per format
+        "Exit survey.csv",  # Qualtrics: the survey's name
+        "responses-abc123-csv/responses.csv",  # a folder inside, as Typeform's download may hold
+    ],
+)
+def test_zip_entry_rows_are_the_csv_rows_and_are_located_in_the_zip(tmp_path: Path, entry: str) -> None:
+    zip_of(tmp_path / "export.zip", {entry: HOTJAR_CSV.read_bytes(), "__MACOSX/._x.csv": b"\x00\x05"})
+    from_zip, bad, src = pull(tmp_path, "export.zip")
+    from_csv, _, _ = pull(EXPORTS, "hotjar/exit-survey-2024-04.csv")
+    assert not bad and [dict(r.data) for r in from_zip] == [dict(r.data) for r in from_csv]
+    assert from_zip[0].locator == f"export.zip!{entry} row 2" and from_zip[0].preset == "hotjar-survey"
+    assert src.detected == {f"export.zip!{entry}": "hotjar-survey"} and list(src.cursor["files"]) == ["export.zip"]
+
+
+def test_zip_bad_entry_named_in_the_reason_and_other_entries_read(tmp_path: Path) -> None:
+    zip_of(tmp_path / "e.zip", {"a.csv": b"id,text\n1,fine\n2,\"open\n3,next\n", "b.csv": b"\x89PNG\x00\x00\x00\x00",
+                                "c.csv": b"id,text\n9,other file\n"})
+    records, bad, _ = pull(tmp_path, "e.zip")
+    assert [r.locator for r in records] == ["e.zip!a.csv row 2", "e.zip!a.csv row 4", "e.zip!c.csv row 2"]
+    assert [q.locator for q in bad] == ["e.zip!a.csv row 3", "e.zip!b.csv"]
+    assert "e.zip!b.csv" in bad[1].reason and "binary" in bad[1].reason
+
+
+def test_zip_limits_refuse_a_bomb_before_reading_it(tmp_path: Path) -> None:
+    zip_of(tmp_path / "bomb.zip", {"a.csv": b"id,text\n" + b"1," + b"x" * (8 << 20) + b"\n"})
+    assert (tmp_path / "bomb.zip").stat().st_size < 100_000
+    records, [q], _ = pull(tmp_path, "bomb.zip", max_expanded_bytes=1 << 20)
+    assert records == [] and q.locator == "bomb.zip" and "max_expanded_bytes" in q.reason
+    zip_of(tmp_path / "bomb.zip", {f"{i}.csv": b"id,text\n1,x\n" for i in range(30)})
+    records, [q], _ = pull(tmp_path, "bomb.zip", max_zip_entries=20)
+    assert records == [] and "30 entries" in q.reason and "max_zip_entries" in q.reason
+
+
+def test_zip_without_a_table_and_a_broken_zip(tmp_path: Path) -> None:
+    zip_of(tmp_path / "a.zip", {"readme.pdf": b"%PDF"})
+    (tmp_path / "b.zip").write_bytes(b"PK\x03\x04 truncated")
+    records, bad, _ = pull(tmp_path, "*.zip")
+    assert records == [] and [q.locator for q in bad] == ["a.zip", "b.zip"]
+    assert "no CSV or XLSX entry" in bad[0].reason and "readme.pdf" in bad[0].reason
+    assert "ZIP" in bad[1].reason
+
+
+def test_xlsx_inside_a_zip(tmp_path: Path) -> None:
+    hotjar_as_xlsx(HOTJAR_CSV, tmp_path / "x.xlsx")
+    zip_of(tmp_path / "x.zip", {"Exit survey.xlsx": (tmp_path / "x.xlsx").read_bytes()})
+    records, bad, _ = pull(tmp_path, "x.zip")
+    from_csv, _, _ = pull(EXPORTS, "hotjar/exit-survey-2024-04.csv")
+    assert not bad and [dict(r.data) for r in records] == [dict(r.data) for r in from_csv]
+    assert records[0].locator == "x.zip!Exit survey.xlsx row 2"
+
+
+# -- XLSX limits --------------------------------------------------------------------------
+
+
+def _xlsx_with_a_giant_cell(tmp_path: Path, shared: bool) -> Path:
+    """A small XLSX with one 200 MB text cell: inline in the sheet (as openpyxl writes
+    text) or in the shared-string table (as Excel does). Streamed, never held."""
+    import zipfile
+
+    write_xlsx(tmp_path / "small.xlsx", [["id", "text"], [1, "before"], [2, "PLACEHOLDER"], [3, "after"]])
+    target = tmp_path / ("shared.xlsx" if shared else "inline.xlsx")
+    with zipfile.ZipFile(tmp_path / "small.xlsx") as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                if shared:  # the cell points at shared string 0 instead
+                    data = data.replace(b'<c r="B3" t="inlineStr"><is><t>PLACEHOLDER</t></is></c>',
+                                        b'<c r="B3" t="s"><v>0</v></c>')
+                    out.writestr(info, data)
+                    ns = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+                    head, tail = b"<sst " + ns + b' count="1" uniqueCount="1"><si><t>', b"</t></si></sst>"
+                    name = "xl/sharedStrings.xml"
+                else:
+                    out_head, _, tail = data.partition(b"PLACEHOLDER")
+                    head, name = out_head, info.filename
+                with out.open(name, "w", force_zip64=True) as member:
+                    member.write(head)
+                    block = b"A" * (1 << 20)
+                    for _ in range(200):
+                        member.write(block)
+                    member.write(tail)
+                continue
+            if shared and info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                                    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+            if shared and info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdS" Type="http://schemas.openxmlformats.'
+                                    b'org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+                                    b"</Relationships>")
+            out.writestr(info, data)
+    assert target.stat().st_size < 1_000_000
+    return target
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["inline-string", "shared-string"])
+def test_xlsx_200_mb_cell_is_quarantined_without_loading_it(tmp_path: Path, shared: bool) -> None:
+    import tracemalloc
+
+    name = _xlsx_with_a_giant_cell(tmp_path, shared).name
+    tracemalloc.start()
+    records, [q], _ = pull(tmp_path, name)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [r.data["text"] for r in records] == ["before", "after"]
+    assert q.locator == f"{name} row 3" and "209,715,200 characters" in q.reason and "max_cell_chars" in q.reason
+    assert peak < 50 * (1 << 20)

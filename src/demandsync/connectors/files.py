@@ -35,6 +35,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, BinaryIO
 from xml.parsers import expat
+from xml.sax.saxutils import escape as xml_escape
+from xml.sax.saxutils import quoteattr
 
 from pydantic import Field
 
@@ -243,6 +245,11 @@ class FileSource(Source):
         if problem:
             yield Quarantined(self.context.name, where, f"{where}: {problem}; nothing in it was read")
             return
+        with tempfile.TemporaryDirectory(prefix="demandsync-") as folder:
+            safe = _defuse_sheets(path, self.opts.max_cell_chars, Path(folder))
+            yield from self._read_workbook(safe, where)
+
+    def _read_workbook(self, path: Path, where: str) -> Iterator[Record | Quarantined]:
         book = _open_workbook(path, self.opts.max_cell_chars)
         try:
             sheet_ref = self.opts.sheet
@@ -288,6 +295,98 @@ def _xlsx_problem(path: Path, max_bytes: int) -> str | None:
             return _zip_problem(archive.infolist(), 10_000, max_bytes)
     except zipfile.BadZipFile:
         return None  # openpyxl says it better
+
+
+def _defuse_sheets(path: Path, cap: int, folder: Path) -> Path:
+    """``path``, or a copy in ``folder`` whose worksheets have every text longer
+    than ``cap`` (an inline string, as openpyxl and other writers store text in
+    the sheet itself) replaced by :data:`OVERSIZE_MARK` + its length.
+
+    openpyxl reads each cell's text whole, so a 200 MB inline string would reach
+    memory; a first streaming pass measures the longest text of each sheet and
+    only a sheet with one over the cap is rewritten (streamed again)."""
+    with zipfile.ZipFile(path) as archive:
+        sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+        big = set()
+        for name in sheets:
+            with archive.open(name) as src:
+                if _longest_text(src) > cap:
+                    big.add(name)
+        if not big:
+            return path
+        target = folder / "capped.xlsx"
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in archive.infolist():
+                with archive.open(info) as src, out.open(info.filename, "w", force_zip64=True) as dst:
+                    if info.filename in big:
+                        _write_capped(src, dst, cap)
+                    else:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+    return target
+
+
+def _stream_xml(src: BinaryIO, parser: Any) -> None:
+    for chunk in iter(lambda: src.read(1 << 16), b""):
+        parser.Parse(chunk, False)
+    parser.Parse(b"", True)
+
+
+def _longest_text(src: BinaryIO) -> int:
+    """The longest run of character data between two tags, streamed."""
+    state = [0, 0]  # current run, longest
+
+    def cut(*_: Any) -> None:
+        state[1] = max(state)
+        state[0] = 0
+
+    def text(data: str) -> None:
+        state[0] += len(data)
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = cut
+    parser.EndElementHandler = cut
+    parser.CharacterDataHandler = text
+    parser.buffer_text = True
+    _stream_xml(src, parser)
+    return max(state)
+
+
+def _write_capped(src: BinaryIO, dst: Any, cap: int) -> None:
+    """Copy an XML part tag by tag (prefixes and namespace declarations kept as
+    written), replacing each text run longer than ``cap`` with the oversize mark."""
+    parts: list[str] = []
+    size = [0]
+
+    def flush() -> None:
+        if size[0] > cap:
+            dst.write(xml_escape(OVERSIZE_MARK + str(size[0])).encode())
+        elif parts:
+            dst.write(xml_escape("".join(parts)).encode())
+        parts.clear()
+        size[0] = 0
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        flush()
+        dst.write(f"<{name}{''.join(f' {k}={quoteattr(v)}' for k, v in attrs.items())}>".encode())
+
+    def end(name: str) -> None:
+        flush()
+        dst.write(f"</{name}>".encode())
+
+    def text(data: str) -> None:
+        size[0] += len(data)
+        if size[0] <= cap:
+            parts.append(data)
+        elif parts:
+            parts.clear()
+
+    dst.write(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n')
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.buffer_text = True
+    _stream_xml(src, parser)
 
 
 def _open_workbook(path: Path, max_cell_chars: int) -> Any:
@@ -353,9 +452,7 @@ def _capped_strings(src: BinaryIO, cap: int) -> list[str]:
     parser.EndElementHandler = end
     parser.CharacterDataHandler = text
     parser.buffer_text = True
-    for chunk in iter(lambda: src.read(1 << 16), b""):
-        parser.Parse(chunk, False)
-    parser.Parse(b"", True)
+    _stream_xml(src, parser)
     return strings
 
 
