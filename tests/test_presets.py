@@ -395,3 +395,70 @@ def test_qualtrics_previews_and_unfinished_do_not_count(tmp_path: Path) -> None:
     assert [i.external_id for i in items] == ["R_2YPOQ602ER1jkf1"] and skipped == 2 and not bad
     _, items, _, _ = run("q.csv", base=tmp_path, skip={})
     assert [i.external_id for i in items] == ["R_2YPOQ602ER1jkf1", "R_preview", "R_unfinished"]
+
+
+def test_same_responses_as_csv_xlsx_zip_and_european_excel_are_one_item_each(tmp_path: Path) -> None:
+    """The same Google Forms responses downloaded as CSV, as the Sheet's XLSX (typed date
+    and number cells), inside a ZIP, and re-saved by a German Excel (cp1252, ';'):
+    every copy maps to the same identities, so a store holds each response once."""
+    import zipfile
+
+    answers = [(datetime(2026, 9, 13 + d, 15, 0, d), f"p{d}@x.io", f"Zoë {d}", "Müller GmbH", d % 5 + 1,
+                f"Größere Schrift, bitte – Wunsch {d}") for d in range(6)]
+    csv_text = ",".join(GOOGLE_HEADER) + "\n" + "".join(
+        f'{t.month}/{t.day}/{t.year} {t.hour}:{t.minute:02d}:{t.second:02d},{e},{n},{c},{s},"{a}"\n'
+        for t, e, n, c, s, a in answers)
+    (tmp_path / "form.csv").write_text(csv_text, encoding="utf-8")
+    european = ";".join(GOOGLE_HEADER) + "\r\n" + "".join(
+        f"{t.day:02d}.{t.month:02d}.{t.year} {t.hour:02d}:{t.minute:02d}:{t.second:02d};{e};{n};{c};{s};{a}\r\n"
+        for t, e, n, c, s, a in answers)
+    (tmp_path / "form-excel-de.csv").write_bytes(european.encode("cp1252"))
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(GOOGLE_HEADER)
+    for row in answers:
+        sheet.append(list(row))
+    book.save(tmp_path / "form.xlsx")
+    with zipfile.ZipFile(tmp_path / "form.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("Feedback form (Responses).csv", csv_text)
+    ids = {}
+    for name in ("form.csv", "form-excel-de.csv", "form.xlsx", "form.zip"):
+        _, items, bad, _ = run(name, base=tmp_path, preset="google-forms", date_format=None)
+        assert not bad, (name, bad)
+        ids[name] = [i.external_id for i in items]
+        assert [i.text for i in items][0] == "Größere Schrift, bitte – Wunsch 0", name
+        assert items[0].account == "Müller GmbH" and items[0].requester == "p0@x.io", name
+    assert len(set(ids["form.csv"])) == 6
+    assert ids["form.csv"] == ids["form-excel-de.csv"] == ids["form.xlsx"] == ids["form.zip"]
+
+
+def test_preview_shows_what_each_column_became_and_why(tmp_path: Path) -> None:
+    rows = [f"9/{d + 12}/2026 10:00:00,p{d}@x.io,Person {d},Company {d % 2},{d % 5 + 1},Idea {d} for us"
+            for d in range(1, 8)]
+    (tmp_path / "gf.csv").write_text(",".join(GOOGLE_HEADER) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    src = FileSource(FileSource.Options(path="gf.csv"), SourceContext(name="gf", base_dir=tmp_path))
+    preview = build_preview(src, build_mapper("gf", None, {}), limit=3)
+    became = {r.column: (r.role, r.reason) for r in preview.roles}
+    assert became == {
+        "Timestamp": ("created_at", "map.created_at (preset 'google-forms')"),
+        "Email Address": ("requester", "map.requester (preset 'google-forms')"),
+        "Your name": ("requester", "a name question: the requester's name, not text"),
+        "Company": ("account", "a company question: the account, not text"),
+        "How satisfied are you? (1-5)": ("attribute", "all 7 answers in the first rows are numbers: a score"),
+        "What should we build next?": ("text", "free text: 7 answers, 7 different, 13–13 characters"),
+    }
+    console = Console(record=True, width=200)
+    for table in render_preview(preview):
+        console.print(table)
+    shown = console.export_text()
+    assert "what each column became" in shown and "a company question: the account, not text" in shown
+
+
+def test_preview_says_why_a_qualtrics_row_does_not_count(tmp_path: Path) -> None:
+    lines = (REAL / "qualtrics_sample_qualtRics.csv").read_text(encoding="utf-8").splitlines()
+    preview_row = lines[3].replace(",0,130.92", ",Survey Preview,130.92")
+    (tmp_path / "q.csv").write_text("\n".join([*lines[:3], preview_row]) + "\n", encoding="utf-8")
+    src = FileSource(FileSource.Options(path="q.csv"), SourceContext(name="q", base_dir=tmp_path))
+    [row] = build_preview(src, build_mapper("q", None, {})).rows
+    assert row.outcome == "no feedback" and row.detail.startswith("Status = 'Survey Preview': not counted")
