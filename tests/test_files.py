@@ -185,6 +185,16 @@ def test_quote_closed_rows_later_does_not_swallow_them(tmp_path: Path) -> None:
     assert records[4].data["text"] == 'ends it"'
 
 
+def test_quote_closed_by_the_next_rows_quoting_does_not_swallow_it(tmp_path: Path) -> None:
+    """Row 2's stray quote is closed by row 3's quoted last cell: without a check, row 3
+    would vanish into row 2's text with the right number of cells."""
+    (tmp_path / "s.csv").write_text('id,when,who,text\n1,2024-01-01,u1,"stray\n2,2024-01-02,u2,"quoted"\n'
+                                    "3,2024-01-03,u3,plain\n", encoding="utf-8")
+    records, [q], _ = pull(tmp_path, "s.csv")
+    assert q.locator == "s.csv row 2" and "look like rows" in q.reason
+    assert [(r.data["id"], r.data["text"]) for r in records] == [("2", "quoted"), ("3", "plain")]
+
+
 def test_a_runaway_row_stops_at_max_row_chars(tmp_path: Path) -> None:
     body = "".join(f"{i},line {i} of a long answer\n" for i in range(3, 400))
     (tmp_path / "r.csv").write_text('id,text\n1,"opened\n' + body, encoding="utf-8")

@@ -606,16 +606,21 @@ def _csv_rows(lines: _Lines, delimiter: str, limit: int) -> Iterator[RawRow]:
 
 
 def _swallowed(spanned: list[tuple[int, str]], cells: list[str], width: int, delimiter: str) -> bool:
-    """A multi-line row that is not a row: wrong width, or (in a file of 4+
-    columns) a line inside its quoted cell that on its own splits into a full row."""
+    """A multi-line row that is not a row: wrong width; or, in a file of 4+
+    columns, a line inside its quoted cell that on its own splits into a full
+    row; or a quote opened in the last column whose closing line is a full row
+    of its own (a stray quote closed by the next row's quoting)."""
     if len(cells) != width:
         return not (len(cells) > width and not any(c.strip() for c in cells[width:]))
     if width < 4:
         return False
-    for _, line in spanned[1:-1]:
-        if len(next(csv.reader([line], delimiter=delimiter), [])) == width:
-            return True
-    return False
+
+    def alone(line: str) -> int:
+        return len(next(csv.reader([line], delimiter=delimiter), []))
+
+    if any(alone(line) == width for _, line in spanned[1:-1]):
+        return True
+    return alone(spanned[0][1]) == width and alone(spanned[-1][1]) >= width
 
 
 def _line_excerpt(spanned: list[tuple[int, str]]) -> str:
