@@ -462,3 +462,23 @@ def test_preview_says_why_a_qualtrics_row_does_not_count(tmp_path: Path) -> None
     src = FileSource(FileSource.Options(path="q.csv"), SourceContext(name="q", base_dir=tmp_path))
     [row] = build_preview(src, build_mapper("q", None, {})).rows
     assert row.outcome == "no feedback" and row.detail.startswith("Status = 'Survey Preview': not counted")
+
+
+def test_real_google_forms_responses_text_is_the_open_answer() -> None:
+    """42 real responses (transcribed, see real/README.md): five scale/choice questions
+    and one open question. Only the open answers become items, each answer alone."""
+    name = "google_forms_gecko_sustainability_2022.csv"
+    with pytest.raises(Exception, match=r"map\.timezone: .*'AST'.*'UTC'"):
+        run(name, base=REAL)
+    records, items, bad, empty = run(name, base=REAL, timezone="America/Puerto_Rico")
+    assert records[0].preset == "google-forms" and not bad
+    assert len(records) == 42 and len(items) == 13 and empty == 29
+    assert items[0].text == "Pursue ISO 14001"
+    assert items[0].created_at == datetime(2022, 6, 22, 15, 7, 36, tzinfo=UTC)  # 11:07:36 AM AST = UTC-4
+    scale = "How important is it for your employer to take sustainable efforts/initiatives seriously?"
+    picks = "What types of sustainability efforts do you think Gecko should participate in? (Pick top 2!)"
+    assert items[0].extra[scale] == "5 - It's extremely important"
+    assert items[0].extra[picks].startswith("Waste management")
+    assert [i.text[:9] for i in items[-2:]] == [".", "Recycling"]
+    assert not any("Sustainability Officer" in i.text for i in items)
+    assert len({i.external_id for i in items}) == 13

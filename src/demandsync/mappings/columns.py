@@ -100,7 +100,7 @@ def classify(name: str, values: Sequence[str], *, before_other: bool = False, ch
         return ColumnRole(name, "attribute", f"{n} answers but only {distinct} different values: a choice")
     tokens = [t for a in answers for t in _LIST_SPLIT.split(a) if t]
     if (n >= MIN_ANSWERS_FOR_CHOICE and len(tokens) > n and len(set(tokens)) <= max(3, len(tokens) // 4)
-            and max(map(len, tokens)) <= 60):
+            and max(map(len, tokens)) <= 100):
         return ColumnRole(name, "attribute",
                           f"{n} answers drawn from {len(set(tokens))} options: a multiple choice")
     lengths = sorted(len(a) for a in answers)

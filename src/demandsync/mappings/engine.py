@@ -40,6 +40,8 @@ _POSITION = re.compile(r"^#(\d+)$")
 _SPACE = re.compile(r"\s+")
 #: "2024-06-15 10:00:00 UTC", "… GMT+8", "… GMT-03:30" (Formbricks and others).
 _ZONE_SUFFIX = re.compile(r"\s+(?:UTC|GMT)(?:([+-])(\d{1,2})(?::?(\d{2}))?)?$")
+#: "… 11:07:29 AM AST": a zone abbreviation (Google Forms writes the form's zone so).
+_ZONE_NAME = re.compile(r"\s+(?!AM$|PM$)([A-Z]{2,5})$")
 _SLASHED = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4})(.*)$")
 
 #: Tried after ISO 8601 when the map gives no date_format. Slashed day/month
@@ -576,7 +578,12 @@ def _parse_date(value: str, column: str, m: FieldMapping, source: str, orders: d
                         "offsets are less than 24 hours")
         zone = timezone(-offset if sign == "-" else offset)
         text = text[: suffix.start()]
+    named = _ZONE_NAME.search(text)
+    if named:
+        text = text[: named.start()]
     parsed = _with_formats(text, m, column, source, orders)
+    if named and parsed is not None and parsed.tzinfo is None:
+        _check_zone_name(named.group(1), parsed.replace(tzinfo=zone), value, column, m, source)
     if parsed is None:
         expected = m.date_format or "ISO 8601 (2024-03-04 10:17:29) or a common export format"
         raise _Skip(
@@ -590,6 +597,18 @@ def _parse_date(value: str, column: str, m: FieldMapping, source: str, orders: d
     except (OverflowError, ValueError):
         raise _Skip(f"the date {value!r} in column {column!r} is out of range (before year 1 or after 9999 in UTC)")\
             from None
+
+
+def _check_zone_name(name: str, when: datetime, value: str, column: str, m: FieldMapping, source: str) -> None:
+    """An abbreviation (``AST``) is ambiguous on its own (Atlantic or Arabia?), so
+    it is only accepted when the map's ``timezone`` calls that moment so too."""
+    if when.tzname() == name:
+        return
+    raise MappingError(
+        f"sources.{source}.map.timezone: the date {value!r} in column {column!r} is in time zone "
+        f"{name!r}, but the map's timezone {m.timezone!r} is {when.tzname()!r} then; set timezone to the "
+        "form's zone (an IANA name such as 'America/Puerto_Rico' for AST)"
+    )
 
 
 def _with_formats(text: str, m: FieldMapping, column: str, source: str, orders: dict[str, bool]) -> datetime | None:
