@@ -484,3 +484,18 @@ def test_xlsx_200_mb_cell_is_quarantined_without_loading_it(tmp_path: Path, shar
     assert [r.data["text"] for r in records] == ["before", "after"]
     assert q.locator == f"{name} row 3" and "209,715,200 characters" in q.reason and "max_cell_chars" in q.reason
     assert peak < 50 * (1 << 20)
+
+
+def test_inspect_tells_check_what_was_detected_and_what_is_missing(tmp_path: Path) -> None:
+    shutil.copy(EXPORTS / "hotjar" / "exit-survey-2024-03.csv", tmp_path / "a.csv")
+    (tmp_path / "b.csv").write_text("Comment,Email\nhi,a@b.c\n", encoding="utf-8")
+    (tmp_path / "c.csv").write_bytes(b"\x89PNG\x00\x00\x00\x00")
+    src = FileSource(FileSource.Options(path="*.csv"), SourceContext(name="s", base_dir=tmp_path))
+    a, b, c = src.inspect({})
+    assert (a.where, a.preset, a.error) == ("a.csv", "hotjar-survey", None)
+    assert a.columns[:3] == ["Number", "User", "Date Submitted"]
+    assert (b.where, b.preset) == ("b.csv", "generic") and "sources.s.map.text is required" in str(b.error)
+    assert c.where == "c.csv" and c.error is not None and "binary" in c.error
+    a, b, _ = src.inspect({"text": "Comment"})
+    assert (b.preset, b.error) == ("generic", None)
+    assert "sources.s.map.text: column 'Comment' is not in a.csv" in str(a.error)

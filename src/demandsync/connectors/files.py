@@ -29,8 +29,8 @@ import sys
 import tempfile
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -44,6 +44,7 @@ from demandsync.connectors.base import Cursor, Record, Source, SourceContext, So
 from demandsync.connectors.tabular import EXCERPT, OVERSIZE_MARK, BadRow, Layout, RawRow, records
 from demandsync.domain import Quarantined
 from demandsync.errors import OutsideError
+from demandsync.mappings.engine import MappingError, build_mapper
 from demandsync.mappings.presets import DETECT_ROWS, detect
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -145,6 +146,35 @@ class FileSource(Source):
                 continue
             yield from self._read(path, rel)
         self.cursor = {"files": new}
+
+    def inspect(self, mapping: Mapping[str, Any] | None = None, preset: str | None = None) -> list[FileCheck]:
+        """What ``check`` shows for this source without reading whole files: per file
+        (ZIP entry), the preset detected and, when the mapping cannot work on its
+        header, the error naming the missing column. Reads each file's first rows only."""
+        mapper = build_mapper(self.context.name, preset, mapping or {})
+        checks: dict[str, FileCheck] = {}
+        for path in self.files():
+            rel = self._relpath(path)
+            for n, out in enumerate(self._read(path, rel)):
+                where = out.locator.rsplit(" row ", 1)[0]
+                check = checks.setdefault(where, FileCheck(where))
+                if isinstance(out, Quarantined):
+                    if " row " not in out.locator:
+                        check.error = out.reason
+                elif not check.columns:
+                    check.columns = list(out.data.keys())
+                    try:
+                        check.preset, _ = mapper.columns_for(out)
+                    except MappingError as exc:
+                        check.error = str(exc)
+                    if path.suffix.lower() != ".zip":
+                        break  # one header per file: the rest is rows
+                if n >= 10_000:
+                    break
+            for where, found in self.detected.items():
+                if where in checks and checks[where].preset is None:
+                    checks[where].preset = found
+        return list(checks.values())
 
     # -- reading ------------------------------------------------------------------
 
@@ -627,6 +657,17 @@ def _line_excerpt(spanned: list[tuple[int, str]]) -> str:
     text = "".join(line for _, line in spanned[:3])
     text = "".join("\N{REPLACEMENT CHARACTER}" if "\udc00" <= ch <= "\udcff" else ch for ch in text[:EXCERPT])
     return text.rstrip("\r\n")
+
+
+@dataclass(slots=True)
+class FileCheck:
+    """One file's (or ZIP entry's) result of :meth:`FileSource.inspect`."""
+
+    where: str
+    preset: str | None = None
+    columns: list[str] = field(default_factory=list)
+    #: Why the mapping cannot work on this file (a missing column, …), or why it cannot be read.
+    error: str | None = None
 
 
 class NotTabular(ValueError):
