@@ -274,23 +274,24 @@ def _record(row: tuple[int, list[str]], header: Header, width: int, source: str,
             "(a stray quote or delimiter in this row or the one before?)",
             excerpt(cells),
         )
-    if max_cell_chars is not None:
-        long = next(((n, _length(c)) for n, c in zip(header.names, cells)
-                     if len(c) > max_cell_chars or c.startswith(OVERSIZE_MARK)), None)
-        if long is not None:
-            return Quarantined(
-                source,
-                locator,
-                f"column {long[0]!r} holds {long[1]:,} characters, over the limit of {max_cell_chars:,} "
-                "(the source's max_cell_chars); nothing of this row was stored",
-                excerpt(cells),
-            )
-    nul = next((n for n, c in zip(header.names, cells) if "\x00" in c), None)
-    if nul is not None:
+    joined = "\x1f".join(cells)  # one C-level scan for the rare problems below, not three per cell
+    if (max_cell_chars is not None and (len(joined) > max_cell_chars or OVERSIZE_MARK in joined)
+            and any(len(c) > max_cell_chars or c.startswith(OVERSIZE_MARK) for c in cells)):
+        name, size = next((n, _length(c)) for n, c in zip(header.names, cells)
+                          if len(c) > max_cell_chars or c.startswith(OVERSIZE_MARK))
+        return Quarantined(
+            source,
+            locator,
+            f"column {name!r} holds {size:,} characters, over the limit of {max_cell_chars:,} "
+            "(the source's max_cell_chars); nothing of this row was stored",
+            excerpt(cells),
+        )
+    if "\x00" in joined:
+        nul = next(n for n, c in zip(header.names, cells) if "\x00" in c)
         return Quarantined(source, locator, f"column {nul!r} holds a NUL byte (binary data, not text)",
                            excerpt(c.replace("\x00", "\N{SYMBOL FOR NULL}") for c in cells))
-    bad = next((n for n, c in zip(header.names, cells) if _UNDECODABLE.search(c)), None)
-    if bad is not None:
+    if _UNDECODABLE.search(joined):
+        bad = next(n for n, c in zip(header.names, cells) if _UNDECODABLE.search(c))
         return Quarantined(
             source,
             locator,
