@@ -219,3 +219,13 @@ def test_dotted_paths_in_json_records() -> None:
     # …but a typo in the first record's top-level key is a config error.
     with pytest.raises(MappingError, match="map.text: column 'feilds.summary'"):
         build_mapper("jira", None, {"text": "feilds.summary"}).map(Record(data, "jira SUP-1"))
+
+
+def test_item_text_over_max_text_chars_is_quarantined() -> None:
+    long = "word " * 30_000  # 150,000 characters across two columns of 75,000
+    out = one({"text": ["A", "B"]}, ["A", "B"], [long[:75_000], long[75_000:]])
+    assert isinstance(out, Quarantined)
+    assert "150,000 characters" in out.reason and "sources.fb.map.max_text_chars" in out.reason
+    assert len(out.raw) <= 500
+    ok = one({"text": ["A", "B"], "max_text_chars": 200_000}, ["A", "B"], [long[:75_000], long[75_000:]])
+    assert isinstance(ok, FeedbackItem) and len(ok.text) == 150_000

@@ -398,6 +398,9 @@ class _OneRecord:
         text = self._text()
         if not text:
             return None
+        if len(text) > self.m.max_text_chars:
+            raise _Skip(f"the text is {len(text):,} characters long, over the limit of {self.m.max_text_chars:,} "
+                        f"(sources.{self.mapper.source}.map.max_text_chars)")
         requester = _requester(self._first("requester"), self.m.anonymous)
         account = self._first("account") or None
         created_at = self._date()

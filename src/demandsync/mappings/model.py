@@ -97,6 +97,9 @@ class FieldMapping(_Strict):
     #: (Qualtrics previews and unfinished responses); such rows are skipped, not
     #: quarantined. ``skip = {}`` counts them all. A leading ``?`` makes the column optional.
     skip: dict[str, list[str]] = Field(default_factory=dict)
+    #: Longest item text (all text columns joined); a longer record is quarantined, so
+    #: one pasted log or hostile blob never reaches linking. About 15,000 words.
+    max_text_chars: int = Field(default=100_000, ge=1)
 
     @field_validator("timezone")
     @classmethod
