@@ -174,3 +174,34 @@ def test_xlsx_and_zip_rows_are_isolated(rows: list[list[object]], zipped: bool) 
             assert f"r{n}" in by_id or any(f"row {n + 2}" in q.locator for q in bad), (row, bad)
             if f"r{n}" in by_id:
                 assert by_id[f"r{n}"].text == str(cells[2]).replace("\r\n", "\n").strip()
+
+
+JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), CELL, DATES),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(list("abcdef")), inner,
+                                                                           max_size=4)),
+    max_leaves=12,
+)
+
+
+@FUZZ
+@given(records=st.lists(st.dictionaries(st.sampled_from(["key", "title", "body", "who", "when", "votes", "f"]),
+                                        JSON, max_size=7), min_size=1, max_size=30))
+def test_mapping_engine_on_json_records_never_raises_per_record(records: list[dict[str, object]]) -> None:
+    """API records of any shape: every one becomes an item, nothing, or a quarantine with a
+    reason; only a first record that lacks a mapped top-level key is a config error."""
+    mapper = build_mapper("api", None, {"id": "?key", "text": ["?title", "?body", "?f.a.b"], "requester": "?who.e",
+                                        "created_at": "?when", "votes": "?votes", "tags": "?f.c",
+                                        "dayfirst": False})
+    items = quarantined = skipped = 0
+    for n, data in enumerate(records):
+        out = mapper.map(Record(data, f"api record {n}"))
+        if out is None:
+            skipped += 1
+        elif isinstance(out, Quarantined):
+            assert out.reason and out.locator == f"api record {n}"
+            quarantined += 1
+        else:
+            assert isinstance(out, FeedbackItem) and out.text and out.external_id
+            items += 1
+    assert items + quarantined + skipped == len(records)

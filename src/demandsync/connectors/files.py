@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 from xml.parsers import expat
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
@@ -187,7 +187,7 @@ class FileSource(Source):
         else:
             yield from self._read_csv_safely(lambda: path.open("rb"), rel)
 
-    def _read_csv_safely(self, open_: Callable[[], BinaryIO], where: str) -> Iterator[Record | Quarantined]:
+    def _read_csv_safely(self, open_: Callable[[], IO[bytes]], where: str) -> Iterator[Record | Quarantined]:
         try:
             with open_() as raw:
                 yield from self._read_csv(raw, where)
@@ -259,7 +259,7 @@ class FileSource(Source):
         style = "single" if rows == 1 else ("combine" if layout.style == "single" else layout.style)
         return replace(layout, header_rows=rows, style=style)
 
-    def _read_csv(self, raw: BinaryIO, where: str) -> Iterator[Record | Quarantined]:
+    def _read_csv(self, raw: IO[bytes], where: str) -> Iterator[Record | Quarantined]:
         sample = raw.read(SNIFF_BYTES)
         encoding = self.opts.encoding or sniff_encoding(sample)
         raw.seek(0)
@@ -355,13 +355,13 @@ def _defuse_sheets(path: Path, cap: int, folder: Path) -> Path:
     return target
 
 
-def _stream_xml(src: BinaryIO, parser: Any) -> None:
+def _stream_xml(src: IO[bytes], parser: Any) -> None:
     for chunk in iter(lambda: src.read(1 << 16), b""):
         parser.Parse(chunk, False)
     parser.Parse(b"", True)
 
 
-def _longest_text(src: BinaryIO) -> int:
+def _longest_text(src: IO[bytes]) -> int:
     """The longest run of character data between two tags, streamed."""
     state = [0, 0]  # current run, longest
 
@@ -381,7 +381,7 @@ def _longest_text(src: BinaryIO) -> int:
     return max(state)
 
 
-def _write_capped(src: BinaryIO, dst: Any, cap: int) -> None:
+def _write_capped(src: IO[bytes], dst: Any, cap: int) -> None:
     """Copy an XML part tag by tag (prefixes and namespace declarations kept as
     written), replacing each text run longer than ``cap`` with the oversize mark."""
     parts: list[str] = []
@@ -423,8 +423,8 @@ def _open_workbook(path: Path, max_cell_chars: int) -> Any:
     """openpyxl's read-only workbook, except that the shared-string table (where
     Excel keeps every text cell) is streamed with :func:`_capped_strings`, so a
     200 MB string in a small XLSX never reaches memory whole."""
-    from openpyxl.reader.excel import ExcelReader  # slow import; only when an XLSX shows up
-    from openpyxl.xml.constants import SHARED_STRINGS
+    from openpyxl.reader.excel import ExcelReader  # type: ignore[import-untyped]  # slow: only for an XLSX
+    from openpyxl.xml.constants import SHARED_STRINGS  # type: ignore[import-untyped]
 
     class _Reader(ExcelReader):  # type: ignore[misc]
         def read_strings(self) -> None:
@@ -438,7 +438,7 @@ def _open_workbook(path: Path, max_cell_chars: int) -> Any:
     return reader.wb
 
 
-def _capped_strings(src: BinaryIO, cap: int) -> list[str]:
+def _capped_strings(src: IO[bytes], cap: int) -> list[str]:
     """The shared strings (``<si>``: its ``<t>`` runs, phonetic ``<rPh>`` left out,
     as openpyxl reads them); one longer than ``cap`` becomes
     :data:`OVERSIZE_MARK` + its length and is never held whole."""
@@ -509,7 +509,7 @@ class _Lines:
     out again as rows of their own.
     """
 
-    def __init__(self, raw: BinaryIO, encoding: str, limit: int, *, auto: bool) -> None:
+    def __init__(self, raw: IO[bytes], encoding: str, limit: int, *, auto: bool) -> None:
         self.limit = limit
         self.number = 0
         self.row: list[tuple[int, str]] = []
@@ -695,7 +695,7 @@ def _fingerprint(path: Path, old: dict[str, Any] | None) -> _Print:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     sha = digest.hexdigest()
-    return _Print(stat.st_size, stat.st_mtime_ns, sha, bool(old) and old.get("sha256") == sha)
+    return _Print(stat.st_size, stat.st_mtime_ns, sha, bool(old) and (old or {}).get("sha256") == sha)
 
 
 def sniff_encoding(sample: bytes) -> str:

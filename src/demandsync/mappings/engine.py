@@ -229,7 +229,10 @@ class _Resolver:
             plan.labelled_text = m.text.label
         else:
             plan.columns["text"] = self._refs("text", m.text)
-        if not plan.columns["text"] and self.strict:
+        text_refs = [m.text] if isinstance(m.text, str) else m.text if isinstance(m.text, list) else []
+        # A JSON record lacking every optional text key says nothing about the next one.
+        maybe_later = not self.tabular and text_refs and all(r.startswith("?") for r in text_refs)
+        if not plan.columns["text"] and self.strict and not maybe_later:
             where = self.record.locator.rsplit(" row ", 1)[0]
             raise MappingError(
                 f"sources.{self.source}.map.text: no column of {where} holds feedback text under "
@@ -238,8 +241,8 @@ class _Resolver:
         plan.answer_columns = list(plan.columns["text"])
         plan.who_columns = [*plan.columns["requester"], *plan.columns["account"]]
         text_roles = self._text_roles(plan, m.text)
-        for ref, values in m.skip.items():
-            for found in self._refs("skip", ref):
+        for skip_ref, values in m.skip.items():
+            for found in self._refs("skip", skip_ref):
                 plan.skip.append((found, frozenset(v.strip().casefold() for v in values)))
         plan.roles = self._roles(plan, text_roles)
         for ref in self.compiled.identity.if_anonymous:
