@@ -245,11 +245,11 @@ class _Resolver:
             for found in self._refs("skip", skip_ref):
                 plan.skip.append((found, frozenset(v.strip().casefold() for v in values)))
         plan.roles = self._roles(plan, text_roles)
-        for ref in self.compiled.identity.if_anonymous:
-            if isinstance(ref, Select):
-                plan.anonymous_extra += self._select(ref, used)
+        for anon_ref in self.compiled.identity.if_anonymous:
+            if isinstance(anon_ref, Select):
+                plan.anonymous_extra += self._select(anon_ref, used)
             else:
-                plan.anonymous_extra += self._refs("identity.if_anonymous", ref)
+                plan.anonymous_extra += self._refs("identity.if_anonymous", anon_ref)
         return plan
 
     def _text_roles(self, plan: _Plan, text: Any) -> dict[str, ColumnRole]:
