@@ -230,6 +230,13 @@ def test_mixed_encodings_decode_per_line(tmp_path: Path) -> None:
     assert not bad and [r.data["Konto"] for r in records] == ["Müller GmbH", "Zürich AG", "Café €uro"]
 
 
+def test_mac_excel_cr_line_endings(tmp_path: Path) -> None:
+    (tmp_path / "mac.csv").write_bytes("id;text\r1;Grüße\r2;\"two\rlines\"\r".encode("cp1252"))
+    records, bad, _ = pull(tmp_path, "mac.csv")
+    assert not bad and [r.data["text"] for r in records] == ["Grüße", "two\rlines"]
+    assert [r.locator for r in records] == ["mac.csv row 2", "mac.csv row 3"]
+
+
 def test_nul_byte_in_a_late_row_quarantines_that_row(tmp_path: Path) -> None:
     good = "".join(f"{i},fine {i}\n" for i in range(1, 8000))  # past the 64 KB sniff window
     (tmp_path / "n.csv").write_bytes(("id,text\n" + good).encode() + b"8000,bad\x00byte\n8001,ok\n")

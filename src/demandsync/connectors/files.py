@@ -263,7 +263,9 @@ class FileSource(Source):
         sample = raw.read(SNIFF_BYTES)
         encoding = self.opts.encoding or sniff_encoding(sample)
         raw.seek(0)
-        lines = _Lines(raw, encoding, self.opts.max_row_chars, auto=self.opts.encoding is None)
+        # Excel for Mac's "CSV (Macintosh)" ends lines with a bare CR.
+        cr_only = b"\r" in sample and b"\n" not in sample
+        lines = _Lines(raw, encoding, self.opts.max_row_chars, auto=self.opts.encoding is None, cr_only=cr_only)
         for _ in range(self.opts.skip_rows):
             lines.skip()
         head = "".join(sample.decode(encoding, errors=_MARK).splitlines(True)[self.opts.skip_rows :])
@@ -509,7 +511,7 @@ class _Lines:
     out again as rows of their own.
     """
 
-    def __init__(self, raw: IO[bytes], encoding: str, limit: int, *, auto: bool) -> None:
+    def __init__(self, raw: IO[bytes], encoding: str, limit: int, *, auto: bool, cr_only: bool = False) -> None:
         self.limit = limit
         self.number = 0
         self.row: list[tuple[int, str]] = []
@@ -519,7 +521,10 @@ class _Lines:
         self.encoding = encoding
         self.auto = auto and codecs.lookup(encoding).name in ("utf-8", "utf-8-sig", "cp1252")
         self.raw = raw
-        self.text = io.TextIOWrapper(raw, encoding=encoding, errors=_MARK, newline="") if self.wide else None
+        # UTF-16 (no byte-wise line split) and CR-only files are split by the text layer,
+        # which decodes the whole file with one encoding.
+        self.text = (io.TextIOWrapper(raw, encoding=encoding, errors=_MARK, newline="")
+                     if self.wide or cr_only else None)
 
     def __iter__(self) -> _Lines:
         return self
