@@ -655,7 +655,7 @@ def _swallowed(spanned: list[tuple[int, str]], cells: list[str], width: int, del
 
     if any(alone(line) == width for _, line in spanned[1:-1]):
         return True
-    return alone(spanned[0][1]) == width and alone(spanned[-1][1]) >= width
+    return alone(spanned[0][1]) == width and alone(spanned[-1][1]) == width
 
 
 def _line_excerpt(spanned: list[tuple[int, str]]) -> str:
