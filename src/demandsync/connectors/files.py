@@ -155,7 +155,8 @@ class FileSource(Source):
         checks: dict[str, FileCheck] = {}
         for path in self.files():
             rel = self._relpath(path)
-            for n, out in enumerate(self._read(path, rel)):
+            reads = self._read(path, rel)
+            for n, out in enumerate(reads):
                 where = out.locator.rsplit(" row ", 1)[0]
                 check = checks.setdefault(where, FileCheck(where))
                 if isinstance(out, Quarantined):
@@ -171,6 +172,7 @@ class FileSource(Source):
                         break  # one header per file: the rest is rows
                 if n >= 10_000:
                     break
+            reads.close()  # closes the workbook and removes temp files now, not at garbage collection
             for where, found in self.detected.items():
                 if where in checks and checks[where].preset is None:
                     checks[where].preset = found
