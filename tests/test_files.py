@@ -506,3 +506,36 @@ def test_inspect_tells_check_what_was_detected_and_what_is_missing(tmp_path: Pat
     a, b, _ = src.inspect({"text": "Comment"})
     assert (b.preset, b.error) == ("generic", None)
     assert "sources.s.map.text: column 'Comment' is not in a.csv" in str(a.error)
+
+
+def test_a_hostile_zip_in_a_real_run_costs_only_its_bad_rows(sandbox: object, config: Path) -> None:
+    """End to end through `demandsync run`: a ZIP whose CSV holds a stray quote, bytes no
+    encoding reads, a NUL, dates out of range, a 200,000-character cell and a cp1252 line
+    among UTF-8 ones. Every row is accounted for, the good ones are stored, the run
+    succeeds, the other sources' figures are untouched, and a second run changes nothing."""
+    from conftest import cli, run_json
+    from test_e2e import EXPECTED, values
+
+    good = [f"{i},2026-11-0{1 + i % 9} 10:00:00,p{i}@x.io,Idea {i} for the roadmap" for i in range(1, 9)]
+    lines = ["id,when,who,text", *good[:3], '90,2026-11-01 10:00:00,q@x.io,"stray quote', *good[3:5],
+             "91,9999-12-31T23:00:00-05:00,r@x.io,far future", "92,2026-11-02 10:00:00,s@x.io,x" + "y" * 200_000,
+             *good[5:]]
+    data = "\n".join(lines).encode() + b"\n93,2026-11-03 10:00:00,t@x.io,bad \x81 byte\n"
+    data += b"94,2026-11-03 10:00:00,u@x.io,nul \x00 here\n" + "95,2026-11-04 10:00:00,v@x.io,Zürich AG\n".encode("cp1252")
+    zip_of(config.parent / "exports" / "hostile.zip", {"CSV/responses.csv": data})
+    config.write_text(config.read_text() + '\n[[sources]]\nname = "hostile"\nkind = "csv"\npath = "exports/hostile.zip"\n'
+                      '[sources.map]\nid = "id"\ntext = "text"\nrequester = "who"\ncreated_at = "when"\n')
+    report = run_json(config)
+    hostile = report["sources"]["hostile"]
+    assert hostile["error"] is None
+    assert (hostile["pulled"], hostile["new"], hostile["quarantined"], hostile["skipped"]) == (14, 9, 5, 0)
+    assert hostile["pulled"] == hostile["new"] + hostile["changed"] + hostile["quarantined"] + hostile["skipped"]
+    _, stdout, _ = cli("quarantine", "--config", str(config), "--json")
+    import json
+
+    locators = sorted(r["locator"] for r in json.loads(stdout) if r["locator"].startswith("exports/hostile.zip"))
+    assert locators == sorted(f"exports/hostile.zip!CSV/responses.csv row {n}" for n in (5, 8, 9, 13, 14))
+    for key, want in EXPECTED.items():
+        assert values(sandbox, key) == want, key  # type: ignore[arg-type]
+    again = run_json(config)["sources"]["hostile"]
+    assert (again["pulled"], again["new"], again["changed"]) == (0, 0, 0)
