@@ -109,3 +109,22 @@ def test_suggest_ranks_matching_feedback_first_and_review_accepts(sandbox: JiraS
     assert code == 0 and "1 decision(s) saved" in stdout
     run_json(config)
     assert requests_on(sandbox, "PROD-3") == 3
+
+
+def test_import_takes_what_a_european_excel_saves(sandbox: JiraSandbox, config: Path, tmp_path: Path) -> None:
+    """Excel in a German/French locale saves a CSV with ';' and in cp1252: imported alike."""
+    run_json(config)
+    _, exported, _ = cli("links", "export", "--state", "accepted", "--config", str(config))
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    target = next(r for r in rows if r["epic"] == "PROD-2")
+    target["state"] = "rejected"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), delimiter=";", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows({**r, "text": r["text"] + " – geprüft"} for r in rows)
+    edited = tmp_path / "edited.csv"
+    edited.write_bytes(buf.getvalue().encode("cp1252", errors="replace"))
+    code, out, err = cli("links", "import", str(edited), "--config", str(config))
+    assert (code, err) == (0, "") and "1 decision(s) saved, 15 unchanged, 0 skipped" in out
+    run_json(config)
+    assert requests_on(sandbox, "PROD-2") == 3

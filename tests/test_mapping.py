@@ -170,7 +170,7 @@ def test_overrides_merge_over_preset_key_by_key() -> None:
               "3f2a9c1e-aaaa", "first", "second", "a", "b;c"]
     [record] = rows(names, values, preset="hotjar-survey")
     item = build_mapper("hj", None, {}).map(record)
-    assert item.text == "Q1: first\n\nQ2: second" and item.tags == ["a", "b", "c"]
+    assert item.text == "first\n\nsecond" and item.tags == ["a", "b", "c"]
     assert item.extra["country"] == "DE"
     item = build_mapper("hj", None, {"text": "Q2", "extra": {"plan": "Q1"}}).map(record)
     assert item.text == "second" and item.external_id == "3f2a9c1e-aaaa|2024-03-02 09:14:03"
@@ -190,7 +190,7 @@ def test_aliases_are_addressable() -> None:
     record = Record(Row(header, {"Q1": "PM", "Q2": "Roadmaps"}), "q.csv row 4")
     assert build_mapper("q", None, {"text": "What should we build?"}).map(record).text == "Roadmaps"  # type: ignore[union-attr]
     assert build_mapper("q", None, {"text": "QID2_TEXT"}).map(record).text == "Roadmaps"  # type: ignore[union-attr]
-    labelled = build_mapper("q", None, {"text": {"match": "^Q"}}).map(record)
+    labelled = build_mapper("q", None, {"text": {"match": "^Q", "label": True}}).map(record)
     assert labelled.text == "Your role?: PM\n\nWhat should we build?: Roadmaps"  # type: ignore[union-attr]
     assert isinstance(header, Header)
 
@@ -219,3 +219,13 @@ def test_dotted_paths_in_json_records() -> None:
     # …but a typo in the first record's top-level key is a config error.
     with pytest.raises(MappingError, match="map.text: column 'feilds.summary'"):
         build_mapper("jira", None, {"text": "feilds.summary"}).map(Record(data, "jira SUP-1"))
+
+
+def test_item_text_over_max_text_chars_is_quarantined() -> None:
+    long = "word " * 30_000  # 150,000 characters across two columns of 75,000
+    out = one({"text": ["A", "B"]}, ["A", "B"], [long[:75_000], long[75_000:]])
+    assert isinstance(out, Quarantined)
+    assert "150,000 characters" in out.reason and "sources.fb.map.max_text_chars" in out.reason
+    assert len(out.raw) <= 500
+    ok = one({"text": ["A", "B"], "max_text_chars": 200_000}, ["A", "B"], [long[:75_000], long[75_000:]])
+    assert isinstance(ok, FeedbackItem) and len(ok.text) == 150_000

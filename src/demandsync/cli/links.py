@@ -133,11 +133,21 @@ def export_links(store: Store, state: str, fmt: str) -> str:
     return buf.getvalue()
 
 
+def read_spreadsheet_csv(path: Path) -> list[dict[str, Any]]:
+    """An export as a spreadsheet saves it back: UTF-8 (with or without BOM) or cp1252,
+    and ``;`` instead of ``,`` where Excel's locale uses a decimal comma (most of Europe)."""
+    from demandsync.connectors.files import sniff_delimiter, sniff_encoding
+
+    data = path.read_bytes()
+    text = data.decode(sniff_encoding(data[:65536]), errors="replace").lstrip("\ufeff")
+    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text)))
+
+
 def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
     """Apply an edited export. Rows whose state did not change are left alone, so
     importing an untouched export changes nothing. Returns (decided, unchanged, problems)."""
-    text = path.read_text(encoding="utf-8-sig")
-    rows: list[dict[str, Any]] = json.loads(text) if path.suffix.lower() == ".json" else list(csv.DictReader(io.StringIO(text)))
+    rows: list[dict[str, Any]] = (json.loads(path.read_text(encoding="utf-8-sig")) if path.suffix.lower() == ".json"
+                                  else read_spreadsheet_csv(path))
     decided, unchanged, problems = 0, 0, []
     for n, row in enumerate(rows, start=2 if path.suffix.lower() != ".json" else 1):
         where = f"{path.name} row {n}"

@@ -1,8 +1,10 @@
 """``demandsync preview SOURCE``: what the mapping makes of the first rows.
 
 An admin writing a ``[sources.map]`` wants to see, before any run, which
-preset was recognised, which column feeds which field, and what the first
-items look like — including why a row became nothing or was quarantined. This
+preset was recognised, what every column became (text, requester, account,
+attribute, another field, ignored) and why — so it is plain that the text is
+the open answer and nothing else — and what the first items look like,
+including why a row became nothing or was quarantined. This
 reads the source from the start (the saved cursor is ignored, nothing is
 stored) and stops after ``limit`` rows.
 """
@@ -18,6 +20,7 @@ from rich.text import Text
 
 from demandsync.connectors.base import Record, Source, SourceContext
 from demandsync.domain import FeedbackItem, Quarantined
+from demandsync.mappings.columns import ColumnRole
 from demandsync.mappings.engine import Mapper, MappingError, build_mapper
 
 if TYPE_CHECKING:
@@ -42,6 +45,8 @@ class Preview:
     presets: dict[str, str] = field(default_factory=dict)
     #: Field -> column(s) that feed it, for the first header seen.
     columns: dict[str, list[str]] = field(default_factory=dict)
+    #: Every column of the first header seen: what it became and why.
+    roles: list[ColumnRole] = field(default_factory=list)
     rows: list[PreviewRow] = field(default_factory=list)
     #: A configuration error that stopped the preview (MappingError, no files, …).
     error: str | None = None
@@ -89,16 +94,17 @@ def _row(mapper: Mapper, record: Record, result: Preview) -> PreviewRow:
     result.presets.setdefault(record.locator.rsplit(" row ", 1)[0], preset)
     if not result.columns:
         result.columns = columns
+        result.roles = mapper.column_roles(record)
     mapped = mapper.map(record)
     if mapped is None:
-        return PreviewRow(record.locator, "no feedback", "empty answer: no item")
+        return PreviewRow(record.locator, "no feedback", mapper.skip_reason(record) or "empty answer: no item")
     if isinstance(mapped, Quarantined):
         return PreviewRow(record.locator, "quarantined", mapped.reason)
     return PreviewRow(record.locator, "item", mapped.text, mapped)
 
 
 def render_preview(preview: Preview, width: int = 80) -> list[Table]:
-    """Three Rich tables: presets per file, field -> columns, and the mapped rows."""
+    """Four Rich tables: presets per file, field -> columns, each column's role, the mapped rows."""
     files = Table(title=f"{preview.source}: detected layout")
     files.add_column("file")
     files.add_column("preset")
@@ -110,6 +116,12 @@ def render_preview(preview: Preview, width: int = 80) -> list[Table]:
     fields.add_column("column(s)")
     for name, columns in preview.columns.items():
         fields.add_row(name, ", ".join(columns))
+
+    roles = Table(title="what each column became")
+    for column in ("column", "became", "why"):
+        roles.add_column(column, overflow="fold")
+    for role in preview.roles:
+        roles.add_row(Text(_short(role.column, width)), Text(role.role), Text(role.reason))
 
     rows = Table(title="first rows" + (f" — stopped: {preview.error}" if preview.error else ""))
     for column in ("where", "outcome", "id", "requester", "created", "text / reason"):
@@ -124,7 +136,7 @@ def render_preview(preview: Preview, width: int = 80) -> list[Table]:
             item.created_at.isoformat() if item and item.created_at else "",
             _short(row.detail, width),
         )
-    return [files, fields, rows]
+    return [files, fields, roles, rows]
 
 
 def _short(text: str, width: int) -> str:

@@ -33,11 +33,16 @@ HeaderStyle = Literal["single", "combine", "aliases"]
 
 #: Longest raw excerpt kept with a quarantined row.
 EXCERPT = 500
+#: Data rows read ahead to profile each column's answers.
+SAMPLE_ROWS = 50
 
 #: Sub-fields that mean "the answer itself" in a SurveyMonkey second header row.
 _PLAIN_ANSWER = {"", "response", "open-ended response"}
 #: Lone surrogates U+DC00..U+DCFF mark bytes the decoder could not read (see files.py).
 _UNDECODABLE = re.compile("[\udc00-\udcff]")
+#: A reader puts this, then the length, in place of a cell it would not load whole
+#: (an XLSX shared string over ``max_cell_chars``); the row is quarantined.
+OVERSIZE_MARK = "\ue000demandsync:oversize:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,11 @@ class Header:
     aliases: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     preset: str | None = None
+    #: Column -> its non-empty values in the first :data:`SAMPLE_ROWS` rows, for
+    #: telling open answers from scores and choices (``mappings/columns.py``).
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    #: SurveyMonkey choice sub-columns (``Question | Slack``) -> their question.
+    choices: dict[str, str] = field(default_factory=dict)
 
     def label(self, name: str) -> str:
         return self.labels.get(name, name)
@@ -168,6 +178,8 @@ def _combined(top: list[str], sub: list[str], preset: str | None) -> Header:
     names = unique_names(raw)
     header = Header(names=names, preset=preset)
     for name, question, s in zip(names, groups, sub):
+        if question and s.strip() and s.strip().lower() not in _PLAIN_ANSWER and s.strip() != question:
+            header.choices[name] = question
         if question and s.strip().lower() in _PLAIN_ANSWER:
             if sum(1 for g in groups if g == question) == 1 and question not in names:
                 header.aliases[question] = name
@@ -177,64 +189,126 @@ def _combined(top: list[str], sub: list[str], preset: str | None) -> Header:
 
 def excerpt(cells: Iterable[str]) -> str:
     """The raw row as an admin would recognise it, cut to :data:`EXCERPT` chars."""
-    text = ",".join(_UNDECODABLE.sub("\N{REPLACEMENT CHARACTER}", c) for c in cells)
+    text = ",".join(_UNDECODABLE.sub("\N{REPLACEMENT CHARACTER}", c[: EXCERPT + 1]) for c in cells)
     return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
 
 
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    """A row the reader could not even split into cells, and why."""
+
+    number: int
+    reason: str
+    raw: str = ""
+
+
+RawRow = tuple[int, list[str]] | BadRow
+
+
 def records(
-    rows: Iterator[tuple[int, list[str]]],
+    rows: Iterator[RawRow],
     *,
     source: str,
     where: str,
     layout: Layout,
-    first_rows: Sequence[tuple[int, list[str]]] = (),
+    first_rows: Sequence[RawRow] = (),
+    pad_short: bool = False,
+    max_cell_chars: int | None = None,
 ) -> Iterator[Record | Quarantined]:
     """Header from the first ``layout.header_rows`` rows, then one Record per row.
 
     ``first_rows`` are rows already read for detection (they come before
-    ``rows``). Blank rows are skipped; a row with a different number of cells
-    than the header, or with bytes that did not decode, is quarantined.
+    ``rows``). Blank rows are skipped. A row is quarantined, naming why, when
+    the reader could not split it (:class:`BadRow`), when it has more cells
+    than the header (fewer, too, unless ``pad_short``: XLSX rows lose their
+    trailing empty cells), when a cell is longer than ``max_cell_chars``, or
+    when it holds bytes that did not decode.
     """
     stream = _chain(first_rows, rows)
     head: list[list[str]] = []
-    for _, cells in stream:
-        head.append(cells)
+    for row in stream:
+        if isinstance(row, BadRow):
+            yield Quarantined(source, f"{where} row {row.number}", row.reason, row.raw)
+            continue
+        head.append(row[1])
         if len(head) == layout.header_rows:
             break
     if not head:
         return
     header = build_header(head, layout)
     width = len(header.names)
-    for number, cells in stream:
-        locator = f"{where} row {number}"
-        if not any(c.strip() for c in cells):
+    ahead: list[RawRow] = []
+    for row in stream:
+        ahead.append(row)
+        if len(ahead) >= SAMPLE_ROWS:
+            break
+    for row in ahead:
+        if not isinstance(row, BadRow) and len(row[1]) <= width:
+            for name, cell in zip(header.names, row[1]):
+                if cell.strip() and (max_cell_chars is None or len(cell) <= max_cell_chars):
+                    header.samples.setdefault(name, []).append(cell)
+    for row in _chain(ahead, stream):
+        if isinstance(row, BadRow):
+            yield Quarantined(source, f"{where} row {row.number}", row.reason, row.raw)
             continue
-        if len(cells) > width and not any(c.strip() for c in cells[width:]):
-            cells = cells[:width]  # trailing delimiters (Excel, Qualtrics legacy)
-        if len(cells) != width:
-            yield Quarantined(
-                source,
-                locator,
-                f"row has {len(cells)} values but the header has {width} columns "
-                "(a stray quote or delimiter in this row or the one before?)",
-                excerpt(cells),
-            )
-            continue
-        bad = next((n for n, c in zip(header.names, cells) if _UNDECODABLE.search(c)), None)
-        if bad is not None:
-            yield Quarantined(
-                source,
-                locator,
-                f"bytes in column {bad!r} are not valid text in the file's encoding; "
-                "re-export as UTF-8 or set the source's encoding",
-                excerpt(cells),
-            )
-            continue
-        yield Record(Row(header, dict(zip(header.names, cells))), locator, header.preset)
+        out = _record(row, header, width, source, where, pad_short, max_cell_chars)
+        if out is not None:
+            yield out
 
 
-def _chain(
-    first: Sequence[tuple[int, list[str]]], rest: Iterator[tuple[int, list[str]]]
-) -> Iterator[tuple[int, list[str]]]:
+def _record(row: tuple[int, list[str]], header: Header, width: int, source: str, where: str,
+            pad_short: bool, max_cell_chars: int | None) -> Record | Quarantined | None:
+    number, cells = row
+    locator = f"{where} row {number}"
+    if not any(c.strip() for c in cells):
+        return None
+    if len(cells) > width and not any(c.strip() for c in cells[width:]):
+        cells = cells[:width]  # trailing delimiters (Excel, Qualtrics legacy)
+    if pad_short and len(cells) < width:
+        cells = cells + [""] * (width - len(cells))
+    if len(cells) != width:
+        return Quarantined(
+            source,
+            locator,
+            f"row has {len(cells)} values but the header has {width} columns "
+            "(a stray quote or delimiter in this row or the one before?)",
+            excerpt(cells),
+        )
+    joined = "\x1f".join(cells)  # one C-level scan for the rare problems below, not three per cell
+    if (max_cell_chars is not None and (len(joined) > max_cell_chars or OVERSIZE_MARK in joined)
+            and any(len(c) > max_cell_chars or c.startswith(OVERSIZE_MARK) for c in cells)):
+        name, size = next((n, _length(c)) for n, c in zip(header.names, cells)
+                          if len(c) > max_cell_chars or c.startswith(OVERSIZE_MARK))
+        return Quarantined(
+            source,
+            locator,
+            f"column {name!r} holds {size:,} characters, over the limit of {max_cell_chars:,} "
+            "(the source's max_cell_chars); nothing of this row was stored",
+            excerpt(cells),
+        )
+    if "\x00" in joined:
+        nul = next(n for n, c in zip(header.names, cells) if "\x00" in c)
+        return Quarantined(source, locator, f"column {nul!r} holds a NUL byte (binary data, not text)",
+                           excerpt(c.replace("\x00", "\N{SYMBOL FOR NULL}") for c in cells))
+    if _UNDECODABLE.search(joined):
+        bad = next(n for n, c in zip(header.names, cells) if _UNDECODABLE.search(c))
+        return Quarantined(
+            source,
+            locator,
+            f"bytes in column {bad!r} are not valid text in the file's encoding; "
+            "re-export as UTF-8 or set the source's encoding",
+            excerpt(cells),
+        )
+    return Record(Row(header, dict(zip(header.names, cells))), locator, header.preset)
+
+
+def _length(cell: str) -> int:
+    """A cell's length; for a cell the reader left out, the length it recorded."""
+    if cell.startswith(OVERSIZE_MARK):
+        return int(cell[len(OVERSIZE_MARK):] or 0)
+    return len(cell)
+
+
+def _chain(first: Sequence[RawRow], rest: Iterator[RawRow]) -> Iterator[RawRow]:
     yield from first
     yield from rest

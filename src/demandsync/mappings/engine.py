@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from demandsync.domain import PERSON_ROLES, FeedbackItem, Person, Quarantined, Record
 from demandsync.errors import ConfigError
 from demandsync.keys import keys_in
+from demandsync.mappings.columns import ColumnRole, classify, is_other
 from demandsync.mappings.model import FieldMapping, Identity, Select
 from demandsync.mappings.presets import GENERIC, load_preset
 
@@ -39,12 +40,16 @@ _POSITION = re.compile(r"^#(\d+)$")
 _SPACE = re.compile(r"\s+")
 #: "2024-06-15 10:00:00 UTC", "… GMT+8", "… GMT-03:30" (Formbricks and others).
 _ZONE_SUFFIX = re.compile(r"\s+(?:UTC|GMT)(?:([+-])(\d{1,2})(?::?(\d{2}))?)?$")
+#: "… 11:07:29 AM AST": a zone abbreviation (Google Forms writes the form's zone so).
+_ZONE_NAME = re.compile(r"\s+(?!AM$|PM$)([A-Z]{2,5})$")
 _SLASHED = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4})(.*)$")
 
 #: Tried after ISO 8601 when the map gives no date_format. Slashed day/month
 #: dates are handled separately because they can be ambiguous.
 DEFAULT_DATE_FORMATS = (
     "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %I:%M:%S %p",  # Google Forms/Sheets: 2026/09/27 3:00:00 PM (then GMT+3, read above)
+    "%Y/%m/%d %I:%M %p",
     "%Y/%m/%d",
     "%d %b %Y %H:%M",
     "%d/%b/%y %H:%M",  # Jira CSV export
@@ -67,6 +72,18 @@ class _Plan:
     labelled_text: bool = False
     anonymous_extra: list[str] = field(default_factory=list)
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: Every column of the header -> what it became and why (for ``preview``).
+    roles: dict[str, ColumnRole] = field(default_factory=dict)
+    #: (column, casefolded values) whose match means "skip this row".
+    skip: list[tuple[str, frozenset[str]]] = field(default_factory=list)
+    #: Columns whose values make a row's identity when no id column is mapped:
+    #: every column the text selection found (before any became an attribute)
+    #: plus the mapped requester and account, so the identity does not move
+    #: when a later download classifies a column differently.
+    answer_columns: list[str] = field(default_factory=list)
+    who_columns: list[str] = field(default_factory=list)
+    #: Date column -> True (day/month) or False (month/day), learnt from an unambiguous value.
+    date_orders: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -108,6 +125,18 @@ class Mapper:
         shown = {k: v for k, v in plan.columns.items() if v}
         shown.update({f"extra.{k}": v for k, v in plan.extra.items() if v})
         return compiled.preset, shown
+
+    def column_roles(self, record: Record) -> list[ColumnRole]:
+        """Every column of the record's header: what it became (text, requester,
+        account, attribute, another field, ignored) and why; for ``preview``."""
+        compiled = self._compile(self.preset or record.preset or GENERIC)
+        return list(self._plan(compiled, record).roles.values())
+
+    def skip_reason(self, record: Record) -> str | None:
+        """Why ``map`` gives nothing for this record (``map.skip`` or no answer), for ``preview``."""
+        compiled = self._compile(self.preset or record.preset or GENERIC)
+        plan = self._plan(compiled, record)
+        return _OneRecord(self, compiled, plan, record).skipped_by() or "empty answer: no item"
 
     # -- compiling ----------------------------------------------------------------
 
@@ -197,21 +226,90 @@ class _Resolver:
         used |= set(plan.columns["tags"])
         if isinstance(m.text, Select):
             plan.columns["text"] = self._select(m.text, used)
-            plan.labelled_text = m.text.label if m.text.label is not None else len(plan.columns["text"]) > 1
+            plan.labelled_text = m.text.label
         else:
             plan.columns["text"] = self._refs("text", m.text)
-        if not plan.columns["text"] and self.strict:
+        text_refs = [m.text] if isinstance(m.text, str) else m.text if isinstance(m.text, list) else []
+        # A JSON record lacking every optional text key says nothing about the next one.
+        maybe_later = not self.tabular and text_refs and all(r.startswith("?") for r in text_refs)
+        if not plan.columns["text"] and self.strict and not maybe_later:
             where = self.record.locator.rsplit(" row ", 1)[0]
             raise MappingError(
                 f"sources.{self.source}.map.text: no column of {where} holds feedback text under "
                 f"preset {self.compiled.preset!r}; columns there: {', '.join(map(repr, self.names[:20]))}"
             )
-        for anon in self.compiled.identity.if_anonymous:
-            if isinstance(anon, Select):
-                plan.anonymous_extra += self._select(anon, used)
+        plan.answer_columns = list(plan.columns["text"])
+        plan.who_columns = [*plan.columns["requester"], *plan.columns["account"]]
+        text_roles = self._text_roles(plan, m.text)
+        for skip_ref, values in m.skip.items():
+            for found in self._refs("skip", skip_ref):
+                plan.skip.append((found, frozenset(v.strip().casefold() for v in values)))
+        plan.roles = self._roles(plan, text_roles)
+        for anon_ref in self.compiled.identity.if_anonymous:
+            if isinstance(anon_ref, Select):
+                plan.anonymous_extra += self._select(anon_ref, used)
             else:
-                plan.anonymous_extra += self._refs("identity.if_anonymous", anon)
+                plan.anonymous_extra += self._refs("identity.if_anonymous", anon_ref)
         return plan
+
+    def _text_roles(self, plan: _Plan, text: Any) -> dict[str, ColumnRole]:
+        """Split the columns a ``questions``/``match`` selection found into the open
+        answers (kept as text) and the rest (requester, account, attributes)."""
+        roles: dict[str, ColumnRole] = {}
+        if not isinstance(text, Select) or not text.content or not self.tabular:
+            for column in plan.columns["text"]:
+                roles[column] = ColumnRole(column, "text", f"map.text{self._origin('text')}")
+            return roles
+        header = getattr(self.data, "header", None)
+        samples: Mapping[str, Sequence[str]] = getattr(header, "samples", {}) or {}
+        choices: Mapping[str, str] = getattr(header, "choices", {}) or {}
+        following = dict(zip(self.names, [*self.names[1:], ""]))
+        kept: list[str] = []
+        for column in plan.columns["text"]:
+            role = classify(self.labels.get(column, column), samples.get(column, ()),
+                            before_other=is_other(following[column]), choice_of=choices.get(column),
+                            has_option_ids=f"{column} - Option ID" in following)
+            roles[column] = ColumnRole(column, role.role, role.reason)
+            if role.role == "text":
+                kept.append(column)
+            elif role.role in ("requester", "account"):
+                if column not in plan.columns[role.role]:
+                    plan.columns[role.role].append(column)
+            else:
+                plan.extra.setdefault(self.labels.get(column, column), [column])
+        plan.columns["text"] = kept
+        return roles
+
+    def _origin(self, key: str) -> str:
+        return " (your map)" if key in self.compiled.from_admin else f" (preset {self.compiled.preset!r})"
+
+    def _roles(self, plan: _Plan, text_roles: dict[str, ColumnRole]) -> dict[str, ColumnRole]:
+        used: dict[str, str] = {}
+        for key, columns in plan.columns.items():
+            for column in columns:
+                used.setdefault(column, key)
+        for name, columns in plan.extra.items():
+            for column in columns:
+                used.setdefault(column, f"extra.{name}")
+        meta = {n.casefold() for n in self.compiled.meta}
+        roles: dict[str, ColumnRole] = {}
+        for column in self.names:
+            if column in text_roles and text_roles[column].role != "text" or column not in used:
+                if column in text_roles:
+                    roles[column] = text_roles[column]
+                elif column.casefold() in meta:
+                    roles[column] = ColumnRole(column, "ignored", f"export metadata (preset {self.compiled.preset!r})")
+                else:
+                    roles[column] = ColumnRole(column, "ignored", "not mapped")
+                continue
+            key = used[column]
+            if key == "text":
+                roles[column] = text_roles.get(column, ColumnRole(column, "text", "map.text"))
+            elif key.startswith("extra."):
+                roles[column] = ColumnRole(column, "attribute", f"map.{key}{self._origin('extra')}")
+            else:
+                roles[column] = ColumnRole(column, key, f"map.{key}{self._origin(key)}")
+        return roles
 
     def _refs(self, key: str, ref: str | list[str] | None) -> list[str]:
         if ref is None:
@@ -298,9 +396,14 @@ class _OneRecord:
             return Quarantined(self.mapper.source, self.record.locator, str(skip), _raw(self.record.data))
 
     def _item(self) -> FeedbackItem | None:
+        if self.plan.skip and self.skipped_by() is not None:
+            return None
         text = self._text()
         if not text:
             return None
+        if len(text) > self.m.max_text_chars:
+            raise _Skip(f"the text is {len(text):,} characters long, over the limit of {self.m.max_text_chars:,} "
+                        f"(sources.{self.mapper.source}.map.max_text_chars)")
         requester = _requester(self._first("requester"), self.m.anonymous)
         account = self._first("account") or None
         created_at = self._date()
@@ -366,7 +469,7 @@ class _OneRecord:
         for column in columns:
             value = _value(self.record.data, column).strip()
             if value:
-                return _parse_date(value, column, self.m, self.mapper.source)
+                return _parse_date(value, column, self.m, self.mapper.source, self.plan.date_orders)
         return None
 
     def _votes(self) -> int:
@@ -383,7 +486,7 @@ class _OneRecord:
         columns = self.plan.columns["id"]
         if not columns:
             created = item.created_at.isoformat() if item.created_at else ""
-            return "sha256:" + _digest([item.text, item.requester or "", created, item.account or ""])
+            return "sha256:" + _digest([created, *self._answers()])
         parts: list[str] = []
         for column in columns:
             value = _SPACE.sub(" ", _value(self.record.data, column)).strip()
@@ -391,8 +494,24 @@ class _OneRecord:
                 raise _Skip(f"the id column {column!r} is empty, so this row has no identity")
             parts.append(value)
         if self.plan.anonymous_extra and _is_anonymous(parts[0], self.m.anonymous):
-            parts.append(_digest([item.text, *self._values(self.plan.anonymous_extra)])[:16])
+            parts.append(_digest([*self._answers(), *self._values(self.plan.anonymous_extra)])[:16])
         return "|".join(parts)
+
+    def _answers(self) -> list[str]:
+        """The answers and who gave them, as identity material: independent of which
+        answers became text, so re-classifying a column never changes an identity."""
+        out = [_value(self.record.data, c).replace("\r\n", "\n").strip() for c in self.plan.answer_columns]
+        out = [v for v in out if v]
+        out += [(_requester(v, ()) or "") for v in self._values(self.plan.who_columns) if v.strip()]
+        return out
+
+    def skipped_by(self) -> str | None:
+        """The ``map.skip`` rule this row matches, if any."""
+        for column, values in self.plan.skip:
+            value = _value(self.record.data, column).strip()
+            if value.casefold() in values:
+                return f"{column} = {value!r}: not counted (map.skip; set skip = {{}} to count such responses)"
+        return None
 
 
 class _Skip(Exception):
@@ -488,16 +607,29 @@ def _raw(data: Mapping[str, Any]) -> str:
 # -- dates -------------------------------------------------------------------------
 
 
-def _parse_date(value: str, column: str, m: FieldMapping, source: str) -> datetime:
-    """Parse with the map's formats (or the defaults) and return an aware UTC datetime."""
+def _parse_date(value: str, column: str, m: FieldMapping, source: str, orders: dict[str, bool]) -> datetime:
+    """Parse with the map's formats (or the defaults) and return an aware UTC datetime.
+
+    A value that cannot be a real instant (an offset of 24 hours or more such as
+    ``GMT+99``, or a date that leaves the calendar once moved to UTC such as
+    ``9999-12-31T23:00:00-05:00``) quarantines its row, never the source.
+    """
     zone: Any = ZoneInfo(m.timezone)
     text = value
     if suffix := _ZONE_SUFFIX.search(text):
         sign, hours, minutes = suffix.groups()
         offset = timedelta(hours=int(hours or 0), minutes=int(minutes or 0))
+        if offset >= timedelta(hours=24):
+            raise _Skip(f"the date {value!r} in column {column!r} has an offset of {offset} from UTC; "
+                        "offsets are less than 24 hours")
         zone = timezone(-offset if sign == "-" else offset)
         text = text[: suffix.start()]
-    parsed = _with_formats(text, m, column, source)
+    named = _ZONE_NAME.search(text)
+    if named:
+        text = text[: named.start()]
+    parsed = _with_formats(text, m, column, source, orders)
+    if named and parsed is not None and parsed.tzinfo is None:
+        _check_zone_name(named.group(1), parsed.replace(tzinfo=zone), value, column, m, source)
     if parsed is None:
         expected = m.date_format or "ISO 8601 (2024-03-04 10:17:29) or a common export format"
         raise _Skip(
@@ -506,10 +638,26 @@ def _parse_date(value: str, column: str, m: FieldMapping, source: str) -> dateti
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise _Skip(f"the date {value!r} in column {column!r} is out of range (before year 1 or after 9999 in UTC)")\
+            from None
 
 
-def _with_formats(text: str, m: FieldMapping, column: str, source: str) -> datetime | None:
+def _check_zone_name(name: str, when: datetime, value: str, column: str, m: FieldMapping, source: str) -> None:
+    """An abbreviation (``AST``) is ambiguous on its own (Atlantic or Arabia?), so
+    it is only accepted when the map's ``timezone`` calls that moment so too."""
+    if when.tzname() == name:
+        return
+    raise MappingError(
+        f"sources.{source}.map.timezone: the date {value!r} in column {column!r} is in time zone "
+        f"{name!r}, but the map's timezone {m.timezone!r} is {when.tzname()!r} then; set timezone to the "
+        "form's zone (an IANA name such as 'America/Puerto_Rico' for AST)"
+    )
+
+
+def _with_formats(text: str, m: FieldMapping, column: str, source: str, orders: dict[str, bool]) -> datetime | None:
     if m.date_format is not None:
         formats = [m.date_format] if isinstance(m.date_format, str) else m.date_format
         return _strptime(text, formats)
@@ -518,18 +666,34 @@ def _with_formats(text: str, m: FieldMapping, column: str, source: str) -> datet
     except ValueError:
         pass
     if slashed := _SLASHED.match(text):
-        first, sep, second, year, rest = slashed.groups()
-        a, b = int(first), int(second)
-        if m.dayfirst is None and a <= 12 and b <= 12 and a != b:
-            raise MappingError(
-                f"sources.{source}.map.dayfirst: the date {text!r} in column {column!r} could be "
-                f"day {a} or month {a}; set dayfirst = true (day/month) or false (month/day), "
-                "or a date_format"
-            )
-        dayfirst = m.dayfirst if m.dayfirst is not None else a > 12
-        order = "%d{0}%m{0}%Y" if dayfirst else "%m{0}%d{0}%Y"
-        return _strptime(text, [order.format(sep) + t for t in _SLASHED_TIMES])
+        return _slashed(text, slashed, m, column, source, orders)
     return _strptime(text, DEFAULT_DATE_FORMATS)
+
+
+def _slashed(text: str, slashed: re.Match[str], m: FieldMapping, column: str, source: str,
+             orders: dict[str, bool]) -> datetime | None:
+    """``27/09/2026`` or ``9/27/2026``: a part over 12 settles the order for this
+    value and is remembered for the column (one file has one locale); only a
+    date that could be read both ways needs ``dayfirst`` (or such an earlier row)."""
+    first, sep, second, _, _ = slashed.groups()
+    a, b = int(first), int(second)
+    if a > 12 or b > 12:
+        dayfirst = a > 12
+        orders.setdefault(column, dayfirst)
+    elif a == b:
+        dayfirst = True
+    elif m.dayfirst is not None:
+        dayfirst = m.dayfirst
+    elif column in orders:
+        dayfirst = orders[column]
+    else:
+        raise MappingError(
+            f"sources.{source}.map.dayfirst: the date {text!r} in column {column!r} could be "
+            f"day {a} or month {a}; set dayfirst = true (day/month) or false (month/day), "
+            "or a date_format"
+        )
+    order = "%d{0}%m{0}%Y" if dayfirst else "%m{0}%d{0}%Y"
+    return _strptime(text, [order.format(sep) + t for t in _SLASHED_TIMES])
 
 
 def _strptime(text: str, formats: Sequence[str]) -> datetime | None:

@@ -46,8 +46,11 @@ class Select(_Strict):
     match: str | None = None
     #: Regexes; a column whose name matches one is left out.
     exclude: list[str] = Field(default_factory=list)
-    #: Prefix each answer with its question. ``None``: only when several columns matched.
-    label: bool | None = None
+    #: Prefix each answer with its question (off: the text is the answer alone).
+    label: bool = False
+    #: Tell open answers from names, companies, scores and choices by header and
+    #: content (``mappings/columns.py``); those become requester, account, attributes.
+    content: bool = True
 
     @field_validator("match")
     @classmethod
@@ -94,6 +97,13 @@ class FieldMapping(_Strict):
     #: Zone of dates that carry none (IANA name).
     timezone: str = "UTC"
     anonymous: list[str] = Field(default_factory=lambda: list(DEFAULT_ANONYMOUS))
+    #: Column -> values (case-insensitive) that mean "this response does not count"
+    #: (Qualtrics previews and unfinished responses); such rows are skipped, not
+    #: quarantined. ``skip = {}`` counts them all. A leading ``?`` makes the column optional.
+    skip: dict[str, list[str]] = Field(default_factory=dict)
+    #: Longest item text (all text columns joined); a longer record is quarantined, so
+    #: one pasted log or hostile blob never reaches linking. About 15,000 words.
+    max_text_chars: int = Field(default=100_000, ge=1)
 
     @field_validator("timezone")
     @classmethod
