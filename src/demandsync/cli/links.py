@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from demandsync.config import Config
+from demandsync.sync.linking import decisions
 from demandsync.sync.store.store import Store
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file.")]
@@ -28,31 +29,12 @@ links_app = typer.Typer(help="Export and import link decisions (bulk review in a
                         no_args_is_help=True)
 
 
-class ItemRef:
-    """``SOURCE:ITEM_ID`` as typed on the command line (the id may contain ':')."""
-
-    def __init__(self, text: str) -> None:
-        source, sep, item = text.partition(":")
-        if not sep or not source or not item:
-            raise typer.BadParameter(f"{text!r}: write it as SOURCE:ITEM_ID, e.g. exit-survey:1234")
-        self.source, self.item_id = source, item
-
-
-def resolve_item(store: Store, ref: ItemRef) -> int:
-    found = store.find_item(ref.source, ref.item_id)
-    if found is None:
-        raise typer.BadParameter(f"no item {ref.item_id!r} in source {ref.source!r} "
-                                 "(see `demandsync explain KEY` or `links export` for ids)")
-    return found
-
-
 def decide(config: Config, ref_text: str, key: str, state: str, console: Console) -> None:
     store = Store.open(config.store_url)
     try:
-        item = resolve_item(store, ItemRef(ref_text))
-        if store.epic_row(key) is None:
-            raise typer.BadParameter(f"{key} is not an epic demandsync has seen (jira.epics selects the epics)")
-        store.decide_link(item, key, state, note="cli")
+        decisions.decide(store, ref_text, key, state, note="cli")
+    except decisions.DecisionError as exc:
+        raise typer.BadParameter(str(exc)) from None
     finally:
         store.close()
     verb = "linked to" if state == "accepted" else "will never be linked to"
@@ -90,8 +72,14 @@ def review_queue(store: Store, limit: int | None = None) -> list[dict[str, Any]]
 
 
 def export_links(store: Store, state: str, fmt: str) -> str:
-    states = _STATES if state == "all" else (state,)
-    rows = [{k: r[k] for k in LINK_COLUMNS} for r in store.link_rows(states)]
+    """Links in one state (or all) as CSV/JSON. ``unlinked``: the items no epic claims, with an
+    empty ``epic`` to fill in (set ``state`` to accepted and import)."""
+    if state == "unlinked":
+        rows = [{"source": r["source"], "item_id": r["item_id"], "epic": "", "method": "", "score": "",
+                 "state": "unlinked", "text": r["text"]} for r in store.unlinked_items()]
+    else:
+        states = _STATES if state == "all" else (state,)
+        rows = [{k: r[k] for k in LINK_COLUMNS} for r in store.link_rows(states)]
     if fmt == "json":
         return json.dumps(rows, indent=2, default=str) + "\n"
     buf = io.StringIO()
@@ -109,6 +97,9 @@ def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
     decided, unchanged, problems = 0, 0, []
     for n, row in enumerate(rows, start=2 if path.suffix.lower() != ".json" else 1):
         where = f"{path.name} row {n}"
+        if str(row.get("state") or "").strip().lower() == "unlinked" and not str(row.get("epic") or "").strip():
+            unchanged += 1  # an `export --state unlinked` row nobody filled in
+            continue
         missing = [c for c in ("source", "item_id", "epic", "state") if not str(row.get(c) or "").strip()]
         if missing:
             problems.append(f"{where}: missing {', '.join(missing)}")
@@ -194,8 +185,8 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                     if store.epic_row(other) is None:
                         err.print(f"{other} is not a known epic; skipped", highlight=False)
                         continue
-                    store.decide_link(row["row_id"], row["epic"], "rejected", note="review: other epic")
-                    store.decide_link(row["row_id"], other, "accepted", note="review")
+                    ref = decisions.item_ref(row["source"], row["item_id"])
+                    decisions.move(store, ref, row["epic"], other, note="review")
                 else:
                     continue
                 done += 1
@@ -205,12 +196,12 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
 
     @links_app.command("export")
     def links_export(config: ConfigOpt = None,
-                     state: Annotated[str, typer.Option(help="suggested | accepted | rejected | all")] = "suggested",
+                     state: Annotated[str, typer.Option(help="suggested | accepted | rejected | all | unlinked")] = "suggested",
                      fmt: Annotated[str, typer.Option("--format", help="csv | json")] = "csv",
                      output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
         """Write links as CSV/JSON (columns: source, item_id, epic, method, score, state, text)."""
-        if state not in (*_STATES, "all") or fmt not in ("csv", "json"):
-            raise typer.BadParameter("--state is suggested|accepted|rejected|all and --format csv|json")
+        if state not in (*_STATES, "all", "unlinked") or fmt not in ("csv", "json"):
+            raise typer.BadParameter("--state is suggested|accepted|rejected|all|unlinked and --format csv|json")
         store = Store.open(load(config).store_url)
         try:
             text = export_links(store, state, fmt)

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from demandsync.cli.links import register as register_link_commands
+from demandsync.cli.web import register as register_web_commands
 from demandsync.config import Config, ConfigError, load_config
 from demandsync.connectors.http import APIError
 from demandsync.logs import setup_logging
@@ -316,6 +317,7 @@ def serve(
     config: ConfigOpt = None,
     every: Annotated[str | None, typer.Option("--every", help="Interval, e.g. 15m, 1h.")] = None,
     cron: Annotated[str | None, typer.Option("--cron", help="Cron expression in UTC, e.g. '*/15 * * * *'.")] = None,
+    web: Annotated[str | None, typer.Option("--web", help="Also serve the PM's page on HOST:PORT.")] = None,
     log_json: LogJsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -328,9 +330,22 @@ def serve(
         schedule = Schedule.build(every, cron)
     except ValueError as exc:
         _fail(str(exc), EXIT_CONFIG)
+    stop_web = None
+    if web:
+        from demandsync.cli.web import start_beside
+
+        try:
+            stop_web = start_beside(cfg, web)
+        except ConfigError as exc:
+            _fail(str(exc), EXIT_CONFIG)
     stopper = Stopper()
     stopper.install()
-    raise typer.Exit(serve_loop(cfg.path, schedule, stopper=stopper))
+    try:
+        code = serve_loop(cfg.path, schedule, stopper=stopper)
+    finally:
+        if stop_web:
+            stop_web()
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -399,6 +414,7 @@ def requesters(
 
 
 register_link_commands(app, _config, out, err)
+register_web_commands(app, _config, out, err)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,8 +15,8 @@ average-linkage agglomerative clustering on the raw vectors (long reviews share
 few stems pairwise, so it made hundreds of near-duplicate pairs: pairwise
 recall 0.02-0.11 against 0.68 for this, on the judged reviews).
 
-Only groups of at least ``min_size`` items are themes; the rest stay single
-items. A theme is labelled by its characteristic words: the stems with the
+Only groups of at least ``min_size`` items, most of which share a word, are
+themes; the rest stay single items. A theme is labelled by its characteristic words: the stems with the
 highest share-in-theme x IDF, shown as the surface word users typed most.
 
 At most ``MAX_ITEMS`` items are grouped (the newest, chosen by the caller), so
@@ -25,6 +25,7 @@ the page stays fast on a large inbox.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ ITEMS_PER_THEME = 40
 #: Latent dimensions the term vectors are reduced to before grouping.
 LSA_DIMENSIONS = 50
 MIN_SIZE = 2
+#: A theme needs a word at least this share of its items say; other groups stay single items.
+MIN_SHARED = 0.5
 MAX_ITEMS = 2000
 LABEL_WORDS = 4
 
@@ -80,8 +83,14 @@ def find_themes(
         share = np.asarray((sub > 0).sum(axis=0)).ravel() / len(members)
         weight = share * idf
         best = [j for j in np.argsort(-weight, kind="stable")[:label_words] if weight[j] > 0 and share[j] >= 0.25]
+        if not best or share[best].max() < MIN_SHARED:  # k-means put them together, but they share no word
+            continue
+        says = np.asarray((x[order][:, best] > 0).sum(axis=1)).ravel() > 0  # a member saying none of them
+        kept = tuple(int(i) for i in order[says])  # was put here by k-means only: it stays a single item
+        if len(kept) < min_size:
+            continue
         words = tuple(surface.get(terms[j], terms[j]) for j in best)
-        themes.append(Theme(tuple(int(i) for i in order), words))
+        themes.append(Theme(kept, words))
     themes.sort(key=lambda t: (-len(t.members), min(t.members)))
     return themes
 
@@ -92,7 +101,8 @@ def cluster_labels(texts: Sequence[str], *, items_per_theme: int = ITEMS_PER_THE
     labels = np.full(n, -1, dtype=np.int64)
     x = term_vectors(texts).matrix
     idx = np.flatnonzero(np.asarray(x.getnnz(axis=1)).ravel() > 0)
-    k = max(1, round(len(idx) / items_per_theme))
+    # n / items_per_theme themes, but a small inbox still splits (5 items: 2 groups, 20: 4)
+    k = max(1, round(len(idx) / items_per_theme), math.ceil(math.sqrt(len(idx) / 2)))
     if len(idx) < 2 or k == 1:
         labels[idx] = 0
         return labels
