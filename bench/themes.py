@@ -17,6 +17,8 @@ counts as a match for either):
   as "not grouped");
 - purity: judged reviews in themes whose majority feature is theirs, over
   judged reviews in themes; coverage: judged reviews in any theme;
+- chance: the pairwise precision of themes drawn at random (the share of judged
+  pairs that share a feature);
 - adjusted Rand index of themes vs features (first feature of multi-feature
   reviews; reviews in no theme as singletons).
 
@@ -66,7 +68,7 @@ def inbox_of(app: dict[str, object]) -> list[int]:
 
 
 def evaluate(apps: dict[str, dict[str, object]], mode: str, items_per_theme: int) -> dict[str, float]:
-    tp = fp = fn = 0
+    tp = fp = fn = pairs = 0
     pure = in_theme = judged_total = 0
     ari_truth: list[str] = []
     ari_pred: list[str] = []
@@ -92,6 +94,7 @@ def evaluate(apps: dict[str, dict[str, object]], mode: str, items_per_theme: int
         for a, b in itertools.combinations(judged, 2):
             together = a in theme_of and theme_of.get(a) == theme_of.get(b)
             same = bool(relevant[a] & relevant[b])
+            pairs += 1
             tp += together and same
             fp += together and not same
             fn += (not together) and same
@@ -110,6 +113,7 @@ def evaluate(apps: dict[str, dict[str, object]], mode: str, items_per_theme: int
     return {
         "precision": tp / (tp + fp) if tp + fp else 0.0,
         "recall": tp / (tp + fn) if tp + fn else 0.0,
+        "chance": (tp + fn) / pairs if pairs else 0.0,
         "purity": pure / in_theme if in_theme else 0.0,
         "coverage": in_theme / judged_total if judged_total else 0.0,
         "ari": adjusted_rand_score(ari_truth, ari_pred),
@@ -124,11 +128,11 @@ def main() -> None:
     args = parser.parse_args()
     apps = load(args.data)
     sizes = [20, 30, 40, 60] if args.sweep else [themes_mod.ITEMS_PER_THEME]
-    print("mode   per-theme  pair-P  pair-R  purity  coverage   ARI  themes  items  judged  seconds")
+    print("mode   per-theme  pair-P (chance)  pair-R  purity  coverage   ARI  themes  items  judged  seconds")
     for mode in ("all", "inbox", "judged"):
         for d in sizes:
             r = evaluate(apps, mode, d)
-            print(f"{mode:<6} {d:>9}  {r['precision']:.2f}    {r['recall']:.2f}    {r['purity']:.2f}    "
+            print(f"{mode:<6} {d:>9}  {r['precision']:.2f}   ({r['chance']:.2f})   {r['recall']:.2f}    {r['purity']:.2f}    "
                   f"{r['coverage']:.2f}    {r['ari']:.2f}  {r['themes']:>6}  {r['items']:>5}  {r['judged']:>6}  "
                   f"{r['seconds']:.2f}")
 

@@ -335,7 +335,7 @@ def serve(
         from demandsync.cli.web import start_beside
 
         try:
-            stop_web = start_beside(cfg, web)
+            stop_web = start_beside(cfg, web).stop
         except ConfigError as exc:
             _fail(str(exc), EXIT_CONFIG)
     stopper = Stopper()

@@ -8,9 +8,11 @@ never pay for it.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,7 +30,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep:
         host, port = "127.0.0.1", text
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not port.isdigit() or not 0 <= int(port) < 65536:  # 0: any free port
         raise ConfigError([("--web", f"{text!r}: write HOST:PORT, e.g. 127.0.0.1:8080")])
     return host.strip("[]") or "127.0.0.1", int(port)
 
@@ -48,18 +50,39 @@ def build_server(config: Config, host: str, port: int) -> Any:
                                          server_header=False))
 
 
-def start_beside(config: Config, listen: str) -> Callable[[], None]:
-    """Serve the page in a thread of this process (``serve --web``); returns a stop function."""
+@dataclass(slots=True)
+class RunningPage:
+    """The page served from a thread of this process."""
+
+    port: int
+    stop: Callable[[], None]
+
+
+def start_beside(config: Config, listen: str) -> RunningPage:
+    """Serve the page in a thread of this process (``serve --web``).
+
+    The socket is bound and listening before this returns, so a client may
+    connect at once (port 0 picks a free port: see ``RunningPage.port``).
+    """
     host, port = parse_listen(listen)
     server = build_server(config, host, port)
-    thread = threading.Thread(target=server.run, name="demandsync-web", daemon=True)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError([("--web", f"cannot listen on {listen}: {exc.strerror or exc}")]) from None
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="demandsync-web", daemon=True)
     thread.start()
 
     def stop() -> None:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
-    return stop
+    return RunningPage(sock.getsockname()[1], stop)
 
 
 def register(app: typer.Typer, load: Callable[..., Config], console: Console, err: Console) -> None:

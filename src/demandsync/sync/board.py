@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from demandsync.sync.linking import textnorm
 from demandsync.sync.linking.decisions import item_ref
 from demandsync.sync.linking.link import build_model
 from demandsync.sync.linking.themes import MAX_ITEMS, find_themes
@@ -173,7 +174,7 @@ def _theme(number: int, words: Sequence[str], members: list[InboxItem], summarie
     accounts = sorted({m.account for m in members if m.account}, key=str.lower)
     dates = [m.created_at for m in members if m.created_at]
     label = " · ".join(words) or "(no common words)"
-    title = " / ".join(w.capitalize() for w in words[:3]) or "New epic"
+    title = _title(words[:3], members[0].text if members else "")
     quotes = []
     for m in members[:DRAFT_QUOTES]:
         who = ", ".join(x for x in (m.account, m.created_at[:10] if m.created_at else None) if x)
@@ -183,6 +184,14 @@ def _theme(number: int, words: Sequence[str], members: list[InboxItem], summarie
             + ".\n\n" + "\n\n".join(quotes) + "\n")
     return InboxTheme(f"t{number}", label, list(words), len(members), accounts, max(dates) if dates else None,
                       [m.id for m in members], cands, {"title": title, "body": body})
+
+
+def _title(words: Sequence[str], central: str) -> str:
+    """A draft epic title: the theme's words in the order the most central item says them
+    ("dark mode dashboard"), capitalised."""
+    said = {w: n for n, w in reversed(list(enumerate(textnorm.words(central))))}
+    ordered = sorted(words, key=lambda w: (said.get(w, len(said) + list(words).index(w)), w))
+    return " ".join(ordered).capitalize() or "New epic"
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -590,7 +590,7 @@ def term_vectors(texts: Sequence[str]) -> TermVectors:
     indices: list[int] = []
     indptr = [0]
     for text in texts:
-        for t in set(textnorm.content_terms(text or "")):
+        for t in dict.fromkeys(textnorm.content_terms(text or "")):  # first-seen order: same columns every run
             indices.append(vocab.setdefault(t, len(vocab)))
         indptr.append(len(indices))
     x = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), np.asarray(indices, dtype=np.int32),

@@ -76,23 +76,33 @@ def find_themes(
         members = np.flatnonzero(labels == label)
         if len(members) < min_size:
             continue
-        sub = x[members]
-        centroid = np.asarray(sub.sum(axis=0)).ravel()
-        fit = np.asarray(sub @ centroid).ravel()  # how central each member is
-        order = members[np.lexsort((members, -fit))]
-        share = np.asarray((sub > 0).sum(axis=0)).ravel() / len(members)
-        weight = share * idf
-        best = [j for j in np.argsort(-weight, kind="stable")[:label_words] if weight[j] > 0 and share[j] >= 0.25]
-        if not best or share[best].max() < MIN_SHARED:  # k-means put them together, but they share no word
+        share = np.asarray((x[members] > 0).sum(axis=0)).ravel() / len(members)
+        core = np.flatnonzero(share >= MIN_SHARED)
+        if not len(core):  # k-means put them together, but most of them share no word
             continue
-        says = np.asarray((x[order][:, best] > 0).sum(axis=1)).ravel() > 0  # a member saying none of them
-        kept = tuple(int(i) for i in order[says])  # was put here by k-means only: it stays a single item
+        # a member saying none of the core words was put here by k-means only: it stays a single item
+        kept = members[np.asarray((x[members][:, core] > 0).sum(axis=1)).ravel() > 0]
         if len(kept) < min_size:
             continue
-        words = tuple(surface.get(terms[j], terms[j]) for j in best)
-        themes.append(Theme(kept, words))
+        sub = x[kept]
+        fit = np.asarray(sub @ np.asarray(sub.sum(axis=0)).ravel()).ravel()  # how central each member is
+        order = kept[np.lexsort((kept, -fit))]
+        themes.append(Theme(tuple(int(i) for i in order), _label(sub, idf, terms, surface, label_words)))
     themes.sort(key=lambda t: (-len(t.members), min(t.members)))
     return themes
+
+
+def _label(sub: object, idf: np.ndarray, terms: list[str], surface: dict[str, str], n: int) -> tuple[str, ...]:
+    """The theme's characteristic words: said by more than half of it, most distinctive (IDF) first;
+    topped up with words said by at least a quarter (and two items) when fewer than two."""
+    said = np.asarray((sub > 0).sum(axis=0)).ravel()  # type: ignore[operator]
+    share = said / sub.shape[0]  # type: ignore[attr-defined]
+    weight = share * idf
+    ranked = [int(j) for j in np.argsort(-weight, kind="stable")]
+    words = [j for j in ranked if share[j] > MIN_SHARED][:n]
+    if len(words) < 2:
+        words += [j for j in ranked if MIN_SHARED >= share[j] >= 0.25 and said[j] >= 2][: 2 - len(words)]
+    return tuple(surface.get(terms[j], terms[j]) for j in words)
 
 
 def cluster_labels(texts: Sequence[str], *, items_per_theme: int = ITEMS_PER_THEME) -> np.ndarray:
@@ -101,8 +111,8 @@ def cluster_labels(texts: Sequence[str], *, items_per_theme: int = ITEMS_PER_THE
     labels = np.full(n, -1, dtype=np.int64)
     x = term_vectors(texts).matrix
     idx = np.flatnonzero(np.asarray(x.getnnz(axis=1)).ravel() > 0)
-    # n / items_per_theme themes, but a small inbox still splits (5 items: 2 groups, 20: 4)
-    k = max(1, round(len(idx) / items_per_theme), math.ceil(math.sqrt(len(idx) / 2)))
+    # n / items_per_theme themes, but a small inbox still splits (5 items: 2 groups, 20: 3, 64: 4)
+    k = max(1, round(len(idx) / items_per_theme), math.ceil(math.sqrt(len(idx)) / 2))
     if len(idx) < 2 or k == 1:
         labels[idx] = 0
         return labels
@@ -113,7 +123,7 @@ def cluster_labels(texts: Sequence[str], *, items_per_theme: int = ITEMS_PER_THE
     sub = x[idx]
     dims = min(LSA_DIMENSIONS, sub.shape[1] - 1, len(idx) - 1)
     z = normalize(TruncatedSVD(dims, random_state=0).fit_transform(sub)) if dims >= 2 else sub.toarray()
-    labels[idx] = KMeans(n_clusters=min(k, len(idx)), n_init=3, random_state=0).fit_predict(z)
+    labels[idx] = KMeans(n_clusters=min(k, len(idx)), n_init=10, random_state=0).fit_predict(z)
     return labels
 
 
