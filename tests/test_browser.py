@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from conftest import run_json
 
-from demandsync.cli.web import start_beside
 from demandsync.config import load_config
 from demandsync.sandbox.jira import JiraSandbox
+from demandsync.web.server import start_beside
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -235,7 +235,7 @@ def test_non_loopback_host_without_token_exits_2(synced: Path) -> None:
 
 
 def test_page_beside_the_schedule_serves_over_loopback(synced: Path) -> None:
-    from demandsync.cli.web import start_beside
+    from demandsync.web.server import start_beside
 
     page = start_beside(load_config(synced), "127.0.0.1:0")
     try:

@@ -332,7 +332,7 @@ def serve(
         _fail(str(exc), EXIT_CONFIG)
     stop_web = None
     if web:
-        from demandsync.cli.web import start_beside
+        from demandsync.web.server import start_beside
 
         try:
             stop_web = start_beside(cfg, web).stop

@@ -189,7 +189,8 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
             return JSONResponse({"error": "the body is not JSON"}, 400)
         if not isinstance(body, dict):
             return JSONResponse({"error": 'send {"item": "SOURCE:ID", "epic": "KEY", "decision": "accept"}'}, 400)
-        refs = body.get("items") if isinstance(body.get("items"), list) else [body.get("item")]
+        many = body.get("items")
+        refs: list[Any] = many if isinstance(many, list) else [body.get("item")]
         try:
             done = _apply(store(), [str(r) for r in refs if r], str(body.get("epic") or ""),
                           str(body.get("decision") or ""), body.get("from"), note="web api")

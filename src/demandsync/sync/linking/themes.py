@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from demandsync.sync.linking import textnorm
 from demandsync.sync.linking.similarity import term_vectors
@@ -92,11 +93,11 @@ def find_themes(
     return themes
 
 
-def _label(sub: object, idf: np.ndarray, terms: list[str], surface: dict[str, str], n: int) -> tuple[str, ...]:
+def _label(sub: sp.csr_matrix, idf: np.ndarray, terms: list[str], surface: dict[str, str], n: int) -> tuple[str, ...]:
     """The theme's characteristic words: said by more than half of it, most distinctive (IDF) first;
     topped up with words said by at least a quarter (and two items) when fewer than two."""
-    said = np.asarray((sub > 0).sum(axis=0)).ravel()  # type: ignore[operator]
-    share = said / sub.shape[0]  # type: ignore[attr-defined]
+    said = np.asarray((sub > 0).sum(axis=0)).ravel()
+    share = said / sub.shape[0]
     weight = share * idf
     ranked = [int(j) for j in np.argsort(-weight, kind="stable")]
     words = [j for j in ranked if share[j] > MIN_SHARED][:n]
@@ -116,9 +117,9 @@ def cluster_labels(texts: Sequence[str], *, items_per_theme: int = ITEMS_PER_THE
     if len(idx) < 2 or k == 1:
         labels[idx] = 0
         return labels
-    from sklearn.cluster import KMeans
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.preprocessing import normalize
+    from sklearn.cluster import KMeans  # type: ignore[import-untyped]
+    from sklearn.decomposition import TruncatedSVD  # type: ignore[import-untyped]
+    from sklearn.preprocessing import normalize  # type: ignore[import-untyped]
 
     sub = x[idx]
     dims = min(LSA_DIMENSIONS, sub.shape[1] - 1, len(idx) - 1)
