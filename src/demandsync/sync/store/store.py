@@ -522,6 +522,15 @@ class Store:
         with self.begin() as conn:
             return int(conn.execute(stmt).scalar_one())
 
+    def links_stamp(self) -> tuple[Any, ...]:
+        """Changes whenever items, links or epics do: lets a reader reuse what it derived from them."""
+        with self.begin() as conn:
+            items = conn.execute(sa.select(sa.func.count(), sa.func.max(ITEMS.c.updated_at))
+                                 .where(ITEMS.c.deleted.is_(False))).one()
+            links = conn.execute(sa.select(sa.func.count(), sa.func.max(LINKS.c.updated_at))).one()
+            epics = conn.execute(sa.select(sa.func.count(), sa.func.max(EPICS.c.seen_at))).one()
+        return (*items, *links, *epics)
+
     # ---- runs and the write journal ---------------------------------------------------
 
     def start_run(self, host: str, pid: int, dry_run: bool) -> int:
