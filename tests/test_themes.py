@@ -42,3 +42,12 @@ def test_term_vectors_are_the_linkers_stems_normalised() -> None:
     assert vectors.terms == ["listen", "offlin"]  # textnorm.stem drops the final e
     assert vectors.matrix.shape == (2, 2)
     assert round(float((vectors.matrix[0] @ vectors.matrix[1].T).toarray()[0, 0]), 6) == 1.0
+
+
+def test_every_member_says_a_word_of_its_theme() -> None:
+    texts = [*INBOX, "dark theme for the editor", "PDF exports are blurry", "offline mode for trains",
+             "work offline in the tunnel", "login fails with okta", "okta login loops"]
+    for theme in find_themes(texts):
+        assert all(any(w in texts[m].lower() for w in theme.words) for m in theme.members), theme
+    assert [(t.words, len(t.members)) for t in find_themes(texts)] == [
+        (("dark", "mode"), 3), (("export", "pdf"), 3), (("okta", "login"), 3), (("offline",), 2)]
