@@ -23,6 +23,7 @@ from demandsync.sync.linking import textnorm
 from demandsync.sync.linking.decisions import item_ref
 from demandsync.sync.linking.link import build_model
 from demandsync.sync.linking.themes import MAX_ITEMS, find_themes
+from demandsync.sync.notify import previous_figures
 from demandsync.sync.store.store import Store, as_utc
 
 WEEKS = 12
@@ -101,10 +102,10 @@ def epic_cards(store: Store, figures: Sequence[str], now: datetime) -> list[Epic
         for w in store.journal(run_id=run["id"], state="failed", limit=100_000):
             failed[(w["epic_key"], w["figure"])] = (w["old"] or {}).get("v")
     weeks = weekly_requests(store, now)
+    saved = previous_figures(store)  # one query, not one per epic (2,000 epics)
     cards = []
     for epic in store.epics():
-        row = store.epic_row(epic.key) or {}
-        demand = dict(row.get("demand") or {})
+        demand = saved.get(epic.key, {})
         shown: dict[str, Any] = {}
         unwritten: dict[str, Any] = {}
         for name in figures:

@@ -95,7 +95,7 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
     # ---- pages ------------------------------------------------------------------------
 
     def epics_page(request: Request) -> Response:
-        cards = board.epic_cards(store(), figures, clock())
+        cards = current_cards()
         query = request.query_params.get("q", "").strip()
         if query:
             cards = [c for c in cards if query.lower() in f"{c.key} {c.summary} {c.sources}".lower()]
@@ -109,21 +109,30 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
 
     def epic_page(request: Request) -> Response:
         key = request.path_params["key"]
-        card = next((c for c in board.epic_cards(store(), figures, clock()) if c.key == key), None)
+        card = next((c for c in current_cards() if c.key == key), None)
         if card is None:
             return render(request, "missing.html", key=key)
         return render(request, "epic.html", card=card, figures=figures, items=board.epic_items(store(), key),
                       weeks=board.week_starts(clock()))
 
-    inbox_cache: dict[str, Any] = {}
+    cache: dict[str, tuple[Any, Any]] = {}
+
+    def cached(name: str, compute: Callable[[], Any]) -> Any:
+        """Themes and 2,000 epic cards take seconds: computed again only when items, links,
+        epics or the last run changed."""
+        run = board.last_sync(store())
+        stamp = (store().links_stamp(), run and (run["id"], run["status"]), clock().date())
+        if name not in cache or cache[name][0] != stamp:
+            cache[name] = (stamp, compute())
+        return cache[name][1]
 
     def current_inbox() -> board.Inbox:
-        """Themes take seconds on a big inbox: computed again only when items, links or epics changed."""
-        stamp = store().links_stamp()
-        if inbox_cache.get("stamp") != stamp:
-            inbox_cache.update(stamp=stamp, box=board.inbox(store(), theme_items=web.theme_items))
-        box: board.Inbox = inbox_cache["box"]
+        box: board.Inbox = cached("inbox", lambda: board.inbox(store(), theme_items=web.theme_items))
         return box
+
+    def current_cards() -> list[board.EpicCard]:
+        cards: list[board.EpicCard] = cached("cards", lambda: board.epic_cards(store(), figures, clock()))
+        return list(cards)
 
     def inbox_page(request: Request) -> Response:
         box = current_inbox()
@@ -175,12 +184,12 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
     # ---- JSON API ---------------------------------------------------------------------
 
     def api_epics(_request: Request) -> Response:
-        cards = board.epic_cards(store(), figures, clock())
+        cards = current_cards()
         return JSONResponse({"figures": figures, "epics": [_card_json(c) for c in cards]})
 
     def api_epic(request: Request) -> Response:
         key = request.path_params["key"]
-        card = next((c for c in board.epic_cards(store(), figures, clock()) if c.key == key), None)
+        card = next((c for c in current_cards() if c.key == key), None)
         if card is None:
             return JSONResponse({"error": f"{key} is not an epic demandsync has seen"}, 404)
         return JSONResponse(_card_json(card) | {"items": board.epic_items(store(), key)})
