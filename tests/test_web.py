@@ -34,8 +34,11 @@ def requests_on(sandbox: JiraSandbox, key: str) -> int:
     return int(sandbox.state.issue(key)["fields"].get(REQUESTS) or 0)
 
 
-def client_for(config: Path, **kw: str) -> TestClient:
-    return TestClient(create_app(load_config(config)), base_url=BASE, **kw)
+NOW = datetime(2026, 11, 29, tzinfo=UTC)
+
+
+def client_for(config: Path) -> TestClient:
+    return TestClient(create_app(load_config(config), now=lambda: NOW), base_url=BASE)
 
 
 @pytest.fixture
@@ -79,6 +82,9 @@ def test_api_epics_gives_the_figures_on_jira_ranked(client: TestClient, sandbox:
     first = doc["epics"][0]
     assert first["figures"] == {"requests": 6, "requesters": 5, "accounts": 2, "last_requested": "2026-10-20",
                                 "sources": "exit-survey 4 · sales-notes 2"}
+    # requests per week, oldest first, weeks ending 2026-11-29: items of 10-20, 10-17, 10-04,
+    # 10-03 and 10-02 (one week), 09-14
+    assert first["weekly_requests"] == [0, 1, 0, 2, 1, 1, 1, 0, 0, 0, 0, 0]
     for epic in doc["epics"]:
         assert epic["figures"]["requests"] == requests_on(sandbox, epic["key"])
         assert len(epic["weekly_requests"]) == 12

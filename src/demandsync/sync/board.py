@@ -124,12 +124,10 @@ def epic_cards(store: Store, figures: Sequence[str], now: datetime) -> list[Epic
 def weekly_requests(store: Store, now: datetime) -> dict[str, list[int]]:
     """epic -> requests created in each of the last ``WEEKS`` weeks, oldest first."""
     out: dict[str, list[int]] = {}
-    for item in store.linked_items(with_extra=False, with_text=False):
-        if item.created_at is None:
-            continue
-        age = (now - item.created_at).days // 7
+    for key, created in store.accepted_dates_since(now - timedelta(weeks=WEEKS)):
+        age = (now - created).days // 7
         if 0 <= age < WEEKS:
-            out.setdefault(item.epic_key, [0] * WEEKS)[WEEKS - 1 - age] += 1
+            out.setdefault(key, [0] * WEEKS)[WEEKS - 1 - age] += 1
     return out
 
 

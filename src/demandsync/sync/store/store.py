@@ -522,6 +522,15 @@ class Store:
         with self.begin() as conn:
             return int(conn.execute(stmt).scalar_one())
 
+    def accepted_dates_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        """``(epic key, item created_at)`` of accepted links to items created since ``since``
+        (the page's sparklines: only the columns they need, only the weeks they show)."""
+        stmt = (sa.select(LINKS.c.epic_key, sa.type_coerce(ITEMS.c.created_at, sa.Text))
+                .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
+                .where(ITEMS.c.deleted.is_(False), LINKS.c.state == "accepted", ITEMS.c.created_at >= since))
+        with self.engine.connect() as conn:
+            return [(k, t) for k, raw in conn.execute(stmt) if (t := _read_time(raw)) is not None]
+
     def links_stamp(self) -> tuple[Any, ...]:
         """Changes whenever items, links or epics do: lets a reader reuse what it derived from them."""
         with self.begin() as conn:
