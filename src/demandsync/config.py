@@ -303,6 +303,16 @@ class ClosingConfig(_Section):
     shipped_when: Literal["done", "released"] = "done"
 
 
+class WebConfig(_Section):
+    """``demandsync web`` / ``serve --web``: the PM's page."""
+
+    #: Required to listen on anything but loopback: the API then wants ``Authorization: Bearer
+    #: <token>`` and the page a login with it. A secret (DEMANDSYNC_WEB__TOKEN).
+    token: SecretStr | None = None
+    #: The newest unlinked items grouped into themes on /inbox.
+    theme_items: int = Field(2000, ge=10, le=20000)
+
+
 #: The tracker sections a config may have (one of them), each a ``demandsync.trackers`` entry point.
 TRACKER_SECTIONS = ("jira", "aha")
 
@@ -325,6 +335,7 @@ class Settings(BaseSettings):
     summary: SummaryConfig = Field(default_factory=SummaryConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     closing: ClosingConfig = Field(default_factory=ClosingConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -395,7 +406,7 @@ class Config:
     def secrets(self) -> list[str]:
         """Every secret value, so output can be checked/redacted against them."""
         found: list[str] = []
-        for model in [self.settings.tracker, self.settings.notify, *self.source_options.values()]:
+        for model in [self.settings.tracker, self.settings.notify, self.settings.web, *self.source_options.values()]:
             for value in model.__dict__.values():
                 if isinstance(value, SecretStr) and value.get_secret_value():
                     found.append(value.get_secret_value())

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from demandsync.domain import ACCEPTED, LINK_STATES, REJECTED, SUGGESTED, LinkState, link_state
 from demandsync.errors import EXIT_FAILED, EXIT_OK
-from demandsync.handles import item_handle, looks_like_code
+from demandsync.handles import item_handle
 
 if TYPE_CHECKING:  # the config and the store are imported by the commands that use them: `--help` stays fast
     from demandsync.config import Config
@@ -35,47 +35,23 @@ links_app = typer.Typer(help="Export and import link decisions (bulk review in a
                         no_args_is_help=True)
 
 
-class ItemRef:
-    """``SOURCE:ITEM_ID`` or a short handle ``SOURCE:CODE`` as typed on the command line (the id may contain ':')."""
-
-    def __init__(self, text: str) -> None:
-        source, sep, item = text.partition(":")
-        if not sep or not source or not item:
-            raise typer.BadParameter(f"{text!r}: write it as SOURCE:CODE (the handle `explain` and `suggest` "
-                                     "show, e.g. exit-survey:k3f9q2ab) or SOURCE:ITEM_ID")
-        self.source, self.item_id = source, item
-
-
 def find_item(store: Store, source: str, item: str) -> tuple[int | None, str | None]:
-    """The item's row id, by its full id or by a handle code (prefix); else ``(None, why)``."""
-    found = store.find_item(source, item)
-    if found is not None or not looks_like_code(item):
-        return found, None if found is not None else f"no item {item!r} in source {source!r}"
-    matches = store.find_by_code(source, item)
-    if len(matches) == 1:
-        return matches[0][0], None
-    if not matches:
-        return None, f"no item {item!r} in source {source!r} (neither an id nor a handle code there)"
-    shown = ", ".join(repr(e) for _, e in matches[:5])
-    return None, f"{source}:{item} is ambiguous: it matches {len(matches)} items ({shown}); type more of it or the full id"
+    """The item's row id by full id or handle code (see :func:`demandsync.sync.linking.decisions.find_item`)."""
+    from demandsync.sync.linking import decisions
 
-
-def resolve_item(store: Store, ref: ItemRef) -> int:
-    found, why = find_item(store, ref.source, ref.item_id)
-    if found is None:
-        raise typer.BadParameter(f"{why} (see `demandsync explain KEY` or `suggest KEY` for handles)")
-    return found
+    return decisions.find_item(store, source, item)
 
 
 def decide(config: Config, ref_text: str, key: str, state: LinkState, console: Console) -> None:
+    from demandsync.sync.linking import decisions
     from demandsync.sync.store.store import Store
 
     with Store.open(config.store_url) as store:
-        item = resolve_item(store, ItemRef(ref_text))
-        if store.epic_row(key) is None:
-            raise typer.BadParameter(f"{key} is not an epic demandsync has seen "
-                                     f"({config.settings.tracker.selection_key} selects the epics)")
-        store.decide_link(item, key, state, note="cli")
+        try:
+            decisions.decide(store, ref_text, key, state, note="cli",
+                             selection_key=config.settings.tracker.selection_key)
+        except decisions.DecisionError as exc:
+            raise typer.BadParameter(str(exc)) from None
     verb = "linked to" if state == ACCEPTED else "will never be linked to"
     console.print(f"{ref_text} {verb} {key} (manual decision; figures change on the next run)", highlight=False)
 
@@ -121,9 +97,16 @@ def review_queue(store: Store, limit: int | None = None) -> list[dict[str, Any]]
 
 
 def export_links(store: Store, state: str, fmt: str) -> str:
-    states = LINK_STATES if state == "all" else (state,)
-    rows = [{**{k: r[k] for k in LINK_COLUMNS if k != "handle"}, "handle": item_handle(r["source"], r["item_id"])}
-            for r in store.link_rows(states)]
+    """Links in one state (or all) as CSV/JSON. ``unlinked``: the items no epic claims, with an
+    empty ``epic`` to fill in (set ``state`` to accepted and import)."""
+    if state == "unlinked":
+        rows = [{"source": r["source"], "item_id": r["item_id"], "epic": "", "method": "", "score": "",
+                 "state": "unlinked", "text": r["text"], "handle": item_handle(r["source"], r["item_id"])}
+                for r in store.unlinked_items()]
+    else:
+        states = LINK_STATES if state == "all" else (state,)
+        rows = [{**{k: r[k] for k in LINK_COLUMNS if k != "handle"}, "handle": item_handle(r["source"], r["item_id"])}
+                for r in store.link_rows(states)]
     if fmt == "json":
         return json.dumps(rows, indent=2, default=str) + "\n"
     buf = io.StringIO()
@@ -153,6 +136,9 @@ def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
         where = f"{path.name} row {n}"
         if not str(row.get("item_id") or "").strip() and ":" in str(row.get("handle") or ""):
             row["source"], _, row["item_id"] = str(row["handle"]).strip().partition(":")  # a handle alone will do
+        if str(row.get("state") or "").strip().lower() == "unlinked" and not str(row.get("epic") or "").strip():
+            unchanged += 1  # an `export --state unlinked` row nobody filled in
+            continue
         missing = [c for c in ("source", "item_id", "epic", "state") if not str(row.get(c) or "").strip()]
         if missing:
             problems.append(f"{where}: missing {', '.join(missing)}")
@@ -241,8 +227,10 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                     if store.epic_row(other) is None:
                         err.print(f"{other} is not a known epic; skipped", highlight=False)
                         continue
-                    store.decide_link(row["row_id"], row["epic"], REJECTED, note="review: other epic")
-                    store.decide_link(row["row_id"], other, ACCEPTED, note="review")
+                    from demandsync.sync.linking import decisions
+
+                    ref = decisions.item_ref(row["source"], row["item_id"])
+                    decisions.move(store, ref, row["epic"], other, note="review")
                 else:
                     continue
                 done += 1
@@ -250,13 +238,13 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
 
     @links_app.command("export")
     def links_export(config: ConfigOpt = None,
-                     state: Annotated[str, typer.Option(help="suggested | accepted | rejected | all")] = "suggested",
+                     state: Annotated[str, typer.Option(help="suggested | accepted | rejected | all | unlinked")] = "suggested",
                      fmt: Annotated[str, typer.Option("--format", help="csv | json")] = "csv",
                      output: Annotated[Path | None, typer.Option(
                          "--output", "-o", help="Write to this file instead of stdout.")] = None) -> None:
         """Write links as CSV/JSON (columns: source, item_id, epic, method, score, state, text)."""
-        if state not in (*LINK_STATES, "all") or fmt not in ("csv", "json"):
-            raise typer.BadParameter("--state is suggested|accepted|rejected|all and --format csv|json")
+        if state not in (*LINK_STATES, "all", "unlinked") or fmt not in ("csv", "json"):
+            raise typer.BadParameter("--state is suggested|accepted|rejected|all|unlinked and --format csv|json")
         from demandsync.sync.store.store import Store
 
         with Store.open(load(config).store_url) as store:

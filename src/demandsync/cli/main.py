@@ -25,6 +25,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from demandsync.cli.links import register as register_link_commands
+from demandsync.cli.web import register as register_web_commands
 from demandsync.domain import LINK_STATES, link_state
 from demandsync.errors import EXIT_CONFIG, EXIT_OK, ConfigError, DemandsyncError, exit_code
 from demandsync.logs import json_logging, setup_logging
@@ -387,6 +388,7 @@ def serve(
     config: ConfigOpt = None,
     every: Annotated[str | None, typer.Option("--every", help="Interval, e.g. 15m, 1h.")] = None,
     cron: Annotated[str | None, typer.Option("--cron", help="Cron expression in UTC, e.g. '*/15 * * * *'.")] = None,
+    web: Annotated[str | None, typer.Option("--web", help="Also serve the PM's page on HOST:PORT.")] = None,
     log_json: LogJsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -399,9 +401,19 @@ def serve(
         schedule = Schedule.build(every, cron)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    stop_web = None
+    if web:
+        from demandsync.web.server import start_beside
+
+        stop_web = start_beside(cfg, web).stop
     stopper = Stopper()
     stopper.install()
-    raise typer.Exit(serve_loop(cfg.path, schedule, stopper=stopper))
+    try:
+        code = serve_loop(cfg.path, schedule, stopper=stopper)
+    finally:
+        if stop_web:
+            stop_web()
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -464,6 +476,7 @@ def requesters(
 
 
 register_link_commands(app, _config, out, err)
+register_web_commands(app, _config, out, err)
 
 
 if __name__ == "__main__":  # pragma: no cover

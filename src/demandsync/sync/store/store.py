@@ -637,6 +637,54 @@ class Store:
                 LINKS.c.epic_key == epic_key))
             return {i: (m, s, sc) for i, m, s, sc in rows}
 
+    def unlinked_items(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Live items no epic claims (no accepted link), newest first: the PM's inbox.
+
+        Rows: row_id, source, item_id, text, requester, account, created_at, url."""
+        claimed = sa.select(LINKS.c.item_id).where(LINKS.c.state == "accepted")
+        stmt = (
+            sa.select(ITEMS.c.id.label("row_id"), ITEMS.c.source, ITEMS.c.external_id.label("item_id"), ITEMS.c.text,
+                      ITEMS.c.requester, ITEMS.c.account, ITEMS.c.created_at, ITEMS.c.url)
+            .where(ITEMS.c.deleted.is_(False), ITEMS.c.id.not_in(claimed))
+            .order_by(ITEMS.c.created_at.desc().nulls_last(), ITEMS.c.id.desc())
+        )
+        if limit:
+            stmt = stmt.limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) | {"created_at": as_utc(r.created_at)} for r in conn.execute(stmt)]
+
+    def rejected_pairs(self) -> set[tuple[int, str]]:
+        """``(item row id, epic key)`` a human rejected: never suggest them again."""
+        with self.begin() as conn:
+            return {(i, k) for i, k in conn.execute(
+                sa.select(LINKS.c.item_id, LINKS.c.epic_key).where(LINKS.c.state == "rejected"))}
+
+    def manual_decisions_since(self, since: datetime | None) -> int:
+        """Manual decisions made after ``since`` (the last run's start): they count on the next run."""
+        stmt = sa.select(sa.func.count()).select_from(LINKS).where(LINKS.c.method == "manual")
+        if since is not None:
+            stmt = stmt.where(LINKS.c.updated_at > since)
+        with self.begin() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def accepted_dates_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        """``(epic key, item created_at)`` of accepted links to items created since ``since``
+        (the page's sparklines: only the columns they need, only the weeks they show)."""
+        stmt = (sa.select(LINKS.c.epic_key, sa.type_coerce(ITEMS.c.created_at, sa.Text))
+                .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
+                .where(ITEMS.c.deleted.is_(False), LINKS.c.state == "accepted", ITEMS.c.created_at >= since))
+        with self.engine.connect() as conn:
+            return [(k, t) for k, raw in conn.execute(stmt) if (t := _read_time(raw)) is not None]
+
+    def links_stamp(self) -> tuple[Any, ...]:
+        """Changes whenever items, links or epics do: lets a reader reuse what it derived from them."""
+        with self.begin() as conn:
+            items = conn.execute(sa.select(sa.func.count(), sa.func.max(ITEMS.c.updated_at))
+                                 .where(ITEMS.c.deleted.is_(False))).one()
+            links = conn.execute(sa.select(sa.func.count(), sa.func.max(LINKS.c.updated_at))).one()
+            epics = conn.execute(sa.select(sa.func.count(), sa.func.max(EPICS.c.seen_at))).one()
+        return (*items, *links, *epics)
+
     # ---- runs and the write journal ---------------------------------------------------
 
     def start_run(self, host: str, pid: int, dry_run: bool) -> int:
