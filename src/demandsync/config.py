@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from demandsync.connectors.base import Source, SourceOptions, load_source_class
+from demandsync.connectors.http.redaction import Scrubber
 from demandsync.errors import ConfigError
 from demandsync.figures import FIGURES
 
@@ -292,6 +293,22 @@ class Config:
                 if isinstance(value, SecretStr) and value.get_secret_value():
                     found.append(value.get_secret_value())
         return found
+
+    @property
+    def scrubber(self) -> Scrubber:
+        """Masks every secret of this config, raw, URL-encoded and as a ``Basic`` pair (user:secret
+        for every e-mail/user/client id configured beside it): for logs, errors, reports, the store."""
+        users: list[str] = []
+        for model in [self.settings.jira, *self.source_options.values()]:
+            for name in _BASIC_USER_KEYS:
+                value = getattr(model, name, None)
+                if isinstance(value, str) and value:
+                    users.append(value)
+        return Scrubber(self.secrets, basic_users=users)
+
+
+#: Option names holding the user half of a ``Basic`` credential (email:token, client_id:secret).
+_BASIC_USER_KEYS = ("email", "username", "user", "client_id")
 
 
 def find_config_path(explicit: str | Path | None) -> Path:

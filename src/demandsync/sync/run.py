@@ -20,13 +20,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from demandsync.config import Config, ConfigError, SourceConfig
 from demandsync.connectors.base import SourceContext, Tracker, load_tracker_class
 from demandsync.connectors.http import APIError
-from demandsync.domain import Epic, FeedbackItem, Quarantined, TrackerField
+from demandsync.connectors.http.redaction import Scrubber
+from demandsync.domain import Epic, FeedbackItem, Quarantined, Record, TrackerField
 from demandsync.logs import run_id_var
-from demandsync.mappings.engine import MappingError, build_mapper
+from demandsync.mappings.engine import Mapper, MappingError, build_mapper
 from demandsync.sync.demand import Demand, DemandRules, count_demand
 from demandsync.sync.fields import resolve_field
 from demandsync.sync.linking.link import link_items
@@ -34,7 +36,7 @@ from demandsync.sync.notify import post_digest, previous_figures
 from demandsync.sync.projects import ambiguous_refs, plan_writes_per_project, resolve_targets_per_project
 from demandsync.sync.requesters import newly_shipped, shipped_epics
 from demandsync.sync.store.lock import RunLock
-from demandsync.sync.store.store import Store
+from demandsync.sync.store.store import Store, describe_db_error, make_engine, migrate
 from demandsync.sync.summary import items_by_epic, sync_summaries
 from demandsync.sync.writeback import Target, TargetError, apply_plan, plan_writes, resolve_targets
 
@@ -56,6 +58,8 @@ class SourceReport:
     quarantined: int = 0
     skipped: int = 0
     deleted: int = 0
+    #: Items dropped because their requester was erased with ``demandsync forget``.
+    forgotten: int = 0
     error: str | None = None
 
 
@@ -111,12 +115,15 @@ def run_sync(
 ) -> RunReport:
     """Run every stage once. Raises LockHeld (exit 75) and ConfigError (exit 2)."""
     started = time.monotonic()
-    store = Store.open(config.store_url)
+    engine = make_engine(config.store_url)
     try:
-        with RunLock.acquire(store.engine):
-            return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started)
+        # The lock comes first: two first runs on an empty database would otherwise both
+        # create the tables, and the loser crash instead of exiting 75.
+        with RunLock.acquire(engine):
+            migrate(engine)
+            return _locked_run(config, Store(engine), tracker_factory(config), dry_run, full, only, now, started)
     finally:
-        store.close()
+        engine.dispose()
 
 
 def _locked_run(
@@ -125,6 +132,7 @@ def _locked_run(
 ) -> RunReport:
     """One recorded run: whatever happens, the runs table says how it ended."""
     report = RunReport(dry_run=dry_run)
+    scrubber = config.scrubber
     report.run_id = store.start_run(socket.gethostname(), os.getpid(), dry_run)
     token = run_id_var.set(report.run_id)
     log.info("run %s started%s", report.run_id, " (dry run)" if dry_run else "")
@@ -137,9 +145,12 @@ def _locked_run(
         report.errors.append({"stage": "jira", "error": str(exc)})
         log.error("run %s stopped: Jira: %s", report.run_id, exc)
     except Exception as exc:
-        report.errors.append({"stage": "run", "error": f"{type(exc).__name__}: {exc}"})
-        log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc)
+        report.errors.append({"stage": "run", "error": describe_error(exc)})
+        log.error("run %s failed: %s", report.run_id, describe_error(exc))
     finally:
+        # Whatever a server echoed (a token in a 401 body) leaves neither through the
+        # report (--json, the run table) nor through the runs table.
+        scrub_report(report, scrubber)
         tracker.close()
         report.seconds = round(time.monotonic() - started, 3)
         stopped = any(e.get("stage") in ("config", "jira", "run") for e in report.errors)
@@ -255,9 +266,11 @@ def notify_and_close(
 def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, full: bool) -> SourceReport:
     """Pull one source into the store. Its failure is reported, never raised."""
     rep = SourceReport()
+    scrubber = config.scrubber
     cls = config.source_classes[src.name]
     source = cls(config.source_options[src.name], SourceContext(src.name, config.base_dir, full=full))
     known: dict[str, str] | None = None  # loaded on the first batch: a no-change pull never pays for it
+    forgotten = store.forgotten_filter()
     seen: set[str] = set()
     items: list[FeedbackItem] = []
     bad: list[Quarantined] = []
@@ -269,7 +282,8 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
         counts = store.upsert_items(items, known if known is not None else {})  # {} is falsy: no `or`
         rep.new += counts.new
         rep.changed += counts.changed
-        store.quarantine(bad, run_id)
+        bad.extend(counts.refused)
+        store.quarantine([_scrubbed(q, scrubber) for q in bad], run_id)
         rep.quarantined += len(bad)
         items.clear()
         bad.clear()
@@ -278,11 +292,14 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
         mapper = build_mapper(src.name, src.preset or cls.default_preset, src.map)
         for record in source.pull({} if full else store.get_cursor(src.name)):
             rep.pulled += 1
-            out = record if isinstance(record, Quarantined) else mapper.map(record)
+            out = record if isinstance(record, Quarantined) else _map_one(mapper, src.name, record)
             if out is None:
                 rep.skipped += 1
             elif isinstance(out, Quarantined):
                 bad.append(out)
+            elif forgotten(out.requester):
+                rep.forgotten += 1
+                seen.add(out.external_id)
             else:
                 seen.add(out.external_id)
                 items.append(out)
@@ -293,21 +310,58 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
             rep.deleted = store.mark_missing_deleted(src.name, seen)
         store.record_pull(src.name, src.kind, cursor=source.cursor, error=None)
     except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
-        flush()
-        rep.error = _describe(exc)
+        try:
+            flush()
+        except Exception as again:  # noqa: BLE001 - the store itself failed: report, don't mask the cause
+            log.error("source %s: could not store its last batch: %s", src.name, scrubber.text(describe_error(again)))
+        rep.error = scrubber.text(_describe(exc))
         store.record_pull(src.name, src.kind, cursor=None, error=rep.error)
         log.error("source %s failed: %s", src.name, rep.error)
     finally:
         source.close()
-    log.info("source %s: %d pulled, %d new, %d changed, %d quarantined, %d skipped",
-             src.name, rep.pulled, rep.new, rep.changed, rep.quarantined, rep.skipped)
+    log.info("source %s: %d pulled, %d new, %d changed, %d quarantined, %d skipped, %d forgotten",
+             src.name, rep.pulled, rep.new, rep.changed, rep.quarantined, rep.skipped, rep.forgotten)
     return rep
+
+
+def _map_one(mapper: Mapper, source: str, record: Record) -> FeedbackItem | Quarantined | None:
+    """One record through the mapping; a record that breaks it is quarantined, not the source.
+    (A :class:`MappingError` means the map itself cannot work: that one stops the source.)"""
+    try:
+        return mapper.map(record)
+    except MappingError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one malformed record must not cost the others
+        return Quarantined(source, str(getattr(record, "locator", "?"))[:1000],
+                           f"could not map this record: {describe_error(exc)}", repr(getattr(record, "data", record))[:2000])
 
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, MappingError):
         return str(exc)
+    return describe_error(exc)
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception as one line fit for logs, reports and the store: database errors
+    without their SQL parameters (customer data), anything else as ``Type: message``."""
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return describe_db_error(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _scrubbed(q: Quarantined, scrubber: Scrubber) -> Quarantined:
+    return Quarantined(q.source, scrubber.text(q.locator), scrubber.text(q.reason), scrubber.text(q.raw))
+
+
+def scrub_report(report: RunReport, scrubber: Scrubber) -> None:
+    """Mask every secret form in the report's free text (errors), in place."""
+    if not scrubber:
+        return
+    for rep in report.sources.values():
+        if rep.error:
+            rep.error = scrubber.text(rep.error)
+    report.errors = scrubber.doc(report.errors)
 
 
 def _summary(report: RunReport) -> dict[str, Any]:

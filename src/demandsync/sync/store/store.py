@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
@@ -21,8 +22,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from demandsync.domain import Epic, FeedbackItem, Quarantined
+from demandsync.errors import ConfigError, OutsideError
 from demandsync.sync.store.schema import (
     EpicRow,
+    ForgottenRow,
     ItemRow,
     LinkRow,
     MetaRow,
@@ -40,6 +43,7 @@ QUARANTINE = QuarantineRow.__table__
 RUNS = RunRow.__table__
 WRITES = WriteRow.__table__
 META = MetaRow.__table__
+FORGOTTEN = ForgottenRow.__table__
 
 _BATCH = 2000
 
@@ -69,11 +73,54 @@ def item_hash(item: FeedbackItem) -> str:
     return hashlib.sha256(repr(payload).encode()).hexdigest()
 
 
+class StoreUnavailable(OutsideError):
+    """The store could not be opened or reached (exit 1). The message carries no password."""
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """What went wrong in the database, in one line that is safe to show and to store.
+
+    SQLAlchemy's ``StatementError`` text ends with the SQL and its bound parameters
+    (customer e-mails and texts), and PostgreSQL adds a ``DETAIL`` line quoting the
+    offending values: keep only the error's class and the first line of the driver's
+    own message.
+
+    >>> describe_db_error(sa.exc.DataError("INSERT …", {"text": "ann@x.io"}, ValueError("cannot hold NUL\\nDETAIL: ann")))
+    'DataError: cannot hold NUL'
+    """
+    if isinstance(exc, sa.exc.StatementError):
+        orig = exc.orig if exc.orig is not None else exc
+        first = (str(orig).strip().splitlines() or [""])[0]
+        if isinstance(orig, sa.exc.StatementError):  # no driver error underneath: its text holds the SQL
+            first = first.split(" [SQL:", 1)[0].split("\n", 1)[0]
+        return f"{type(exc).__name__}: {first[:300]}".rstrip(": ")
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}".rstrip(": ")
+
+
+def storable(value: Any) -> Any:
+    """``value`` with NUL characters made visible (PostgreSQL text and JSON cannot hold them),
+    recursively through dicts and lists: whatever the store keeps, it can take."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
+
+
+def identity_hash(identity: str, salt: str) -> str:
+    """The tombstone of a person: a salted hash of the normalised identity (never the identity)."""
+    return hashlib.sha256(f"{salt}:{identity.strip().lower()}".encode()).hexdigest()
+
+
 @dataclass(slots=True)
 class UpsertCounts:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    #: Items the store refused (e.g. a NUL byte on PostgreSQL), quarantined by the caller.
+    refused: list[Quarantined] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -99,7 +146,7 @@ class LinkedItem:
 #: The newest migration in ``demandsync/sync/store/migrations/versions``. A store already there opens
 #: without importing Alembic at all (a third of a no-change run's start-up);
 #: ``tests/test_migrations.py`` pins this to Alembic's head so the two never drift.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003_h19"
 
 
 def schema_revision(conn: Connection) -> str | None:
@@ -109,11 +156,21 @@ def schema_revision(conn: Connection) -> str | None:
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
+#: Transaction advisory lock serialising migrations on PostgreSQL ("dmnm").
+_PG_MIGRATE_KEY = 0x646D6E6D
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (no-op when it is there)."""
-    with engine.connect() as conn:
-        if schema_revision(conn) == HEAD_REVISION:
-            return
+    """Bring the schema to the newest revision (no-op when it is there).
+
+    ``run`` calls this only once it holds the run lock, so two first runs never race
+    to create the tables (the loser exits 75)."""
+    try:
+        with engine.connect() as conn:
+            if schema_revision(conn) == HEAD_REVISION:
+                return
+    except sa.exc.DBAPIError as exc:
+        raise StoreUnavailable(f"cannot open the store at {engine.url!r}: {describe_db_error(exc)}") from None
     from alembic import command
     from alembic.config import Config as AlembicConfig
     from alembic.runtime.migration import MigrationContext
@@ -133,11 +190,33 @@ def migrate(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             if MigrationContext.configure(conn).get_current_revision() == head:
                 return
+        elif conn.dialect.name == "postgresql":
+            # Commands that do not take the run lock (explain, status, …) may migrate at the same
+            # time as a first run: take turns on a transaction lock, then look again.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATE_KEY})
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
 
 def make_engine(url: str) -> Engine:
+    """An engine for ``url``; a URL SQLAlchemy cannot use is a :class:`ConfigError` (exit 2)."""
+    try:
+        return _make_engine(url)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise ConfigError([("store.url", f"{_shown_url(url)} is not a usable database URL ({exc}); write "
+                                         "sqlite:///demandsync.db or postgresql+psycopg://user@host/db")]) from None
+
+
+def _shown_url(url: str) -> str:
+    try:
+        return repr(sa.engine.make_url(url))  # SQLAlchemy masks the password as ***
+    except Exception:  # noqa: BLE001 - an unparsable URL is named by its scheme only
+        return repr(url.split(":", 1)[0] + ":…")
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
@@ -162,7 +241,11 @@ class Store:
     @classmethod
     def open(cls, url: str) -> Store:
         engine = make_engine(url)
-        migrate(engine)
+        try:
+            migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine)
 
     def close(self) -> None:
@@ -193,9 +276,9 @@ class Store:
     def record_pull(self, name: str, kind: str, *, cursor: dict[str, Any] | None, error: str | None) -> None:
         """Remember a pull's outcome; the cursor moves only when it succeeded."""
         now = utcnow()
-        values: dict[str, Any] = {"kind": kind, "last_pull_at": now, "last_error": error}
+        values: dict[str, Any] = {"kind": kind, "last_pull_at": now, "last_error": storable(error)}
         if error is None:
-            values |= {"cursor": cursor or {}, "last_ok_at": now}
+            values |= {"cursor": storable(cursor or {}), "last_ok_at": now}
         with self.begin() as conn:
             if conn.execute(sa.update(SOURCES).where(SOURCES.c.name == name).values(**values)).rowcount == 0:
                 conn.execute(sa.insert(SOURCES).values(name=name, cursor=values.get("cursor", {}), **{
@@ -240,6 +323,33 @@ class Store:
                                                         "updated_at": now})
                 counts.changed += 1
             known[item.external_id] = h
+        try:
+            self._write_items(new, updates, now)
+        except sa.exc.SQLAlchemyError:
+            # One row the database cannot take must not cost the others: redo the batch
+            # a row per transaction and quarantine what is refused.
+            for pair in new:
+                if not self._one_item(counts, known, pair[0], lambda p=pair: self._write_items([p], [], now)):
+                    counts.new -= 1
+            by_ext = {i.external_id: i for i in items}
+            for row in updates:
+                if not self._one_item(counts, known, by_ext[row["b_ext"]], lambda r=row: self._write_items([], [r], now)):
+                    counts.changed -= 1
+        return counts
+
+    def _one_item(self, counts: UpsertCounts, known: dict[str, str], item: FeedbackItem,
+                  write: Callable[[], None]) -> bool:
+        try:
+            write()
+            return True
+        except sa.exc.SQLAlchemyError as exc:
+            known.pop(item.external_id, None)
+            counts.refused.append(Quarantined(
+                item.source, f"item {item.external_id}", f"the store refused it: {describe_db_error(exc)}",
+                item.text[:2000]))
+            return False
+
+    def _write_items(self, new: list[tuple[FeedbackItem, str]], updates: list[dict[str, Any]], now: datetime) -> None:
         with self.begin() as conn:
             if new:
                 _insert_items_fast(conn, new, now)
@@ -250,7 +360,6 @@ class Store:
                     .values({k: sa.bindparam(k) for k in updates[0] if not k.startswith("b_")} | {"deleted": False})
                 )
                 conn.execute(stmt, updates)
-        return counts
 
     def mark_missing_deleted(self, source: str, seen: set[str]) -> int:
         """After a complete pull: items the source no longer has stop counting."""
@@ -274,14 +383,52 @@ class Store:
             return conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(ITEMS.c.deleted.is_(False))).scalar_one()
 
     def forget_requester(self, identity: str) -> int:
-        """Remove every item of one person (GDPR erasure); counts drop next run."""
+        """Erase one person (GDPR): their items and links, every quarantined row, stored error
+        and run summary that mentions them, and keep a tombstone (a salted hash, never the
+        identity) so later pulls drop their items (:meth:`is_forgotten`). Returns the items removed."""
         ident = identity.strip().lower()
+        if not ident:
+            return 0
+        pattern = "%" + ident.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        salt = self._forget_salt()
         with self.begin() as conn:
             ids = [i for (i,) in conn.execute(sa.select(ITEMS.c.id).where(sa.func.lower(ITEMS.c.requester) == ident))]
             for chunk in _chunks(ids, _BATCH):
                 conn.execute(sa.delete(LINKS).where(LINKS.c.item_id.in_(chunk)))
                 conn.execute(sa.delete(ITEMS).where(ITEMS.c.id.in_(chunk)))
+            conn.execute(sa.delete(QUARANTINE).where(sa.or_(*(
+                sa.func.lower(col).like(pattern, escape="\\")
+                for col in (QUARANTINE.c.raw, QUARANTINE.c.reason, QUARANTINE.c.locator)))))
+            conn.execute(sa.update(SOURCES).where(sa.func.lower(SOURCES.c.last_error).like(pattern, escape="\\"))
+                         .values(last_error="(erased: it named a forgotten person)"))
+            for run_id, summary in conn.execute(sa.select(RUNS.c.id, RUNS.c.summary)).all():
+                if summary and ident in json.dumps(summary).lower():
+                    conn.execute(sa.update(RUNS).where(RUNS.c.id == run_id).values(
+                        summary=_erase(summary, ident)))
+            tomb = identity_hash(ident, salt)
+            if conn.execute(sa.select(FORGOTTEN.c.identity_hash).where(FORGOTTEN.c.identity_hash == tomb)).first() is None:
+                conn.execute(sa.insert(FORGOTTEN).values(identity_hash=tomb, forgotten_at=utcnow()))
             return len(ids)
+
+    def _forget_salt(self) -> str:
+        """This store's tombstone salt (made on first use): the hashes mean nothing elsewhere."""
+        meta = self.get_meta(_SALT_META)
+        if meta and meta.get("salt"):
+            return str(meta["salt"])
+        self.set_meta(_SALT_META, {"salt": secrets.token_hex(16)})
+        return str((self.get_meta(_SALT_META) or {})["salt"])
+
+    def forgotten_filter(self) -> Callable[[str | None], bool]:
+        """A test ``requester -> forgotten?`` over the tombstones, loaded once (for a pull)."""
+        with self.begin() as conn:
+            tombs = set(conn.execute(sa.select(FORGOTTEN.c.identity_hash)).scalars())
+        if not tombs:
+            return lambda _requester: False
+        salt = self._forget_salt()
+        return lambda requester: bool(requester and requester.strip()) and identity_hash(requester, salt) in tombs
+
+    def is_forgotten(self, requester: str | None) -> bool:
+        return self.forgotten_filter()(requester)
 
     # ---- quarantine -------------------------------------------------------------------
 
@@ -291,6 +438,7 @@ class Store:
         now = utcnow()
         with self.begin() as conn:
             for q in entries:
+                q = Quarantined(storable(q.source), storable(q.locator), storable(q.reason), storable(q.raw))
                 changed = conn.execute(
                     sa.update(QUARANTINE)
                     .where(QUARANTINE.c.source == q.source, QUARANTINE.c.locator == q.locator[:1000])
@@ -510,7 +658,7 @@ class Store:
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
         with self.begin() as conn:
             conn.execute(sa.update(RUNS).where(RUNS.c.id == run_id).values(
-                status=status, finished_at=utcnow(), summary=summary))
+                status=status, finished_at=utcnow(), summary=storable(summary)))
 
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
         with self.begin() as conn:
@@ -546,6 +694,20 @@ class Store:
             stmt = stmt.where(WRITES.c.state == state)
         with self.begin() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+_SALT_META = "forget:salt"
+
+
+def _erase(value: Any, ident: str) -> Any:
+    """A JSON document with every string mentioning ``ident`` replaced (for stored run summaries)."""
+    if isinstance(value, str):
+        return "(erased)" if ident in value.lower() else value
+    if isinstance(value, dict):
+        return {k: _erase(v, ident) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_erase(v, ident) for v in value]
+    return value
 
 
 _INSERT_COLUMNS = ("source", "external_id", "content_hash", "text", "requester", "account", "created_at", "url",
