@@ -17,7 +17,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from demandsync.cli.untrusted import esc
 from demandsync.config import Config
+from demandsync.csvsafe import neutralise_row, restore
 from demandsync.sync.store.store import Store
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file.")]
@@ -56,7 +58,8 @@ def decide(config: Config, ref_text: str, key: str, state: str, console: Console
     finally:
         store.close()
     verb = "linked to" if state == "accepted" else "will never be linked to"
-    console.print(f"{ref_text} {verb} {key} (manual decision; figures change on the next run)", highlight=False)
+    console.print(f"{esc(ref_text)} {verb} {esc(key)} (manual decision; figures change on the next run)",
+                  highlight=False)
 
 
 def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
@@ -97,7 +100,7 @@ def export_links(store: Store, state: str, fmt: str) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=LINK_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(neutralise_row(r) for r in rows)  # feedback text never runs as a formula
     return buf.getvalue()
 
 
@@ -105,7 +108,11 @@ def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
     """Apply an edited export. Rows whose state did not change are left alone, so
     importing an untouched export changes nothing. Returns (decided, unchanged, problems)."""
     text = path.read_text(encoding="utf-8-sig")
-    rows: list[dict[str, Any]] = json.loads(text) if path.suffix.lower() == ".json" else list(csv.DictReader(io.StringIO(text)))
+    if path.suffix.lower() == ".json":
+        rows: list[dict[str, Any]] = json.loads(text)
+    else:  # undo the export's formula guard, so ids and keys compare as stored
+        rows = [{k: restore(v) if isinstance(v, str) else v for k, v in r.items()}
+                for r in csv.DictReader(io.StringIO(text))]
     decided, unchanged, problems = 0, 0, []
     for n, row in enumerate(rows, start=2 if path.suffix.lower() != ".json" else 1):
         where = f"{path.name} row {n}"
@@ -157,11 +164,11 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
         if as_json:
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
             return
-        console.print(f"{len(rows)} candidate(s) for {key}; link with `demandsync link SOURCE:ITEM_ID {key}`",
-                      highlight=False)
+        console.print(f"{len(rows)} candidate(s) for {esc(key)}; link with `demandsync link SOURCE:ITEM_ID "
+                      f"{esc(key)}`", highlight=False)
         for r in rows:
-            console.print(f"{r['score']:.2f}  {r['state']:<9} {r['source']}:{r['item_id']}", highlight=False)
-            console.print(f"      {r['text'][:160]}", highlight=False, soft_wrap=True)
+            console.print(f"{r['score']:.2f}  {r['state']:<9} {esc(r['source'])}:{esc(r['item_id'])}", highlight=False)
+            console.print(f"      {esc(r['text'][:160])}", highlight=False, soft_wrap=True)
 
     @app.command()
     def review(config: ConfigOpt = None,
@@ -177,11 +184,11 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                 return
             for n, row in enumerate(queue, start=1):
                 epic = store.epic_row(row["epic"]) or {"summary": "?"}
-                console.print(f"\n[{n}/{len(queue)}] {row['epic']} {epic['summary']}  (score {row['score']:.2f})",
+                console.print(f"\n\\[{n}/{len(queue)}] {esc(row['epic'])} {esc(epic['summary'])}  "
+                              f"(score {row['score']:.2f})", highlight=False)
+                console.print(f"  {esc(row['source'])}:{esc(row['item_id'])} {esc(row['requester'] or '(anonymous)')}",
                               highlight=False)
-                console.print(f"  {row['source']}:{row['item_id']} {row['requester'] or '(anonymous)'}",
-                              highlight=False)
-                console.print(f"  {row['text'][:500]}", highlight=False, soft_wrap=True)
+                console.print(f"  {esc(row['text'][:500])}", highlight=False, soft_wrap=True)
                 answer = typer.prompt("accept/reject/other/skip/quit [a/r/o/s/q]", default="s").strip().lower()[:1]
                 if answer == "q":
                     break
@@ -192,7 +199,7 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                 elif answer == "o":
                     other = typer.prompt("epic key").strip()
                     if store.epic_row(other) is None:
-                        err.print(f"{other} is not a known epic; skipped", highlight=False)
+                        err.print(f"{esc(other)} is not a known epic; skipped", highlight=False)
                         continue
                     store.decide_link(row["row_id"], row["epic"], "rejected", note="review: other epic")
                     store.decide_link(row["row_id"], other, "accepted", note="review")
@@ -231,7 +238,7 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
         finally:
             store.close()
         for p in problems:
-            err.print(f"skipped: {p}", highlight=False)
+            err.print(f"skipped: {esc(p)}", highlight=False)
         console.print(f"{decided} decision(s) saved, {unchanged} unchanged, {len(problems)} skipped")
         raise typer.Exit(1 if problems else 0)
 

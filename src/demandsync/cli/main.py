@@ -17,11 +17,14 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from demandsync.cli.links import register as register_link_commands
+from demandsync.cli.untrusted import LiteralTable as Table
+from demandsync.cli.untrusted import esc
 from demandsync.config import Config, ConfigError, load_config
 from demandsync.connectors.http import APIError
+from demandsync.connectors.http.redaction import scrub
+from demandsync.errors import DemandsyncError, exit_code
 from demandsync.logs import setup_logging
 from demandsync.sync.run import EXIT_CONFIG, EXIT_LOCKED, RunReport, build_tracker, run_sync
 from demandsync.sync.store.lock import LockHeld
@@ -64,28 +67,34 @@ def _root(
 def main() -> None:
     try:
         app()
-    except (APIError, httpx.HTTPError, OSError) as exc:
+    except (APIError, httpx.HTTPError, OSError, DemandsyncError) as exc:
         # Anything a command did not handle itself: one readable line, never a traceback.
-        # Our HTTP errors carry redacted URLs and no secrets.
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(1)
+        # Our HTTP errors carry redacted URLs; a server echoing a credential is scrubbed here.
+        err.print(f"[bold red]error:[/] {esc(scrub(str(exc)))}", highlight=False)
+        sys.exit(exit_code(exc))
 
 
 # ---- helpers ------------------------------------------------------------------------------
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {esc(scrub(message))}", highlight=False)
     raise typer.Exit(code)
 
 
-def _config(path: Path | None, *, log_json: bool = False, verbose: bool = False) -> Config:
+def _config(path: Path | None, *, log_json: bool = False, verbose: bool = False, tracker: bool = True) -> Config:
+    """The config, or exit 2. ``tracker=False`` for commands that only read the store
+    (explain, links, requesters, forget, status, quarantine): they need no Jira credentials."""
     try:
-        config = load_config(path)
+        config = load_config(path, need_tracker=tracker)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
-    setup_logging(json_lines=log_json, verbose=verbose, secrets=config.secrets)
+    setup_logging(json_lines=log_json, verbose=verbose, secrets=config.scrubber)
     return config
+
+
+def _local_config(path: Path | None) -> Config:
+    return _config(path, tracker=False)
 
 
 def _print_json(doc: Any) -> None:
@@ -119,8 +128,8 @@ def print_report(report: RunReport) -> None:
     w = report.writes
     out.print(f"writes: {w['planned']} planned, {w['applied']} applied, {w['failed']} failed")
     for e in report.errors:
-        err.print(f"[red]failed:[/] {e.get('epic', e.get('stage', ''))} {e.get('field_name', '')} {e['error']}",
-                  highlight=False)
+        err.print(f"[red]failed:[/] {esc(e.get('epic', e.get('stage', '')))} {esc(e.get('field_name', ''))} "
+                  f"{esc(scrub(e['error']))}", highlight=False)
 
 
 # ---- commands -----------------------------------------------------------------------------
@@ -163,7 +172,7 @@ def explain(
     """Why is this epic's number what it is: the items counted for it."""
     from demandsync.sync.store.store import Store
 
-    cfg = _config(config)
+    cfg = _local_config(config)
     store = Store.open(cfg.store_url)
     wanted = ("accepted", "suggested", "rejected") if states == "all" else (states,)
     items = store.linked_items([key], states=wanted)
@@ -179,14 +188,16 @@ def explain(
         _print_json({"epic": key, "summary": epic["summary"], "demand": epic["demand"], "items": rows})
         return
     figures = ", ".join(f"{k} {v}" for k, v in epic["demand"].items() if v not in (None, "", 0)) or "no demand yet"
-    out.print(f"[bold]{key}[/] {epic['summary']}\n{figures}\n{len(rows)} {states} item(s):", highlight=False)
+    out.print(f"[bold]{esc(key)}[/] {esc(epic['summary'])}\n{esc(figures)}\n{len(rows)} {esc(states)} item(s):",
+              highlight=False)
     for r in rows:
         who = r["requester"] or "(anonymous)"
         if r["account"]:
             who += f" ({r['account']})"
         when = r["created_at"].date().isoformat() if r["created_at"] else "no date"
-        out.print(f"- {r['source']}:{r['item_id']}  {who}  {r['method']} {r['score']:.2f}  {when}", highlight=False)
-        out.print(f"    {r['text']}", highlight=False, soft_wrap=True)
+        out.print(f"- {esc(r['source'])}:{esc(r['item_id'])}  {esc(who)}  {r['method']} {r['score']:.2f}  {when}",
+                  highlight=False)
+        out.print(f"    {esc(r['text'])}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -219,15 +230,16 @@ def check(config: ConfigOpt = None) -> None:
     tracker = build_tracker(cfg)
     problems = 0
     try:
-        out.print(f"{tracker.display_name.lower()}: connected as {tracker.whoami()}")
+        out.print(f"{tracker.display_name.lower()}: connected as {esc(tracker.whoami())}", highlight=False)
         try:
             targets = resolve_targets(cfg.settings.jira.fields, tracker.fields())
         except TargetError as exc:
             _fail(str(ConfigError(exc.problems, cfg.path)), EXIT_CONFIG)
         for t in targets:
-            out.print(f"target: {t.figure} -> {t.field.name} ({t.field.id}, {t.field.type})")
+            out.print(f"target: {t.figure} -> {esc(t.field.name)} ({esc(t.field.id)}, {esc(t.field.type)})",
+                      highlight=False)
         epics = list(tracker.epics(cfg.settings.jira.epics, []))
-        out.print(f"epics: {len(epics)} selected by {cfg.settings.jira.epics!r}")
+        out.print(f"epics: {len(epics)} selected by {esc(repr(cfg.settings.jira.epics))}", highlight=False)
         checked: set[str | None] = set()
         for epic in epics:  # edit screens are per project (and issue type): one epic each
             if epic.project in checked:
@@ -237,8 +249,9 @@ def check(config: ConfigOpt = None) -> None:
             for t in targets:
                 if t.field.id not in editable:
                     problems += 1
-                    out.print(f"[red]missing:[/] {t.field.name} ({t.field.id}) is not on the edit screen of "
-                              f"{epic.key} (project {epic.project}); add it to that project's Epic edit screen",
+                    out.print(f"[red]missing:[/] {esc(t.field.name)} ({esc(t.field.id)}) is not on the edit screen "
+                              f"of {esc(epic.key)} (project {esc(epic.project)}); add it to that project's Epic "
+                              "edit screen",
                               highlight=False)
     finally:
         tracker.close()
@@ -254,7 +267,7 @@ def quarantine(
     """Rows and records that could not be ingested, with the reason."""
     from demandsync.sync.store.store import Store
 
-    cfg = _config(config)
+    cfg = _local_config(config)
     store = Store.open(cfg.store_url)
     rows = store.quarantined(source)
     store.close()
@@ -278,7 +291,7 @@ def preview(
     """Show how a source's first rows map, before the first run."""
     from demandsync.cli.preview import preview_source
 
-    cfg = _config(config)
+    cfg = _local_config(config)
     chosen = next((s for s in cfg.settings.sources if s.name == source), None)
     if chosen is None:
         _fail(f"no source named {source!r}; the config has: {', '.join(s.name for s in cfg.settings.sources)}",
@@ -339,7 +352,7 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False,
     """Last runs, each source's cursor and last error, pending writes, quarantined rows."""
     from demandsync.cli.status import collect_status, render_status
 
-    cfg = _config(config)
+    cfg = _local_config(config)
     doc = collect_status(cfg, runs)
     if as_json:
         _print_json(doc)
@@ -356,7 +369,7 @@ def forget(
     """Delete a person's feedback from the store (GDPR erasure); counts drop on the next run."""
     from demandsync.sync.store.store import Store
 
-    cfg = _config(config)
+    cfg = _local_config(config)
     store = Store.open(cfg.store_url)
     try:
         removed = store.forget_requester(who)
@@ -376,7 +389,7 @@ def requesters(
     from demandsync.sync.requesters import CSV_COLUMNS, requesters_csv, requesters_for
     from demandsync.sync.store.store import Store
 
-    cfg = _config(config)
+    cfg = _local_config(config)
     store = Store.open(cfg.store_url)
     try:
         if store.epic_row(key) is None:
@@ -398,7 +411,7 @@ def requesters(
         out.print(table)
 
 
-register_link_commands(app, _config, out, err)
+register_link_commands(app, _local_config, out, err)
 
 
 if __name__ == "__main__":  # pragma: no cover

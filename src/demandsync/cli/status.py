@@ -11,8 +11,8 @@ from collections import Counter
 from typing import Any
 
 from rich.console import RenderableType
-from rich.table import Table
 
+from demandsync.cli.untrusted import LiteralTable as Table
 from demandsync.config import Config
 from demandsync.sync.store.store import Store, as_utc
 
