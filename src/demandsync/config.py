@@ -237,8 +237,11 @@ class SummaryConfig(_Section):
     field_format: Literal["adf", "text"] = "adf"
     #: How many top requests to quote.
     top: int = Field(5, ge=0, le=50)
-    #: Show requester e-mails/accounts next to quotes (off keeps personal data out of Jira).
+    #: Name who asked (requester and account) next to each quote; false shows quotes only.
     show_requesters: bool = True
+    #: Show e-mail addresses in the summary (requesters, mailto: links, addresses inside quotes).
+    #: Off by default: every user who can see the epic reads the comment (docs/deploy.md).
+    show_emails: bool = False
 
     @model_validator(mode="after")
     def _field_for_field_mode(self) -> SummaryConfig:

@@ -366,7 +366,7 @@ def forget(
     who: Annotated[str, typer.Argument(help="The person's e-mail (or user id) as the sources give it.")],
     config: ConfigOpt = None,
 ) -> None:
-    """Delete a person's feedback from the store (GDPR erasure); counts drop on the next run."""
+    """Erase a person from the store (GDPR): items, quarantine; later runs skip them. Counts drop next run."""
     from demandsync.sync.store.store import Store
 
     cfg = _local_config(config)
@@ -375,8 +375,9 @@ def forget(
         removed = store.forget_requester(who)
     finally:
         store.close()
-    out.print(f"removed {removed} item(s) of that person; their counts drop on the next run. "
-              "Items still upstream come back on a --full run unless removed at the source too.", highlight=False)
+    out.print(f"removed {removed} item(s) of that person, and every quarantined row naming them; their counts "
+              "drop on the next run. Only a salted hash of the address is kept, so later runs drop their items "
+              "(counted as 'forgotten'); remove them at the source too.", highlight=False)
 
 
 @app.command()

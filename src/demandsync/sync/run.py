@@ -245,7 +245,7 @@ def after_writes(
     result = sync_summaries(
         tracker, store, epics, demand, items_by_epic(store.linked_items([e.key for e in epics])),
         mode=cfg.mode, field_id=field_id, field_format=cfg.field_format, top=cfg.top,
-        show_requesters=cfg.show_requesters, dry_run=dry_run,
+        show_requesters=cfg.show_requesters, show_emails=cfg.show_emails, dry_run=dry_run,
     )
     return {"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
             "failed": result.failed, "errors": [{"stage": "summary", **e} for e in result.errors]}
