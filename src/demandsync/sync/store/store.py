@@ -98,10 +98,16 @@ def describe_db_error(exc: BaseException) -> str:
 
 
 def storable(value: Any) -> Any:
-    """``value`` with NUL characters made visible (PostgreSQL text and JSON cannot hold them),
-    recursively through dicts and lists: whatever the store keeps, it can take."""
+    """``value`` with NUL characters and lone surrogates made visible (PostgreSQL text and JSON
+    cannot hold the first, no UTF-8 database the second), recursively through dicts and lists: whatever the store keeps, it can take."""
     if isinstance(value, str):
-        return value.replace("\x00", "\\x00") if "\x00" in value else value
+        if "\x00" in value:
+            value = value.replace("\x00", "\\x00")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (from a file read with surrogateescape)
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
     if isinstance(value, dict):
         return {storable(k): storable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -325,7 +331,7 @@ class Store:
             known[item.external_id] = h
         try:
             self._write_items(new, updates, now)
-        except sa.exc.SQLAlchemyError:
+        except (sa.exc.SQLAlchemyError, ValueError):  # ValueError: the driver could not encode a value
             # One row the database cannot take must not cost the others: redo the batch
             # a row per transaction and quarantine what is refused.
             for pair in new:
@@ -342,7 +348,7 @@ class Store:
         try:
             write()
             return True
-        except sa.exc.SQLAlchemyError as exc:
+        except (sa.exc.SQLAlchemyError, ValueError) as exc:
             known.pop(item.external_id, None)
             counts.refused.append(Quarantined(
                 item.source, f"item {item.external_id}", f"the store refused it: {describe_db_error(exc)}",
