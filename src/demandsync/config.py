@@ -96,9 +96,9 @@ class JiraConfig(_Section):
     notify_users: bool = False
     #: Seconds to wait for one HTTP response.
     timeout: float = Field(30.0, gt=0, le=600)
-    #: Issues per search page (Jira Cloud returns at most 100 per page of an issue search:
-    #: https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/ maxResults).
-    page_size: int = Field(100, ge=1, le=100)
+    #: Issues per search page. Jira's ``maxResults`` is at most 5000 (ids only; fewer when fields are
+    #: asked for): https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/
+    page_size: int = Field(100, ge=1, le=5000)
     #: Epics written at the same time (each epic gets at most one PUT per run).
     write_concurrency: int = Field(4, ge=1, le=16)
     #: Tries per request on 429/5xx/timeouts (Retry-After is honoured between them).

@@ -48,6 +48,8 @@ class CannyOptions(ApiSourceOptions):
     """``[[sources]] kind = "canny"`` keys."""
 
     url: str = "https://canny.io/api/v1"
+    #: ``limit`` per list call: 100 is Canny's documented maximum (users/list) and what public clients use.
+    page_size: int = Field(100, ge=1, le=100)
     api_key: SecretStr
     #: Read only these boards (ids); empty: every board the key sees.
     board_ids: list[str] = Field(default_factory=list)

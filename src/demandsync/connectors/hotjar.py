@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from demandsync.connectors.apisource import ApiSource, ApiSourceOptions, iso, parse_time, quarantine
 from demandsync.connectors.base import Cursor, Record, SourceContext, SourceOptions
@@ -49,6 +49,8 @@ class HotjarOptions(ApiSourceOptions):
     """``[[sources]] kind = "hotjar"`` keys."""
 
     url: str = "https://api.hotjar.io/v1"
+    #: Responses per page: Hotjar's ``limit`` is 1–100 (see the module docstring's sources).
+    page_size: int = Field(100, ge=1, le=100)
     client_id: str
     client_secret: SecretStr
     site_id: str
