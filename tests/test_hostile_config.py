@@ -79,3 +79,21 @@ def test_local_commands_work_without_tracker_credentials(sandbox: JiraSandbox, c
         assert code == 0, (args, stderr)
     code, _, stderr = cli("run", "--config", c)  # talking to Jira still needs them
     assert code == 2 and "api_token" in stderr
+
+
+def test_an_unreachable_store_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    config = write(tmp_path, '[store]\nurl = "postgresql+psycopg://ds:Pg-Pa55@127.0.0.1:1/none"\n' + GOOD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEMANDSYNC_")}
+    for command in ("run", "status"):
+        proc = subprocess.run([sys.executable, "-m", "demandsync.cli.main", command, "--config", str(config)],
+                              capture_output=True, text=True, timeout=60, env=env)
+        assert proc.returncode == 1, proc.stderr
+        said = " ".join(proc.stderr.split())  # one message (Rich wraps it at 80 columns in a pipe)
+        assert said.startswith("error: cannot open the store at postgresql+psycopg://ds:***@127.0.0.1:1/none: "
+                               "OperationalError: connection failed"), proc.stderr
+        assert "Traceback" not in said and said.count("error:") == 1
+        assert "Pg-Pa55" not in proc.stderr

@@ -36,7 +36,7 @@ from demandsync.sync.notify import post_digest, previous_figures
 from demandsync.sync.projects import ambiguous_refs, plan_writes_per_project, resolve_targets_per_project
 from demandsync.sync.requesters import newly_shipped, shipped_epics
 from demandsync.sync.store.lock import RunLock
-from demandsync.sync.store.store import Store, describe_db_error, make_engine, migrate
+from demandsync.sync.store.store import Store, StoreUnavailable, describe_db_error, make_engine, migrate
 from demandsync.sync.summary import items_by_epic, sync_summaries
 from demandsync.sync.writeback import Target, TargetError, apply_plan, plan_writes, resolve_targets
 
@@ -119,11 +119,18 @@ def run_sync(
     try:
         # The lock comes first: two first runs on an empty database would otherwise both
         # create the tables, and the loser crash instead of exiting 75.
-        with RunLock.acquire(engine):
+        with _run_lock(engine):
             migrate(engine)
             return _locked_run(config, Store(engine), tracker_factory(config), dry_run, full, only, now, started)
     finally:
         engine.dispose()
+
+
+def _run_lock(engine: sa.Engine) -> RunLock:
+    try:
+        return RunLock.acquire(engine)
+    except sa.exc.DBAPIError as exc:  # the database is not there: one line, no traceback
+        raise StoreUnavailable(f"cannot open the store at {engine.url!r}: {describe_db_error(exc)}") from None
 
 
 def _locked_run(
