@@ -14,13 +14,14 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 
 from demandsync.cli.untrusted import esc
 from demandsync.config import Config
 from demandsync.csvsafe import neutralise_row, restore
-from demandsync.sync.store.store import Store
+from demandsync.sync.store.store import Store, describe_db_error
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file.")]
 LINK_COLUMNS = ("source", "item_id", "epic", "method", "score", "state", "text")
@@ -106,38 +107,71 @@ def export_links(store: Store, state: str, fmt: str) -> str:
 
 def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
     """Apply an edited export. Rows whose state did not change are left alone, so
-    importing an untouched export changes nothing. Returns (decided, unchanged, problems)."""
-    text = path.read_text(encoding="utf-8-sig")
-    if path.suffix.lower() == ".json":
-        rows: list[dict[str, Any]] = json.loads(text)
-    else:  # undo the export's formula guard, so ids and keys compare as stored
-        rows = [{k: restore(v) if isinstance(v, str) else v for k, v in r.items()}
-                for r in csv.DictReader(io.StringIO(text))]
-    decided, unchanged, problems = 0, 0, []
-    for n, row in enumerate(rows, start=2 if path.suffix.lower() != ".json" else 1):
+    importing an untouched export changes nothing. Returns (decided, unchanged, problems).
+
+    Every row is accounted for: decided, unchanged, or a problem naming its row. A row
+    that cannot be read or stored is a problem of its own; the others go on."""
+    rows, problems = _read_rows(path)
+    decided, unchanged = 0, 0
+    epics = {e.key for e in store.epics(present_only=False)}
+    for n, row in rows:
         where = f"{path.name} row {n}"
-        missing = [c for c in ("source", "item_id", "epic", "state") if not str(row.get(c) or "").strip()]
-        if missing:
-            problems.append(f"{where}: missing {', '.join(missing)}")
-            continue
-        state = str(row["state"]).strip().lower()
-        if state not in ("accepted", "rejected", "suggested"):
-            problems.append(f"{where}: state {row['state']!r} must be accepted or rejected")
-            continue
-        item = store.find_item(str(row["source"]), str(row["item_id"]))
-        if item is None:
-            problems.append(f"{where}: no item {row['item_id']!r} in source {row['source']!r}")
-            continue
-        current = store.link_of(item, str(row["epic"]))
-        if current is not None and current["state"] == state:
+        try:
+            outcome = _import_row(store, row, epics, path.name)
+        except (sa.exc.SQLAlchemyError, ValueError) as exc:  # e.g. a NUL byte PostgreSQL cannot compare
+            outcome = f"the store could not take it ({describe_db_error(exc)})"
+        if outcome == "decided":
+            decided += 1
+        elif outcome == "unchanged":
             unchanged += 1
-            continue
-        if state == "suggested":  # leave suggestions to the linker
-            unchanged += 1
-            continue
-        store.decide_link(item, str(row["epic"]), state, note=f"import {path.name}")
-        decided += 1
+        else:
+            problems.append(f"{where}: {outcome}")
     return decided, unchanged, problems
+
+
+def _read_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """``(row number, row)`` of an export file, and the problems of rows that are not rows at all."""
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    if path.suffix.lower() == ".json":
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            return [], [f"{path.name}: not valid JSON ({exc})"]
+        if not isinstance(doc, list):
+            return [], [f"{path.name}: expected a list of rows, as `links export --format json` writes"]
+        rows = [(n, r) for n, r in enumerate(doc, start=1) if isinstance(r, dict)]
+        return rows, [f"{path.name} row {n}: not an object with source, item_id, epic, state"
+                      for n, r in enumerate(doc, start=1) if not isinstance(r, dict)]
+    out: list[tuple[int, dict[str, Any]]] = []
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        for r in reader:  # undo the export's formula guard, so ids and keys compare as stored
+            out.append((reader.line_num, {k: restore(v) if isinstance(v, str) else v for k, v in r.items()}))
+    except csv.Error as exc:
+        return out, [f"{path.name} line {reader.line_num}: {exc}; the rest of the file was not read"]
+    return out, []
+
+
+def _import_row(store: Store, row: dict[str, Any], epics: set[str], file_name: str) -> str:
+    """``"decided"``, ``"unchanged"``, or what is wrong with the row."""
+    values = {c: row.get(c) if isinstance(row.get(c), str) else str(row.get(c) or "")
+              for c in ("source", "item_id", "epic", "state")}
+    missing = [c for c, v in values.items() if not v.strip()]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    state, epic = values["state"].strip().lower(), values["epic"].strip()
+    if state not in ("accepted", "rejected", "suggested"):
+        return f"state {values['state'][:40]!r} must be accepted or rejected"
+    if epic not in epics:
+        return f"{epic[:40]!r} is not an epic demandsync has seen"
+    item = store.find_item(values["source"], values["item_id"])
+    if item is None:
+        return f"no item {values['item_id'][:80]!r} in source {values['source'][:80]!r}"
+    current = store.link_of(item, epic)
+    if (current is not None and current["state"] == state) or state == "suggested":  # suggestions: the linker's
+        return "unchanged"
+    store.decide_link(item, epic, state, note=f"import {file_name}")
+    return "decided"
 
 
 def register(app: typer.Typer, load: Any, console: Console, err: Console) -> None:

@@ -55,6 +55,9 @@ class SourceReport:
     pulled: int = 0
     new: int = 0
     changed: int = 0
+    #: Records whose item is stored already, as it is (pulled = new + changed + unchanged
+    #: + quarantined + skipped + forgotten: every record is accounted for).
+    unchanged: int = 0
     quarantined: int = 0
     skipped: int = 0
     deleted: int = 0
@@ -289,6 +292,7 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
         counts = store.upsert_items(items, known if known is not None else {})  # {} is falsy: no `or`
         rep.new += counts.new
         rep.changed += counts.changed
+        rep.unchanged += counts.unchanged
         bad.extend(counts.refused)
         store.quarantine([_scrubbed(q, scrubber) for q in bad], run_id)
         rep.quarantined += len(bad)
@@ -296,10 +300,10 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
         bad.clear()
 
     try:
-        mapper = build_mapper(src.name, src.preset or cls.default_preset, src.map)
+        mapper = _RecordMapper(build_mapper(src.name, src.preset or cls.default_preset, src.map), src.name)
         for record in source.pull({} if full else store.get_cursor(src.name)):
             rep.pulled += 1
-            out = record if isinstance(record, Quarantined) else _map_one(mapper, src.name, record)
+            out = record if isinstance(record, Quarantined) else mapper.map(record)
             if out is None:
                 rep.skipped += 1
             elif isinstance(out, Quarantined):
@@ -312,6 +316,7 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
                 items.append(out)
             if len(items) + len(bad) >= _ITEM_BATCH:
                 flush()
+        mapper.verdict()
         flush()
         if full and source.complete():
             rep.deleted = store.mark_missing_deleted(src.name, seen)
@@ -331,16 +336,41 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
     return rep
 
 
-def _map_one(mapper: Mapper, source: str, record: Record) -> FeedbackItem | Quarantined | None:
-    """One record through the mapping; a record that breaks it is quarantined, not the source.
-    (A :class:`MappingError` means the map itself cannot work: that one stops the source.)"""
-    try:
-        return mapper.map(record)
-    except MappingError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - one malformed record must not cost the others
-        return Quarantined(source, str(getattr(record, "locator", "?"))[:1000],
-                           f"could not map this record: {describe_error(exc)}", repr(getattr(record, "data", record))[:2000])
+class _RecordMapper:
+    """The mapping, one record at a time, so that one record that breaks it is quarantined
+    rather than the source failed.
+
+    A :class:`MappingError` says a column or path the map needs is missing. For a file row
+    that is the file's header: the map cannot work, the source stops. An API record carries
+    its own keys, so one record without them is quarantined, unless *no* record of the pull
+    fits the map: then it is the map that is wrong, and :meth:`verdict` raises the first error.
+    """
+
+    def __init__(self, mapper: Mapper, source: str) -> None:
+        self.mapper, self.source = mapper, source
+        self.fitted = False
+        self.first_misfit: MappingError | None = None
+
+    def map(self, record: Record) -> FeedbackItem | Quarantined | None:
+        try:
+            out = self.mapper.map(record)
+        except MappingError as exc:
+            if getattr(record.data, "header", None) is not None:
+                raise
+            self.first_misfit = self.first_misfit or exc
+            return self._quarantined(record, f"this record does not fit the mapping: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one malformed record must not cost the others
+            return self._quarantined(record, f"could not map this record: {describe_error(exc)}")
+        self.fitted = True
+        return out
+
+    def verdict(self) -> None:
+        if self.first_misfit is not None and not self.fitted:
+            raise self.first_misfit
+
+    def _quarantined(self, record: Record, reason: str) -> Quarantined:
+        return Quarantined(self.source, str(getattr(record, "locator", "?"))[:1000], reason,
+                           repr(getattr(record, "data", record))[:2000])
 
 
 def _describe(exc: Exception) -> str:

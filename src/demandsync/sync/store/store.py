@@ -117,7 +117,7 @@ def storable(value: Any) -> Any:
 
 def identity_hash(identity: str, salt: str) -> str:
     """The tombstone of a person: a salted hash of the normalised identity (never the identity)."""
-    return hashlib.sha256(f"{salt}:{identity.strip().lower()}".encode()).hexdigest()
+    return hashlib.sha256(f"{salt}:{identity.strip().lower()}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(slots=True)
