@@ -165,17 +165,17 @@ def test_malformed_link_import_rows_are_all_accounted_for(tmp_path: Path, store:
 
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=["source", "item_id", "epic", "state", "text"], extrasaction="ignore",
-                                lineterminator="\n")
+                                lineterminator="\r\n")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: str(v).encode("utf-8", "replace").decode() for k, v in row.items()})
-        path.write_text(buf.getvalue(), encoding="utf-8")
-        expected = len(list(csv.DictReader(io.StringIO(buf.getvalue()))))
+        path.write_bytes(buf.getvalue().encode("utf-8"))
+        expected = len(list(csv.DictReader(io.StringIO(buf.getvalue(), newline=""))))
     decided, unchanged, problems = import_links(store, path)
     assert decided + unchanged + len(problems) == expected
     assert decided > 0 and problems
     # What was decided is what an export now says; importing that export again changes nothing.
     again = tmp_path / f"again.{fmt}"
-    again.write_text(export_links(store, "all", fmt), encoding="utf-8")
+    again.write_bytes(export_links(store, "all", fmt).encode("utf-8"))
     d2, u2, p2 = import_links(store, again)
     assert (d2, p2) == (0, []) and u2 > 0

@@ -99,7 +99,9 @@ def export_links(store: Store, state: str, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2, default=str) + "\n"
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=LINK_COLUMNS, lineterminator="\n")
+    # CRLF (RFC 4180): the writer quotes a field holding any character of the line terminator,
+    # so with "\n" alone a carriage return inside feedback text broke the file for every reader.
+    writer = csv.DictWriter(buf, fieldnames=LINK_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(neutralise_row(r) for r in rows)  # feedback text never runs as a formula
     return buf.getvalue()
@@ -131,7 +133,8 @@ def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
 
 def _read_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
     """``(row number, row)`` of an export file, and the problems of rows that are not rows at all."""
-    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:  # newlines in quoted cells stay
+        text = f.read()
     if path.suffix.lower() == ".json":
         try:
             doc = json.loads(text)
@@ -258,7 +261,7 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
         finally:
             store.close()
         if output:
-            output.write_text(text, encoding="utf-8")
+            output.write_text(text, encoding="utf-8", newline="")
         else:
             sys.stdout.write(text)
 

@@ -109,7 +109,7 @@ def requesters_csv(requesters: Sequence[Requester]) -> str:
     """CSV (header + one row per requester, columns :data:`CSV_COLUMNS`), formula-safe
     (:mod:`demandsync.csvsafe`)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\r\n")  # RFC 4180; quotes a lone CR
     writer.writeheader()
     for r in requesters:
         writer.writerow(neutralise_row(r.as_row()))
