@@ -157,3 +157,12 @@ def test_feedback_items_equal_after_isolation(store: Store) -> None:
     counts = store.upsert_items([FeedbackItem(source="s", external_id="a", text="ok"),
                                  FeedbackItem(source="s", external_id="b", text=REFUSED)], {})
     assert (counts.new, [q.locator for q in counts.refused]) == (1, ["item b"])
+
+
+def test_an_epic_text_holding_nul_is_stored(store: Store) -> None:
+    from demandsync.domain import Epic
+
+    store.save_epics([Epic(key="PROD-1", id="1", summary="SSO\x00", description="d\x00", labels=["a\x00"],
+                           values={"customfield_1": "v\x00"})])
+    row = store.epic_row("PROD-1")
+    assert row is not None and row["summary"] == "SSO\\x00" and row["labels"] == ["a\\x00"]

@@ -486,9 +486,9 @@ class Store:
         with self.begin() as conn:
             existing = set(conn.execute(sa.select(EPICS.c.key)).scalars())
             rows = [
-                {"b_key": e.key, "jira_id": e.id, "summary": e.summary, "description": e.description,
-                 "labels": e.labels, "status_category": e.status_category, "project": e.project,
-                 "values": e.values, "present": True, "seen_at": now}
+                {"b_key": e.key, "jira_id": e.id, "summary": storable(e.summary), "description": storable(e.description),
+                 "labels": storable(e.labels), "status_category": e.status_category, "project": e.project,
+                 "values": storable(e.values), "present": True, "seen_at": now}  # a NUL from Jira must not stop the run
                 for e in epics
             ]
             new = [r for r in rows if r["b_key"] not in existing]
