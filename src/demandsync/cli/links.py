@@ -157,8 +157,10 @@ def _read_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]
 
 def _import_row(store: Store, row: dict[str, Any], epics: set[str], file_name: str) -> str:
     """``"decided"``, ``"unchanged"``, or what is wrong with the row."""
-    values = {c: row.get(c) if isinstance(row.get(c), str) else str(row.get(c) or "")
-              for c in ("source", "item_id", "epic", "state")}
+    values: dict[str, str] = {}
+    for c in ("source", "item_id", "epic", "state"):
+        raw = row.get(c)
+        values[c] = raw if isinstance(raw, str) else str(raw or "")
     missing = [c for c, v in values.items() if not v.strip()]
     if missing:
         return f"missing {', '.join(missing)}"
