@@ -166,3 +166,35 @@ def test_an_epic_text_holding_nul_is_stored(store: Store) -> None:
                            values={"customfield_1": "v\x00"})])
     row = store.epic_row("PROD-1")
     assert row is not None and row["summary"] == "SSO\\x00" and row["labels"] == ["a\\x00"]
+
+
+def test_a_nul_byte_deep_in_an_export_costs_one_row_not_the_source(tmp_path: Path, store_url: str) -> None:
+    """The issue's case end to end: an 806-row export, a NUL byte in row 700 (past any sniff window)."""
+    from conftest import cli
+    from test_secrets import store_text
+
+    broken = "broken \x00 text"
+    rows = ["Date,Contact email,Request"] + [
+        f"2026-10-01,person{i}@cust.example,{broken if i == 700 else f'request number {i} ' + 'x' * 80}"
+        for i in range(806)]
+    assert "\n".join(rows).index("\x00") > 64 * 1024  # past the file reader's 64 KB encoding sniff
+    (tmp_path / "notes.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = tmp_path / "demandsync.toml"
+    config.write_text(f'[store]\nurl = "{store_url}"\n[jira]\nurl = "https://acme.atlassian.net"\n'
+                      '[[sources]]\nname = "notes"\nkind = "csv"\npath = "notes.csv"\n'
+                      '[sources.map]\ntext = "Request"\nrequester = "Contact email"\ncreated_at = "Date"\n')
+    store = Store.open(store_url)
+    from demandsync.config import load_config
+
+    cfg = load_config(config, need_tracker=False)
+    try:
+        rep = pull_source(cfg, store, cfg.settings.sources[0], 1, full=False)
+        assert rep.error is None
+        assert (rep.new, rep.quarantined) == ((805, 1) if ON_PG else (806, 0))
+        assert store.source_states()[0]["last_error"] is None
+    finally:
+        store.close()
+    code, stdout, _ = cli("status", "--json", "--config", str(config))
+    assert code == 0 and "person1@" not in stdout  # status names no customer
+    code, _, _ = cli("forget", "person700@cust.example", "--config", str(config))
+    assert code == 0 and "person700@" not in store_text(store_url)  # forget reaches the quarantined row
