@@ -179,3 +179,58 @@ def test_malformed_link_import_rows_are_all_accounted_for(tmp_path: Path, store:
     again.write_bytes(export_links(store, "all", fmt).encode("utf-8"))
     d2, u2, p2 = import_links(store, again)
     assert (d2, p2) == (0, []) and u2 > 0
+
+
+def _mutate(rng: random.Random, doc: dict[str, Any]) -> Any:
+    """``doc`` with some fields (or the whole thing) replaced by fuzz."""
+    if rng.random() < 0.05:
+        return value(rng)
+    out = dict(doc)
+    for key in list(out):
+        if rng.random() < 0.15:
+            out[key] = value(rng)
+        elif rng.random() < 0.03:
+            del out[key]
+    return out
+
+
+def _wire(doc: Any) -> Any:
+    """What can travel as JSON: non-finite floats become huge numbers, lone surrogates '?'."""
+    if isinstance(doc, float) and doc != doc:
+        return 0
+    if isinstance(doc, float) and doc in (float("inf"), float("-inf")):
+        return 1e308
+    if isinstance(doc, str):
+        return doc.encode("utf-8", "replace").decode()
+    if isinstance(doc, dict):
+        return {_wire(k): _wire(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_wire(v) for v in doc]
+    return doc
+
+
+def test_malformed_canny_posts_and_votes_never_stop_the_source(tmp_path: Path, store_url: str) -> None:
+    """The connector's own parsing (posts × voters -> records) under fuzz, over HTTP mocked by respx."""
+    import respx
+    from test_canny import Canny, _post, _user, _vote
+
+    rng = random.Random(f"{SEED}:canny-http")
+    posts = [_mutate(rng, _post(f"p{i}", "2024-06-01T00:00:00.000Z", mergeHistory=[{"post": {"id": f"p{i + 1}"}}]
+                                if rng.random() < 0.02 else [])) for i in range(300)]
+    votes = {f"p{i}": [_mutate(rng, _vote(f"v{i}-{j}", _mutate(rng, _user(f"u{rng.randrange(200)}",
+                                                                             f"u{j}@x.example"))))
+                       for j in range(rng.randrange(0, 6))] for i in range(300)}
+    data = {"store": {"url": store_url},
+            "jira": {"url": "https://acme.atlassian.net", "email": "a@b.c", "api_token": "t0k3n-fuzz"},
+            "sources": [{"name": "canny", "kind": "canny", "api_key": "k3y-fuzz", "page_size": 50}]}
+    config = load_config_data(data, tmp_path / "demandsync.toml")
+    store = Store.open(store_url)
+    try:
+        with respx.mock:
+            Canny(_wire(posts), _wire(votes))
+            rep = pull_source(config, store, config.settings.sources[0], 1, full=True)
+        assert rep.error is None
+        assert rep.new + rep.changed + rep.unchanged + rep.quarantined + rep.skipped + rep.forgotten == rep.pulled
+        assert rep.new > 0 and rep.quarantined > 0
+    finally:
+        store.close()

@@ -101,7 +101,11 @@ class CannySource(ApiSource):
             if str(post["id"]) in absorbed:
                 log.debug("%s: skipping post %s, merged into another post", self.context.name, post["id"])
                 continue
-            yield from self._records(post)
+            try:
+                yield from self._records(post)
+            except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a malformed post costs itself only
+                yield quarantine(self.context.name, f"canny post {post['id']}",
+                                 f"Canny returned a post this connector cannot read ({type(exc).__name__}: {exc})", post)
         self.cursor = {"newest_created": iso(newest) if newest else None,
                        "runs_since_full": 0 if plan.full else plan.runs_since_full + 1}
 
@@ -160,7 +164,8 @@ class CannySource(ApiSource):
                                  "post has no votes and no author (deleted account), so no requester", post)
 
     def _record(self, post: Mapping[str, Any], person: Mapping[str, Any], when: Any) -> Record:
-        companies = [c for c in person.get("companies") or [] if isinstance(c, dict)]
+        found = person.get("companies")
+        companies = [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
         data = {
             **post,
             "record_id": f"{post['id']}:{person['id']}",
@@ -176,7 +181,8 @@ def _merged_away(posts: list[dict[str, Any]]) -> set[str]:
     """Ids of posts some surviving post lists in its (undocumented) ``mergeHistory``."""
     ids: set[str] = set()
     for post in posts:
-        for entry in post.get("mergeHistory") or []:
+        history = post.get("mergeHistory")
+        for entry in history if isinstance(history, list) else []:
             merged = entry.get("post") if isinstance(entry, dict) else None
             if isinstance(merged, dict) and merged.get("id"):
                 ids.add(str(merged["id"]))
