@@ -328,7 +328,7 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
             log.error("source %s: could not store its last batch: %s", src.name, scrubber.text(describe_error(again)))
         rep.error = scrubber.text(_describe(exc))
         store.record_pull(src.name, src.kind, cursor=None, error=rep.error)
-        log.error("source %s failed: %s", src.name, rep.error, exc_info=log.isEnabledFor(logging.DEBUG))
+        log.error("source %s failed: %s", src.name, rep.error)  # no traceback: a SQL error's carries its parameters
     finally:
         source.close()
     log.info("source %s: %d pulled, %d new, %d changed, %d quarantined, %d skipped, %d forgotten",
