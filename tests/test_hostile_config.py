@@ -97,3 +97,14 @@ def test_an_unreachable_store_is_one_line_and_exit_1(tmp_path: Path) -> None:
                                "OperationalError: connection failed"), proc.stderr
         assert "Traceback" not in said and said.count("error:") == 1
         assert "Pg-Pa55" not in proc.stderr
+
+
+def test_status_masks_a_secret_an_older_version_stored(tmp_path: Path, store_url: str) -> None:
+    from demandsync.sync.store.store import Store
+
+    config = write(tmp_path, f'[store]\nurl = "{store_url}"\n' + GOOD)
+    store = Store.open(store_url)
+    store.record_pull("exit-survey", "csv", cursor=None, error="HTTP 401: refused s3cr3t-token-value")
+    store.close()
+    code, stdout, _ = cli("status", "--json", "--config", str(config))
+    assert code == 0 and "s3cr3t-token-value" not in stdout and "refused ***" in stdout

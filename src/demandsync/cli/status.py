@@ -1,8 +1,9 @@
 """``demandsync status``: what an ops engineer checks when paged.
 
 Reads only the store: last runs, each source's cursor and last error, writes
-still pending or failed, and quarantined rows. Nothing secret is stored, so
-nothing secret can show.
+still pending or failed, and quarantined rows. Nothing secret is stored, and
+what is shown passes the config's secret scrubber once more (rows an older
+version wrote may predate it).
 """
 
 from __future__ import annotations
@@ -27,14 +28,15 @@ def collect_status(config: Config, runs: int = 5) -> dict[str, Any]:
         items = store.count_items()
     finally:
         store.close()
-    return {
+    # Scrubbed again on the way out: rows written by an older version may hold what this one masks.
+    return config.scrubber.doc({
         "runs": [_run(r) for r in recent],
         "sources": [{"name": s["name"], "kind": s["kind"], "cursor": s["cursor"],
                      "last_ok_at": as_utc(s["last_ok_at"]), "last_error": s["last_error"]} for s in sources],
         "items": items,
         "failed_writes_last_run": [{"epic": w["epic_key"], "field": w["field_id"], "error": w["error"]} for w in failed],
         "quarantined": dict(quarantined),
-    }
+    })
 
 
 def _run(r: dict[str, Any]) -> dict[str, Any]:
