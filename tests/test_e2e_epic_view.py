@@ -49,7 +49,9 @@ def test_managed_summary_is_written_once_and_edited_in_place(sandbox: JiraSandbo
     assert changed["summaries"]["updated"] == 1
     now = comments(sandbox, "PROD-1")
     assert len(now) == 1 and now[0]["id"] == first[0]["id"]
-    assert "bruce@wayne.com, Wayne" in adf_to_text(now[0]["body"])  # the newest request, who and account
+    text = adf_to_text(now[0]["body"])
+    assert "“SSO for Wayne too” — Wayne" in text  # the newest request and its account ...
+    assert "bruce@wayne.com" not in text  # ... but no e-mail reaches Jira unless [summary] show_emails
 
 
 def test_summary_is_found_again_after_the_store_is_lost(sandbox: JiraSandbox, config: Path, tmp_path: Path,

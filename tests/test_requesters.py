@@ -91,7 +91,7 @@ def test_csv_export(filled: Store) -> None:
     formula = next(r for r in rows if r["person"] == "user-77")
     assert formula["account"].startswith("'=")  # a spreadsheet must not run it
     assert sum(r["person"] == "(anonymous)" for r in rows) == 2
-    assert requesters_csv([]) == ",".join(CSV_COLUMNS) + "\n"
+    assert requesters_csv([]) == ",".join(CSV_COLUMNS) + "\r\n"  # RFC 4180 line ends
 
 
 def test_shipped_when_done(filled: Store) -> None:

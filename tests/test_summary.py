@@ -128,7 +128,7 @@ def test_adf_is_valid_and_says_what_a_pm_needs() -> None:
     # One line per requester, most votes first; ann's 3-vote request beats her later one.
     assert text.index("We need SAML before the renewal") < text.index("SSO with Okta please")
     assert "Again: SAML!" not in text
-    assert "ann@acme.com, Acme (3 votes)" in text
+    assert "— Acme (3 votes)" in text and "@" not in text  # no e-mail unless an admin opts in
     assert "“anonymous *survey* answer [x]” — anonymous" in text  # ADF needs no escaping
     links = [m["attrs"]["href"] for b in doc["content"] if b["type"] == "bulletList"
              for li in b["content"] for n in li["content"][0]["content"] for m in n.get("marks", [])
@@ -157,7 +157,7 @@ def test_hash_ignores_the_date_but_not_the_content() -> None:
 
 def test_wiki_rendering_for_data_center() -> None:
     demand = figures(ITEMS)["PROD-1"]
-    wiki = summary_wiki(summary_content("PROD-1", demand, ITEMS), DAY1)
+    wiki = summary_wiki(summary_content("PROD-1", demand, ITEMS, show_emails=True), DAY1)
     lines = wiki.split("\n")
     assert lines[0] == "h3. Customer demand"
     assert lines[1] == "*4 requests* · 3 requesters · 2 accounts · 6 votes"

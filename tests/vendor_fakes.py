@@ -167,8 +167,9 @@ class CannyFake(FakeAPI):
         if name == "posts/list":
             # Canny's documented default when no status is sent
             wanted = set((body.get("status") or "open,under review,planned,in progress").split(","))
-            rows = [p for p in self.posts if not isinstance(p, dict) or p.get("status") in wanted]
-            rows.sort(key=lambda p: p.get("created", "") if isinstance(p, dict) else "", reverse=True)
+            # (str(): a fuzzed post may carry any JSON there; the real service filters and sorts server-side)
+            rows = [p for p in self.posts if not isinstance(p, dict) or str(p.get("status")) in wanted]
+            rows.sort(key=lambda p: str(p.get("created", "")) if isinstance(p, dict) else "", reverse=True)
             return self._page(rows, body, "posts")
         if name == "votes/list":
             return self._page(self.votes.get(str(body.get("postID")), []), body, "votes")

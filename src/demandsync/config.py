@@ -11,6 +11,7 @@ do, and the CLI exits 2 before touching the store or Jira.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import tomllib
 from collections.abc import Mapping
@@ -31,8 +32,12 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from demandsync.connectors.base import Source, SourceOptions, load_source_class
+from demandsync.connectors.http.redaction import Scrubber
 from demandsync.errors import ConfigError
 from demandsync.figures import FIGURES
+
+#: Whether the config being validated must carry tracker credentials (see ``load_config``).
+_NEED_TRACKER: contextvars.ContextVar[bool] = contextvars.ContextVar("need_tracker", default=True)
 
 DEFAULT_CONFIG_NAME = "demandsync.toml"
 CONFIG_ENV = "DEMANDSYNC_CONFIG"
@@ -45,6 +50,29 @@ class _Section(BaseModel):
 class StoreConfig(_Section):
     #: SQLAlchemy URL. A relative SQLite path is relative to the config file.
     url: str = "sqlite:///demandsync.db"
+
+    @field_validator("url")
+    @classmethod
+    def _usable_url(cls, v: str) -> str:
+        """A typo here is one readable line at load time, not a traceback at the first query."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        example = "write sqlite:///demandsync.db or postgresql+psycopg://user@host:5432/dbname"
+        try:
+            url = make_url(v)
+        except ArgumentError:
+            raise ValueError(f"{v.split(':', 1)[0]!r}… is not a database URL; {example}") from None
+        backend = url.get_backend_name()
+        if backend == "postgres":
+            raise ValueError(f"'postgres://' is not a SQLAlchemy scheme; {example}")
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {backend!r} (SQLite and PostgreSQL are); {example}")
+        if backend == "sqlite" and not (url.database or "").strip():
+            raise ValueError(f"no database file in the SQLite URL; {example}")
+        if backend == "postgresql" and (not url.host and not url.query.get("host") or not url.database):
+            raise ValueError(f"a PostgreSQL URL names a host and a database; {example}")
+        return v
 
 
 class JiraConfig(_Section):
@@ -67,9 +95,10 @@ class JiraConfig(_Section):
     #: Ask Jira not to e-mail watchers about our writes (needs admin rights; falls back).
     notify_users: bool = False
     #: Seconds to wait for one HTTP response.
-    timeout: float = 30.0
-    #: Issues per search page.
-    page_size: int = 100
+    timeout: float = Field(30.0, gt=0, le=600)
+    #: Issues per search page. Jira's ``maxResults`` is at most 5000 (ids only; fewer when fields are
+    #: asked for): https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/
+    page_size: int = Field(100, ge=1, le=5000)
     #: Epics written at the same time (each epic gets at most one PUT per run).
     write_concurrency: int = Field(4, ge=1, le=16)
     #: Tries per request on 429/5xx/timeouts (Retry-After is honoured between them).
@@ -101,9 +130,18 @@ class JiraConfig(_Section):
     def selection_key(self) -> str:
         return "jira.epics"
 
+    @field_validator("api_token", "pat")
+    @classmethod
+    def _not_blank(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().strip():
+            raise ValueError("is empty; give the token, or remove the key (it can come from the environment)")
+        return v
+
     @model_validator(mode="after")
     def _one_auth(self) -> JiraConfig:
-        if self.pat is None and (self.email is None or self.api_token is None):
+        """Credentials, for commands that talk to Jira (``explain``, ``status``, ``forget`` … read
+        the store alone: :func:`load_config` ``need_tracker=False`` skips this)."""
+        if _NEED_TRACKER.get() and self.pat is None and (self.email is None or self.api_token is None):
             raise ValueError(
                 "set email + api_token (Jira Cloud) or pat (Data Center); "
                 "the token can come from DEMANDSYNC_JIRA__API_TOKEN"
@@ -176,6 +214,8 @@ class AhaConfig(_Section):
 
     @model_validator(mode="after")
     def _key_given(self) -> AhaConfig:
+        if not _NEED_TRACKER.get():  # a command that reads only the store (see load_config)
+            return self
         if self.api_key is None or not self.api_key.get_secret_value().strip():
             raise ValueError("set api_key (an Aha! API key), or DEMANDSYNC_AHA__API_KEY in the environment")
         return self
@@ -280,8 +320,11 @@ class SummaryConfig(_Section):
     field_format: Literal["adf", "text"] = "adf"
     #: How many top requests to quote.
     top: int = Field(5, ge=0, le=50)
-    #: Show requester e-mails/accounts next to quotes (off keeps personal data out of Jira).
+    #: Name who asked (requester and account) next to each quote; false shows quotes only.
     show_requesters: bool = True
+    #: Show e-mail addresses in the summary (requesters, mailto: links, addresses inside quotes).
+    #: Off by default: every user who can see the epic reads the comment (docs/deploy.md).
+    show_emails: bool = False
 
     @model_validator(mode="after")
     def _field_for_field_mode(self) -> SummaryConfig:
@@ -410,7 +453,35 @@ class Config:
             for value in model.__dict__.values():
                 if isinstance(value, SecretStr) and value.get_secret_value():
                     found.append(value.get_secret_value())
+        password = _store_password(self.settings.store.url)
+        if password:
+            found.append(password)
         return found
+
+    @property
+    def scrubber(self) -> Scrubber:
+        """Masks every secret of this config, raw, URL-encoded and as a ``Basic`` pair (user:secret
+        for every e-mail/user/client id configured beside it): for logs, errors, reports, the store."""
+        users: list[str] = []
+        for model in [self.settings.jira, *self.source_options.values()]:
+            for name in _BASIC_USER_KEYS:
+                value = getattr(model, name, None)
+                if isinstance(value, str) and value:
+                    users.append(value)
+        return Scrubber(self.secrets, basic_users=users)
+
+
+#: Option names holding the user half of a ``Basic`` credential (email:token, client_id:secret).
+_BASIC_USER_KEYS = ("email", "username", "user", "client_id")
+
+
+def _store_password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password
+    except Exception:  # noqa: BLE001 - validated at load; nothing to add otherwise
+        return None
 
 
 def find_config_path(explicit: str | Path | None) -> Path:
@@ -422,8 +493,11 @@ def find_config_path(explicit: str | Path | None) -> Path:
     return Path(DEFAULT_CONFIG_NAME)
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Read, validate and resolve the config. Raises :class:`ConfigError`."""
+def load_config(path: str | Path | None = None, *, need_tracker: bool = True) -> Config:
+    """Read, validate and resolve the config. Raises :class:`ConfigError`.
+
+    ``need_tracker=False`` (commands that read only the store) accepts a config without
+    tracker credentials."""
     cfg_path = find_config_path(path)
     if not cfg_path.is_file():
         raise ConfigError(
@@ -433,19 +507,22 @@ def load_config(path: str | Path | None = None) -> Config:
         data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([("(file)", f"not valid TOML: {exc}")], cfg_path) from None
-    return load_config_data(data, cfg_path)
+    return load_config_data(data, cfg_path, need_tracker=need_tracker)
 
 
-def load_config_data(data: dict[str, Any], cfg_path: Path) -> Config:
+def load_config_data(data: dict[str, Any], cfg_path: Path, *, need_tracker: bool = True) -> Config:
     """Validate already-parsed TOML (tests and the demo build configs in memory)."""
     stray = _other_tracker_env(data, os.environ)
     if stray:
         raise ConfigError(stray, cfg_path)
+    token = _NEED_TRACKER.set(need_tracker)
     try:
         data = apply_source_env(data, os.environ)
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, data), cfg_path) from None
+    finally:
+        _NEED_TRACKER.reset(token)
     base_dir = cfg_path.resolve().parent
     options: dict[str, SourceOptions] = {}
     classes: dict[str, type[Source]] = {}

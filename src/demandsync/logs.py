@@ -2,8 +2,10 @@
 
 Human lines by default; ``--log-json`` gives one JSON object per line. Every
 line of a run carries its ``run_id``. As a last line of defence, every
-configured secret value is replaced by ``***`` in the final formatted line —
-message, arguments and traceback alike — in case one ever slips through.
+configured secret is replaced by ``***`` in the final formatted line —
+message, arguments and traceback alike, in its raw, URL-encoded and base64
+``Basic`` forms — by the same :class:`~demandsync.connectors.http.redaction.Scrubber`
+that guards terminal errors, ``--json`` reports and the store.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import logging
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+
+from demandsync.connectors.http.redaction import Scrubber, use_scrubber
 
 run_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("run_id", default=None)
 
@@ -33,16 +37,18 @@ class _RunId(logging.Filter):
 class ScrubbingFormatter(logging.Formatter):
     """Formats a record, then blanks every known secret in the result."""
 
-    def __init__(self, fmt: str | None = None, *, secrets: Iterable[str] = (), json_lines: bool = False) -> None:
+    def __init__(self, fmt: str | None = None, *, secrets: Iterable[str] | Scrubber = (),
+                 json_lines: bool = False) -> None:
         super().__init__(fmt)
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.scrubber = secrets if isinstance(secrets, Scrubber) else Scrubber(secrets)
         self.json_lines = json_lines
 
     def format(self, record: logging.LogRecord) -> str:
-        text = self._json(record) if self.json_lines else super().format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        if self.json_lines:
+            # Scrub the message before JSON escapes it (a secret holding '"' or '\\' would
+            # otherwise no longer match), then the whole line for anything else.
+            return self.scrubber.text(self._json(record))
+        return self.scrubber.text(super().format(record))
 
     def _json(self, record: logging.LogRecord) -> str:
         doc = {
@@ -50,7 +56,7 @@ class ScrubbingFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "run_id": getattr(record, "run_id", None),
-            "msg": record.getMessage(),
+            "msg": self.scrubber.text(record.getMessage()),
         }
         # Structured fields given with ``extra=`` (source, pulled, new, epic, status, …), so a
         # log shipper filters on fields instead of parsing prose.
@@ -58,16 +64,22 @@ class ScrubbingFormatter(logging.Formatter):
             if key not in _STANDARD and not key.startswith("_") and key not in doc:
                 doc[key] = value
         if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+            doc["exc"] = self.scrubber.text(self.formatException(record.exc_info))
         return json.dumps(doc, default=str)
 
 
 def setup_logging(
-    *, json_lines: bool = False, verbose: bool = False, quiet: bool = False, secrets: Iterable[str] = ()
+    *, json_lines: bool = False, verbose: bool = False, quiet: bool = False,
+    secrets: Iterable[str] | Scrubber = (),
 ) -> None:
     """Configure the root logger once per process; logs go to stderr."""
+    """Configure the root logger once per process; logs go to stderr. ``secrets`` (a
+    :class:`Scrubber`, or plain values) also become the process's active scrubber."""
     global _json_mode
     _json_mode = json_lines
+    if not isinstance(secrets, Scrubber):
+        secrets = Scrubber(secrets)
+    use_scrubber(secrets)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RunId())
     handler.setFormatter(ScrubbingFormatter(None if json_lines else HUMAN_FORMAT, secrets=secrets,

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from demandsync.cli.untrusted import esc
+from demandsync.csvsafe import neutralise_row, restore
 from demandsync.domain import ACCEPTED, LINK_STATES, REJECTED, SUGGESTED, LinkState, link_state
 from demandsync.errors import EXIT_FAILED, EXIT_OK
 from demandsync.handles import item_handle
@@ -53,7 +55,8 @@ def decide(config: Config, ref_text: str, key: str, state: LinkState, console: C
         except decisions.DecisionError as exc:
             raise typer.BadParameter(str(exc)) from None
     verb = "linked to" if state == ACCEPTED else "will never be linked to"
-    console.print(f"{ref_text} {verb} {key} (manual decision; figures change on the next run)", highlight=False)
+    console.print(f"{esc(ref_text)} {verb} {esc(key)} (manual decision; figures change on the next run)",
+                  highlight=False)
 
 
 def suggest_rows(config: Config, key: str, limit: int) -> list[dict[str, Any]]:
@@ -110,9 +113,11 @@ def export_links(store: Store, state: str, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2, default=str) + "\n"
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=LINK_COLUMNS, lineterminator="\n")
+    # CRLF (RFC 4180): the writer quotes a field holding any character of the line terminator,
+    # so with "\n" alone a carriage return inside feedback text broke the file for every reader.
+    writer = csv.DictWriter(buf, fieldnames=LINK_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(neutralise_row(r) for r in rows)  # feedback text never runs as a formula
     return buf.getvalue()
 
 
@@ -128,39 +133,81 @@ def read_spreadsheet_csv(path: Path) -> list[dict[str, Any]]:
 
 def import_links(store: Store, path: Path) -> tuple[int, int, list[str]]:
     """Apply an edited export. Rows whose state did not change are left alone, so
-    importing an untouched export changes nothing. Returns (decided, unchanged, problems)."""
-    rows: list[dict[str, Any]] = (json.loads(path.read_text(encoding="utf-8-sig")) if path.suffix.lower() == ".json"
-                                  else read_spreadsheet_csv(path))
-    decided, unchanged, problems = 0, 0, []
-    for n, row in enumerate(rows, start=2 if path.suffix.lower() != ".json" else 1):
+    importing an untouched export changes nothing. Returns (decided, unchanged, problems).
+
+    Every row is accounted for: decided, unchanged, or a problem naming its row. A row
+    that cannot be read or stored is a problem of its own; the others go on."""
+    import sqlalchemy as sa
+
+    from demandsync.sync.store.store import describe_db_error
+
+    rows, problems = _read_rows(path)
+    decided, unchanged = 0, 0
+    epics = {e.key for e in store.epics(present_only=False)}
+    for n, row in rows:
         where = f"{path.name} row {n}"
-        if not str(row.get("item_id") or "").strip() and ":" in str(row.get("handle") or ""):
-            row["source"], _, row["item_id"] = str(row["handle"]).strip().partition(":")  # a handle alone will do
-        if str(row.get("state") or "").strip().lower() == "unlinked" and not str(row.get("epic") or "").strip():
-            unchanged += 1  # an `export --state unlinked` row nobody filled in
-            continue
-        missing = [c for c in ("source", "item_id", "epic", "state") if not str(row.get(c) or "").strip()]
-        if missing:
-            problems.append(f"{where}: missing {', '.join(missing)}")
-            continue
-        state = link_state(str(row["state"]))
-        if state is None:
-            problems.append(f"{where}: state {row['state']!r} must be accepted or rejected")
-            continue
-        item, why = find_item(store, str(row["source"]).strip(), str(row["item_id"]).strip())
-        if item is None:
-            problems.append(f"{where}: {why}")
-            continue
-        current = store.link_of(item, str(row["epic"]))
-        if current is not None and current["state"] == state:
+        try:
+            outcome = _import_row(store, row, epics, path.name)
+        except (sa.exc.SQLAlchemyError, ValueError) as exc:  # e.g. a NUL byte PostgreSQL cannot compare
+            outcome = f"the store could not take it ({describe_db_error(exc)})"
+        if outcome == "decided":
+            decided += 1
+        elif outcome == "unchanged":
             unchanged += 1
-            continue
-        if state == SUGGESTED:  # leave suggestions to the linker
-            unchanged += 1
-            continue
-        store.decide_link(item, str(row["epic"]), state, note=f"import {path.name}")
-        decided += 1
+        else:
+            problems.append(f"{where}: {outcome}")
     return decided, unchanged, problems
+
+
+def _read_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """``(row number, row)`` of an export file, and the problems of rows that are not rows at all."""
+    if path.suffix.lower() == ".json":
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            return [], [f"{path.name}: not valid JSON ({exc})"]
+        if not isinstance(doc, list):
+            return [], [f"{path.name}: expected a list of rows, as `links export --format json` writes"]
+        rows = [(n, r) for n, r in enumerate(doc, start=1) if isinstance(r, dict)]
+        return rows, [f"{path.name} row {n}: not an object with source, item_id, epic, state"
+                      for n, r in enumerate(doc, start=1) if not isinstance(r, dict)]
+    out: list[tuple[int, dict[str, Any]]] = []
+    try:
+        for n, r in enumerate(read_spreadsheet_csv(path), start=2):
+            # undo the export's formula guard, so ids and keys compare as stored
+            out.append((n, {k: restore(v) if isinstance(v, str) else v for k, v in r.items()}))
+    except csv.Error as exc:
+        return out, [f"{path.name} row {len(out) + 2}: {exc}; the rest of the file was not read"]
+    return out, []
+
+
+def _import_row(store: Store, row: dict[str, Any], epics: set[str], file_name: str) -> str:
+    """``"decided"``, ``"unchanged"``, or what is wrong with the row."""
+    values: dict[str, str] = {}
+    for c in ("source", "item_id", "epic", "state", "handle"):
+        raw = row.get(c)
+        values[c] = raw if isinstance(raw, str) else str(raw or "")
+    if not values["item_id"].strip() and ":" in values["handle"]:
+        values["source"], _, values["item_id"] = values["handle"].strip().partition(":")  # a handle alone will do
+    if values["state"].strip().lower() == "unlinked" and not values["epic"].strip():
+        return "unchanged"  # an `export --state unlinked` row nobody filled in
+    missing = [c for c in ("source", "item_id", "epic", "state") if not values[c].strip()]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    state, epic = link_state(values["state"]), values["epic"].strip()
+    if state is None:
+        return f"state {values['state'][:40]!r} must be accepted or rejected"
+    if epic not in epics:
+        return f"{epic[:40]!r} is not an epic demandsync has seen"
+    item, why = find_item(store, values["source"].strip(), values["item_id"].strip())
+    if item is None:
+        return str(why)[:300]
+    current = store.link_of(item, epic)
+    if (current is not None and current["state"] == state) or state == SUGGESTED:  # suggestions: the linker's
+        return "unchanged"
+    store.decide_link(item, epic, state, note=f"import {file_name}")
+    return "decided"
 
 
 def register(app: typer.Typer, load: Any, console: Console, err: Console) -> None:
@@ -188,12 +235,12 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
         if as_json:
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
             return
-        console.print(f"{len(rows)} candidate(s) for {key}; link with `demandsync link HANDLE {key}`",
+        console.print(f"{len(rows)} candidate(s) for {esc(key)}; link with `demandsync link HANDLE {esc(key)}`",
                       highlight=False)
         for r in rows:
-            why = f"  matched: {', '.join(r['why'])}" if r["why"] else ""
-            console.print(f"{r['score']:.2f}  {r['state']:<9} {r['handle']}{why}", highlight=False)
-            console.print(f"      {r['text'][:160]}", highlight=False, soft_wrap=True)
+            why = f"  matched: {esc(', '.join(r['why']))}" if r["why"] else ""
+            console.print(f"{r['score']:.2f}  {r['state']:<9} {esc(r['handle'])}{why}", highlight=False)
+            console.print(f"      {esc(r['text'][:160])}", highlight=False, soft_wrap=True)
 
     @app.command()
     def review(config: ConfigOpt = None,
@@ -210,11 +257,13 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                 return
             for n, row in enumerate(queue, start=1):
                 epic = store.epic_row(row["epic"]) or {"summary": "?"}
-                console.print(f"\n[{n}/{len(queue)}] {row['epic']} {epic['summary']}  (score {row['score']:.2f})",
+                console.print(f"\n\\[{n}/{len(queue)}] {esc(row['epic'])} {esc(epic['summary'])}  "
+                              f"(score {row['score']:.2f})", highlight=False)
+                console.print(f"  {esc(row['source'])}:{esc(row['item_id'])} {esc(row['requester'] or '(anonymous)')}",
                               highlight=False)
-                console.print(f"  {item_handle(row['source'], row['item_id'])} {row['requester'] or '(anonymous)'}",
-                              highlight=False)
-                console.print(f"  {row['text'][:500]}", highlight=False, soft_wrap=True)
+                console.print(f"  {esc(item_handle(row['source'], row['item_id']))} "
+                              f"{esc(row['requester'] or '(anonymous)')}", highlight=False)
+                console.print(f"  {esc(row['text'][:500])}", highlight=False, soft_wrap=True)
                 answer = typer.prompt("accept/reject/other/skip/quit [a/r/o/s/q]", default="s").strip().lower()[:1]
                 if answer == "q":
                     break
@@ -225,7 +274,7 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                 elif answer == "o":
                     other = typer.prompt("epic key").strip()
                     if store.epic_row(other) is None:
-                        err.print(f"{other} is not a known epic; skipped", highlight=False)
+                        err.print(f"{esc(other)} is not a known epic; skipped", highlight=False)
                         continue
                     from demandsync.sync.linking import decisions
 
@@ -250,7 +299,7 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
         with Store.open(load(config).store_url) as store:
             text = export_links(store, state, fmt)
         if output:
-            output.write_text(text, encoding="utf-8")
+            output.write_text(text, encoding="utf-8", newline="")
         else:
             sys.stdout.write(text)
 
@@ -263,7 +312,7 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
         with Store.open(load(config).store_url) as store:
             decided, unchanged, problems = import_links(store, file)
         for p in problems:
-            err.print(f"skipped: {p}", highlight=False)
+            err.print(f"skipped: {esc(p)}", highlight=False)
         console.print(f"{decided} decision(s) saved, {unchanged} unchanged, {len(problems)} skipped")
         raise typer.Exit(EXIT_FAILED if problems else EXIT_OK)
 

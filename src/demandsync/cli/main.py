@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich import box
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from demandsync.cli.links import register as register_link_commands
+from demandsync.cli.untrusted import LiteralTable as Table
+from demandsync.cli.untrusted import esc
 from demandsync.cli.web import register as register_web_commands
 from demandsync.domain import LINK_STATES, link_state
 from demandsync.errors import EXIT_CONFIG, EXIT_OK, ConfigError, DemandsyncError, exit_code
@@ -112,11 +112,20 @@ def main() -> None:
 
 def _error_line(message: str, code: int) -> None:
     """The error that ends a command: a JSON line under --log-json (stderr carries JSON lines
-    only), else one readable line whatever the terminal's width (grep, logs, 80 columns)."""
+    only), else one readable line whatever the terminal's width (grep, logs, 80 columns).
+    A server that echoed a credential into its error is scrubbed here too."""
+    message = _scrub(message)
     if json_logging():
         log.error(message, extra={"event": "exit", "exit_code": code})
     else:
-        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {esc(message)}", highlight=False, soft_wrap=True)
+
+
+def _scrub(text: str) -> str:
+    """Every configured secret masked (the process's active scrubber, see ``logs.setup_logging``)."""
+    from demandsync.connectors.http.redaction import scrub  # only on the way out: start-up stays lean
+
+    return scrub(text)
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -124,12 +133,18 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _config(path: Path | None, *, log_json: bool = False, verbose: bool = False) -> Config:
+def _config(path: Path | None, *, log_json: bool = False, verbose: bool = False, tracker: bool = True) -> Config:
+    """The config (a ConfigError exits 2). ``tracker=False`` for commands that only read the store
+    (explain, links, requesters, forget, status, quarantine): they need no tracker credentials."""
     from demandsync.config import load_config
 
-    config = load_config(path)
-    setup_logging(json_lines=log_json, verbose=verbose, secrets=config.secrets)
+    config = load_config(path, need_tracker=tracker)
+    setup_logging(json_lines=log_json, verbose=verbose, secrets=config.scrubber)
     return config
+
+
+def _local_config(path: Path | None) -> Config:
+    return _config(path, tracker=False)
 
 
 def _print_json(doc: Any) -> None:
@@ -171,7 +186,7 @@ def print_report(report: RunReport) -> None:
     out.print(f"writes: {w['planned']} planned, {w['applied']} applied, {w['failed']} failed")
     for e in report.errors:
         where = " ".join(str(p) for p in (e.get("epic", e.get("stage", "")), e.get("field_name")) if p)
-        err.print(f"[red]failed:[/] {escape(where)}: {escape(e['error'])}", highlight=False, soft_wrap=True)
+        err.print(f"[red]failed:[/] {esc(where)}: {esc(_scrub(e['error']))}", highlight=False, soft_wrap=True)
 
 
 # ---- commands -----------------------------------------------------------------------------
@@ -218,7 +233,7 @@ def explain(
     from demandsync.handles import item_handle
     from demandsync.sync.store.store import Store
 
-    cfg = _config(config)
+    cfg = _local_config(config)
     state = link_state(states)
     if state is None and states != "all":
         raise ConfigError(f"--state {states!r}: use one of {', '.join(LINK_STATES)} or all")
@@ -249,7 +264,8 @@ def explain(
         _print_json({"epic": key, "summary": epic["summary"], "demand": epic["demand"], "items": rows})
         return
     figures = ", ".join(f"{k} {v}" for k, v in epic["demand"].items() if v not in (None, "", 0)) or "no demand yet"
-    out.print(f"[bold]{key}[/] {epic['summary']}\n{figures}\n{len(rows)} {states} item(s):", highlight=False)
+    out.print(f"[bold]{esc(key)}[/] {esc(epic['summary'])}\n{esc(figures)}\n{len(rows)} {esc(states)} item(s):",
+              highlight=False)
     for r in rows:
         who = r["requester"] or "(anonymous)"
         if r["account"]:
@@ -258,8 +274,9 @@ def explain(
         if r["voters"] is not None:
             who += f"  {r['voters']} voter{'' if r['voters'] == 1 else 's'}, {r['votes']} vote{'' if r['votes'] == 1 else 's'}"
         matched = f"  matched: {', '.join(r['why'])}" if r.get("why") else ""
-        out.print(f"- {r['handle']}  {who}  {r['method']} {r['score']:.2f}  {when}{matched}", highlight=False)
-        out.print(f"    {r['text']}", highlight=False, soft_wrap=True)
+        out.print(f"- {esc(r['handle'])}  {esc(who)}  {r['method']} {r['score']:.2f}  {when}{esc(matched)}",
+                  highlight=False)
+        out.print(f"    {esc(r['text'])}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -299,13 +316,13 @@ def check(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     cfg = _config(config)
     checks = run_checks(cfg, build_tracker)
     code = overall_exit_code(checks)
-    if as_json:
-        _print_json({"ok": code == 0, "exit_code": code, "checks": [c.as_dict() for c in checks]})
+    if as_json:  # a server that echoed a credential into its error is scrubbed on the way out
+        _print_json(cfg.scrubber.doc({"ok": code == 0, "exit_code": code, "checks": [c.as_dict() for c in checks]}))
         raise typer.Exit(code)
     for c in checks:
         mark = "[green]✓[/]" if c.ok else "[bold red]✗[/]"
         fix = f"\n    fix: {c.fix}" if c.fix and not c.ok else ""
-        out.print(f"{mark} {c.name}: {escape(c.detail)}{escape(fix)}", highlight=False, soft_wrap=True)
+        out.print(f"{mark} {c.name}: {esc(_scrub(c.detail))}{esc(fix)}", highlight=False, soft_wrap=True)
     failed = sum(not c.ok for c in checks)
     out.print(f"{len(checks) - failed} ok, {failed} failed", highlight=False)
     raise typer.Exit(code)
@@ -320,7 +337,7 @@ def quarantine(
     """Rows and records that could not be ingested, with the reason."""
     from demandsync.sync.store.store import Store
 
-    cfg = _config(config)
+    cfg = _local_config(config)
     with Store.open(cfg.store_url) as store:
         rows = store.quarantined(source)
     if as_json:
@@ -343,7 +360,7 @@ def preview(
     """Show how a source's first rows map, before the first run."""
     from demandsync.cli.preview import preview_source
 
-    cfg = _config(config)
+    cfg = _local_config(config)
     chosen = next((s for s in cfg.settings.sources if s.name == source), None)
     if chosen is None:
         raise ConfigError(f"no source named {source!r}; the config has: "
@@ -422,7 +439,7 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False,
     """Last runs, each source's cursor and last error, pending writes, quarantined rows."""
     from demandsync.cli.status import collect_status, render_status
 
-    cfg = _config(config)
+    cfg = _local_config(config)
     doc = collect_status(cfg, runs)
     if as_json:
         _print_json(doc)
@@ -436,14 +453,15 @@ def forget(
     who: Annotated[str, typer.Argument(help="The person's e-mail (or user id) as the sources give it.")],
     config: ConfigOpt = None,
 ) -> None:
-    """Delete a person's feedback from the store (GDPR erasure); counts drop on the next run."""
+    """Erase a person from the store (GDPR): items, quarantine; later runs skip them. Counts drop next run."""
     from demandsync.sync.store.store import Store
 
-    cfg = _config(config)
+    cfg = _local_config(config)
     with Store.open(cfg.store_url) as store:
         removed = store.forget_requester(who)
-    out.print(f"removed {removed} item(s) of that person; their counts drop on the next run. "
-              "Items still upstream come back on a --full run unless removed at the source too.", highlight=False)
+    out.print(f"removed {removed} item(s) of that person, and every quarantined row naming them; their counts "
+              "drop on the next run. Only a salted hash of the address is kept, so later runs drop their items "
+              "(counted as 'forgotten'); remove them at the source too.", highlight=False)
 
 
 @app.command()
@@ -456,7 +474,7 @@ def requesters(
     from demandsync.sync.requesters import CSV_COLUMNS, requesters_csv, requesters_for
     from demandsync.sync.store.store import Store
 
-    cfg = _config(config)
+    cfg = _local_config(config)
     with Store.open(cfg.store_url) as store:
         if store.epic_row(key) is None:
             raise ConfigError(f"{key} is not an epic demandsync has seen")
@@ -475,7 +493,7 @@ def requesters(
         out.print(table)
 
 
-register_link_commands(app, _config, out, err)
+register_link_commands(app, _local_config, out, err)
 register_web_commands(app, _config, out, err)
 
 

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 
+from demandsync.cli.untrusted import LiteralTable as Table
+from demandsync.cli.untrusted import clean
 from demandsync.connectors.base import Record, Source, SourceContext
+from demandsync.connectors.http.redaction import scrub
 from demandsync.domain import FeedbackItem, Quarantined
 from demandsync.mappings.columns import ColumnRole
 from demandsync.mappings.engine import Mapper, MappingError, build_mapper
@@ -59,7 +61,7 @@ def preview_source(config: Config, src: SourceConfig, limit: int = 5) -> list[Re
     try:
         mapper = build_mapper(src.name, src.preset or source.default_preset, src.map)  # as a run does
     except (MappingError, LookupError) as exc:
-        return [Text(f"{src.name}: {exc}", style="red")]
+        return [Text(clean(f"{src.name}: {scrub(str(exc))}"), style="red")]
     try:
         return list(render_preview(build_preview(source, mapper, limit)))
     finally:

@@ -1,8 +1,9 @@
 """``demandsync status``: what an ops engineer checks when paged.
 
 Reads only the store: last runs, each source's cursor and last error, writes
-still pending or failed, and quarantined rows. Nothing secret is stored, so
-nothing secret can show.
+still pending or failed, and quarantined rows. Nothing secret is stored, and
+what is shown passes the config's secret scrubber once more (rows an older
+version wrote may predate it).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Any
 
 from rich import box
 from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 
+from demandsync.cli.untrusted import LiteralTable as Table
+from demandsync.cli.untrusted import clean
 from demandsync.config import Config
 from demandsync.errors import LockHeld
 from demandsync.sync.store.lock import RunLock
@@ -33,14 +35,15 @@ def collect_status(config: Config, runs: int = 5) -> dict[str, Any]:
         failed = store.journal(run_id=recent[0]["id"], state="failed") if recent else []
         quarantined = Counter(q["source"] for q in store.quarantined())
         items = store.count_items()
-    return {
+    # Scrubbed again on the way out: rows written by an older version may hold what this one masks.
+    return config.scrubber.doc({
         "runs": [_run(r) for r in recent],
         "sources": [{"name": s["name"], "kind": s["kind"], "cursor": s["cursor"],
                      "last_ok_at": as_utc(s["last_ok_at"]), "last_error": s["last_error"]} for s in sources],
         "items": items,
         "failed_writes_last_run": [{"epic": w["epic_key"], "field": w["field_id"], "error": w["error"]} for w in failed],
         "quarantined": dict(quarantined),
-    }
+    })
 
 
 def _lock_free(store: Store) -> bool:
@@ -94,7 +97,7 @@ def render_status(doc: dict[str, Any]) -> list[RenderableType]:
                      r["status"] + (" (dry run)" if r["dry_run"] else ""), str(r["new_items"]),
                      f"{w.get('applied', 0)}/{w.get('failed', 0)}")
         if r["why"]:  # below the table, whole: a cause folded into a narrow column is unreadable
-            why.append(f"run {r['id']} {r['status']}: ", style="bold").append(f"{r['why']}\n")
+            why.append(f"run {r['id']} {r['status']}: ", style="bold").append(f"{clean(r['why'])}\n")
     sources = Table(title=f"Sources ({doc['items']} live items)")
     for col in ("source", "kind", "last ok (UTC)", "quarantined", "last error"):
         sources.add_column(col, overflow="fold")

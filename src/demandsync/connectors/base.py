@@ -208,6 +208,12 @@ class Tracker(ABC):
     def summary_comments(self, key: str) -> Iterator[tuple[str, str, str | None]]:
         """``(comment id, plain text, author id)`` of every comment on ``key``, oldest first."""
 
+    def own_account_id(self) -> str | None:
+        """The author id (as :meth:`summary_comments` gives it) of comments demandsync writes, so
+        a comment someone else wrote quoting the summary marker is never adopted and overwritten.
+        None: this tracker cannot tell, and every comment carrying the marker counts."""
+        return None
+
     @abstractmethod
     def add_summary_comment(self, key: str, content: SummaryContent, changed_on: date) -> str:
         """Post the summary as a new comment; its id."""

@@ -95,6 +95,8 @@ class CannyOptions(ApiSourceOptions):
     """``[[sources]] kind = "canny"`` keys."""
 
     url: str = "https://canny.io/api/v1"
+    #: ``limit`` per list call: 100 is Canny's documented maximum (users/list) and what public clients use.
+    page_size: int = Field(100, ge=1, le=100)
     api_key: SecretStr
     #: Read only these boards (ids); empty: every board the key sees.
     board_ids: list[str] = Field(default_factory=list)
@@ -104,7 +106,6 @@ class CannyOptions(ApiSourceOptions):
     companies: bool = True
     #: Every this-many runs, re-read all posts and votes (votes on old posts change too).
     full_every: int = Field(7, ge=1)
-    page_size: int = Field(100, ge=1, le=100)
 
 
 class CannySource(ApiSource):
@@ -143,7 +144,13 @@ class CannySource(ApiSource):
             if post_id in absorbed or post_id in seen:
                 continue  # folded into its survivor, or listed on two boards
             seen.add(post_id)
-            yield self._record(post)
+            try:
+                record = self._record(post)
+            except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a malformed post costs itself only
+                yield quarantine(self.context.name, f"canny post {post_id}",
+                                 f"Canny returned a post this connector cannot read ({type(exc).__name__}: {exc})", post)
+                continue
+            yield record
         self.cursor = state.cursor()
         self.read_everything = state.full
 

@@ -52,13 +52,14 @@ class HotjarOptions(ApiSourceOptions):
     """``[[sources]] kind = "hotjar"`` keys."""
 
     url: str = "https://api.hotjar.io/v1"
+    #: Responses per page: Hotjar's ``limit`` is 1–100 (see the module docstring's sources).
+    page_size: int = Field(100, ge=1, le=100)
     client_id: str
     client_secret: SecretStr
     site_id: str
     survey_id: str
     #: Defaults to ``<url>/oauth/token``.
     token_url: str | None = None
-    page_size: int = Field(100, ge=1, le=100)
 
 
 class HotjarSource(ApiSource):

@@ -56,7 +56,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from demandsync.connectors.apisource import (
     ApiSource,
@@ -79,6 +79,8 @@ class UserVoiceOptions(ApiSourceOptions):
     """``[[sources]] kind = "uservoice"`` keys: ``subdomain`` (or a full ``url``) and a token or key + secret."""
 
     url: str = ""
+    #: ``per_page`` is 1–100 (a third-party tool schema; /tmp/research/vendors.md U6).
+    page_size: int = Field(100, ge=1, le=100)
     subdomain: str | None = None
     token: SecretStr | None = None
     client_id: str | None = None

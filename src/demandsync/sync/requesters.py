@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from demandsync.connectors.base import Tracker
+from demandsync.csvsafe import neutralise_row
 from demandsync.sync.demand import Asker, askers
 from demandsync.sync.store.store import LinkedItem, Store
 
@@ -109,20 +110,14 @@ def requesters_for(store: Store, epic_key: str) -> list[Requester]:
     return group_requesters(store.linked_items([epic_key]))
 
 
-def _csv_safe(value: Any) -> Any:
-    """Spreadsheets run cells that start with = + - @ as formulas; keep them text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def requesters_csv(requesters: Sequence[Requester]) -> str:
-    """CSV (header + one row per requester, columns :data:`CSV_COLUMNS`)."""
+    """CSV (header + one row per requester, columns :data:`CSV_COLUMNS`), formula-safe
+    (:mod:`demandsync.csvsafe`)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\r\n")  # RFC 4180; quotes a lone CR
     writer.writeheader()
     for r in requesters:
-        writer.writerow({k: _csv_safe(v) for k, v in r.as_row().items()})
+        writer.writerow(neutralise_row(r.as_row()))
     return buf.getvalue()
 
 

@@ -20,14 +20,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from demandsync.config import Config, ConfigError, SourceConfig
 from demandsync.connectors.base import SourceContext, Tracker, load_tracker_class
 from demandsync.connectors.http import APIError, ConnectFailed
-from demandsync.domain import Epic, FeedbackItem, Quarantined, TrackerField
+from demandsync.connectors.http.redaction import Scrubber
+from demandsync.domain import Epic, FeedbackItem, Quarantined, Record, TrackerField
 from demandsync.errors import EXIT_FAILED, EXIT_OK, DemandsyncError
 from demandsync.logs import run_id_var
-from demandsync.mappings.engine import MappingError, build_mapper
+from demandsync.mappings.engine import Mapper, MappingError, build_mapper
 from demandsync.sync.demand import Demand, DemandRules, count_demand
 from demandsync.sync.fields import resolve_field
 from demandsync.sync.linking.link import link_items
@@ -36,7 +38,7 @@ from demandsync.sync.progress import NO_PROGRESS, Progress
 from demandsync.sync.projects import ambiguous_refs, plan_writes_per_project, resolve_targets_per_project
 from demandsync.sync.requesters import newly_shipped, shipped_epics
 from demandsync.sync.store.lock import RunLock
-from demandsync.sync.store.store import Store
+from demandsync.sync.store.store import Store, StoreUnavailable, describe_db_error, make_engine, migrate
 from demandsync.sync.summary import items_by_epic, sync_summaries
 from demandsync.sync.writeback import Target, TargetError, apply_plan, plan_writes, resolve_targets
 
@@ -50,9 +52,14 @@ class SourceReport:
     pulled: int = 0
     new: int = 0
     changed: int = 0
+    #: Records whose item is stored already, as it is (pulled = new + changed + unchanged
+    #: + quarantined + skipped + forgotten: every record is accounted for).
+    unchanged: int = 0
     quarantined: int = 0
     skipped: int = 0
     deleted: int = 0
+    #: Items dropped because their requester was erased with ``demandsync forget``.
+    forgotten: int = 0
     error: str | None = None
 
 
@@ -122,11 +129,26 @@ def run_sync(
     """
     check_only(config, only)
     started = time.monotonic()
-    with Store.open(config.store_url) as store, RunLock.acquire(store.engine):
-        if not dry_run:
-            return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started, progress)
-        with store.rolled_back():
-            return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started, progress)
+    engine = make_engine(config.store_url)
+    try:
+        # The lock comes first: two first runs on an empty database would otherwise both
+        # create the tables, and the loser crash instead of exiting 75.
+        with _run_lock(engine):
+            migrate(engine)
+            store = Store(engine)
+            if not dry_run:
+                return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started, progress)
+            with store.rolled_back():
+                return _locked_run(config, store, tracker_factory(config), dry_run, full, only, now, started, progress)
+    finally:
+        engine.dispose()
+
+
+def _run_lock(engine: sa.Engine) -> RunLock:
+    try:
+        return RunLock.acquire(engine)
+    except sa.exc.DBAPIError as exc:  # the database is not there: one line, no traceback
+        raise StoreUnavailable(f"cannot open the store at {engine.url!r}: {describe_db_error(exc)}") from None
 
 
 def check_only(config: Config, only: Sequence[str] | None) -> None:
@@ -150,6 +172,7 @@ def _locked_run(
 ) -> RunReport:
     """One recorded run: whatever happens, the runs table says how it ended."""
     report = RunReport(dry_run=dry_run)
+    scrubber = config.scrubber
     report.run_id = store.start_run(socket.gethostname(), os.getpid(), dry_run)
     token = run_id_var.set(report.run_id)
     log.info("run %s started%s", report.run_id, " (dry run)" if dry_run else "",
@@ -167,11 +190,17 @@ def _locked_run(
         report.errors.append({"stage": tracker.section, "error": message})
         log.error("run %s stopped: %s: %s", report.run_id, tracker.display_name, message,
                   extra={"event": "run_stopped", "stage": tracker.section, "error": message})
-    except Exception as exc:  # a bug: say where, with the traceback (the formatter scrubs secrets from it)
-        report.errors.append({"stage": "run", "error": f"{type(exc).__name__}: {exc}"})
-        log.exception("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc,
-                      extra={"event": "run_failed", "error": f"{type(exc).__name__}: {exc}"})
+    except Exception as exc:
+        report.errors.append({"stage": "run", "error": describe_error(exc)})
+        extra = {"event": "run_failed", "error": describe_error(exc)}
+        if isinstance(exc, sa.exc.SQLAlchemyError):  # no traceback: a SQL error's carries its parameters
+            log.error("run %s failed: %s", report.run_id, describe_error(exc), extra=extra)
+        else:  # a bug: say where, with the traceback (the formatter scrubs secrets from it)
+            log.exception("run %s failed: %s", report.run_id, describe_error(exc), extra=extra)
     finally:
+        # Whatever a server echoed (a token in a 401 body) leaves neither through the
+        # report (--json, the run table) nor through the runs table.
+        scrub_report(report, scrubber)
         tracker.close()
         report.seconds = round(time.monotonic() - started, 3)
         stopped = any(e.get("stage") in ("config", tracker.section, "run") for e in report.errors)
@@ -282,7 +311,7 @@ def after_writes(
     result = sync_summaries(
         tracker, store, epics, demand, items_by_epic(store.linked_items([e.key for e in epics])),
         mode=cfg.mode, field_id=field_id, field_format=cfg.field_format, top=cfg.top,
-        show_requesters=cfg.show_requesters, dry_run=dry_run,
+        show_requesters=cfg.show_requesters, show_emails=cfg.show_emails, dry_run=dry_run,
     )
     return {"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
             "failed": result.failed, "errors": [{"stage": "summary", **e} for e in result.errors]}
@@ -306,9 +335,11 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
     stage = f"source {src.name}"
     progress.update(stage, 0)
     rep = SourceReport()
+    scrubber = config.scrubber
     cls = config.source_classes[src.name]
     source = cls(config.source_options[src.name], SourceContext(src.name, config.base_dir, full=full))
     known: dict[str, str] | None = None  # loaded on the first batch: a no-change pull never pays for it
+    forgotten = store.forgotten_filter()
     seen: set[str] = set()
     items: list[FeedbackItem] = []
     bad: list[Quarantined] = []
@@ -320,13 +351,15 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
         counts = store.upsert_items(items, known if known is not None else {})  # {} is falsy: no `or`
         rep.new += counts.new
         rep.changed += counts.changed
-        store.quarantine(bad, run_id)
+        rep.unchanged += counts.unchanged
+        bad.extend(counts.refused)
+        store.quarantine([_scrubbed(q, scrubber) for q in bad], run_id)
         rep.quarantined += len(bad)
         items.clear()
         bad.clear()
 
     try:
-        mapper = build_mapper(src.name, src.preset or cls.default_preset, src.map)
+        mapper = _RecordMapper(build_mapper(src.name, src.preset or cls.default_preset, src.map), src.name)
         for record in source.pull({} if full else store.get_cursor(src.name)):
             rep.pulled += 1
             out = record if isinstance(record, Quarantined) else mapper.map(record)
@@ -334,33 +367,82 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
                 rep.skipped += 1
             elif isinstance(out, Quarantined):
                 bad.append(out)
+            elif forgotten(out.requester) and not out.people:
+                rep.forgotten += 1
+                seen.add(out.external_id)
             else:
+                if out.people:  # a forgotten voter or author leaves the request; the request stays
+                    out.people = [p for p in out.people if not (forgotten(p.identity) or forgotten(p.email))]
+                    if forgotten(out.requester):
+                        out.requester = None
                 seen.add(out.external_id)
                 items.append(out)
             if len(items) + len(bad) >= _ITEM_BATCH:
                 flush()
                 progress.update(stage, rep.pulled)
+        mapper.verdict()
         flush()
         progress.update(stage, rep.pulled, rep.pulled)
         if source.complete():  # the source read everything (a --full run, or its own full read)
             rep.deleted = store.mark_missing_deleted(src.name, seen)
         store.record_pull(src.name, src.kind, cursor=source.cursor, error=None)
     except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
-        flush()
-        rep.error = _describe(exc, config, src)
+        try:
+            flush()
+        except Exception as again:  # noqa: BLE001 - the store itself failed: report, don't mask the cause
+            log.error("source %s: could not store its last batch: %s", src.name, scrubber.text(describe_error(again)))
+        rep.error = scrubber.text(_describe(exc, config, src))
         store.record_pull(src.name, src.kind, cursor=None, error=rep.error)
         extra = {"event": "source_failed", "source": src.name, "error": rep.error}
-        if isinstance(exc, DemandsyncError | httpx.HTTPError | OSError):  # the source's server, file or config
-            log.error("source %s failed: %s", src.name, rep.error, extra=extra)
+        if isinstance(exc, DemandsyncError | httpx.HTTPError | OSError | sa.exc.SQLAlchemyError):
+            log.error("source %s failed: %s", src.name, rep.error, extra=extra)  # no traceback: a SQL one carries data
         else:  # a bug in the connector or the mapping: say where
             log.exception("source %s failed: %s", src.name, rep.error, extra=extra)
     finally:
         source.close()
-    log.info("source %s: %d pulled, %d new, %d changed, %d quarantined, %d skipped",
-             src.name, rep.pulled, rep.new, rep.changed, rep.quarantined, rep.skipped,
+    log.info("source %s: %d pulled, %d new, %d changed, %d quarantined, %d skipped, %d forgotten",
+             src.name, rep.pulled, rep.new, rep.changed, rep.quarantined, rep.skipped, rep.forgotten,
              extra={"event": "source_pulled", "source": src.name, "pulled": rep.pulled, "new": rep.new,
-                    "changed": rep.changed, "quarantined": rep.quarantined, "skipped": rep.skipped})
+                    "changed": rep.changed, "quarantined": rep.quarantined, "skipped": rep.skipped,
+                    "forgotten": rep.forgotten})
     return rep
+
+
+class _RecordMapper:
+    """The mapping, one record at a time, so that one record that breaks it is quarantined
+    rather than the source failed.
+
+    A :class:`MappingError` says a column or path the map needs is missing. For a file row
+    that is the file's header: the map cannot work, the source stops. An API record carries
+    its own keys, so one record without them is quarantined, unless *no* record of the pull
+    fits the map: then it is the map that is wrong, and :meth:`verdict` raises the first error.
+    """
+
+    def __init__(self, mapper: Mapper, source: str) -> None:
+        self.mapper, self.source = mapper, source
+        self.fitted = False
+        self.first_misfit: MappingError | None = None
+
+    def map(self, record: Record) -> FeedbackItem | Quarantined | None:
+        try:
+            out = self.mapper.map(record)
+        except MappingError as exc:
+            if getattr(record.data, "header", None) is not None:
+                raise
+            self.first_misfit = self.first_misfit or exc
+            return self._quarantined(record, f"this record does not fit the mapping: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one malformed record must not cost the others
+            return self._quarantined(record, f"could not map this record: {describe_error(exc)}")
+        self.fitted = True
+        return out
+
+    def verdict(self) -> None:
+        if self.first_misfit is not None and not self.fitted:
+            raise self.first_misfit
+
+    def _quarantined(self, record: Record, reason: str) -> Quarantined:
+        return Quarantined(self.source, str(getattr(record, "locator", "?"))[:1000], reason,
+                           repr(getattr(record, "data", record))[:2000])
 
 
 def _describe(exc: Exception, config: Config, src: SourceConfig) -> str:
@@ -368,7 +450,29 @@ def _describe(exc: Exception, config: Config, src: SourceConfig) -> str:
         return str(exc)
     if isinstance(exc, ConnectFailed):
         return f"{exc}; check {config.source_key(src.name, 'url')} in {config.path.name}"
+    return describe_error(exc)
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception as one line fit for logs, reports and the store: database errors
+    without their SQL parameters (customer data), anything else as ``Type: message``."""
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return describe_db_error(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _scrubbed(q: Quarantined, scrubber: Scrubber) -> Quarantined:
+    return Quarantined(q.source, scrubber.text(q.locator), scrubber.text(q.reason), scrubber.text(q.raw))
+
+
+def scrub_report(report: RunReport, scrubber: Scrubber) -> None:
+    """Mask every secret form in the report's free text (errors), in place."""
+    if not scrubber:
+        return
+    for rep in report.sources.values():
+        if rep.error:
+            rep.error = scrubber.text(rep.error)
+    report.errors = scrubber.doc(report.errors)
 
 
 def _summary(report: RunReport) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Literal
+from urllib.parse import unquote
 
 from demandsync.connectors.base import Tracker
 from demandsync.domain import Epic, SummaryContent, SummaryRequest, find_marker
@@ -57,6 +58,9 @@ Mode = Literal["comment", "field"]
 
 QUOTE_MAX = 200
 _SAFE_URL = re.compile(r"^(https?://|mailto:)[^\s]+$", re.I)
+#: An e-mail address anywhere in a text (generous: a false positive only hides a word).
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+EMAIL_MASK = "(e-mail hidden)"
 
 
 def meta_key(epic_key: str) -> str:
@@ -68,9 +72,14 @@ def meta_key(epic_key: str) -> str:
 
 
 def summary_content(epic_key: str, demand: Demand, items: Iterable[LinkedItem], *, top: int = 5,
-                    show_requesters: bool = True) -> SummaryContent:
+                    show_requesters: bool = True, show_emails: bool = False) -> SummaryContent:
     """The figures of ``demand`` and the ``top`` requests: one per requester (their most-voted, then
-    latest item), most votes first, then newest. ``show_requesters=False`` names accounts only."""
+    latest item), most votes first, then newest.
+
+    Privacy: ``show_requesters=False`` names nobody (neither person nor account). Unless
+    ``show_emails``, no e-mail address reaches the tracker: a requester or account that is an
+    address is left out, addresses inside quotes are masked, and ``mailto:`` links (or any link
+    carrying an address) are dropped."""
     best: dict[str, LinkedItem] = {}
     for it in items:
         # a voting tool's request stands for many people: it is its own entry
@@ -79,10 +88,23 @@ def summary_content(epic_key: str, demand: Demand, items: Iterable[LinkedItem], 
         if cur is None or _rank(it) < _rank(cur):
             best[who] = it
     chosen = sorted(best.values(), key=_rank)[: max(0, top)]
+    def person(value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value or not show_requesters or (not show_emails and _EMAIL.search(value)):
+            return None
+        return value
+
+    def link(url: str | None) -> str | None:
+        if not url or not _SAFE_URL.match(url):
+            return None
+        if not show_emails and (url.lower().startswith("mailto:") or _EMAIL.search(unquote(url))):
+            return None
+        return url
+
     requests = tuple(
-        SummaryRequest(quote=_quote(it.text), who=(it.requester or None) if show_requesters else None,
-                account=it.account or None, url=it.url if it.url and _SAFE_URL.match(it.url) else None,
-                votes=item_votes(it))
+        SummaryRequest(quote=_quote(it.text if show_emails else _EMAIL.sub(EMAIL_MASK, it.text or "")),
+                       who=person(it.requester), account=person(it.account), url=link(it.url),
+                       votes=item_votes(it))
         for it in chosen
     )
     return SummaryContent(
@@ -134,6 +156,7 @@ def sync_summaries(
     field_format: Literal["adf", "text"] | None = None,
     top: int = 5,
     show_requesters: bool = True,
+    show_emails: bool = False,
     dry_run: bool = False,
     today: date | None = None,
 ) -> SummaryResult:
@@ -158,7 +181,8 @@ def sync_summaries(
         d = demand.get(key)
         if d is None:
             continue
-        content = summary_content(key, d, items_by_epic.get(key, ()), top=top, show_requesters=show_requesters)
+        content = summary_content(key, d, items_by_epic.get(key, ()), top=top, show_requesters=show_requesters,
+                                  show_emails=show_emails)
         try:
             if mode == "comment":
                 action = _sync_comment(tracker, store, key, content, today, dry_run)
@@ -212,12 +236,19 @@ def _sync_comment(tracker: Tracker, store: Store, key: str, content: SummaryCont
 
 
 def _find_comment(tracker: Tracker, key: str) -> tuple[str, str] | None:
-    """``(comment id, hash in its marker)`` of the oldest comment carrying a summary marker."""
+    """``(comment id, hash in its marker)`` of the oldest comment carrying a summary marker that
+    demandsync's own account wrote: someone quoting the marker keeps their comment."""
+    own = tracker.own_account_id()
     found: list[tuple[str, str]] = []
-    for comment_id, text, _author in tracker.summary_comments(key):
+    for comment_id, text, author in tracker.summary_comments(key):
         mark = find_marker(text)
-        if mark and comment_id:
-            found.append((comment_id, mark[1]))
+        if not (mark and comment_id):
+            continue
+        if own is not None and author != own:
+            log.warning("%s: comment %s quotes the summary marker but was written by someone else; "
+                        "left alone", key, comment_id)
+            continue
+        found.append((comment_id, mark[1]))
     if len(found) > 1:
         log.warning("%s has %d demandsync summary comments; keeping comment %s up to date, "
                     "delete the others", key, len(found), found[0][0])

@@ -6,15 +6,25 @@ Every URL that reaches a log line or an exception goes through
 string, and httpx itself logs full URLs at INFO, so we also offer
 :func:`quiet_http_loggers` for the CLI to call once at start-up.
 
+A server may also *echo* a credential in its error body (a 401 page quoting the
+``Authorization`` header, a 500 dumping the request). The one defence against
+that is :class:`Scrubber`: built from every configured secret, it masks each in
+its raw, URL-encoded, JSON-escaped and base64 forms, including the base64 of
+``user:token`` that a ``Basic`` header carries. Logs, terminal errors, ``--json``
+reports and everything the store keeps pass through the same instance.
+
 >>> redact_url("https://bob:hunter2@x.io/api?api_key=abc&page=2")
 'https://***@x.io/api?api_key=***&page=2'
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -57,6 +67,64 @@ def redact_mapping(value: Any, sensitive: frozenset[str] = SENSITIVE_KEYS) -> An
     if isinstance(value, list):
         return [redact_mapping(v, sensitive) for v in value]
     return value
+
+
+class Scrubber:
+    """Masks every form of a set of secrets in text and in JSON-like documents.
+
+    >>> s = Scrubber(["t0k3n+/"], basic_users=["ann@x.io"])
+    >>> s.text("a t0k3n+/ b t0k3n%2B%2F c " + base64.b64encode(b"ann@x.io:t0k3n+/").decode())
+    'a *** b *** c ***'
+    """
+
+    def __init__(self, secrets: Iterable[str] = (), *, basic_users: Iterable[str] = ()) -> None:
+        raw = {s for s in secrets if s}
+        users = {u for u in basic_users if u}
+        forms: set[str] = set()
+        for secret in raw:
+            forms |= {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1],
+                      base64.b64encode(secret.encode()).decode()}
+            for user in users:
+                pair = f"{user}:{secret}".encode()
+                forms |= {base64.b64encode(pair).decode(), base64.urlsafe_b64encode(pair).decode()}
+        #: Longest first, so a form containing another is masked whole.
+        self.forms: tuple[str, ...] = tuple(sorted(forms, key=len, reverse=True))
+
+    def __bool__(self) -> bool:
+        return bool(self.forms)
+
+    def text(self, value: str) -> str:
+        """``value`` with every secret form replaced by ``***``."""
+        for form in self.forms:
+            if form in value:
+                value = value.replace(form, MASK)
+        return value
+
+    def doc(self, value: Any) -> Any:
+        """A copy of a JSON-like document (dicts, lists, strings) with every string scrubbed."""
+        if not self.forms:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {self.text(k) if isinstance(k, str) else k: self.doc(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.doc(v) for v in value]
+        return value
+
+
+_active = Scrubber()
+
+
+def use_scrubber(scrubber: Scrubber) -> None:
+    """Make ``scrubber`` the process's last line of defence (the CLI sets it once it read the config)."""
+    global _active
+    _active = scrubber
+
+
+def scrub(value: str) -> str:
+    """``value`` through the process's active :class:`Scrubber` (see :func:`use_scrubber`)."""
+    return _active.text(value)
 
 
 class RedactingFilter(logging.Filter):

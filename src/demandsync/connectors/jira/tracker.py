@@ -51,6 +51,12 @@ _NOT_ON_SCREEN = re.compile(r"not on the appropriate screen|cannot be set", re.I
 # -- the tracker ----------------------------------------------------------------
 
 
+def _user_id(user: Mapping[str, Any]) -> str | None:
+    """A Jira user's id: ``accountId`` on Cloud, ``name`` (else ``key``) on Data Center."""
+    found = user.get("accountId") or user.get("name") or user.get("key")
+    return str(found) if found else None
+
+
 def deployment_of(server_info: Mapping[str, Any]) -> Deployment:
     """``"cloud"`` for ``deploymentType: "Cloud"``; ``"datacenter"`` for "Server", "DataCenter"
     or no deploymentType at all (old Server releases do not send it; Cloud always does).
@@ -138,6 +144,7 @@ class JiraTracker(Tracker):
         #: wants notifications, or once Jira refused ``notifyUsers=false`` for this account.
         self.quiet_writes = not notify_users
         self._field_names: dict[str, str] | None = None
+        self._own_id: str | None = None
 
     # deployment
 
@@ -304,8 +311,13 @@ class JiraTracker(Tracker):
         for c in self.comments(key):
             body = c.get("body")
             text = adf_to_text(body) if isinstance(body, dict) else str(body or "")
-            author = c.get("author") or {}
-            yield str(c.get("id") or ""), text, (author.get("accountId") or author.get("name") or author.get("key"))
+            yield str(c.get("id") or ""), text, _user_id(c.get("author") or {})
+
+    def own_account_id(self) -> str | None:
+        """Our account's id (``GET …/myself``: ``accountId`` on Cloud, ``name`` on Data Center), read once."""
+        if self._own_id is None:
+            self._own_id = _user_id(self.myself()) or ""
+        return self._own_id or None
 
     def add_summary_comment(self, key: str, content: SummaryContent, changed_on: date) -> str:
         body = render_summary(content, changed_on, cloud=self.deployment == "cloud")

@@ -181,3 +181,13 @@ class MetaRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ForgottenRow(Base):
+    """A person erased with ``demandsync forget``: only a salted hash of their normalised
+    identity, so later pulls drop their items without the store keeping who they were."""
+
+    __tablename__ = "forgotten"
+
+    identity_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    forgotten_at: Mapped[datetime]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any, cast
@@ -32,9 +33,10 @@ from demandsync.domain import (
     Person,
     Quarantined,
 )
-from demandsync.errors import ConfigError
+from demandsync.errors import ConfigError, OutsideError
 from demandsync.sync.store.schema import (
     EpicRow,
+    ForgottenRow,
     ItemPersonRow,
     ItemRow,
     LinkRow,
@@ -55,6 +57,7 @@ QUARANTINE = cast(sa.Table, QuarantineRow.__table__)
 RUNS = cast(sa.Table, RunRow.__table__)
 WRITES = cast(sa.Table, WriteRow.__table__)
 META = cast(sa.Table, MetaRow.__table__)
+FORGOTTEN = cast(sa.Table, ForgottenRow.__table__)
 
 _BATCH = 2000
 
@@ -86,11 +89,60 @@ def item_hash(item: FeedbackItem) -> str:
     return hashlib.sha256(repr(payload).encode()).hexdigest()
 
 
+class StoreUnavailable(OutsideError):
+    """The store could not be opened or reached (exit 1). The message carries no password."""
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """What went wrong in the database, in one line that is safe to show and to store.
+
+    SQLAlchemy's ``StatementError`` text ends with the SQL and its bound parameters
+    (customer e-mails and texts), and PostgreSQL adds a ``DETAIL`` line quoting the
+    offending values: keep only the error's class and the first line of the driver's
+    own message.
+
+    >>> describe_db_error(sa.exc.DataError("INSERT …", {"text": "ann@x.io"}, ValueError("cannot hold NUL\\nDETAIL: ann")))
+    'DataError: cannot hold NUL'
+    """
+    if isinstance(exc, sa.exc.StatementError):
+        orig = exc.orig if exc.orig is not None else exc
+        first = (str(orig).strip().splitlines() or [""])[0]
+        if isinstance(orig, sa.exc.StatementError):  # no driver error underneath: its text holds the SQL
+            first = first.split(" [SQL:", 1)[0].split("\n", 1)[0]
+        return f"{type(exc).__name__}: {first[:300]}".rstrip(": ")
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}".rstrip(": ")
+
+
+def storable(value: Any) -> Any:
+    """``value`` with NUL characters and lone surrogates made visible (PostgreSQL text and JSON
+    cannot hold the first, no UTF-8 database the second), recursively through dicts and lists: whatever the store keeps, it can take."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\\x00")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (from a file read with surrogateescape)
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
+
+
+def identity_hash(identity: str, salt: str) -> str:
+    """The tombstone of a person: a salted hash of the normalised identity (never the identity)."""
+    return hashlib.sha256(f"{salt}:{identity.strip().lower()}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
 @dataclass(slots=True)
 class UpsertCounts:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    #: Items the store refused (e.g. a NUL byte on PostgreSQL), quarantined by the caller.
+    refused: list[Quarantined] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -118,7 +170,7 @@ class LinkedItem:
 #: The newest migration in ``demandsync/sync/store/migrations/versions``. A store already there opens
 #: without importing Alembic at all (a third of a no-change run's start-up);
 #: ``tests/test_migrations.py`` pins this to Alembic's head so the two never drift.
-HEAD_REVISION = "0003_v11_people"
+HEAD_REVISION = "0004_forgotten"
 
 
 def schema_revision(conn: Connection) -> str | None:
@@ -128,11 +180,21 @@ def schema_revision(conn: Connection) -> str | None:
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
+#: Transaction advisory lock serialising migrations on PostgreSQL ("dmnm").
+_PG_MIGRATE_KEY = 0x646D6E6D
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (no-op when it is there)."""
-    with engine.connect() as conn:
-        if schema_revision(conn) == HEAD_REVISION:
-            return
+    """Bring the schema to the newest revision (no-op when it is there).
+
+    ``run`` calls this only once it holds the run lock, so two first runs never race
+    to create the tables (the loser exits 75)."""
+    try:
+        with engine.connect() as conn:
+            if schema_revision(conn) == HEAD_REVISION:
+                return
+    except sa.exc.DBAPIError as exc:
+        raise StoreUnavailable(f"cannot open the store at {engine.url!r}: {describe_db_error(exc)}") from None
     from alembic import command
     from alembic.config import Config as AlembicConfig
     from alembic.runtime.migration import MigrationContext
@@ -150,6 +212,12 @@ def migrate(engine: Engine) -> None:
             # One explicit transaction makes the upgrade all-or-nothing, and IMMEDIATE makes
             # two first runs take turns (the second then finds the schema at head).
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
+        elif conn.dialect.name == "postgresql":
+            # Commands that do not take the run lock (explain, status, …) may migrate at the same
+            # time as a first run: take turns on a transaction lock, then look again.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATE_KEY})
             if MigrationContext.configure(conn).get_current_revision() == head:
                 return
         cfg.attributes["connection"] = conn
@@ -213,7 +281,11 @@ class Store:
     @classmethod
     def open(cls, url: str) -> Store:
         engine = make_engine(url)
-        migrate(engine)
+        try:
+            migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine)
 
     def close(self) -> None:
@@ -280,9 +352,9 @@ class Store:
     def record_pull(self, name: str, kind: str, *, cursor: dict[str, Any] | None, error: str | None) -> None:
         """Remember a pull's outcome; the cursor moves only when it succeeded."""
         now = utcnow()
-        values: dict[str, Any] = {"kind": kind, "last_pull_at": now, "last_error": error}
+        values: dict[str, Any] = {"kind": kind, "last_pull_at": now, "last_error": storable(error)}
         if error is None:
-            values |= {"cursor": cursor or {}, "last_ok_at": now}
+            values |= {"cursor": storable(cursor or {}), "last_ok_at": now}
         with self.begin() as conn:
             if conn.execute(sa.update(SOURCES).where(SOURCES.c.name == name).values(**values)).rowcount == 0:
                 conn.execute(sa.insert(SOURCES).values(name=name, cursor=values.get("cursor", {}), **{
@@ -313,7 +385,6 @@ class Store:
         now = utcnow()
         new: list[tuple[FeedbackItem, str]] = []
         updates: list[dict[str, Any]] = []
-        changed_items: list[FeedbackItem] = []
         for item in items:
             h = item_hash(item)
             old = known.get(item.external_id)
@@ -325,10 +396,40 @@ class Store:
                 counts.new += 1
             else:
                 updates.append(_item_values(item, h) | {"b_source": item.source, "b_ext": item.external_id,
-                                                        "updated_at": now})
-                changed_items.append(item)
+                                                        "updated_at": now, "_item": item})
                 counts.changed += 1
             known[item.external_id] = h
+        for item, exc in self._write_isolating(new, updates, now):
+            # One row the database cannot take must not cost the others: it is quarantined.
+            known.pop(item.external_id, None)
+            if any(n is item for n, _ in new):  # only on refusals: rare, and new is one batch
+                counts.new -= 1
+            else:
+                counts.changed -= 1
+            counts.refused.append(Quarantined(
+                item.source, f"item {item.external_id}", f"the store refused it: {describe_db_error(exc)}",
+                item.text[:2000]))
+        return counts
+
+    def _write_isolating(self, new: list[tuple[FeedbackItem, str]], updates: list[dict[str, Any]],
+                         now: datetime) -> list[tuple[FeedbackItem, BaseException]]:
+        """Write the batch; if the database refuses it, halve it until the refused rows are alone
+        (a few transactions per bad row instead of one per row: 2,000 rows with one bad row
+        cost 26 s row by row on PostgreSQL). Returns the refused items with their errors."""
+        try:
+            self._write_items(new, updates, now)
+            return []
+        except (sa.exc.SQLAlchemyError, ValueError) as exc:  # ValueError: the driver could not encode a value
+            if len(new) + len(updates) == 1:
+                return [(new[0][0] if new else updates[0]["_item"], exc)]
+        ops: list[tuple[FeedbackItem, str] | dict[str, Any]] = [*new, *updates]
+        refused: list[tuple[FeedbackItem, BaseException]] = []
+        for half in (ops[: len(ops) // 2], ops[len(ops) // 2:]):
+            refused += self._write_isolating([o for o in half if isinstance(o, tuple)],
+                                             [o for o in half if isinstance(o, dict)], now)
+        return refused
+
+    def _write_items(self, new: list[tuple[FeedbackItem, str]], updates: list[dict[str, Any]], now: datetime) -> None:
         with self.begin() as conn:
             if new:
                 _insert_items_fast(conn, new, now)
@@ -336,11 +437,10 @@ class Store:
                 stmt = (
                     sa.update(ITEMS)
                     .where(ITEMS.c.source == sa.bindparam("b_source"), ITEMS.c.external_id == sa.bindparam("b_ext"))
-                    .values({k: sa.bindparam(k) for k in updates[0] if not k.startswith("b_")} | {"deleted": False})
+                    .values({k: sa.bindparam(k) for k in updates[0] if not k.startswith(("b_", "_"))} | {"deleted": False})
                 )
-                conn.execute(stmt, updates)
-            _replace_people(conn, [i for i, _ in new], changed_items)
-        return counts
+                conn.execute(stmt, [{k: v for k, v in u.items() if k != "_item"} for u in updates])
+            _replace_people(conn, [i for i, _ in new], [u["_item"] for u in updates])
 
     def mark_missing_deleted(self, source: str, seen: set[str]) -> int:
         """After a complete pull: items the source no longer has stop counting."""
@@ -385,11 +485,16 @@ class Store:
             return conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(ITEMS.c.deleted.is_(False))).scalar_one()
 
     def forget_requester(self, identity: str) -> int:
-        """Remove one person (GDPR erasure): every item they gave alone, and their place among
-        the authors/voters of voting-tool requests (those requests stay, without them, until
-        the source changes them again). Counts drop next run.
-        Returns how many items lost or were that person."""
+        """Erase one person (GDPR): the items they gave alone (with their links), their place
+        among the authors/voters of voting-tool requests (those requests stay, without them), every
+        quarantined row, stored error and run summary that mentions them; and keep a tombstone (a
+        salted hash, never the identity) so later pulls drop them again (:meth:`forgotten_filter`).
+        Returns how many items were that person's or lost them as a voter."""
         ident = identity.strip().lower()
+        if not ident:
+            return 0
+        pattern = "%" + ident.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        salt = self._forget_salt()
         with self.begin() as conn:
             ids = [i for (i,) in conn.execute(sa.select(ITEMS.c.id).where(sa.func.lower(ITEMS.c.requester) == ident))]
             for chunk in _chunks(ids, _BATCH):
@@ -399,7 +504,49 @@ class Store:
             match = sa.or_(sa.func.lower(PEOPLE.c.identity) == ident, sa.func.lower(PEOPLE.c.email) == ident)
             voted = {i for (i,) in conn.execute(sa.select(PEOPLE.c.item_id).where(match))}
             conn.execute(sa.delete(PEOPLE).where(match))
+            conn.execute(sa.delete(QUARANTINE).where(sa.or_(*(
+                sa.func.lower(col).like(pattern, escape="\\")
+                for col in (QUARANTINE.c.raw, QUARANTINE.c.reason, QUARANTINE.c.locator)))))
+            conn.execute(sa.update(SOURCES).where(sa.func.lower(SOURCES.c.last_error).like(pattern, escape="\\"))
+                         .values(last_error="(erased: it named a forgotten person)"))
+            for run_id, summary in conn.execute(sa.select(RUNS.c.id, RUNS.c.summary)).all():
+                if summary and ident in json.dumps(summary).lower():
+                    conn.execute(sa.update(RUNS).where(RUNS.c.id == run_id).values(
+                        summary=_erase(summary, ident)))
+            tomb = identity_hash(ident, salt)
+            if conn.execute(sa.select(FORGOTTEN.c.identity_hash).where(FORGOTTEN.c.identity_hash == tomb)).first() is None:
+                conn.execute(sa.insert(FORGOTTEN).values(identity_hash=tomb, forgotten_at=utcnow()))
             return len(ids) + len(voted)
+
+    def _forget_salt(self) -> str:
+        """This store's tombstone salt (made on first use): the hashes mean nothing elsewhere."""
+        meta = self.get_meta(_SALT_META)
+        if meta and meta.get("salt"):
+            return str(meta["salt"])
+        self.set_meta(_SALT_META, {"salt": secrets.token_hex(16)})
+        return str((self.get_meta(_SALT_META) or {})["salt"])
+
+    def forgotten_filter(self) -> Callable[[str | None], bool]:
+        """A test ``requester -> forgotten?`` over the tombstones, loaded once (for a pull)."""
+        with self.begin() as conn:
+            tombs = set(conn.execute(sa.select(FORGOTTEN.c.identity_hash)).scalars())
+        if not tombs:
+            return lambda _requester: False
+        salt = self._forget_salt()
+        seen: dict[str, bool] = {}  # people ask many times: hash each once per pull
+
+        def forgotten(requester: str | None) -> bool:
+            if not requester or not requester.strip():
+                return False
+            found = seen.get(requester)
+            if found is None:
+                found = seen[requester] = identity_hash(requester, salt) in tombs
+            return found
+
+        return forgotten
+
+    def is_forgotten(self, requester: str | None) -> bool:
+        return self.forgotten_filter()(requester)
 
     # ---- quarantine -------------------------------------------------------------------
 
@@ -409,6 +556,7 @@ class Store:
         now = utcnow()
         with self.begin() as conn:
             for q in entries:
+                q = Quarantined(storable(q.source), storable(q.locator), storable(q.reason), storable(q.raw))
                 changed = conn.execute(
                     sa.update(QUARANTINE)
                     .where(QUARANTINE.c.source == q.source, QUARANTINE.c.locator == q.locator[:1000])
@@ -436,9 +584,9 @@ class Store:
         with self.begin() as conn:
             existing = set(conn.execute(sa.select(EPICS.c.key)).scalars())
             rows = [
-                {"b_key": e.key, "jira_id": e.id, "summary": e.summary, "description": e.description,
-                 "labels": e.labels, "status_category": e.status_category, "project": e.project,
-                 "values": e.values, "present": True, "seen_at": now}
+                {"b_key": e.key, "jira_id": e.id, "summary": storable(e.summary), "description": storable(e.description),
+                 "labels": storable(e.labels), "status_category": e.status_category, "project": e.project,
+                 "values": storable(e.values), "present": True, "seen_at": now}  # a NUL from Jira must not stop the run
                 for e in epics
             ]
             new = [r for r in rows if r["b_key"] not in existing]
@@ -703,7 +851,7 @@ class Store:
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
         with self.begin() as conn:
             conn.execute(sa.update(RUNS).where(RUNS.c.id == run_id).values(
-                status=status, finished_at=utcnow(), summary=summary))
+                status=status, finished_at=utcnow(), summary=storable(summary)))
 
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
         with self.begin() as conn:
@@ -739,6 +887,20 @@ class Store:
             stmt = stmt.where(WRITES.c.state == state)
         with self.begin() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+_SALT_META = "forget:salt"
+
+
+def _erase(value: Any, ident: str) -> Any:
+    """A JSON document with every string mentioning ``ident`` replaced (for stored run summaries)."""
+    if isinstance(value, str):
+        return "(erased)" if ident in value.lower() else value
+    if isinstance(value, dict):
+        return {k: _erase(v, ident) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_erase(v, ident) for v in value]
+    return value
 
 
 _INSERT_COLUMNS = ("source", "external_id", "content_hash", "text", "requester", "account", "created_at", "url",
