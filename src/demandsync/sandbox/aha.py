@@ -44,10 +44,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from demandsync.sandbox.jira import _Server
+from demandsync.sandbox.served import Served
 
 JsonDict = dict[str, Any]
 API = "/api/v1"
@@ -268,12 +268,17 @@ def _demo_ideas(s: AhaState) -> None:
 # -- the API ------------------------------------------------------------------------------
 
 
-class AhaSandbox:
+class AhaSandbox(Served):
     """An Aha! account on loopback. ``start()`` returns its URL (the account URL, without ``/api/v1``).
 
     Counters: ``requests`` (by method and path template), ``faults`` (injected 429s),
     ``writes`` (successful record PUTs by reference).
     """
+
+    thread_name: ClassVar[str] = "aha-sandbox"
+
+    def request_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def __init__(self, state: AhaState | None = None, *, api_key: str = "aha-sandbox-key", fail_next: int = 0,
                  fail_writes: int = 0, fail_rate: float = 0.0, retry_after: int = 0, page_cap: int = 200,
@@ -289,38 +294,6 @@ class AhaSandbox:
         self.writes: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # lifecycle (the Jira sandbox's threaded server; only the handler differs)
-
-    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
-        if self._server is not None:
-            return self.url
-        self._server = _Server((host, port), self)  # type: ignore[arg-type]
-        self._server.RequestHandlerClass = _Handler
-        self.url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="aha-sandbox", daemon=True)
-        self._thread.start()
-        return self.url
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> AhaSandbox:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def reset_counters(self) -> None:
         with self._lock:
@@ -617,10 +590,5 @@ def main(host: str = "127.0.0.1", port: int = 8090, fail_rate: float = 0.0) -> N
     sandbox = AhaSandbox(fail_rate=fail_rate)
     url = sandbox.start(port=port, host=host)
     print(f"Aha! sandbox on {url}  (API key {sandbox.api_key}; product APP). Ctrl-C to stop.", flush=True)
-    try:
-        while sandbox._thread is not None and sandbox._thread.is_alive():
-            sandbox._thread.join(timeout=0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
+    sandbox.serve_forever()
+

@@ -31,7 +31,6 @@ import json
 import math
 import random
 import re
-import socket
 import sys
 import threading
 import time
@@ -41,11 +40,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from email.message import Message
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from demandsync.sandbox.jql import Catalog, CompiledQuery, JqlError, adf_text, compile_jql
+from demandsync.sandbox.served import LoopbackServer, Served
 from demandsync.sandbox.state import (
     EPIC_LINK,
     FieldDef,
@@ -604,12 +604,17 @@ def wiki(doc: Any) -> str | None:
 # ---------------------------------------------------------------------------
 
 
-class JiraSandbox:
+class JiraSandbox(Served):
     """A Jira site on loopback. ``start()`` returns its URL; use as a context manager to stop it.
 
     Counters: ``requests`` (by method and route template), ``faults`` (injected
     or rate-limited answers by status), ``writes`` (successful edits by issue key).
     """
+
+    thread_name: ClassVar[str] = "jira-sandbox"
+
+    def request_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def __init__(self, state: SandboxState | None = None, *, email: str = "demo@example.com",
                  api_token: str = "sandbox-token", pat: str | None = None, admin: bool = True,
@@ -633,49 +638,8 @@ class JiraSandbox:
         self._lock = threading.Lock()  # counters, RNG, write-limit windows
         self._recent_writes: dict[str, deque[float]] = {}
         self.api: CloudApi = DataCenterApi(self) if flavor == "datacenter" else CloudApi(self)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ----------------------------------------------------------
-
-    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
-        """Bind (a free port by default), serve in a daemon thread, return the base URL."""
-        if self._server is not None:
-            return self.url
-        self._server = _Server((host, port), self)
-        self.url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="jira-sandbox", daemon=True)
-        self._thread.start()
-        return self.url
-
-    def stop(self) -> None:
-        """Stop accepting, drop open keep-alive connections, release the port."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def serve_forever(self) -> None:
-        """Block until interrupted (for the CLI)."""
-        try:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(timeout=0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
-
-    def __enter__(self) -> JiraSandbox:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def reset_counters(self) -> None:
         with self._lock:
@@ -778,42 +742,10 @@ class JiraSandbox:
 # ---------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    """Threaded server that remembers open connections so ``stop()`` can close keep-alives."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], sandbox: JiraSandbox) -> None:
-        self.sandbox = sandbox
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self._open_lock:
-            for sock in list(self._open):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: benchmarks reuse connections
     disable_nagle_algorithm = True  # headers and body go out as separate small writes
-    server: _Server
+    server: LoopbackServer
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -861,3 +793,4 @@ def main(host: str = "127.0.0.1", port: int = 8089, epics: int | None = None,
 
 if __name__ == "__main__":
     main()
+
