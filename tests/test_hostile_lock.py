@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -40,15 +41,29 @@ def test_a_run_finding_the_lock_held_on_an_empty_store_exits_75_and_creates_noth
 
 
 def test_two_first_runs_at_once_one_exits_75(tmp_path: Path, store_url: str) -> None:
-    # 50 ms per Jira request keeps the winner busy for seconds: the two runs surely overlap.
-    with JiraSandbox(demo_state(), email="demo@example.com", api_token="sandbox-token", latency=0.05) as sandbox:
+    """The winner is held inside its first Jira request (so it surely still holds the lock, whatever
+    the machine's load) while the loser starts on the same empty store."""
+    with JiraSandbox(demo_state(), email="demo@example.com", api_token="sandbox-token") as sandbox:
         sandbox.start()
+        entered, release = threading.Event(), threading.Event()
+        answer = sandbox.handle
+
+        def held(*args: Any, **kwargs: Any) -> Any:
+            entered.set()
+            release.wait(timeout=120)
+            return answer(*args, **kwargs)
+
+        sandbox.handle = held  # type: ignore[method-assign]
         configs = [demo_config(tmp_path / name, sandbox.url, store_url) for name in ("a", "b")]
-        procs = [_run(c) for c in configs]
-        results = [p.communicate(timeout=300) for p in procs]
-    codes = sorted(p.returncode for p in procs)
-    assert codes == [0, 75], results
-    assert not any("UniqueViolation" in err or "Traceback" in err for _, err in results)
+        winner = _run(configs[0])
+        assert entered.wait(timeout=120), "the first run never reached Jira"
+        loser = _run(configs[1])
+        loser_out = loser.communicate(timeout=120)
+        release.set()
+        winner_out = winner.communicate(timeout=300)
+    assert (winner.returncode, loser.returncode) == (0, 75), (winner_out, loser_out)
+    assert "holds" in loser_out[1]
+    assert not any("UniqueViolation" in err or "Traceback" in err for _, err in (winner_out, loser_out))
 
 
 def test_commands_opening_an_empty_store_together_take_turns_migrating(store_url: str) -> None:
