@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from demandsync.handles import item_handle
 from demandsync.sync.linking import textnorm
 from demandsync.sync.linking.decisions import item_ref
 from demandsync.sync.linking.link import build_model, learned_from
@@ -177,7 +178,8 @@ def _theme(number: int, words: Sequence[str], members: list[InboxItem], summarie
     quotes = []
     for m in members[:DRAFT_QUOTES]:
         who = ", ".join(x for x in (m.account, m.created_at[:10] if m.created_at else None) if x)
-        quotes.append("> " + " ".join(m.text.split())[:300] + f"\n> — {m.id}" + (f" ({who})" if who else ""))
+        quotes.append("> " + " ".join(m.text.split())[:300] + f"\n> — {item_handle(m.source, m.id.split(':', 1)[1])}"
+                      + (f" ({who})" if who else ""))
     body = (f"{len(members)} unlinked request(s) ask for this"
             + (f", from {len(accounts)} account(s): {', '.join(accounts[:10])}" if accounts else "")
             + ".\n\n" + "\n\n".join(quotes) + "\n")

@@ -34,6 +34,7 @@ from starlette.staticfiles import StaticFiles
 
 from demandsync.config import Config
 from demandsync.figures import FIGURES
+from demandsync.handles import item_handle
 from demandsync.sync import board
 from demandsync.sync.linking import decisions
 from demandsync.sync.store.store import Store
@@ -55,6 +56,13 @@ _PUBLIC = ("/static/", "/login")
 _METHODS = {"manual": "manual", "explicit": "explicit (key in the item)", "rule": "rule", "similarity": "similarity"}
 
 
+def _handle(ref: str) -> str:
+    """The short, shell-safe handle of ``SOURCE:ITEM_ID`` that the CLI shows too (display only:
+    forms and the API keep the full reference)."""
+    source, _, external_id = str(ref).partition(":")
+    return item_handle(source, external_id)
+
+
 def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], datetime] | None = None) -> Starlette:
     """The app for one config. ``host`` is where it listens: on loopback, only loopback Host headers are served."""
     web = config.settings.web
@@ -71,6 +79,7 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
     env = Environment(loader=PackageLoader("demandsync.web", "templates"), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["safe_url"] = _safe_url
+    env.filters["handle"] = _handle
     env.globals.update(figure_help={k: f.help for k, f in FIGURES.items()},
                        figure_kind={k: f.kind for k, f in FIGURES.items()}, methods=_METHODS, sparkline=sparkline)
 
