@@ -476,10 +476,15 @@ class _OneRecord:
         return [_value(self.record.data, c) for c in columns]
 
     def _all(self, key: str) -> list[str]:
-        return [v for v in self._values(self.plan.columns.get(key, [])) if v.strip()]
+        data = self.record.data
+        return [v for c in self.plan.columns.get(key, ()) if (v := _value(data, c)).strip()]
 
     def _first(self, key: str) -> str:
-        return _first_of(self._values(self.plan.columns.get(key, [])))
+        data = self.record.data
+        for column in self.plan.columns.get(key, ()):  # the first non-blank, without building a list
+            if value := _value(data, column).strip():
+                return value
+        return ""
 
     def _text(self) -> str:
         parts: list[str] = []
@@ -587,7 +592,8 @@ def _dedupe(values: Iterable[str]) -> list[str]:
 
 def _is_anonymous(value: str, placeholders: Sequence[str]) -> bool:
     v = value.strip()
-    return v.casefold() in _folded(tuple(placeholders)) or bool(_ALL_ZERO.match(v))
+    # The regex only when it can match (a leading 0 or -): this runs twice per row.
+    return v.casefold() in _folded(tuple(placeholders)) or (v[:1] in ("0", "-") and bool(_ALL_ZERO.match(v)))
 
 
 @functools.lru_cache(maxsize=64)
