@@ -338,17 +338,16 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
     scrubber = config.scrubber
     cls = config.source_classes[src.name]
     source = cls(config.source_options[src.name], SourceContext(src.name, config.base_dir, full=full))
-    known: dict[str, str] | None = None  # loaded on the first batch: a no-change pull never pays for it
     forgotten = store.forgotten_filter()
     seen: set[str] = set()
     items: list[FeedbackItem] = []
     bad: list[Quarantined] = []
 
     def flush() -> None:
-        nonlocal known
-        if items and known is None:
-            known = store.item_hashes(src.name)
-        counts = store.upsert_items(items, known if known is not None else {})  # {} is falsy: no `or`
+        # The stored hashes of this batch's items only: memory stays flat however big the source
+        # (a row repeated in a later batch finds the hash its first copy stored).
+        known = store.item_hashes(src.name, (i.external_id for i in items)) if items else {}
+        counts = store.upsert_items(items, known)
         rep.new += counts.new
         rep.changed += counts.changed
         rep.unchanged += counts.unchanged
