@@ -253,7 +253,7 @@ def _stages(
     progress.update("links", stats.linked_items, stats.linked_items)
 
     rules = demand_rules(config)
-    linked = store.linked_items(with_extra=bool(rules.attribute_weights), with_text=False)
+    linked = store.iter_linked_items(with_extra=bool(rules.attribute_weights), with_text=False)
     demand = count_demand(linked, [e.key for e in epics], rules, now)
     report.demand = {k: d.as_dict() for k, d in demand.items()}
 
