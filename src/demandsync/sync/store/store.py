@@ -377,7 +377,12 @@ class Store:
             if external_ids is None:
                 return {ext: ("" if deleted else h) for ext, h, deleted in conn.execute(stmt)}
             out: dict[str, str] = {}
-            for chunk in _chunks(list(dict.fromkeys(external_ids)), _BATCH):
+            # An id the database cannot take (a lone surrogate, or a NUL on PostgreSQL, from a
+            # hostile API record) cannot be stored either, so it is never known: leave it out
+            # rather than fail the whole batch's lookup (its write is refused and quarantined).
+            nul_ok = conn.dialect.name != "postgresql"
+            ids = [e for e in dict.fromkeys(external_ids) if _encodable(e) and (nul_ok or "\x00" not in e)]
+            for chunk in _chunks(ids, _BATCH):
                 for ext, h, deleted in conn.execute(stmt.where(ITEMS.c.external_id.in_(chunk))):
                     out[ext] = "" if deleted else h
             return out
@@ -1029,6 +1034,14 @@ def _item_values(item: FeedbackItem, content_hash: str) -> dict[str, Any]:
         "url": item.url, "tags": list(item.tags), "epic_hint": list(item.epic_hint),
         "votes": item.votes, "extra": dict(item.extra), "link_fp": None, "has_people": item.people is not None,
     }
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
