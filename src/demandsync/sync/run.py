@@ -323,7 +323,9 @@ def notify_and_close(
 ) -> None:
     """Remember which epics shipped; post the Slack digest when configured (never fails the run)."""
     settings = config.settings
-    shipped = newly_shipped(store, shipped_epics(store, shipped_when=settings.closing.shipped_when, tracker=tracker))
+    digest = settings.notify.slack_webhook is not None
+    shipped = newly_shipped(store, shipped_epics(store, shipped_when=settings.closing.shipped_when, tracker=tracker,
+                                                 with_counts=digest))
     if settings.notify.slack_webhook is not None:
         post_digest(settings.notify.slack_webhook, before, after, epics, shipped, top=settings.notify.top,
                     jira_url=settings.jira.url if settings.jira is not None else None)
