@@ -14,6 +14,7 @@ wide export costs dictionary lookups per row, not regex scans.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import hashlib
@@ -59,6 +60,10 @@ DEFAULT_DATE_FORMATS = (
 _SLASHED_TIMES = ("", " %H:%M:%S", " %H:%M", " %I:%M:%S %p", " %I:%M %p")
 
 
+#: How many JSON record shapes (key sets) one mapping keeps plans for.
+_JSON_SHAPES = 256
+
+
 class MappingError(ConfigError, ValueError):
     """The mapping cannot work for this source at all; names the config key to fix."""
 
@@ -98,6 +103,8 @@ class _Compiled:
     #: id(header) -> (header, plan); the header is kept so its id cannot be reused.
     plans: dict[int, tuple[object, _Plan]] = field(default_factory=dict)
     checked_json: bool = False
+    #: JSON records' keys (in order) -> their lenient plan: an API page's records share a few shapes.
+    json_plans: dict[tuple[str, ...], _Plan] = field(default_factory=dict)
 
 
 class Mapper:
@@ -174,6 +181,16 @@ class Mapper:
         cached = compiled.plans.get(id(header)) if header is not None else None
         if cached is not None and cached[0] is header:
             return cached[1]
+        if header is None and compiled.checked_json:
+            # A lenient plan depends on the record's keys only; the dates it learns do not
+            # carry over from one record to the next (each JSON record stands alone).
+            shape = tuple(record.data)
+            shared = compiled.json_plans.get(shape)
+            if shared is None:
+                shared = _Resolver(self.source, compiled, record).plan(strict=False)
+                if len(compiled.json_plans) < _JSON_SHAPES:
+                    compiled.json_plans[shape] = shared
+            return dataclasses.replace(shared, date_orders={})
         plan = _Resolver(self.source, compiled, record).plan(strict=header is not None or not compiled.checked_json)
         compiled.checked_json = True
         if header is not None:
@@ -419,7 +436,7 @@ class _OneRecord:
             tags=_dedupe(t.strip() for v in self._all("tags") for t in _TAG_SPLIT.split(v) if t.strip()),
             epic_hint=keys_in(self._all("epic")),
             votes=votes,
-            extra={k: v for k, cols in self.plan.extra.items() if (v := _first_of(self._values(cols)))},
+            extra=self._extra(),
             people=self._people(),
         )
         item.external_id = self._identity(item)
@@ -446,14 +463,28 @@ class _OneRecord:
                 found[person.identity] = person
         return list(found.values())
 
+    def _extra(self) -> dict[str, str]:
+        data, out = self.record.data, {}
+        for name, columns in self.plan.extra.items():
+            for column in columns:
+                if value := _value(data, column).strip():
+                    out[name] = value
+                    break
+        return out
+
     def _values(self, columns: Sequence[str]) -> list[str]:
         return [_value(self.record.data, c) for c in columns]
 
     def _all(self, key: str) -> list[str]:
-        return [v for v in self._values(self.plan.columns.get(key, [])) if v.strip()]
+        data = self.record.data
+        return [v for c in self.plan.columns.get(key, ()) if (v := _value(data, c)).strip()]
 
     def _first(self, key: str) -> str:
-        return _first_of(self._values(self.plan.columns.get(key, [])))
+        data = self.record.data
+        for column in self.plan.columns.get(key, ()):  # the first non-blank, without building a list
+            if value := _value(data, column).strip():
+                return value
+        return ""
 
     def _text(self) -> str:
         parts: list[str] = []
@@ -549,7 +580,10 @@ def _text_of(value: Any) -> str:
 
 
 def _first_of(values: Iterable[str]) -> str:
-    return next((v.strip() for v in values if v.strip()), "")
+    for value in values:  # a plain loop: this runs several times per row
+        if stripped := value.strip():
+            return stripped
+    return ""
 
 
 def _dedupe(values: Iterable[str]) -> list[str]:
@@ -558,7 +592,8 @@ def _dedupe(values: Iterable[str]) -> list[str]:
 
 def _is_anonymous(value: str, placeholders: Sequence[str]) -> bool:
     v = value.strip()
-    return v.casefold() in _folded(tuple(placeholders)) or bool(_ALL_ZERO.match(v))
+    # The regex only when it can match (a leading 0 or -): this runs twice per row.
+    return v.casefold() in _folded(tuple(placeholders)) or (v[:1] in ("0", "-") and bool(_ALL_ZERO.match(v)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -614,6 +649,15 @@ def _parse_date(value: str, column: str, m: FieldMapping, source: str, orders: d
     ``GMT+99``, or a date that leaves the calendar once moved to UTC such as
     ``9999-12-31T23:00:00-05:00``) quarantines its row, never the source.
     """
+    if m.date_format is None:
+        # Fast path for the common ISO 8601 cell: no zone suffix or abbreviation can
+        # end a value fromisoformat accepts, so this is the same reading as below.
+        try:
+            iso = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return _in_utc(iso if iso.tzinfo is not None else iso.replace(tzinfo=ZoneInfo(m.timezone)), value, column)
     zone: Any = ZoneInfo(m.timezone)
     text = value
     if suffix := _ZONE_SUFFIX.search(text):
@@ -638,6 +682,10 @@ def _parse_date(value: str, column: str, m: FieldMapping, source: str, orders: d
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
+    return _in_utc(parsed, value, column)
+
+
+def _in_utc(parsed: datetime, value: str, column: str) -> datetime:
     try:
         return parsed.astimezone(UTC)
     except (OverflowError, ValueError):

@@ -149,40 +149,70 @@ def item_weight(item: LinkedItem, rules: DemandRules, now: datetime) -> float:
 def count_demand(
     items: Iterable[LinkedItem], epic_keys: Iterable[str], rules: DemandRules, now: datetime
 ) -> dict[str, Demand]:
-    """Demand for every epic in ``epic_keys`` (epics with no items get zeros)."""
-    grouped: dict[str, dict[int, LinkedItem]] = {key: {} for key in epic_keys}
+    """Demand for every epic in ``epic_keys`` (epics with no items get zeros).
+
+    ``items`` is consumed as a stream (``Store.iter_linked_items``): each epic keeps running
+    totals and the identities it has seen, never the items, so memory grows with distinct
+    people rather than with links (at 1M items the list of links was most of a run's peak).
+    Items are added in the order they come, as before, so even the score's float sum is the same.
+    """
+    tallies: dict[str, _Tally] = {key: _Tally(rules, now) for key in epic_keys}
     for it in items:
-        if it.epic_key in grouped:
-            grouped[it.epic_key][it.item_id] = it  # distinct items, even if a row repeats
-    return {key: _one_epic(list(by_id.values()), rules, now) for key, by_id in grouped.items()}
+        tally = tallies.get(it.epic_key)
+        if tally is not None:
+            tally.add(it)  # distinct items, even if a row repeats
+    return {key: tally.demand() for key, tally in tallies.items()}
 
 
 def _one_epic(items: list[LinkedItem], rules: DemandRules, now: datetime) -> Demand:
-    d = Demand(requests=len(items))
-    if not items:
-        return d
-    people: set[str] = set()
-    accounts: set[str] = set()
-    by_source: Counter[str] = Counter()
-    d30, d90 = now - timedelta(days=30), now - timedelta(days=90)
-    score = 0.0
+    tally = _Tally(rules, now)
     for it in items:
+        tally.add(it)
+    return tally.demand()
+
+
+class _Tally:
+    """One epic's figures so far (see the module docstring for what each one counts)."""
+
+    __slots__ = ("rules", "now", "d", "ids", "people", "accounts", "by_source", "score", "d30", "d90")
+
+    def __init__(self, rules: DemandRules, now: datetime) -> None:
+        self.rules, self.now = rules, now
+        self.d = Demand()
+        self.ids: set[int] = set()
+        self.people: set[str] = set()
+        self.accounts: set[str] = set()
+        self.by_source: Counter[str] = Counter()
+        self.score = 0.0
+        self.d30, self.d90 = now - timedelta(days=30), now - timedelta(days=90)
+
+    def add(self, it: LinkedItem) -> None:
+        if it.item_id in self.ids:
+            return
+        self.ids.add(it.item_id)
+        d, rules = self.d, self.rules
         for asker in askers(it):
-            people.add(asker.identity)
+            self.people.add(asker.identity)
             d.votes += asker.votes
             acct = _account_identity(asker.account, asker.email, rules)
             if acct:
-                accounts.add(acct)
-        by_source[it.source] += 1
-        score += item_weight(it, rules, now)
+                self.accounts.add(acct)
+        self.by_source[it.source] += 1
+        self.score += item_weight(it, rules, self.now)
         if it.created_at is not None:
             day = it.created_at.date()
             if d.last_requested is None or day > d.last_requested:
                 d.last_requested = day
-            d.requests_30d += it.created_at >= d30
-            d.requests_90d += it.created_at >= d90
-    d.requesters = len(people)
-    d.accounts = len(accounts)
-    d.score = round(score, 2)
-    d.by_source = dict(by_source)
-    return d
+            d.requests_30d += it.created_at >= self.d30
+            d.requests_90d += it.created_at >= self.d90
+
+    def demand(self) -> Demand:
+        d = self.d
+        d.requests = len(self.ids)
+        if not self.ids:
+            return d
+        d.requesters = len(self.people)
+        d.accounts = len(self.accounts)
+        d.score = round(self.score, 2)
+        d.by_source = dict(self.by_source)
+        return d

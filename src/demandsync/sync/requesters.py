@@ -139,9 +139,11 @@ def shipped_epics(
     shipped_when: ShippedWhen = "done",
     tracker: Tracker | None = None,
     keys: Iterable[str] | None = None,
+    with_counts: bool = True,
 ) -> list[ShippedEpic]:
     """Epics (of ``keys``, default every epic the store knows) that count as shipped, with how many
-    people asked for them."""
+    people asked for them. ``with_counts=False`` leaves the three counts at 0 and skips reading
+    the epics' items: a run without a Slack digest only remembers which keys shipped."""
     epics = {e.key: e for e in store.epics(present_only=False)}
     wanted = [k for k in (keys if keys is not None else epics) if k in epics]
     if shipped_when == "done":
@@ -154,6 +156,9 @@ def shipped_epics(
         raise ValueError(f"shipped_when must be 'done' or 'released', not {shipped_when!r}")
     if not done:
         return []
+    if not with_counts:
+        return [ShippedEpic(key=key, summary=epics[key].summary, requesters=0, requests=0, accounts=0)
+                for key in sorted(done)]
     by_epic: dict[str, list[LinkedItem]] = {}
     for it in store.linked_items(done):
         by_epic.setdefault(it.epic_key, []).append(it)

@@ -253,7 +253,7 @@ def _stages(
     progress.update("links", stats.linked_items, stats.linked_items)
 
     rules = demand_rules(config)
-    linked = store.linked_items(with_extra=bool(rules.attribute_weights), with_text=False)
+    linked = store.iter_linked_items(with_extra=bool(rules.attribute_weights), with_text=False)
     demand = count_demand(linked, [e.key for e in epics], rules, now)
     report.demand = {k: d.as_dict() for k, d in demand.items()}
 
@@ -323,7 +323,9 @@ def notify_and_close(
 ) -> None:
     """Remember which epics shipped; post the Slack digest when configured (never fails the run)."""
     settings = config.settings
-    shipped = newly_shipped(store, shipped_epics(store, shipped_when=settings.closing.shipped_when, tracker=tracker))
+    digest = settings.notify.slack_webhook is not None
+    shipped = newly_shipped(store, shipped_epics(store, shipped_when=settings.closing.shipped_when, tracker=tracker,
+                                                 with_counts=digest))
     if settings.notify.slack_webhook is not None:
         post_digest(settings.notify.slack_webhook, before, after, epics, shipped, top=settings.notify.top,
                     jira_url=settings.jira.url if settings.jira is not None else None)
@@ -338,17 +340,16 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
     scrubber = config.scrubber
     cls = config.source_classes[src.name]
     source = cls(config.source_options[src.name], SourceContext(src.name, config.base_dir, full=full))
-    known: dict[str, str] | None = None  # loaded on the first batch: a no-change pull never pays for it
     forgotten = store.forgotten_filter()
     seen: set[str] = set()
     items: list[FeedbackItem] = []
     bad: list[Quarantined] = []
 
     def flush() -> None:
-        nonlocal known
-        if items and known is None:
-            known = store.item_hashes(src.name)
-        counts = store.upsert_items(items, known if known is not None else {})  # {} is falsy: no `or`
+        # The stored hashes of this batch's items only: memory stays flat however big the source
+        # (a row repeated in a later batch finds the hash its first copy stored).
+        known = store.item_hashes(src.name, (i.external_id for i in items)) if items else {}
+        counts = store.upsert_items(items, known)
         rep.new += counts.new
         rep.changed += counts.changed
         rep.unchanged += counts.unchanged

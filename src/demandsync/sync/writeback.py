@@ -195,7 +195,24 @@ def apply_plan(
     """One PUT per changed epic, ``concurrency`` epics at a time; journaled planned -> applied/failed.
 
     Each epic is written once per run at most (per-issue write limits), so
-    concurrency only spreads writes across epics. Journal marks are batched:
+    concurrency only spreads writes across epics.
+
+    Why 4 by default (``[jira] write_concurrency``, 1..16): Jira Cloud applies
+    independent limits at once (https://developer.atlassian.com/cloud/jira/platform/rate-limiting/
+    and .../build-an-app-that-respects-rate-limits/): a *burst* limit per tenant, endpoint and
+    HTTP method (``RateLimit-Reason: jira-burst-based``; API-token traffic such as ours is governed
+    by these burst limits, not by the points quotas of apps), and a *per-issue write* limit
+    (``jira-per-issue-on-write``) that only repeated writes to one issue can reach. One PUT per
+    epic per run never repeats an issue, so only the burst limit of ``PUT /issue/{key}``
+    matters. Atlassian's advice is to pace requests and to back off on 429 using the
+    response's headers; the shared HTTP client honours ``Retry-After``, and a few requests in
+    flight is pacing: four PUTs waiting on Jira at once already hide most of its latency
+    (sequential 2,000 PUTs at 100 ms each would be 200 s, four at a time 50 s) without
+    multiplying our share of the tenant's burst budget by 16. All workers share
+    one ``httpx.Client``, whose pool keeps each connection alive between requests: at most
+    ``concurrency`` TLS handshakes per run, not one per epic.
+
+    Journal marks are batched:
     a run killed before marking leaves writes *planned*, the next run marks
     them abandoned, and its plan (made against Jira's live values) repeats
     only what did not land.

@@ -366,13 +366,26 @@ class Store:
 
     # ---- items ------------------------------------------------------------------------
 
-    def item_hashes(self, source: str) -> dict[str, str]:
-        """external_id -> content hash of every item of a source (for upserts)."""
+    def item_hashes(self, source: str, external_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """external_id -> content hash of the items of a source (for upserts); a deleted item's is "".
+
+        With ``external_ids``, only those: a pull asks per batch, so its memory does not grow with
+        the source (a dict of every hash did, by ~200 bytes an item), and a first run finds none.
+        """
+        stmt = sa.select(ITEMS.c.external_id, ITEMS.c.content_hash, ITEMS.c.deleted).where(ITEMS.c.source == source)
         with self.begin() as conn:
-            rows = conn.execute(
-                sa.select(ITEMS.c.external_id, ITEMS.c.content_hash, ITEMS.c.deleted).where(ITEMS.c.source == source)
-            )
-            return {ext: ("" if deleted else h) for ext, h, deleted in rows}
+            if external_ids is None:
+                return {ext: ("" if deleted else h) for ext, h, deleted in conn.execute(stmt)}
+            out: dict[str, str] = {}
+            # An id the database cannot take (a lone surrogate, or a NUL on PostgreSQL, from a
+            # hostile API record) cannot be stored either, so it is never known: leave it out
+            # rather than fail the whole batch's lookup (its write is refused and quarantined).
+            nul_ok = conn.dialect.name != "postgresql"
+            ids = [e for e in dict.fromkeys(external_ids) if _encodable(e) and (nul_ok or "\x00" not in e)]
+            for chunk in _chunks(ids, _BATCH):
+                for ext, h, deleted in conn.execute(stmt.where(ITEMS.c.external_id.in_(chunk))):
+                    out[ext] = "" if deleted else h
+            return out
 
     def upsert_items(self, items: Sequence[FeedbackItem], known: dict[str, str]) -> UpsertCounts:
         """Insert new items, update changed ones, skip identical ones.
@@ -682,7 +695,16 @@ class Store:
         self, epic_keys: Iterable[str] | None = None, states: Sequence[LinkState] = (ACCEPTED,), *,
         with_extra: bool = True, with_text: bool = True,
     ) -> list[LinkedItem]:
-        """Items linked to epics (all present epics by default), with how.
+        """Items linked to epics (all present epics by default), with how, ordered by epic,
+        newest first. See :meth:`iter_linked_items` for the arguments."""
+        return list(self.iter_linked_items(epic_keys, states, with_extra=with_extra, with_text=with_text))
+
+    def iter_linked_items(
+        self, epic_keys: Iterable[str] | None = None, states: Sequence[LinkState] = (ACCEPTED,), *,
+        with_extra: bool = True, with_text: bool = True, chunk: int = 5000,
+    ) -> Iterator[LinkedItem]:
+        """:meth:`linked_items` as a stream, ``chunk`` rows at a time (counting reads every link:
+        a list of them all was most of a 1M-item run's peak memory). Consume it to the end.
 
         Counting passes ``with_extra=False`` (decoding it was most of the cost; only attribute
         weights need it) and ``with_text=False`` (texts were most of the memory at 1M items)."""
@@ -701,12 +723,12 @@ class Store:
         if epic_keys is not None:
             stmt = stmt.where(LINKS.c.epic_key.in_(list(epic_keys)))
         with self._connect() as conn:
-            rows = conn.execute(stmt).all()
-            people = _people_of(conn, {r[1] for r in rows if r[14]})
-            return [LinkedItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _read_time(r[7]), r[8], r[9],
-                               _read_json(r[10]) if with_extra else {}, r[11], r[12], r[13],
-                               people.get(r[1], ()) if r[14] else None)
-                    for r in rows]
+            for rows in conn.execute(stmt).partitions(chunk):
+                people = _people_of(conn, {r[1] for r in rows if r[14]})
+                yield from [LinkedItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _read_time(r[7]), r[8], r[9],
+                                       _read_json(r[10]) if with_extra else {}, r[11], r[12], r[13],
+                                       people.get(r[1], ()) if r[14] else None)
+                            for r in rows]
 
     def accepted_texts(self, per_epic: int = 50) -> dict[str, list[str]]:
         """Texts a human accepted for each epic (newest first): the epic learns from them."""
@@ -1012,6 +1034,14 @@ def _item_values(item: FeedbackItem, content_hash: str) -> dict[str, Any]:
         "url": item.url, "tags": list(item.tags), "epic_hint": list(item.epic_hint),
         "votes": item.votes, "extra": dict(item.extra), "link_fp": None, "has_people": item.people is not None,
     }
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
