@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC
 
+import pytest
+
 from demandsync.config import LinkingConfig, RuleConfig
 from demandsync.domain import Epic, FeedbackItem, ItemToLink
 from demandsync.sync.linking.link import AutoLinker, link_items
@@ -159,3 +161,14 @@ def test_word_weights_count_a_sample_of_items_refreshed_only_when_the_store_doub
     assert learned_from(store).background == first  # not doubled: same sample, same fingerprint
     add(store, *answers(2 * BACKGROUND_MIN - 1, 2 * BACKGROUND_MIN))
     assert len(learned_from(store).background) == 2 * BACKGROUND_MIN  # doubled: drawn again
+
+
+def test_a_new_model_version_relinks_stored_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upgrading demandsync to a model that scores differently must relink what is stored: the
+    linker's fingerprint carries the model's version and thresholds, not only its params."""
+    from demandsync.sync.linking import similarity
+
+    before = AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint
+    assert AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint == before  # stable
+    monkeypatch.setattr(similarity, "MODEL_VERSION", similarity.MODEL_VERSION + "-next")
+    assert AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint != before

@@ -39,7 +39,7 @@ from typing import Any
 from demandsync.config import LinkingConfig, RuleConfig
 from demandsync.domain import ACCEPTED, EXPLICIT, RULE, SIMILARITY, SUGGESTED, Epic, ItemToLink, Link
 from demandsync.keys import find_issue_keys
-from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel, SimilarityParams
+from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel, model_identity
 from demandsync.sync.store.store import Store
 
 _WORD = re.compile(r"\w+")
@@ -172,7 +172,7 @@ class AutoLinker:
             "linking": self.linking.model_dump(),
             "profiles": profiles,
             "background": background,
-            "model": repr(SimilarityParams()),
+            "model": model_identity(),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 

@@ -107,6 +107,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -221,6 +222,16 @@ class Evidence:
     def __str__(self) -> str:
         shown = f"{self.word}->{self.means}" if self.means else self.word
         return shown if self.weight >= 0 else f"-{shown}"
+
+
+def model_identity(params: SimilarityParams | None = None) -> dict[str, Any]:
+    """What, besides the epics and the decisions, decides every score: the model's version (bumped
+    with any change to scoring or calibration), the fuzzy-match thresholds and the params. Part of
+    every fingerprint, so that upgrading demandsync relinks stored items when scores change."""
+    params = params or SimilarityParams()
+    # chunk_size/threads change speed, never results
+    return {"v": MODEL_VERSION, "fuzzy": [FUZZY_MIN_DICE, FUZZY_MIN_LEN],
+            "params": {k: v for k, v in asdict(params).items() if k not in ("chunk_size", "threads")}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -873,10 +884,7 @@ class SimilarityModel:
         bg = hashlib.sha256("\0".join(sorted(t or "" for t in background)).encode("utf-8")).hexdigest() if background else ""
         doc = {
             "background": bg,
-            "v": MODEL_VERSION,
-            "fuzzy": [FUZZY_MIN_DICE, FUZZY_MIN_LEN],
-            # chunk_size/threads change speed, never results
-            "params": {k: v for k, v in asdict(self.params).items() if k not in ("chunk_size", "threads")},
+            **model_identity(self.params),
             "profiles": [
                 [k, profiles[k].summary or "", profiles[k].description or "", sorted(profiles[k].labels or ()),
                  self._accepted(profiles[k]), self._rejected(profiles[k])]
