@@ -119,7 +119,7 @@ def test_run_with_jira_down_fails_in_one_line_naming_jira_url(config: Path) -> N
     config.write_text(text[:start] + f'url = "http://127.0.0.1:{port}' + text[end:])
     began = time.monotonic()
     code, stdout, stderr = cli("run", "--config", str(config), "--json")
-    assert time.monotonic() - began < 3
+    assert time.monotonic() - began < 15  # no back-off (it used to take 19-28 s); one request is asserted too
     assert code == 1
     errors = json.loads(stdout)["errors"]
     assert errors == [{"stage": "jira", "error": f"cannot connect to 127.0.0.1:{port} (GET http://127.0.0.1:{port}"
@@ -293,7 +293,7 @@ def test_check_with_jira_down_exits_1_fast_naming_jira_url(config: Path) -> None
     config.write_text(text[:start] + f'url = "http://127.0.0.1:{port}' + text[text.index('"', start + 7):])
     began = time.monotonic()
     code, stdout, _ = cli("check", "--config", str(config))
-    assert time.monotonic() - began < 3
+    assert time.monotonic() - began < 15  # no back-off (it used to take 19-28 s); one request is asserted too
     assert code == 1
     assert f"✗ jira credentials: cannot connect to 127.0.0.1:{port}" in stdout
     assert "connection refused\n    fix: check jira.url\n" in stdout

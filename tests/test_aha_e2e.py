@@ -276,9 +276,11 @@ def test_demo_against_the_aha_sandbox(paced: Paced) -> None:
     code, stdout, stderr = cli("demo", "--tracker", "aha", "--json")
     assert code == 0, stderr
     doc = json.loads(stdout)
-    assert doc["first"]["writes"]["failed"] == 0 and doc["first"]["writes"]["applied"] > 0
-    assert doc["second"]["writes"]["planned"] == 0
-    assert doc["first"]["demand"]["APP-1"]["requests"] >= 1
+    assert doc["first"]["writes"] == {"planned": 22, "applied": 22, "failed": 0}
+    assert doc["second"]["writes"] == {"planned": 0, "applied": 0, "failed": 0}
+    app1 = doc["first"]["demand"]["APP-1"]  # 4 exit-survey answers + idea APP-I-1 (3 voters, one also answered)
+    assert {k: app1[k] for k in ("requests", "requesters", "accounts", "votes")} == {
+        "requests": 5, "requesters": 6, "accounts": 2, "votes": 7}
 
 
 def test_check_names_a_product_aha_does_not_have(aha: AhaSandbox, tmp_path: Path, store_url: str) -> None:

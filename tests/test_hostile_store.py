@@ -197,5 +197,6 @@ def test_a_nul_byte_deep_in_an_export_costs_one_row_not_the_source(tmp_path: Pat
         store.close()
     code, stdout, _ = cli("status", "--json", "--config", str(config))
     assert code == 0 and "person1@" not in stdout  # status names no customer
+    assert "person700@" in store_text(store_url)  # the quarantined row holds the address before forget
     code, _, _ = cli("forget", "person700@cust.example", "--config", str(config))
     assert code == 0 and "person700@" not in store_text(store_url)  # forget reaches the quarantined row

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from demandsync.cli.options import ConfigOpt
 from demandsync.cli.untrusted import esc
 from demandsync.csvsafe import neutralise_row, restore
 from demandsync.domain import ACCEPTED, LINK_STATES, REJECTED, SUGGESTED, LinkState, link_state
@@ -27,8 +28,6 @@ if TYPE_CHECKING:  # the config and the store are imported by the commands that 
     from demandsync.config import Config
     from demandsync.sync.store.store import Store
 
-ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", "-c", help="Config file (default: $DEMANDSYNC_CONFIG, else ./demandsync.toml).")]
 LINK_COLUMNS = ("source", "item_id", "epic", "method", "score", "state", "text", "handle")
 ITEM_HELP = ("The item: its handle as `explain`, `suggest` and `review` show it (SOURCE:CODE, e.g. "
              "exit-survey:k3f9q2ab; a 4+ character prefix of the code will do), or SOURCE:ITEM_ID.")
@@ -259,8 +258,6 @@ def register(app: typer.Typer, load: Any, console: Console, err: Console) -> Non
                 epic = store.epic_row(row["epic"]) or {"summary": "?"}
                 console.print(f"\n\\[{n}/{len(queue)}] {esc(row['epic'])} {esc(epic['summary'])}  "
                               f"(score {row['score']:.2f})", highlight=False)
-                console.print(f"  {esc(row['source'])}:{esc(row['item_id'])} {esc(row['requester'] or '(anonymous)')}",
-                              highlight=False)
                 console.print(f"  {esc(item_handle(row['source'], row['item_id']))} "
                               f"{esc(row['requester'] or '(anonymous)')}", highlight=False)
                 console.print(f"  {esc(row['text'][:500])}", highlight=False, soft_wrap=True)

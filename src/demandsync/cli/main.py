@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from demandsync.cli.links import register as register_link_commands
+from demandsync.cli.options import ConfigOpt
 from demandsync.cli.untrusted import LiteralTable as Table
 from demandsync.cli.untrusted import esc
 from demandsync.cli.web import register as register_web_commands
@@ -77,10 +78,6 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Config file (default: $DEMANDSYNC_CONFIG, else ./demandsync.toml)."),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 LogJsonOpt = Annotated[bool, typer.Option(
     "--log-json", help="Log shippers: every line on stdout and stderr is one JSON object with structured fields "

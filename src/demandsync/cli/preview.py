@@ -99,7 +99,7 @@ def _row(mapper: Mapper, record: Record, result: Preview) -> PreviewRow:
         result.roles = mapper.column_roles(record)
     mapped = mapper.map(record)
     if mapped is None:
-        return PreviewRow(record.locator, "no feedback", mapper.skip_reason(record) or "empty answer: no item")
+        return PreviewRow(record.locator, "no feedback", mapper.skip_reason(record))
     if isinstance(mapped, Quarantined):
         return PreviewRow(record.locator, "quarantined", mapped.reason)
     return PreviewRow(record.locator, "item", mapped.text, mapped)

@@ -10,18 +10,19 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from demandsync.cli.options import ConfigOpt
+from demandsync.cli.untrusted import esc
 from demandsync.errors import ConfigError
+from demandsync.handles import item_handle
 
 if TYPE_CHECKING:  # imported by the commands that use it: `--help` stays fast
     from demandsync.config import Config
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file.")]
 
 
 def register(app: typer.Typer, load: Callable[..., Config], console: Console, err: Console) -> None:
@@ -72,7 +73,8 @@ def register(app: typer.Typer, load: Callable[..., Config], console: Console, er
             console.print(f"\n[bold]{t.label}[/]  {t.size} items · {accounts} · newest "
                           f"{(t.newest or 'no date')[:10]}  candidates: {cands}", highlight=False)
             for ref in t.items[:3]:
-                console.print(f"  {ref}  {' '.join(by_id[ref].text.split())[:110]}", highlight=False,
-                              markup=False)
-        console.print("\nlink with `demandsync link SOURCE:ITEM_ID KEY`, or review them on `demandsync web`",
+                item = by_id[ref]
+                handle = item_handle(item.source, ref.split(":", 1)[1])
+                console.print(f"  {esc(handle)}  {esc(' '.join(item.text.split())[:110])}", highlight=False)
+        console.print("\nlink with `demandsync link HANDLE KEY`, or review them on `demandsync web`",
                       highlight=False)

@@ -139,7 +139,7 @@ class Mapper:
         compiled = self._compile(self.preset or record.preset or GENERIC)
         return list(self._plan(compiled, record).roles.values())
 
-    def skip_reason(self, record: Record) -> str | None:
+    def skip_reason(self, record: Record) -> str:
         """Why ``map`` gives nothing for this record (``map.skip`` or no answer), for ``preview``."""
         compiled = self._compile(self.preset or record.preset or GENERIC)
         plan = self._plan(compiled, record)
@@ -577,13 +577,6 @@ def _text_of(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _first_of(values: Iterable[str]) -> str:
-    for value in values:  # a plain loop: this runs several times per row
-        if stripped := value.strip():
-            return stripped
-    return ""
 
 
 def _dedupe(values: Iterable[str]) -> list[str]:
