@@ -200,3 +200,23 @@ def test_a_nul_byte_deep_in_an_export_costs_one_row_not_the_source(tmp_path: Pat
     assert "person700@" in store_text(store_url)  # the quarantined row holds the address before forget
     code, _, _ = cli("forget", "person700@cust.example", "--config", str(config))
     assert code == 0 and "person700@" not in store_text(store_url)  # forget reaches the quarantined row
+
+
+def test_a_refused_row_in_a_dry_run_costs_only_itself(store: Store) -> None:
+    """Inside the dry run's one rolled-back transaction, a row the database refuses does not abort
+    the dry run (on PostgreSQL a failed statement aborts its transaction: each write is a
+    savepoint), and nothing is left in the store afterwards. On SQLite a refused executemany keeps
+    the rows before it inside the dry run's transaction (pysqlite cannot take savepoints safely),
+    so a dry run there may also count those as refused: a dry run's report, never the store."""
+    from demandsync.domain import FeedbackItem
+
+    items = [FeedbackItem("s", "1", "fine"), FeedbackItem("s", "2", REFUSED), FeedbackItem("s", "3", "ok")]
+    with store.rolled_back():
+        counts = store.upsert_items(items, {})
+        assert "item 2" in [q.locator for q in counts.refused]
+        if ON_PG:
+            assert (counts.new, [q.locator for q in counts.refused]) == (2, ["item 2"])
+            assert store.count_items() == 2
+        store.set_meta("after-the-refusal", {"ok": True})  # the transaction still works
+        assert store.get_meta("after-the-refusal") == {"ok": True}
+    assert store.count_items() == 0 and store.get_meta("after-the-refusal") is None

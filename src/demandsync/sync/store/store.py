@@ -299,8 +299,16 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
+        """A transaction. Inside :meth:`rolled_back` (a dry run) on PostgreSQL it is a savepoint of
+        the pinned transaction, so one refused write (a NUL) rolls back alone instead of aborting
+        the whole dry run. Not on SQLite: a failed statement does not abort its transaction there,
+        and pysqlite's RELEASE of a savepoint would commit the dry run (tests/test_admin_loop.py)."""
         if self._pinned is not None:
-            yield self._pinned
+            if self._pinned.dialect.name == "postgresql":
+                with self._pinned.begin_nested():
+                    yield self._pinned
+            else:
+                yield self._pinned
             return
         with self.engine.begin() as conn:
             yield conn
@@ -820,7 +828,7 @@ class Store:
         )
         if limit:
             stmt = stmt.limit(limit)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(r._mapping) | {"created_at": as_utc(r.created_at)} for r in conn.execute(stmt)]
 
     def rejected_pairs(self) -> set[tuple[int, str]]:
@@ -843,7 +851,7 @@ class Store:
         stmt = (sa.select(LINKS.c.epic_key, sa.type_coerce(ITEMS.c.created_at, sa.Text))
                 .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
                 .where(ITEMS.c.deleted.is_(False), LINKS.c.state == "accepted", ITEMS.c.created_at >= since))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [(k, t) for k, raw in conn.execute(stmt) if (t := _read_time(raw)) is not None]
 
     def links_stamp(self) -> tuple[Any, ...]:
