@@ -325,3 +325,16 @@ def test_ideas_are_read_again_without_undocumented_fields_if_aha_refuses_them(tm
     records, _ = _pull(tmp_path)
     assert [r.data["reference_num"] for r in records if isinstance(r, Record)] == ["APP-I-5"]
     assert len(asked) == 2 and "spam" in asked[0] and "spam" not in asked[1] and "feature" in asked[1]
+
+
+@respx.mock
+def test_a_full_read_says_so_so_ideas_gone_upstream_stop_counting(tmp_path: Path) -> None:
+    """The first run (no cursor) and every `full_every`-th run read every idea and report the pull
+    complete, so ideas deleted, merged or marked spam since stop counting; an incremental run does not."""
+    _mock_ideas([_idea("1", 1)], {})
+    _, first = _pull(tmp_path)
+    assert first.complete() is True
+    _, incremental = _pull(tmp_path, cursor=first.cursor)
+    assert incremental.complete() is False and incremental.cursor["runs_since_full"] == 1
+    _, seventh = _pull(tmp_path, cursor={**first.cursor, "runs_since_full": 6})  # full_every = 7
+    assert seventh.complete() is True and seventh.cursor["runs_since_full"] == 0

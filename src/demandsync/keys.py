@@ -9,7 +9,7 @@ Aha! reference number, which is the same shape for a feature (``APP-12``) and
 carries one capital letter between prefix and number for other records
 (``APP-E-3`` an epic, ``APP-I-7`` an idea, ``APP-R-2`` a release). Aha!'s own
 OpenAPI document shows these in ``reference_num``, ``epic_reference_num`` and
-``release_reference_num`` of ``GET /features/{id}`` (shared/realdata/aha_openapi.json,
+``release_reference_num`` of ``GET /features/{id}`` (https://www.aha.io/openapi.json,
 ``paths["/features/{id}"].get`` example). Jira never has a one-letter middle part
 (a Jira project key is at least two characters), so ``PROD-E-3`` was no Jira key
 before and only adds a candidate that matches no Jira epic now: the linker keeps

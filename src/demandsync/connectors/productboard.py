@@ -29,6 +29,9 @@ DM = drmaxbdc/productboard-mcp (``src/tools/note-tools.ts``, v2.0.0 release note
   2025-12-15** (official changelog). So any refusal of these lookups (4xx)
   degrades to what the relationship itself carries (the customer's id and
   type) and never fails the source; the first refusal is logged.
+- ``GET entities/{id}/relationships`` for a user's company: UNCONFIRMED (the same
+  relationships shape as ``notes/{id}/relationships``, assumed for entities); optional,
+  any 4xx degrades like the entity lookups above.
 - Jira: ``GET jira-integrations`` -> ``data[{id, fields:{name, …}}]`` (RW
   ``jira.ts``), and ``GET jira-integrations/{id}/connections`` ->
   ``data[{id: <the feature's id>, fields:{issueKey, issueId}}]``, paged on

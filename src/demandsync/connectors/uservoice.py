@@ -79,7 +79,8 @@ class UserVoiceOptions(ApiSourceOptions):
     """``[[sources]] kind = "uservoice"`` keys: ``subdomain`` (or a full ``url``) and a token or key + secret."""
 
     url: str = ""
-    #: ``per_page`` is 1–100 (a third-party tool schema; /tmp/research/vendors.md U6).
+    #: ``per_page`` is 1–100 (UNCONFIRMED: only a third-party tool schema says so,
+    #: https://glama.ai/mcp/connectors/io.usefulapi/uservoice/tools/uservoice_list_supporters; 100 is the safe cap).
     page_size: int = Field(100, ge=1, le=100)
     subdomain: str | None = None
     token: SecretStr | None = None

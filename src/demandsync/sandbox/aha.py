@@ -1,6 +1,6 @@
 """A local Aha!-compatible HTTP server: the Aha! flavour of the sandbox (a test double, not Aha!).
 
-Built from Aha!'s own OpenAPI document (shared/realdata/aha_openapi.json); the shapes
+Built from Aha!'s OpenAPI document, https://www.aha.io/openapi.json (copy: cedricziel/aha-js `openapi.json` @ b571636); the shapes
 follow its response examples, which is where a client goes wrong:
 
 - ``/api/v1`` under the account URL, ``Authorization: Bearer <key>``; a wrong key gets a

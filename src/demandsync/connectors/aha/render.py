@@ -1,7 +1,7 @@
 """The managed summary in Aha!'s format: HTML, for a comment or a rich-text (note) custom field.
 
 Aha! comment bodies are HTML: ``POST /features/{feature_id}/comments`` takes
-``{"comment": {"body": "<p>…</p>"}}`` (shared/realdata/aha_openapi.json,
+``{"comment": {"body": "<p>…</p>"}}`` (https://www.aha.io/openapi.json,
 ``paths["/features/{feature_id}/comments"].post`` request example), and a ``note``
 custom field holds an HTML string (``paths["/releases/{id}"].put`` response example,
 ``custom_fields[0]``: ``{"type": "note", "value": "<p>sample text</p>"}``).

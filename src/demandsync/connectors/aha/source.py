@@ -1,6 +1,6 @@
 """Aha! Ideas as a feedback source: one idea is one request, its voters are its requesters.
 
-Calls (facts from Aha!'s OpenAPI document, shared/realdata/aha_openapi.json, paths as
+Calls (facts from Aha!'s OpenAPI document, https://www.aha.io/openapi.json (copy: cedricziel/aha-js `openapi.json` @ b571636), paths as
 ``P[path].method``; research notes: aha.md §6):
 
 - ``GET /products/{product_id}/ideas`` paged by ``page``/``per_page`` with the
@@ -69,7 +69,6 @@ log = logging.getLogger("demandsync.aha")
 
 #: How far back of this run's start the next run's ``updated_since`` reaches.
 OVERLAP = timedelta(minutes=10)
-#: What a record needs from each idea (the list is compact without ``fields=``).
 #: What a record needs from each idea (the list is compact without ``fields=``): attributes the
 #: idea object has in the OpenAPI examples (``P["/ideas/{id}"].get`` and ``.put``).
 IDEA_FIELDS = ("id", "reference_num", "name", "description", "created_at", "updated_at", "url", "tags",
@@ -88,6 +87,8 @@ class AhaIdeasOptions(ApiSourceOptions):
     api_key: SecretStr
     #: The product whose ideas are read: reference prefix (APP) or id.
     product: str
+    #: ``per_page``; its maximum is UNCONFIRMED (the OpenAPI examples use 30; the third-party
+    #: cedricziel.github.io/aha-spec says 1..200): 200 is the cap allowed, 100 the default.
     page_size: int = Field(100, ge=1, le=200)
     #: Every this-many runs, re-read every idea and its votes (votes need not touch ``updated_at``).
     full_every: int = Field(7, ge=1)
@@ -151,9 +152,9 @@ class AhaIdeasSource(ApiSource):
         for idea in requests:
             yield from self._record(idea, None if votes is None else votes.get(str(idea["id"]), []), epic_of)
         self.cursor = {"updated_since": iso(started), "runs_since_full": 0 if full else runs + 1}
-
-    def complete(self) -> bool:
-        return self.context.full
+        # A full read (the first run, every full_every-th, --full) saw every idea: ideas deleted,
+        # merged or marked spam upstream since then stop counting (ApiSource.complete).
+        self.read_everything = full
 
     def _ideas(self, since: datetime | None) -> Iterator[Any]:
         params: dict[str, Any] = {"fields": ",".join((*IDEA_FIELDS, *UNDOCUMENTED_FIELDS))}

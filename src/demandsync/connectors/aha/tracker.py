@@ -2,8 +2,8 @@
 
 The figures go onto a product's **features** or its **epics** (``[aha] records``), into
 custom fields. Every fact below is from Aha!'s own OpenAPI document
-(shared/realdata/aha_openapi.json, "generated from actual test responses"; paths as
-``P[path].method``) unless marked otherwise; /tmp research notes: aha.md.
+(https://www.aha.io/openapi.json, "generated from actual test responses"; paths as
+``P[path].method``) unless marked otherwise.
 
 - Base ``https://<account>.aha.io/api/v1``, ``Authorization: Bearer <API key>``
   (``servers[0].url``; ``components.securitySchemes.ApiKeyAuth``: http bearer). A 401 is
@@ -184,6 +184,7 @@ class AhaTracker(Tracker):
                                     type=field_type(str(d.get("type") or "")), custom=True,
                                     custom_type=str(d.get("type") or "")))
         self._types = {f.id: f.type for f in out}
+        self._fields = out
         return out
 
     def epics(self, selection: str, value_fields: Sequence[str]) -> Iterator[Epic]:
@@ -238,7 +239,8 @@ class AhaTracker(Tracker):
     def editable_fields(self, key: str) -> dict[str, str]:
         """Aha! has no edit screen per record: a custom field defined for the record type can be set
         (once it is on the workspace's layout, which the API does not tell per record)."""
-        return {f.id: f.name for f in self.fields()}
+        fields = getattr(self, "_fields", None) or self.fields()  # read once per run, not per project
+        return {f.id: f.name for f in fields}
 
     def whoami(self) -> str:
         me = (self._get("/me") or {}).get("user") or {}
