@@ -129,11 +129,6 @@ def _account_identity(account: str | None, email: str | None, rules: DemandRules
     return None
 
 
-def account_identity(item: LinkedItem, rules: DemandRules) -> str | None:
-    """The account of one-person feedback (for a voting tool's request see :func:`askers`)."""
-    return _account_identity(item.account, item.requester, rules)
-
-
 def item_weight(item: LinkedItem, rules: DemandRules, now: datetime) -> float:
     weight = rules.source_weights.get(item.source, 1.0)
     for attribute, table in rules.attribute_weights.items():
@@ -162,13 +157,6 @@ def count_demand(
         if tally is not None:
             tally.add(it)  # distinct items, even if a row repeats
     return {key: tally.demand() for key, tally in tallies.items()}
-
-
-def _one_epic(items: list[LinkedItem], rules: DemandRules, now: datetime) -> Demand:
-    tally = _Tally(rules, now)
-    for it in items:
-        tally.add(it)
-    return tally.demand()
 
 
 class _Tally:

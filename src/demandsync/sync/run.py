@@ -262,7 +262,7 @@ def _stages(
     report.plan = [w.as_dict() for w in plan]
     report.writes["planned"] = len(plan)
     if report.dry_run:
-        report.summaries = after_writes(config, store, tracker, epics, demand, dry_run=True)
+        report.summaries = after_writes(config, store, tracker, epics, demand, site_fields, dry_run=True)
         return
 
     before = previous_figures(store)
@@ -271,7 +271,7 @@ def _stages(
                         progress=progress)
     report.writes["applied"], report.writes["failed"] = result.applied, result.failed
     report.errors.extend(result.errors)
-    report.summaries = after_writes(config, store, tracker, epics, demand, dry_run=False)
+    report.summaries = after_writes(config, store, tracker, epics, demand, site_fields, dry_run=False)
     report.errors.extend(report.summaries.pop("errors", []))
     notify_and_close(config, store, tracker, epics, before, report.demand)
 
@@ -294,20 +294,22 @@ def _site_targets(config: Config, fields: list[TrackerField],
         if not shared or any(k.removeprefix(f"{section}.fields.") not in shared for k, _ in exc.problems):
             raise ConfigError(exc.problems, config.path) from None
         ids = [fid for ids in shared.values() for fid in ids]
-        ids += [resolve_field(ref, fields).id for fig, ref in refs.items() if fig not in shared]
+        ids += [resolve_field(ref, fields, tracker=tracker_name).id for fig, ref in refs.items() if fig not in shared]
         return None, list(dict.fromkeys(ids))
 
 
 def after_writes(
-    config: Config, store: Store, tracker: Tracker, epics: list[Epic], demand: dict[str, Demand], dry_run: bool
+    config: Config, store: Store, tracker: Tracker, epics: list[Epic], demand: dict[str, Demand],
+    site_fields: list[TrackerField], dry_run: bool,
 ) -> dict[str, Any]:
-    """The managed summary on each epic, when ``[summary] enabled``."""
+    """The managed summary on each epic, when ``[summary] enabled`` (``site_fields``: the tracker's
+    fields as the run read them, so the summary field is resolved without asking again)."""
     cfg = config.settings.summary
     if not cfg.enabled:
         return {}
     field_id = None
     if cfg.mode == "field" and cfg.field:
-        field_id = resolve_field(cfg.field, tracker.fields()).id
+        field_id = resolve_field(cfg.field, site_fields, tracker=tracker.display_name).id
     result = sync_summaries(
         tracker, store, epics, demand, items_by_epic(store.linked_items([e.key for e in epics])),
         mode=cfg.mode, field_id=field_id, field_format=cfg.field_format, top=cfg.top,

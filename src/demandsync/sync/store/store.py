@@ -566,9 +566,6 @@ class Store:
 
         return forgotten
 
-    def is_forgotten(self, requester: str | None) -> bool:
-        return self.forgotten_filter()(requester)
-
     # ---- quarantine -------------------------------------------------------------------
 
     def quarantine(self, entries: Sequence[Quarantined], run_id: int | None) -> None:
