@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ class Case:
     main_path: str
     #: what the vendor says when it refuses the key
     refusal_text: str
+    #: add one new request upstream, newer than everything there (what an incremental run must find)
+    add_one: Callable[[Any], None]
 
 
 def _canny() -> CannyFake:
@@ -80,6 +83,16 @@ def _canny_delete(fake: CannyFake) -> str:
     return "p2"
 
 
+def _after_the_last_pull() -> str:
+    """A change made upstream after the previous pull started (time cursors start from there)."""
+    return (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _canny_add(fake: CannyFake) -> None:
+    fake.add_post(canny_post("p-new", "2024-07-02T00:00:00.000Z", author=canny_user("a-new", "new@acme.com")),
+                  [canny_user("u-new", "new@globex.com")])
+
+
 def _pb() -> ProductboardFake:
     fake = ProductboardFake()
     fake.notes = [pb_note(f"n{i}", f"Need thing {i}") for i in range(N)]
@@ -94,6 +107,10 @@ def _pb_break(fake: ProductboardFake) -> str:
 def _pb_delete(fake: ProductboardFake) -> str:
     fake.notes = [n for n in fake.notes if n["id"] != "n2"]
     return "n2"
+
+
+def _pb_add(fake: ProductboardFake) -> None:
+    fake.notes.append(pb_note("n-new", "Need the new thing", updated=_after_the_last_pull()))
 
 
 def _pendo() -> PendoFake:
@@ -115,6 +132,12 @@ def _pendo_delete(fake: PendoFake) -> str:
     return "102"
 
 
+def _pendo_add(fake: PendoFake) -> None:
+    fake.features.append(pendo_feature(199, "Feature new"))
+    fake.user(599, "new@acme.com", "Acme")
+    fake.vote(599, 199)
+
+
 def _uv() -> UserVoiceFake:
     fake = UserVoiceFake()
     fake.suggestions = [uv_suggestion(3000 + i, f"Idea {i}", created_by=40 + i) for i in range(N)]
@@ -134,6 +157,12 @@ def _uv_delete(fake: UserVoiceFake) -> str:
     return "3002"
 
 
+def _uv_add(fake: UserVoiceFake) -> None:
+    fake.suggestions.append(uv_suggestion(3099, "Idea new", created_by=99, updated=_after_the_last_pull()))
+    fake.user(99, "new@acme.com")
+    fake.supporters[3099] = [99]
+
+
 def _hj() -> HotjarFake:
     fake = HotjarFake()
     fake.responses = [hj_response(f"r{i}", f"I need thing {i}") for i in reversed(range(N))]
@@ -145,6 +174,10 @@ def _hj_break(fake: HotjarFake) -> str:
     return "hotjar survey 22 response ?"
 
 
+def _hj_add(fake: HotjarFake) -> None:
+    fake.responses.insert(0, hj_response("r-new", "I need the new thing"))  # the API lists newest first
+
+
 def _hj_delete(fake: HotjarFake) -> str:
     fake.responses = [r for r in fake.responses if r["id"] != "r2"]
     return "response:r2"
@@ -153,19 +186,19 @@ def _hj_delete(fake: HotjarFake) -> str:
 CASES = [
     Case("canny", CannySource, "https://canny.io/api/v1", _canny,
          lambda url, key: {"url": url, "api_key": key, "companies": False}, _canny_delete, _canny_break,
-         "/api/v1/posts/list", "invalid api key"),
+         "/api/v1/posts/list", "invalid api key", _canny_add),
     Case("productboard", ProductboardSource, "https://api.productboard.com/v2", _pb,
          lambda url, key: {"url": url, "token": key, "jira_integration_ids": []}, _pb_delete, _pb_break,
-         "/v2/notes", "Unauthorized"),
+         "/v2/notes", "Unauthorized", _pb_add),
     Case("pendo_feedback", PendoFeedbackSource, "https://api.feedback.us.pendo.io", _pendo,
          lambda url, key: {"url": url, "api_key": key}, _pendo_delete, _pendo_break,
-         "/features", "Invalid auth-token"),
+         "/features", "Invalid auth-token", _pendo_add),
     Case("uservoice", UserVoiceSource, "https://acme.uservoice.com/api/v2/admin", _uv,
          lambda url, key: {"url": url, "token": key, "accounts": False}, _uv_delete, _uv_break,
-         "/api/v2/admin/suggestions", "token is invalid"),
+         "/api/v2/admin/suggestions", "token is invalid", _uv_add),
     Case("hotjar", HotjarSource, "https://api.hotjar.io/v1", _hj,
          lambda url, key: {"url": url, "client_id": "cid", "client_secret": key, "site_id": "11", "survey_id": "22"},
-         _hj_delete, _hj_break, "/v1/sites/11/surveys/22/responses", "Client authentication failed"),
+         _hj_delete, _hj_break, "/v1/sites/11/surveys/22/responses", "Client authentication failed", _hj_add),
 ]
 
 
@@ -240,12 +273,16 @@ def test_a_server_page_cap_below_the_asked_size_loses_nothing(h: Harness) -> Non
     assert len({i.external_id for i in items}) == N
 
 
-def test_an_incremental_rerun_reads_nothing_new(h: Harness, store: Store) -> None:
+def test_an_incremental_rerun_reads_nothing_new_and_finds_what_is_new(h: Harness, store: Store) -> None:
     items, _, cursor, _ = h.pull({})
     assert store.upsert_items(items, store.item_hashes(h.case.name)) == UpsertCounts(new=N)
-    again, bad, _, _ = h.pull(cursor)
+    again, bad, cursor, _ = h.pull(cursor)
     assert bad == []
     assert store.upsert_items(again, store.item_hashes(h.case.name)) == UpsertCounts(unchanged=len(again))
+    h.case.add_one(h.fake)  # a cursor that skips past new data must fail here
+    third, bad, _, _ = h.pull(cursor)
+    assert bad == []
+    assert store.upsert_items(third, store.item_hashes(h.case.name)) == UpsertCounts(new=1, unchanged=len(third) - 1)
 
 
 def test_full_run_retires_an_item_deleted_upstream(h: Harness, store: Store) -> None:
