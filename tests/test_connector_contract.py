@@ -189,7 +189,7 @@ CASES = [
          "/api/v1/posts/list", "invalid api key", _canny_add),
     Case("productboard", ProductboardSource, "https://api.productboard.com/v2", _pb,
          lambda url, key: {"url": url, "token": key, "jira_integration_ids": []}, _pb_delete, _pb_break,
-         "/v2/notes", "Unauthorized", _pb_add),
+         "/v2/notes", "The access token is invalid", _pb_add),
     Case("pendo_feedback", PendoFeedbackSource, "https://api.feedback.us.pendo.io", _pendo,
          lambda url, key: {"url": url, "api_key": key}, _pendo_delete, _pendo_break,
          "/features", "Invalid auth-token", _pendo_add),

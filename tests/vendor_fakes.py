@@ -197,7 +197,8 @@ def pb_note(nid: str, name: str, *, updated: str = "2025-12-02T10:00:00Z", archi
 class ProductboardFake(FakeAPI):
     """Productboard v2: bearer token, ``links.next`` paging, relationships, entities, Jira connections."""
 
-    refusal = (401, {"errors": [{"detail": "The access token is invalid"}], "message": "Unauthorized"})
+    #: UNCONFIRMED body: Productboard documents error codes, not a 401 body; a JSON:API-style list is assumed
+    refusal = (401, {"errors": [{"detail": "The access token is invalid"}]})
     page_size = 100  # fixed by the server (RW limitations.md)
 
     def __init__(self) -> None:

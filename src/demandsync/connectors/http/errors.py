@@ -166,8 +166,9 @@ def response_body(response: httpx.Response) -> Any:
 
 
 def describe_body(body: Any) -> str:
-    """A one-line summary of an error body (Jira's ``errorMessages``/``errors``,
-    OAuth's ``error_description``, Canny's ``error``), for exception text."""
+    """A one-line summary of an error body (Jira's ``errorMessages``/``errors``, a JSON:API
+    ``errors`` list of ``{detail|title|message}``, OAuth's ``error_description``, Canny's
+    ``error``), for exception text."""
     if isinstance(body, dict):
         parts: list[str] = []
         for key in ("errorMessages", "messages"):
@@ -175,6 +176,12 @@ def describe_body(body: Any) -> str:
                 parts += [str(m) for m in body[key]]
         if isinstance(body.get("errors"), dict):
             parts += [f"{k}: {v}" for k, v in body["errors"].items()]
+        elif isinstance(body.get("errors"), list):
+            for e in body["errors"]:
+                text = next((e[k] for k in ("detail", "title", "message") if isinstance(e, dict)
+                             and isinstance(e.get(k), str)), e if isinstance(e, str) else None)
+                if text:
+                    parts.append(text)
         for key in ("error_description", "error", "message", "detail"):
             if isinstance(body.get(key), str) and body[key] not in parts:
                 parts.append(body[key])
