@@ -274,6 +274,7 @@ def pendo_feature(fid: int, title: str, *, merged_to: int | None = None, tags: l
 class PendoFake(FakeAPI):
     """Pendo Feedback: ``auth-token`` header, bare-array lists paged by ``start``/``limit``."""
 
+    #: UNCONFIRMED body: the Swagger spec declares no error schema for a refused auth-token
     refusal = (401, {"message": "Invalid auth-token"})
 
     def __init__(self) -> None:
@@ -332,6 +333,7 @@ def uv_suggestion(sid: int, title: str, *, created_by: int | None, parent: int |
 class UserVoiceFake(FakeAPI):
     """UserVoice Admin API v2: bearer token, page/per_page paging with ``pagination.total_pages``."""
 
+    #: UNCONFIRMED body: the csharp-sdk documents no 401 body
     refusal = (401, {"errors": {"message": "token is invalid"}})
 
     def __init__(self) -> None:
