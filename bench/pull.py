@@ -1,0 +1,102 @@
+"""The pull stage alone: CPU microseconds per row, split into read+map and store, per file source.
+
+Generates (or reuses) the files of a ``bench/generate.py`` workload, then pulls its file
+sources into a fresh store twice in one process: the first pull (every row new) and a
+re-pull (every row unchanged). CPU time (``time.process_time``), not wall time, so the
+figure holds on a shared machine; the per-stage run timings are ``bench/run.py``'s job.
+
+    .venv/bin/python bench/pull.py                                  # 100,000 items, SQLite
+    .venv/bin/python bench/pull.py --items 20000 --profile /tmp/p.txt
+    .venv/bin/python bench/pull.py --store postgresql+psycopg://postgres@127.0.0.1:5432/ds_x
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402  (bench/generate.py, next to this file)
+
+from demandsync.config import load_config  # noqa: E402
+from demandsync.logs import setup_logging  # noqa: E402
+from demandsync.sync.run import pull_source  # noqa: E402
+from demandsync.sync.store.store import ITEMS, Store, make_engine, migrate  # noqa: E402
+
+
+def _fresh_store(url: str) -> Store:
+    engine = make_engine(url)
+    migrate(engine)
+    store = Store(engine)
+    with store.begin() as conn:  # a PostgreSQL bench database is reused: start empty
+        for table in ("links", "item_people", "quarantine", "source_state", "items"):
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+    return store
+
+
+def pull_all(config: Any, store: Store, names: list[str]) -> tuple[float, int, dict[str, Any]]:
+    """Pull the named sources once: (CPU seconds, rows pulled, reports)."""
+    reports = {}
+    cpu = time.process_time()
+    for src in config.settings.sources:
+        if src.name in names:
+            reports[src.name] = pull_source(config, store, src, 0, full=True)
+    cpu = time.process_time() - cpu
+    return cpu, sum(r.pulled for r in reports.values()), reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epics", type=int, default=2000)
+    ap.add_argument("--items", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "demandsync-bench-pull")
+    ap.add_argument("--store", help="store URL (default: a fresh SQLite file under --out)")
+    ap.add_argument("--profile", type=Path, help="write a pyinstrument text profile of the first pull here")
+    args = ap.parse_args(argv)
+
+    workdir = args.out / f"e{args.epics}-i{args.items}"
+    if not (workdir / "workload.json").exists():
+        generate.build(workdir, epics=args.epics, items=args.items, seed=args.seed)
+    # Only the file sources are pulled; the Jira URL just has to be valid (nothing is asked of it).
+    (workdir / "demandsync.toml").write_text(generate.config_toml(args.epics, "http://127.0.0.1:9"), encoding="utf-8")
+    setup_logging(quiet=True)
+    config = load_config(workdir / "demandsync.toml")
+    names = [s.name for s in config.settings.sources if s.kind in ("csv", "xlsx", "files")]
+    db = workdir / "pull-bench.db"
+    db.unlink(missing_ok=True)
+    store = _fresh_store(args.store or f"sqlite:///{db}")
+
+    profiler = None
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.001)
+        profiler.start()
+    first_cpu, rows, reports = pull_all(config, store, names)
+    if profiler is not None:
+        profiler.stop()
+        args.profile.write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
+    again_cpu, _, again = pull_all(config, store, names)
+    with store.begin() as conn:
+        stored = conn.execute(ITEMS.select().with_only_columns(ITEMS.c.id)).all()
+    store.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"pull of {', '.join(names)}: {rows:,} rows, {len(stored):,} items stored")
+    print(f"  first pull : {first_cpu:6.2f} s CPU = {first_cpu / rows * 1e6:5.1f} us/row   "
+          f"{ {k: (r.new, r.changed, r.unchanged, r.quarantined, r.skipped) for k, r in reports.items()} }")
+    print(f"  re-pull    : {again_cpu:6.2f} s CPU = {again_cpu / rows * 1e6:5.1f} us/row   "
+          f"{ {k: (r.new, r.changed, r.unchanged, r.quarantined, r.skipped) for k, r in again.items()} }")
+    print(f"  peak RSS   : {rss:6.0f} MB   (new, changed, unchanged, quarantined, skipped)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
