@@ -229,3 +229,44 @@ def test_item_text_over_max_text_chars_is_quarantined() -> None:
     assert len(out.raw) <= 500
     ok = one({"text": ["A", "B"], "max_text_chars": 200_000}, ["A", "B"], [long[:75_000], long[75_000:]])
     assert isinstance(ok, FeedbackItem) and len(ok.text) == 150_000
+
+
+HOTJAR = ["Number", "User", "Date Submitted", "Country", "Source URL", "Device", "Browser", "OS", "Hotjar User ID",
+          "What is missing?", "Tags for: What is missing?", "Anything else?", "Tags for: Anything else?"]
+ANON = "00000000-0000-0000-0000-000000000000"
+HOTJAR_ROWS = [
+    ["1", "a1", "2026-01-01 08:00:01", "Peru", "https://x.example/p", "desktop", "Firefox", "Linux", "a1-b2",
+     "  SSO please, see PROD-7 ", "sso; auth,\nsecurity", "", ""],
+    ["2", "0", "2026-01-01 08:00:02", "Peru", "https://x.example/q", "tablet", "Chrome", "iOS", ANON,
+     "Dark mode\r\nplease", "", "and offline", "ux, ux"],
+    ["3", "0", "2026-01-01 08:00:02", "Chile", "https://x.example/q", "tablet", "Chrome", "iOS", ANON,
+     "Dark mode\r\nplease", "", "and offline", ""],  # same second, another anonymous answer: another id
+    ["4", "Jo@Example.COM", "2026-01-01T09:00:00+02:00", "", "", "", "", "", "jo@example.com", "Faster search", "",
+     "", ""],
+    ["5", "b", "2024/03/04 3:00:00 PM GMT+3", "", "", "", "", "", "b", "Zapier", "", "", ""],
+    ["6", "c", "not a date", "", "", "", "", "", "c", "Slack", "", "", ""],  # quarantined: the date
+    ["7", "d", "2026-01-01 08:00:09", "", "", "", "", "", "   ", "no identity", "", "", ""],  # quarantined: no id
+    ["8", "e", "2026-01-01 08:00:10", "", "", "", "", "", "e", "  ", "", " ", ""],  # no answer: no item
+    ["9", "f", "", "", "", "", "", "", "f", "x" * 30, "", "", ""],  # no date, over max_text_chars
+    ["10", "g", "9999-12-31T23:00:00-05:00", "", "", "", "", "", "g", "Out of range", "", "", ""],
+]
+
+
+@pytest.mark.parametrize("overrides", [{}, {"max_text_chars": 20}, {"timezone": "Europe/Berlin"},
+                                       {"votes": "Number", "account": "Country", "epic": "?Source URL"},
+                                       {"skip": {"Country": ["chile"]}, "text": {"questions": True, "label": True,
+                                                                               "exclude": ["^Tags for: "]}}])
+def test_compiled_rows_map_exactly_like_the_general_path(overrides: dict[str, Any],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each file header's plan is compiled into one function per row (the fast path); it must give
+    the very item, quarantine reason or nothing that the general path gives for every kind of row."""
+    from demandsync.mappings import engine
+
+    records = rows(HOTJAR, *HOTJAR_ROWS, preset="hotjar-survey")
+    compiled = build_mapper("fb", "hotjar-survey", overrides)
+    fast = [compiled.map(r) for r in records]
+    assert all(p.rows is not None for c in compiled._compiled.values() for _, p in c.plans.values())
+    monkeypatch.setattr(engine, "_compile_rows", lambda *_: None)
+    general = build_mapper("fb", "hotjar-survey", overrides)
+    assert fast == [general.map(r) for r in records]
+    assert any(isinstance(i, FeedbackItem) for i in fast) and any(isinstance(i, Quarantined) for i in fast)
