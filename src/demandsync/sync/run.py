@@ -343,14 +343,18 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
     cls = config.source_classes[src.name]
     source = cls(config.source_options[src.name], SourceContext(src.name, config.base_dir, full=full))
     forgotten = store.forgotten_filter()
-    seen: set[str] = set()
+    seen = store.seen_items(src.name)  # row ids, not a set of every external id: flat memory
+    dropped: list[str] = []  # external ids of records dropped as a forgotten person's: seen all the same
     items: list[FeedbackItem] = []
     bad: list[Quarantined] = []
 
     def flush() -> None:
         # The stored hashes of this batch's items only: memory stays flat however big the source
         # (a row repeated in a later batch finds the hash its first copy stored).
-        known = store.item_hashes(src.name, (i.external_id for i in items)) if items else {}
+        if dropped:
+            store.item_hashes(src.name, dropped, seen)
+            dropped.clear()
+        known = store.item_hashes(src.name, (i.external_id for i in items), seen) if items else {}
         counts = store.upsert_items(items, known)
         rep.new += counts.new
         rep.changed += counts.changed
@@ -372,22 +376,21 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
                 bad.append(out)
             elif forgotten(out.requester) and not out.people:
                 rep.forgotten += 1
-                seen.add(out.external_id)
+                dropped.append(out.external_id)
             else:
                 if out.people:  # a forgotten voter or author leaves the request; the request stays
                     out.people = [p for p in out.people if not (forgotten(p.identity) or forgotten(p.email))]
                     if forgotten(out.requester):
                         out.requester = None
-                seen.add(out.external_id)
                 items.append(out)
-            if len(items) + len(bad) >= _ITEM_BATCH:
+            if len(items) + len(bad) + len(dropped) >= _ITEM_BATCH:
                 flush()
                 progress.update(stage, rep.pulled)
         mapper.verdict()
         flush()
         progress.update(stage, rep.pulled, rep.pulled)
         if source.complete():  # the source read everything (a --full run, or its own full read)
-            rep.deleted = store.mark_missing_deleted(src.name, seen)
+            rep.deleted = store.mark_unseen_deleted(seen)
         store.record_pull(src.name, src.kind, cursor=source.cursor, error=None)
     except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
         try:
