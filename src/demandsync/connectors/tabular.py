@@ -262,13 +262,18 @@ def records(
 def _record(row: tuple[int, list[str]], header: Header, width: int, source: str, where: str,
             pad_short: bool, max_cell_chars: int | None) -> Record | Quarantined | None:
     number, cells = row
-    locator = f"{where} row {number}"
-    if not any(c.strip() for c in cells):
+    # One C-level pass over the joined row for the checks below, not a Python loop per cell.
+    # The separator is whitespace to str.strip(), so a row of blank cells joins to a blank string.
+    joined = "\x1f".join(cells)
+    if not joined.strip():
         return None
-    if len(cells) > width and not any(c.strip() for c in cells[width:]):
-        cells = cells[:width]  # trailing delimiters (Excel, Qualtrics legacy)
-    if pad_short and len(cells) < width:
-        cells = cells + [""] * (width - len(cells))
+    locator = f"{where} row {number}"
+    if len(cells) != width:
+        if len(cells) > width and not any(c.strip() for c in cells[width:]):
+            cells = cells[:width]  # trailing delimiters (Excel, Qualtrics legacy)
+        if pad_short and len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        joined = "\x1f".join(cells)
     if len(cells) != width:
         return Quarantined(
             source,
@@ -277,8 +282,8 @@ def _record(row: tuple[int, list[str]], header: Header, width: int, source: str,
             "(a stray quote or delimiter in this row or the one before?)",
             excerpt(cells),
         )
-    joined = "\x1f".join(cells)  # one C-level scan for the rare problems below, not three per cell
-    if (max_cell_chars is not None and (len(joined) > max_cell_chars or OVERSIZE_MARK in joined)
+    ascii_only = joined.isascii()  # O(1): neither the oversize mark nor an undecodable byte is ASCII
+    if (max_cell_chars is not None and (len(joined) > max_cell_chars or not ascii_only and OVERSIZE_MARK in joined)
             and any(len(c) > max_cell_chars or c.startswith(OVERSIZE_MARK) for c in cells)):
         name, size = next((n, _length(c)) for n, c in zip(header.names, cells)
                           if len(c) > max_cell_chars or c.startswith(OVERSIZE_MARK))
@@ -293,7 +298,7 @@ def _record(row: tuple[int, list[str]], header: Header, width: int, source: str,
         nul = next(n for n, c in zip(header.names, cells) if "\x00" in c)
         return Quarantined(source, locator, f"column {nul!r} holds a NUL byte (binary data, not text)",
                            excerpt(c.replace("\x00", "\N{SYMBOL FOR NULL}") for c in cells))
-    if _UNDECODABLE.search(joined):
+    if not ascii_only and _UNDECODABLE.search(joined):
         bad = next(n for n, c in zip(header.names, cells) if _UNDECODABLE.search(c))
         return Quarantined(
             source,
