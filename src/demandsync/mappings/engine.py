@@ -117,21 +117,33 @@ class Mapper:
         self.preset = preset
         self.overrides = dict(overrides)
         self._compiled: dict[str, _Compiled] = {}
+        #: (header, preset name, compiled, plan) of the last file row mapped: rows come file by file.
+        self._last: tuple[object, str, _Compiled, _Plan] | None = None
         if preset is not None:
             self._compile(preset)
 
     # -- public -----------------------------------------------------------------
 
     def map(self, record: Record) -> FeedbackItem | Quarantined | None:
-        compiled = self._compile(self.preset or record.preset or GENERIC)
-        plan = self._plan(compiled, record)
-        if plan.rows is not None:
+        data = record.data
+        header = getattr(data, "header", None)
+        name = self.preset or record.preset or GENERIC
+        last = self._last
+        if last is not None and last[0] is header and header is not None and last[1] == name:  # same file
+            compiled, plan = last[2], last[3]
+        else:
+            compiled = self._compile(name)
+            plan = self._plan(compiled, record)
+            if header is not None:
+                self._last = (header, name, compiled, plan)
+        rows = plan.rows
+        if rows is not None:
             try:
-                return plan.rows(record.data)
+                return rows(data)
             except _Skip as skip:
-                return Quarantined(self.source, record.locator, str(skip), _raw(record.data))
-            except _Unusual:
-                pass  # the general path below decides (and words) every rare case
+                return Quarantined(self.source, record.locator, str(skip), _raw(data))
+            except (_Unusual, KeyError, AttributeError, TypeError):  # rare, or a cell missing or not a string:
+                pass  # the general path below decides (and words) every such case
         return _OneRecord(self, compiled, plan, record).item()
 
     def columns_for(self, record: Record) -> tuple[str, dict[str, list[str]]]:
@@ -572,8 +584,9 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan) -> _RowFunction | N
 
     Why: the general path costs ~15 µs a row in method calls and dictionary lookups that
     give the same answer for every row of a file. This one handles the common row and raises
-    :class:`_Unusual` for anything rarer (a too-long text, a vote count, a missing cell, a
-    value that is not a string), which :meth:`Mapper.map` then maps the general way, so both
+    :class:`_Unusual` for anything rarer (a too-long text, a vote count; a missing cell or a
+    value that is not a string raises what it raises), which :meth:`Mapper.map` then maps the
+    general way, so both
     give the same item (``tests/test_mapping.py`` compares them row by row).
     """
     if m.people is not None:  # people come from JSON records only
@@ -652,13 +665,7 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan) -> _RowFunction | N
         item.external_id = "|".join(id_parts)
         return item
 
-    def guarded(data: Mapping[str, Any]) -> FeedbackItem | None:
-        try:
-            return row(data)
-        except (KeyError, AttributeError, TypeError):  # a cell missing or not a string
-            raise _Unusual from None
-
-    return guarded
+    return row
 
 
 def _value(data: Mapping[str, Any], ref: str) -> str:
