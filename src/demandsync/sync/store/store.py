@@ -439,6 +439,8 @@ class Store:
         found = np.unique(np.frombuffer(seen.ids, dtype=np.int64)) if seen.ids else np.empty(0, dtype=np.int64)
         stmt = sa.select(ITEMS.c.id).where(ITEMS.c.source == seen.source, ITEMS.c.deleted.is_(False),
                                            ITEMS.c.id <= seen.before)
+        # Streamed (a server-side cursor on PostgreSQL): a million ids never sit in memory at once.
+        stmt = stmt.execution_options(stream_results=True, max_row_buffer=50_000)
         gone: list[int] = []
         with self.begin() as conn:
             for part in conn.execute(stmt).partitions(50_000):
