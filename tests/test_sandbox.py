@@ -70,15 +70,15 @@ def test_pagination_follows_tokens_and_caps_page_size() -> None:
         assert sb.requests[("POST", SEARCH)] == 8
 
 
-def test_generated_state_is_reproducible_and_large_search_is_fast() -> None:
+def test_generated_state_is_reproducible_and_pages_through_2000_epics() -> None:
+    """(How fast the sandbox answers is bench/run.py's epic-read scenario, not a timed test.)"""
     a, b = generate_state(n_epics=2000, seed=1), generate_state(n_epics=2000, seed=1)
     assert [i["fields"]["summary"] for i in a.issues()] == [i["fields"]["summary"] for i in b.issues()]
     with JiraSandbox(a) as sb, httpx.Client(base_url=sb.url, auth=AUTH) as c:
-        started = time.perf_counter()
         issues, pages = search_all(c, EPICS, maxResults=100, fields=["summary", "description", "labels",
                                                                      "status", "customfield_10050"])
         assert (len(issues), pages) == (2000, 20)
-        assert time.perf_counter() - started < 1.0
+        assert len({i["key"] for i in issues}) == 2000
 
 
 def test_fields_default_to_ids_only(client: httpx.Client) -> None:
