@@ -57,6 +57,7 @@ def child_run(config_path: str) -> dict[str, Any]:
     """One ``run_sync`` with per-stage timings (wrapping the stage functions run.py calls)."""
     t0 = time.perf_counter()
     import demandsync
+    from demandsync.cli import gcfreeze
     from demandsync.config import load_config
     from demandsync.logs import setup_logging
     from demandsync.sync import run as run_mod
@@ -103,6 +104,8 @@ def child_run(config_path: str) -> dict[str, Any]:
 
     setup_logging(quiet=True)
     config = load_config(config_path)
+    gcfreeze.enable()  # a process of its own, like the `demandsync` executable (cli/main.py: main, run)
+    gcfreeze.after_imports()
     profile = os.environ.get("BENCH_PROFILE")
     profiler = None
     if profile:
@@ -121,6 +124,7 @@ def child_run(config_path: str) -> dict[str, Any]:
     doc = report.as_dict()
     planned_epics = sorted({w["epic"] for w in doc.pop("plan")})
     doc.pop("demand")
+    gcfreeze.before_exit()
     return {"import_s": round(imported, 3), "run_s": round(run_s, 3), "stages": {k: round(v, 3) for k, v in stages.items()},
             "peak_rss_after": peak_after, "planned_epics": planned_epics, "report": doc, "src": str(Path(demandsync.__file__).parent)}
 
