@@ -2,9 +2,11 @@
 
 Each measured run is a fresh ``python`` subprocess (what cron starts), talking
 over loopback HTTP to the Jira sandbox that lives in *this* process. Peak RSS
-is the child's own ``ru_maxrss`` (from ``os.wait4``, so one child's figure is
-never mixed with another's); requests are counted at the sandbox by (method,
-route).
+is the child's own high-water mark (``VmHWM`` from ``/proc/self/status``, read by
+the child as it exits). Not ``ru_maxrss``: on Linux a child started by fork/vfork +
+exec carries the *parent's* RSS at that moment into its ``ru_maxrss``, so a 60 MB
+child of a 250 MB parent reported 250 MB. Requests are counted at the sandbox by
+(method, route).
 
 Scenarios (``--scenarios 1,2,3,4``):
   1  first full run: empty store, epics without demand values
@@ -55,6 +57,7 @@ def child_run(config_path: str) -> dict[str, Any]:
     """One ``run_sync`` with per-stage timings (wrapping the stage functions run.py calls)."""
     t0 = time.perf_counter()
     import demandsync
+    from demandsync.cli import gcfreeze
     from demandsync.config import load_config
     from demandsync.logs import setup_logging
     from demandsync.sync import run as run_mod
@@ -62,6 +65,9 @@ def child_run(config_path: str) -> dict[str, Any]:
 
     imported = time.perf_counter() - t0
     stages: Counter[str] = Counter()
+    #: Peak RSS (MB) of the process when each stage last finished: ru_maxrss only grows, so the
+    #: first stage whose figure jumps is the one that raised the peak.
+    peak_after: dict[str, float] = {"imports": _maxrss_mb()}
 
     def timed(name: str, fn: Any) -> Any:
         def wrapper(*a: Any, **kw: Any) -> Any:
@@ -70,6 +76,7 @@ def child_run(config_path: str) -> dict[str, Any]:
                 return fn(*a, **kw)
             finally:
                 stages[name] += time.perf_counter() - s
+                peak_after[name] = _maxrss_mb()
         return wrapper
 
     run_mod.pull_source = timed("pull", run_mod.pull_source)
@@ -89,6 +96,7 @@ def child_run(config_path: str) -> dict[str, Any]:
             s = time.perf_counter()
             out = list(epics(*a, **kw))
             stages["epics"] += time.perf_counter() - s
+            peak_after["epics"] = _maxrss_mb()
             return iter(out)
 
         tracker.epics = read_all
@@ -96,6 +104,8 @@ def child_run(config_path: str) -> dict[str, Any]:
 
     setup_logging(quiet=True)
     config = load_config(config_path)
+    gcfreeze.enable()  # a process of its own, like the `demandsync` executable (cli/main.py: main, run)
+    gcfreeze.after_imports()
     profile = os.environ.get("BENCH_PROFILE")
     profiler = None
     if profile:
@@ -106,6 +116,7 @@ def child_run(config_path: str) -> dict[str, Any]:
     s = time.perf_counter()
     report = run_mod.run_sync(config, tracker_factory=tracker_factory)
     run_s = time.perf_counter() - s
+    peak_after["run"] = _maxrss_mb()
     if profiler is not None:
         profiler.stop()
         Path(profile).write_text(profiler.output_text(unicode=True, show_all=False, timeline=False), encoding="utf-8")
@@ -113,8 +124,20 @@ def child_run(config_path: str) -> dict[str, Any]:
     doc = report.as_dict()
     planned_epics = sorted({w["epic"] for w in doc.pop("plan")})
     doc.pop("demand")
+    gcfreeze.before_exit()
     return {"import_s": round(imported, 3), "run_s": round(run_s, 3), "stages": {k: round(v, 3) for k, v in stages.items()},
-            "planned_epics": planned_epics, "report": doc, "src": str(Path(demandsync.__file__).parent)}
+            "peak_rss_after": peak_after, "planned_epics": planned_epics, "report": doc, "src": str(Path(demandsync.__file__).parent)}
+
+
+def _maxrss_mb() -> float:
+    """This process's peak RSS so far (MB): ``VmHWM``, not ``ru_maxrss`` (see the module docstring)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            return next(round(int(line.split()[1]) / 1024, 1) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        import resource
+
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
 
 
 def child_epics(tool: str, url: str, jql: str, fields: str) -> dict[str, Any]:
@@ -147,6 +170,29 @@ def child_epics(tool: str, url: str, jql: str, fields: str) -> dict[str, Any]:
 # =====================================================================================
 
 
+#: Runs a script as ``__main__`` and, as the interpreter exits, writes the process's own peak RSS
+#: (``VmHWM``, which exec resets, unlike ``ru_maxrss``) to stderr for :func:`spawn`.
+_HWM_WRAPPER = (
+    "import atexit, runpy, sys\n"
+    "def _hwm():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            sys.stderr.write('\\nBENCH_VMHWM_KB ' + line.split()[1] + '\\n'); sys.stderr.flush()\n"
+    "atexit.register(_hwm)\n"
+    "sys.argv = sys.argv[1:]\n"
+    "sys.path[0] = __import__('os').path.dirname(sys.argv[0])\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
+
+def _child_peak_mb(stderr: bytes, fallback_kib: int) -> float:
+    """The child's own peak RSS in MB: its ``VmHWM`` line, or ``ru_maxrss`` where /proc is missing."""
+    for line in reversed(stderr.decode(errors="replace").splitlines()):
+        if line.startswith("BENCH_VMHWM_KB "):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(fallback_kib / 1024, 1)
+
+
 def spawn(args: list[str], src: str | None, extra_env: dict[str, str] | None = None,
           script: list[str] | None = None) -> dict[str, Any]:
     """Run ``bench/run.py --child …`` (or ``script``) in a fresh interpreter; wall time and peak RSS of
@@ -156,7 +202,8 @@ def spawn(args: list[str], src: str | None, extra_env: dict[str, str] | None = N
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     err = open(os.devnull, "wb")  # noqa: SIM115
     s = time.perf_counter()
-    cmd = [sys.executable, *script] if script else [sys.executable, str(Path(__file__)), "--child", *args]
+    target = script if script else [str(Path(__file__)), "--child", *args]
+    cmd = [sys.executable, "-c", _HWM_WRAPPER, *target]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
     out, errb = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
@@ -168,7 +215,7 @@ def spawn(args: list[str], src: str | None, extra_env: dict[str, str] | None = N
         raise RuntimeError(f"child {args[0]} failed ({proc.returncode}):\n{errb.decode(errors='replace')[-3000:]}")
     doc = json.loads(out)
     doc["wall_s"] = round(wall, 3)
-    doc["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux: KiB
+    doc["peak_rss_mb"] = _child_peak_mb(errb, usage.ru_maxrss)  # ru_maxrss: Linux KiB
     doc["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
     return doc
 
@@ -319,6 +366,7 @@ def _progress(name: str, r: int, d: dict[str, Any]) -> None:
     print(f"  scenario {name} #{r + 1}: wall {d['wall_s']:.2f}s (run {d['run_s']:.2f}s, import {d['import_s']:.2f}s) "
           f"cpu {d['cpu_s']:.1f}s rss {d['peak_rss_mb']:.0f} MB  PUT {d['puts']}  load {os.getloadavg()[0]:.1f}  "
           f"stages {d['stages']}", flush=True)
+    print(f"      peak RSS (MB) after each stage: {d['peak_rss_after']}", flush=True)
 
 
 # ---- reporting ------------------------------------------------------------------------

@@ -8,12 +8,13 @@ expected number below can be checked by hand against
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from pathlib import Path
 
 import pytest
-from conftest import cli
+from conftest import cli, run_json
 from typer.testing import CliRunner
 
 from demandsync.cli.main import app
@@ -158,6 +159,14 @@ def test_wrong_token_fails_without_printing_it(sandbox: JiraSandbox, config: Pat
     assert [e["stage"] for e in report["errors"]] == ["jira"]
     assert "HTTP 401" in report["errors"][0]["error"] and "credentials were refused" in report["errors"][0]["error"]
     assert sandbox.requests[PUT] == 0
+
+
+def test_a_run_inside_another_program_leaves_its_garbage_collector_alone(sandbox: JiraSandbox, config: Path) -> None:
+    # The `demandsync` executable freezes the collector's view of its imports (cli/gcfreeze.py); a caller
+    # running the command in-process (a scheduler, a test) must not find its own objects frozen for good.
+    frozen = gc.get_freeze_count()
+    run_json(config)
+    assert gc.get_freeze_count() == frozen
 
 
 def test_bad_rows_are_quarantined_reported_and_listed(sandbox: JiraSandbox, config: Path) -> None:

@@ -101,6 +101,9 @@ def _root(
 
 
 def main() -> None:
+    from demandsync.cli import gcfreeze
+
+    gcfreeze.enable()  # this process is ours alone (see gcfreeze)
     app()
 
 
@@ -200,10 +203,12 @@ def run(
     verbose: VerboseOpt = False,
 ) -> None:
     """Pull, link, count and write the demand figures once."""
+    from demandsync.cli import gcfreeze
     from demandsync.cli.progress import progress_for
     from demandsync.sync.run import run_sync
 
     cfg = _config(config, log_json=log_json, verbose=verbose)
+    gcfreeze.after_imports()
     with progress_for(err, live=not log_json) as progress:
         report = run_sync(cfg, dry_run=dry_run, full=full, only=source, progress=progress)
     if as_json or log_json:
@@ -215,6 +220,7 @@ def run(
             _print_json(doc)
     else:
         print_report(report)
+    gcfreeze.before_exit()
     raise typer.Exit(report.exit_code)
 
 

@@ -143,8 +143,6 @@ class ApiClient:
     ) -> httpx.Response:
         """Send one request (retrying as described on the class); a 2xx response or an APIError."""
         method = method.upper()
-        first = self._build(method, path, params, json, data, headers)
-        shown = redact_url(first.url)
         stopped_by: list[str] = []
 
         def stop(state: tenacity.RetryCallState) -> bool:
@@ -174,6 +172,7 @@ class ApiClient:
             status = last.status if isinstance(last, RetriableAPIError) else None
             what = f"HTTP {status}" if status else (str(last) if last else "unknown failure")
             reason = stopped_by[-1] if stopped_by else "retrying stopped"
+            shown = redact_url(self._build(method, path, params, json, data, headers).url)
             raise RetriesExhausted(
                 f"gave up on {method} {shown} after {attempts} attempt{'s' if attempts != 1 else ''} "
                 f"(last: {what}): {reason}",
@@ -218,8 +217,9 @@ class ApiClient:
         self, method: str, path: str, params: Mapping[str, Any] | None, json: Any,
         data: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
     ) -> httpx.Response:
+        # The redacted URL is made only when a message needs it: redacting re-parses the URL,
+        # which cost as much CPU as the rest of our side of a PUT (bench/apply_speed.py).
         request = self._build(method, path, params, json, data, headers)
-        shown = redact_url(request.url)
         if self.rate_limiter is not None:
             self.rate_limiter.acquire()
         self.request_counts[(method, request.url.path)] += 1
@@ -227,6 +227,7 @@ class ApiClient:
         try:
             response = self._read_within_deadline(request, started + self.attempt_timeout)
         except httpx.TransportError as exc:
+            shown = redact_url(request.url)
             # Refused, unknown host, TLS: not retried (see ConnectFailed). A connect *timeout*
             # is httpx.ConnectTimeout, not a ConnectError, and keeps its retries like the rest.
             cause = connect_cause(exc) if isinstance(exc, httpx.ConnectError) else None
@@ -237,10 +238,13 @@ class ApiClient:
             # str(exc) from the transport may quote the URL; say only what kind of failure it was.
             raise RetriableAPIError(f"{type(exc).__name__} on {method} {shown}", method=method, url=shown) from None
         except TimeoutError:
+            shown = redact_url(request.url)
             raise RetriableAPIError(
                 f"ReadTimeout on {method} {shown}: the answer did not arrive within {self.attempt_timeout:.0f}s",
                 method=method, url=shown) from None
-        log.debug("%s %s -> %d (%.2fs)", method, shown, response.status_code, time.monotonic() - started)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %d (%.2fs)", method, redact_url(request.url), response.status_code,
+                      time.monotonic() - started)
         validate_response(response)
         return response
 
