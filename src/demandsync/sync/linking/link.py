@@ -232,14 +232,24 @@ def build_model(epics: Sequence[Epic], learned: Learned | None = None) -> Simila
 
 
 def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig], linking: LinkingConfig) -> LinkStats:
-    """Bring every item's automatic links up to date with the current linker."""
+    """Bring every item's automatic links up to date with the current linker.
+
+    ``meta["linker"]["current"]``: the link fingerprints that count as up to date. After a
+    relink of every item under a new fingerprint, an item whose links came out the same keeps
+    the fingerprint it had (``Store.replace_auto_links`` writes only what changed), so every
+    fingerprint live items still carry is current: each of them holds exactly the links the
+    current linker gives. A run killed half-way leaves the meta as it was: the next run
+    relinks what is not yet under the new fingerprint, which is right, only slower."""
     linker = AutoLinker(epics, rules, linking, learned_from(store) if linking.similarity else None)
     meta = store.get_meta("linker") or {}
-    stats = LinkStats(relinked_all=meta.get("fingerprint") != linker.fingerprint,
-                      rules_without_epic=linker.rules_without_epic)
-    for batch in store.items_to_link(linker.fingerprint):
+    same = meta.get("fingerprint") == linker.fingerprint
+    current = sorted({linker.fingerprint, *meta.get("current", ())}) if same else [linker.fingerprint]
+    stats = LinkStats(relinked_all=not same, rules_without_epic=linker.rules_without_epic)
+    for batch in store.items_to_link(current):
         rows = linker.link(batch)
         store.replace_auto_links([b.item_id for b in batch], rows, linker.fingerprint)
         stats.linked_items += len(batch)
-    store.set_meta("linker", {"fingerprint": linker.fingerprint})
+    if not same:
+        current = sorted(store.link_fingerprints() | {linker.fingerprint})
+    store.set_meta("linker", {"fingerprint": linker.fingerprint, "current": current})
     return stats

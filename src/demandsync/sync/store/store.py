@@ -642,11 +642,13 @@ class Store:
 
     # ---- links ------------------------------------------------------------------------
 
-    def items_to_link(self, fingerprint: str, batch: int = 10_000) -> Iterator[list[ItemToLink]]:
-        """Batches of the items not yet linked by this linker,
+    def items_to_link(self, fingerprint: str | Sequence[str], batch: int = 10_000) -> Iterator[list[ItemToLink]]:
+        """Batches of the items not yet linked by this linker (``fingerprint``: its fingerprint, or every
+        fingerprint an item may carry and still be up to date, see ``linking/link.py``),
         read a batch at a time (by id), so memory does not grow with the store."""
+        current = [fingerprint] if isinstance(fingerprint, str) else list(fingerprint)
         stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.text, sa.type_coerce(ITEMS.c.epic_hint, sa.Text)).where(
-            ITEMS.c.deleted.is_(False), sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp != fingerprint))
+            ITEMS.c.deleted.is_(False), sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp.not_in(current)))
         last = 0
         while True:
             with self._connect() as conn:
@@ -658,20 +660,52 @@ class Store:
 
     def replace_auto_links(
         self, item_ids: Sequence[int], links: Sequence[Link], fingerprint: str
-    ) -> None:
-        """Swap the automatic links of these items for ``links``; manual decisions stay."""
-        now = utcnow()
+    ) -> set[str]:
+        """Make ``links`` the automatic links of these items; manual decisions stay.
+
+        Only what differs is written: links no longer wanted (or with another method, state, score
+        or note) are deleted, new ones inserted, and only items whose links changed, or that were
+        never linked (``link_fp`` NULL), get ``fingerprint``. An item whose links came out the same
+        keeps its link fingerprint (the linker counts it as current, ``linking/link.py``). A relink
+        of every item after one epic changed so writes a few rows, not 100,000 (it rewrote every
+        link and every item). Returns the epics whose links changed."""
+        ids = set(item_ids)
+        if not ids:
+            return set()
+        lo, hi = min(ids), max(ids)
+        wanted = {(lk.item_id, lk.epic_key): (lk.method, lk.state, lk.score, lk.note) for lk in links}
         with self.begin() as conn:
             manual: set[tuple[int, str]] = set()
-            for chunk in _chunks(list(item_ids), _BATCH):
-                conn.execute(sa.delete(LINKS).where(LINKS.c.item_id.in_(chunk), LINKS.c.method != MANUAL))
-                manual.update(tuple(r) for r in conn.execute(
-                    sa.select(LINKS.c.item_id, LINKS.c.epic_key).where(LINKS.c.item_id.in_(chunk))).all())
+            stored: dict[tuple[int, str], tuple[Any, ...]] = {}
+            for item_id, key, method, state, score, note in conn.execute(
+                    sa.select(LINKS.c.item_id, LINKS.c.epic_key, LINKS.c.method, LINKS.c.state, LINKS.c.score,
+                              LINKS.c.note).where(LINKS.c.item_id.between(lo, hi))):
+                if item_id in ids:
+                    if method == MANUAL:
+                        manual.add((item_id, key))
+                    else:
+                        stored[(item_id, key)] = (method, state, score, note)
+            gone = [pair for pair, row in stored.items() if wanted.get(pair) != row]
+            fresh = [(pair, row) for pair, row in wanted.items() if pair not in manual and stored.get(pair) != row]
+            if gone:
+                conn.execute(sa.delete(LINKS).where(LINKS.c.item_id == sa.bindparam("b_item"),
+                                                    LINKS.c.epic_key == sa.bindparam("b_epic")),
+                             [{"b_item": i, "b_epic": k} for i, k in gone])
+            stamp = _stored_time(conn)(utcnow())
+            _insert_many(conn, "links", ("item_id", "epic_key", "method", "state", "score", "note", "updated_at"),
+                         [(i, k, *row, stamp) for (i, k), row in fresh])
+            touched = {i for i, _ in gone} | {i for (i, _), _ in fresh}
+            touched.update(i for (i,) in conn.execute(sa.select(ITEMS.c.id).where(
+                ITEMS.c.id.between(lo, hi), ITEMS.c.link_fp.is_(None))) if i in ids)
+            for chunk in _chunks(sorted(touched), _BATCH):
                 conn.execute(sa.update(ITEMS).where(ITEMS.c.id.in_(chunk)).values(link_fp=fingerprint))
-            stamp = _stored_time(conn)(now)
-            _insert_many(conn, "links", ("item_id", "epic_key", "method", "state", "score", "note", "updated_at"), [
-                (lk.item_id, lk.epic_key, lk.method, lk.state, lk.score, lk.note, stamp)
-                for lk in links if (lk.item_id, lk.epic_key) not in manual])
+        return {k for _, k in gone} | {k for (_, k), _ in fresh}
+
+    def link_fingerprints(self) -> set[str]:
+        """The link fingerprints live items carry (few: the index on ``link_fp`` answers it)."""
+        with self._connect() as conn:
+            return {fp for (fp,) in conn.execute(sa.select(ITEMS.c.link_fp).where(
+                ITEMS.c.link_fp.is_not(None), ITEMS.c.deleted.is_(False)).distinct())}
 
     def decide_link(self, item_id: int, epic_key: str, state: LinkState, note: str | None = None) -> None:
         """Record a human decision (accepted / rejected); it beats every automatic link."""
