@@ -74,7 +74,7 @@ def child_run(config_path: str) -> dict[str, Any]:
 
     run_mod.pull_source = timed("pull", run_mod.pull_source)
     run_mod.link_items = timed("link", run_mod.link_items)
-    run_mod.count_demand = timed("count", run_mod.count_demand)
+    run_mod.stored_demand = timed("count", run_mod.stored_demand)
     run_mod.plan_writes = timed("plan", run_mod.plan_writes)
     run_mod.apply_plan = timed("apply", run_mod.apply_plan)
     Store.save_epics = timed("save_epics", Store.save_epics)

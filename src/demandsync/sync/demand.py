@@ -22,17 +22,25 @@ short, tested place:
   none); one-person feedback gives its own ``votes`` (1 unless mapped). So
   one person voting for two posts of one epic is two votes, one requester.
 - ``score``: sum of item weights (source weight x attribute weights x recency).
+
+A run counts through :func:`stored_demand`, which reuses the last run's figures when nothing
+counting reads has changed since (``Store.demand_stamp``), the rules and epics are the same,
+and no accepted item has left the last 30 or 90 days in between. With a half-life the score
+moves with the clock itself, so then every run counts afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from demandsync.sync.store.store import LinkedItem
+from demandsync.sync.store.store import LinkedItem, Store
 
 FREE_MAIL_DOMAINS = frozenset({
     "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "outlook.com", "live.com",
@@ -204,3 +212,57 @@ class _Tally:
         d.score = round(self.score, 2)
         d.by_source = dict(self.by_source)
         return d
+
+
+#: Store meta key: the figures of the last count, and what they were counted from.
+CACHE_META = "demand_cache"
+
+
+def stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, now: datetime) -> dict[str, Demand]:
+    """:func:`count_demand` over the store's accepted links, or the last count's figures when they
+    are still exactly right (see the module docstring): a re-run with nothing new read every link
+    again (~1 s at 100,000 items) to find the same numbers."""
+    keys = list(dict.fromkeys(epic_keys))
+    basis: dict[str, Any] = {"v": 1, "rules": _rules_key(rules), "stamp": store.demand_stamp(),
+                             "epics": hashlib.sha256("\0".join(keys).encode()).hexdigest()}
+    cached = store.get_meta(CACHE_META)
+    if cached is not None and _still_right(store, cached, basis, rules, now):
+        return {k: _demand_of(cached["figures"][k]) for k in keys}
+    linked = store.iter_linked_items(with_extra=bool(rules.attribute_weights), with_text=False)
+    demand = count_demand(linked, keys, rules, now)
+    store.set_meta(CACHE_META, {**basis, "counted_at": now.isoformat(),
+                                "figures": {k: _figures_of(d) for k, d in demand.items()}})
+    return demand
+
+
+def _still_right(store: Store, cached: dict[str, Any], basis: dict[str, Any], rules: DemandRules, now: datetime) -> bool:
+    if rules.half_life_days > 0 or any(cached.get(k) != v for k, v in basis.items()):
+        return False
+    then = datetime.fromisoformat(cached["counted_at"])
+    if now < then:
+        return False
+    if now == then:
+        return True
+    # an item counted in "last 30 days" then, but not now: created in [then - 30 d, now - 30 d)
+    spans = [(then - timedelta(days=n), now - timedelta(days=n)) for n in (30, 90)]
+    return store.accepted_created_between(spans) == 0
+
+
+def _rules_key(rules: DemandRules) -> str:
+    doc = {"email_domain_accounts": rules.email_domain_accounts, "free_mail": sorted(rules.free_mail_domains),
+           "sources": dict(rules.source_weights), "half_life": rules.half_life_days,
+           "attributes": {a: dict(t) for a, t in rules.attribute_weights.items()}}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _figures_of(d: Demand) -> dict[str, Any]:
+    return {"requests": d.requests, "requesters": d.requesters, "accounts": d.accounts, "votes": d.votes,
+            "score": d.score, "last_requested": d.figure("last_requested"), "requests_30d": d.requests_30d,
+            "requests_90d": d.requests_90d, "by_source": d.by_source}
+
+
+def _demand_of(f: dict[str, Any]) -> Demand:
+    last = f["last_requested"]
+    return Demand(requests=f["requests"], requesters=f["requesters"], accounts=f["accounts"], votes=f["votes"],
+                  score=f["score"], last_requested=date.fromisoformat(last) if last else None,
+                  requests_30d=f["requests_30d"], requests_90d=f["requests_90d"], by_source=dict(f["by_source"]))

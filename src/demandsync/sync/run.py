@@ -30,7 +30,7 @@ from demandsync.domain import Epic, FeedbackItem, Quarantined, Record, TrackerFi
 from demandsync.errors import EXIT_FAILED, EXIT_OK, DemandsyncError
 from demandsync.logs import run_id_var
 from demandsync.mappings.engine import Mapper, MappingError, build_mapper
-from demandsync.sync.demand import Demand, DemandRules, count_demand
+from demandsync.sync.demand import Demand, DemandRules, stored_demand
 from demandsync.sync.fields import resolve_field
 from demandsync.sync.linking.link import link_items
 from demandsync.sync.notify import post_digest, previous_figures
@@ -253,8 +253,7 @@ def _stages(
     progress.update("links", stats.linked_items, stats.linked_items)
 
     rules = demand_rules(config)
-    linked = store.iter_linked_items(with_extra=bool(rules.attribute_weights), with_text=False)
-    demand = count_demand(linked, [e.key for e in epics], rules, now)
+    demand = stored_demand(store, [e.key for e in epics], rules, now)
     report.demand = {k: d.as_dict() for k, d in demand.items()}
 
     plan = plan_writes(epics, demand, targets) if targets is not None else (

@@ -769,6 +769,30 @@ class Store:
                                        people.get(r[1], ()) if r[14] else None)
                             for r in rows]
 
+    def demand_stamp(self) -> list[str]:
+        """Changes whenever anything counting reads could have: items (every write stamps
+        ``updated_at``; a forgotten one leaves the count), links (inserted with the time; deleted
+        ones leave the count and the sums) and the people of voting tools (a forgotten voter leaves
+        the count). Three aggregates, so a re-run that changed nothing need not read every link."""
+        with self._connect() as conn:
+            items = conn.execute(sa.select(sa.func.count(), sa.func.sum(ITEMS.c.id), sa.func.max(ITEMS.c.updated_at),
+                                           sa.func.sum(sa.case((ITEMS.c.deleted.is_(True), 1), else_=0)))).one()
+            links = conn.execute(sa.select(sa.func.count(), sa.func.sum(LINKS.c.item_id), sa.func.max(LINKS.c.updated_at),
+                                           sa.func.sum(sa.func.length(LINKS.c.epic_key)),
+                                           sa.func.sum(sa.func.length(LINKS.c.state)))).one()
+            people = conn.execute(sa.select(sa.func.count(), sa.func.sum(PEOPLE.c.item_id),
+                                            sa.func.sum(PEOPLE.c.weight))).one()
+        return [str(v) for v in (*items, *links, *people)]
+
+    def accepted_created_between(self, spans: Sequence[tuple[datetime, datetime]]) -> int:
+        """Accepted links of live items created in any ``[start, end)`` of ``spans``: an item
+        leaving the last 30 or 90 days is what changes a figure when nothing was written."""
+        live = sa.and_(ITEMS.c.deleted.is_(False), LINKS.c.state == ACCEPTED)
+        when = sa.or_(*(sa.and_(ITEMS.c.created_at >= a, ITEMS.c.created_at < b) for a, b in spans))
+        with self._connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(LINKS).join(
+                ITEMS, ITEMS.c.id == LINKS.c.item_id).where(live, when)).scalar_one())
+
     def accepted_texts(self, per_epic: int = 50) -> dict[str, list[str]]:
         """Texts a human accepted for each epic (newest first): the epic learns from them."""
         return self._decided_texts("accepted", per_epic)
