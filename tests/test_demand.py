@@ -104,7 +104,8 @@ def test_a_rerun_reuses_figures_only_while_they_are_exactly_what_counting_gives(
     for ext, key in (("a", "PROD-1"), ("b", "PROD-1"), ("p", "PROD-2")):
         store.decide_link(store.find_item("canny" if ext == "p" else "s", ext) or 0, key, "accepted")
 
-    def check(rules: DemandRules = DemandRules(), at: datetime = NOW) -> dict[str, object]:
+    def check(rules: DemandRules | None = None, at: datetime = NOW) -> dict[str, dict[str, object]]:
+        rules = rules or DemandRules()
         fresh = count_demand(store.iter_linked_items(with_text=False), keys, rules, at)
         got = stored_demand(store, keys, rules, at)
         assert got == fresh
