@@ -190,7 +190,8 @@ def test_an_edited_epic_relinks_to_exactly_what_a_full_relink_gives(store: Store
     link_items(store, epics, rules, LinkingConfig())
     edited = [*epics[:2], Epic("PROD-3", "3", "Dark mode", "a darker colour theme for reading at night"), epics[3]]
     stats = link_items(store, edited, rules, LinkingConfig())
-    assert stats.relinked_all and stats.linked_items == len(texts)
+    # every item but the two a key or a rule claims ("SSO with okta", "PROD-2 please") is looked at again
+    assert stats.relinked_all and stats.linked_items == len(texts) - 2
 
     def stored() -> set[tuple[int, str, str, str, float]]:
         return {(i.item_id, i.epic_key, i.method, i.state, i.score)

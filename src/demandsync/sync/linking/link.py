@@ -152,6 +152,11 @@ class AutoLinker:
         self._learned = learned or Learned()
         self._model: SimilarityModel | None = None
         self.fingerprint = self._fingerprint(rules)
+        #: What an item claimed by a key or a rule is linked by: the epic keys and the rules. An epic's
+        #: text, the decisions and the model change only the links of items nothing claimed.
+        self.claim_fingerprint = hashlib.sha256(json.dumps(
+            {"epics": sorted(self.epic_keys), "rules": [r.model_dump() for r in rules]}, sort_keys=True,
+        ).encode()).hexdigest()[:32]
 
     @property
     def model(self) -> SimilarityModel | None:
@@ -239,17 +244,27 @@ def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig],
     the fingerprint it had (``Store.replace_auto_links`` writes only what changed), so every
     fingerprint live items still carry is current: each of them holds exactly the links the
     current linker gives. A run killed half-way leaves the meta as it was: the next run
-    relinks what is not yet under the new fingerprint, which is right, only slower."""
+    relinks what is not yet under the new fingerprint, which is right, only slower.
+
+    ``claimed``: fingerprints of linkers with the same epic keys and rules as this one
+    (``AutoLinker.claim_fingerprint``). An item carrying one of them that a key or a rule
+    claimed (it has such a link) gets the same links from this linker, whatever the epics'
+    texts, decisions or model say (those only reach items nothing claimed), so it is not
+    read again: after an epic's text changed, only the unclaimed items are relinked."""
     linker = AutoLinker(epics, rules, linking, learned_from(store) if linking.similarity else None)
     meta = store.get_meta("linker") or {}
     same = meta.get("fingerprint") == linker.fingerprint
     current = sorted({linker.fingerprint, *meta.get("current", ())}) if same else [linker.fingerprint]
+    claimed = [linker.fingerprint]
+    if meta.get("claim_fingerprint") == linker.claim_fingerprint:
+        claimed = sorted({*claimed, *meta.get("claimed", ()), *meta.get("current", ())})
     stats = LinkStats(relinked_all=not same, rules_without_epic=linker.rules_without_epic)
-    for batch in store.items_to_link(current):
+    for batch in store.items_to_link(current, claimed=claimed):
         rows = linker.link(batch)
         store.replace_auto_links([b.item_id for b in batch], rows, linker.fingerprint)
         stats.linked_items += len(batch)
     if not same:
         current = sorted(store.link_fingerprints() | {linker.fingerprint})
-    store.set_meta("linker", {"fingerprint": linker.fingerprint, "current": current})
+    store.set_meta("linker", {"fingerprint": linker.fingerprint, "current": current,
+                              "claim_fingerprint": linker.claim_fingerprint, "claimed": claimed})
     return stats

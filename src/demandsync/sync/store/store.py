@@ -23,7 +23,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from demandsync.domain import (
     ACCEPTED,
+    EXPLICIT,
     MANUAL,
+    RULE,
     Epic,
     FeedbackItem,
     ItemToLink,
@@ -642,13 +644,19 @@ class Store:
 
     # ---- links ------------------------------------------------------------------------
 
-    def items_to_link(self, fingerprint: str | Sequence[str], batch: int = 10_000) -> Iterator[list[ItemToLink]]:
+    def items_to_link(self, fingerprint: str | Sequence[str], batch: int = 10_000, *,
+                      claimed: Sequence[str] = ()) -> Iterator[list[ItemToLink]]:
         """Batches of the items not yet linked by this linker (``fingerprint``: its fingerprint, or every
-        fingerprint an item may carry and still be up to date, see ``linking/link.py``),
+        fingerprint an item may carry and still be up to date, see ``linking/link.py``; ``claimed``:
+        fingerprints under which an item with an explicit or rule link is up to date too),
         read a batch at a time (by id), so memory does not grow with the store."""
         current = [fingerprint] if isinstance(fingerprint, str) else list(fingerprint)
+        stale = sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp.not_in(current))
+        if claimed:
+            by_claim = sa.exists().where(LINKS.c.item_id == ITEMS.c.id, LINKS.c.method.in_((EXPLICIT, RULE)))
+            stale = sa.and_(stale, sa.not_(sa.and_(ITEMS.c.link_fp.in_(list(claimed)), by_claim)))
         stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.text, sa.type_coerce(ITEMS.c.epic_hint, sa.Text)).where(
-            ITEMS.c.deleted.is_(False), sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp.not_in(current)))
+            ITEMS.c.deleted.is_(False), stale)
         last = 0
         while True:
             with self._connect() as conn:
