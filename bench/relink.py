@@ -47,10 +47,22 @@ def timed_writes(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+PROFILE: list[str] = []
+
+
 def step(name: str, fn: Callable[[], Any]) -> Any:
     WRITES.clear()
+    profiler = None
+    if PROFILE and name.startswith(PROFILE[0]):
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.002)
+        profiler.start()
     w, c = time.perf_counter(), time.process_time()
     out = fn()
+    if profiler is not None:
+        profiler.stop()
+        print(profiler.output_text(unicode=True, show_all=False))
     print(f"{name:<34} wall {time.perf_counter() - w:6.2f} s  cpu {time.process_time() - c:6.2f} s"
           f"  link writes {WRITES['s']:5.2f} s", flush=True)
     return out
@@ -61,7 +73,9 @@ def main() -> None:
     ap.add_argument("--epics", type=int, default=2000)
     ap.add_argument("--items", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", metavar="STEP", help="pyinstrument profile of the steps whose name starts so")
     args = ap.parse_args()
+    PROFILE.extend([args.profile] if args.profile else [])
     state = generate_state(n_epics=args.epics, seed=args.seed, project=generate.EPIC_PROJECT)
     summaries = [state.issue(generate.epic_key(n))["fields"]["summary"] for n in range(1, args.epics + 1)]
     epics = [Epic(generate.epic_key(n), str(n), s) for n, s in enumerate(summaries, start=1)]
