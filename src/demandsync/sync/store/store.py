@@ -800,7 +800,8 @@ class Store:
         """Accepted links of live items created in any ``[start, end)`` of ``spans``: an item
         leaving the last 30 or 90 days is what changes a figure when nothing was written."""
         live = sa.and_(ITEMS.c.deleted.is_(False), LINKS.c.state == ACCEPTED)
-        when = sa.or_(*(sa.and_(ITEMS.c.created_at >= a, ITEMS.c.created_at < b) for a, b in spans))
+        # UTC, as stored (SQLite keeps the wall time of the value given)
+        when = sa.or_(*(sa.and_(ITEMS.c.created_at >= _utc(a), ITEMS.c.created_at < _utc(b)) for a, b in spans))
         with self._connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(LINKS).join(
                 ITEMS, ITEMS.c.id == LINKS.c.item_id).where(live, when)).scalar_one())
