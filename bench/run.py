@@ -74,7 +74,9 @@ def child_run(config_path: str) -> dict[str, Any]:
 
     run_mod.pull_source = timed("pull", run_mod.pull_source)
     run_mod.link_items = timed("link", run_mod.link_items)
-    run_mod.stored_demand = timed("count", run_mod.stored_demand)
+    for counting in ("stored_demand", "count_demand"):  # count_demand: a --src from before the count cache
+        if hasattr(run_mod, counting):
+            setattr(run_mod, counting, timed("count", getattr(run_mod, counting)))
     run_mod.plan_writes = timed("plan", run_mod.plan_writes)
     run_mod.apply_plan = timed("apply", run_mod.apply_plan)
     Store.save_epics = timed("save_epics", Store.save_epics)
