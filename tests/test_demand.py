@@ -92,7 +92,7 @@ def test_a_rerun_reuses_figures_only_while_they_are_exactly_what_counting_gives(
     from demandsync.domain import Epic, FeedbackItem
     from demandsync.sync.demand import stored_demand
 
-    keys = ["PROD-1", "PROD-2"]
+    keys = ["PROD-1", "PROD-2", *(f"PROD-{n}" for n in range(3, 11))]  # few changed: recounted alone
     store.save_epics([Epic(k, k, k) for k in keys])
     items = [FeedbackItem("s", "a", "one", requester="ann@acme.com", created_at=NOW - timedelta(days=29, hours=12)),
              FeedbackItem("s", "b", "two", requester="bob@globex.com", account="Globex",

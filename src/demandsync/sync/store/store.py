@@ -792,19 +792,35 @@ class Store:
             links = conn.execute(sa.select(sa.func.count(), sa.func.sum(LINKS.c.item_id), sa.func.max(LINKS.c.updated_at),
                                            sa.func.sum(sa.func.length(LINKS.c.epic_key)),
                                            sa.func.sum(sa.func.length(LINKS.c.state)))).one()
-            people = conn.execute(sa.select(sa.func.count(), sa.func.sum(PEOPLE.c.item_id),
-                                            sa.func.sum(PEOPLE.c.weight))).one()
-        return [str(v) for v in (*items, *links, *people)]
+        return [*(str(v) for v in (*items, *links)), self.people_stamp()]
 
-    def accepted_created_between(self, spans: Sequence[tuple[datetime, datetime]]) -> int:
-        """Accepted links of live items created in any ``[start, end)`` of ``spans``: an item
-        leaving the last 30 or 90 days is what changes a figure when nothing was written."""
+    def demand_epic_stamps(self) -> dict[str, str]:
+        """Per epic, what changes whenever its accepted links or their items do (a link added,
+        removed or no longer accepted; an item changed or deleted): one grouped query, so a re-run
+        recounts only those epics. People removed from a voting tool's request without the item
+        changing (``forget``) show only in :meth:`demand_stamp`."""
+        stmt = (sa.select(LINKS.c.epic_key, sa.func.count(), sa.func.sum(LINKS.c.item_id),
+                          sa.func.max(LINKS.c.updated_at), sa.func.max(ITEMS.c.updated_at))
+                .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
+                .where(ITEMS.c.deleted.is_(False), LINKS.c.state == ACCEPTED).group_by(LINKS.c.epic_key))
+        with self._connect() as conn:
+            return {key: f"{n}:{ids}:{linked}:{changed}" for key, n, ids, linked, changed in conn.execute(stmt)}
+
+    def people_stamp(self) -> str:
+        """The people part of :meth:`demand_stamp`."""
+        with self._connect() as conn:
+            row = conn.execute(sa.select(sa.func.count(), sa.func.sum(PEOPLE.c.item_id), sa.func.sum(PEOPLE.c.weight))).one()
+        return ":".join(map(str, row))
+
+    def epics_created_between(self, spans: Sequence[tuple[datetime, datetime]]) -> set[str]:
+        """Epics with an accepted link to a live item created in any ``[start, end)`` of ``spans``:
+        an item leaving the last 30 or 90 days is what changes a figure when nothing was written."""
         live = sa.and_(ITEMS.c.deleted.is_(False), LINKS.c.state == ACCEPTED)
         # UTC, as stored (SQLite keeps the wall time of the value given)
         when = sa.or_(*(sa.and_(ITEMS.c.created_at >= _utc(a), ITEMS.c.created_at < _utc(b)) for a, b in spans))
         with self._connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(LINKS).join(
-                ITEMS, ITEMS.c.id == LINKS.c.item_id).where(live, when)).scalar_one())
+            return set(conn.execute(sa.select(LINKS.c.epic_key).distinct().join(
+                ITEMS, ITEMS.c.id == LINKS.c.item_id).where(live, when)).scalars())
 
     def accepted_texts(self, per_epic: int = 50) -> dict[str, list[str]]:
         """Texts a human accepted for each epic (newest first): the epic learns from them."""
