@@ -71,6 +71,9 @@ def test_only_new_or_changed_items_are_relinked(store: Store) -> None:
     stats = link_items(store, EPICS, [SSO_RULE], NO_SIMILARITY)
     assert stats.linked_items == 2
     assert ("b", "PROD-1", "rule", "accepted") in links(store)
+    add(store, FeedbackItem("s", "a", "dark mode"))  # the keyword is gone: so is the rule's link
+    assert link_items(store, EPICS, [SSO_RULE], NO_SIMILARITY).linked_items == 1
+    assert not {(i, e) for i, e, _, _ in links(store) if i == "a"}
     # a new epic changes the linker: everything is looked at again
     stats = link_items(store, [*EPICS, Epic("PROD-4", "4", "Slack")], [SSO_RULE], NO_SIMILARITY)
     assert stats.relinked_all and stats.linked_items == 3

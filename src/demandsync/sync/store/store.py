@@ -654,7 +654,9 @@ class Store:
         stale = sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp.not_in(current))
         if claimed:
             by_claim = sa.exists().where(LINKS.c.item_id == ITEMS.c.id, LINKS.c.method.in_((EXPLICIT, RULE)))
-            stale = sa.and_(stale, sa.not_(sa.and_(ITEMS.c.link_fp.in_(list(claimed)), by_claim)))
+            # (spelled out for NULL: a changed item, link_fp NULL, keeps its old links until relinked)
+            stale = sa.and_(stale, sa.not_(sa.and_(ITEMS.c.link_fp.is_not(None), ITEMS.c.link_fp.in_(list(claimed)),
+                                                   by_claim)))
         stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.text, sa.type_coerce(ITEMS.c.epic_hint, sa.Text)).where(
             ITEMS.c.deleted.is_(False), stale)
         last = 0
