@@ -22,9 +22,13 @@ says ("love", the product's name) weigh little; the sample is refreshed only
 when the store has doubled or halved, since a new sample relinks everything.
 
 Linking is incremental: each item remembers the fingerprint of the linker
-that linked it (rules, epics, model). Only items whose fingerprint differs
-are linked: new or changed items, or all of them once a rule or epic changed.
-A crash half-way simply leaves the rest for the next run.
+that linked it (rules, epics, model). Only items whose fingerprint is not
+current are linked: new or changed items, or all of them once a rule or epic
+changed (but not the items a key or rule claimed when only epic texts,
+decisions or the model changed: their links cannot differ). Only links that
+come out different are written, and an item whose links did not change keeps
+its fingerprint, which stays current (see ``link_items``). A crash half-way
+simply leaves the rest for the next run.
 """
 
 from __future__ import annotations
@@ -264,7 +268,8 @@ def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig],
         store.replace_auto_links([b.item_id for b in batch], rows, linker.fingerprint)
         stats.linked_items += len(batch)
     if not same:
-        current = sorted(store.link_fingerprints() | {linker.fingerprint})
+        live = store.link_fingerprints() | {linker.fingerprint}
+        current, claimed = sorted(live), sorted(live.intersection(claimed))
     store.set_meta("linker", {"fingerprint": linker.fingerprint, "current": current,
                               "claim_fingerprint": linker.claim_fingerprint, "claimed": claimed})
     return stats
