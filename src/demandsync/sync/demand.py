@@ -243,10 +243,11 @@ def stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, no
                                                 for n in (30, 90)]) if now > then else set()
             if cached["stamp"] == stamp and not left:
                 return {k: _demand_of(cached["figures"][k]) for k in keys}
-            if cached["stamp"][-1] == stamp[-1]:  # the same people: per epic is enough
+            if cached["stamp"][-1] == stamp[-1] and cached.get("items_at"):  # the same people: per epic is enough
                 per_epic = store.demand_epic_stamps()
                 old = cached.get("per_epic", {})
-                changed = sorted({k for k in keys if per_epic.get(k) != old.get(k)} | (left & set(keys)))
+                items = store.epics_of_items_changed_since(datetime.fromisoformat(cached["items_at"]))
+                changed = sorted({k for k in keys if per_epic.get(k) != old.get(k)} | ((left | items) & set(keys)))
                 if 4 * len(changed) <= len(keys):
                     linked = store.iter_linked_items(changed, with_extra=with_extra, with_text=False) if changed else ()
                     fresh = count_demand(linked, changed, rules, now)
@@ -261,7 +262,9 @@ def stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, no
 
 def _remember(store: Store, basis: dict[str, Any], stamp: list[str], per_epic: dict[str, str], now: datetime,
               demand: dict[str, Demand]) -> None:
+    items_at = store.latest_item_change()
     store.set_meta(CACHE_META, {**basis, "stamp": stamp, "per_epic": per_epic, "counted_at": now.isoformat(),
+                                "items_at": items_at.isoformat() if items_at else None,
                                 "figures": {k: _figures_of(d) for k, d in demand.items()}})
 
 

@@ -797,16 +797,26 @@ class Store:
         return [*(str(v) for v in (*items, *links)), self.people_stamp()]
 
     def demand_epic_stamps(self) -> dict[str, str]:
-        """Per epic, what changes whenever its accepted links or their items do (a link added,
-        removed or no longer accepted; an item changed or deleted): one grouped query, so a re-run
-        recounts only those epics. People removed from a voting tool's request without the item
-        changing (``forget``) show only in :meth:`demand_stamp`."""
-        stmt = (sa.select(LINKS.c.epic_key, sa.func.count(), sa.func.sum(LINKS.c.item_id),
-                          sa.func.max(LINKS.c.updated_at), sa.func.max(ITEMS.c.updated_at))
-                .join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
-                .where(ITEMS.c.deleted.is_(False), LINKS.c.state == ACCEPTED).group_by(LINKS.c.epic_key))
+        """Per epic, what changes whenever its accepted links do (one added, removed or no longer
+        accepted): one grouped query over the links alone. Items that changed since a time are
+        :meth:`epics_of_items_changed_since`; people removed from a voting tool's request without
+        the item changing (``forget``) show only in :meth:`demand_stamp`."""
+        stmt = (sa.select(LINKS.c.epic_key, sa.func.count(), sa.func.sum(LINKS.c.item_id), sa.func.max(LINKS.c.updated_at))
+                .where(LINKS.c.state == ACCEPTED).group_by(LINKS.c.epic_key))
         with self._connect() as conn:
-            return {key: f"{n}:{ids}:{linked}:{changed}" for key, n, ids, linked, changed in conn.execute(stmt)}
+            return {key: f"{n}:{ids}:{linked}" for key, n, ids, linked in conn.execute(stmt)}
+
+    def latest_item_change(self) -> datetime | None:
+        """When an item last changed (new, updated or deleted upstream)."""
+        with self._connect() as conn:
+            return as_utc(conn.execute(sa.select(sa.func.max(ITEMS.c.updated_at))).scalar())
+
+    def epics_of_items_changed_since(self, since: datetime) -> set[str]:
+        """Epics with an accepted link to an item changed at or after ``since`` (deleted ones too)."""
+        stmt = (sa.select(LINKS.c.epic_key).distinct().join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
+                .where(ITEMS.c.updated_at >= since, LINKS.c.state == ACCEPTED))
+        with self._connect() as conn:
+            return set(conn.execute(stmt).scalars())
 
     def people_stamp(self) -> str:
         """The people part of :meth:`demand_stamp`."""
