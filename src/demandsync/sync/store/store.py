@@ -859,14 +859,19 @@ class Store:
 
     def sample_item_ids(self, limit: int) -> list[int]:
         """Up to ``limit`` live item ids spread evenly over the store (by id), for the linker's
-        word statistics: deterministic, so the same store gives the same sample."""
+        word statistics: deterministic, so the same store gives the same sample. The database
+        numbers the rows and returns only the chosen ones (a first run read all 100,000 ids)."""
+        live = ITEMS.c.deleted.is_(False)
         with self._connect() as conn:
-            ids = [i for (i,) in conn.execute(
-                sa.select(ITEMS.c.id).where(ITEMS.c.deleted.is_(False)).order_by(ITEMS.c.id))]
-        if len(ids) <= limit:
-            return ids
-        step = len(ids) / limit
-        return [ids[int(k * step)] for k in range(limit)]
+            n = conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(live)).scalar_one()
+            if n <= limit:
+                return [i for (i,) in conn.execute(sa.select(ITEMS.c.id).where(live).order_by(ITEMS.c.id))]
+            step = n / limit
+            rows = sa.select(ITEMS.c.id, (sa.func.row_number().over(order_by=ITEMS.c.id) - 1).label("pos")).where(
+                live).subquery()
+            chosen = [int(k * step) for k in range(limit)]
+            return [i for (i,) in conn.execute(
+                sa.select(rows.c.id).where(rows.c.pos.in_(chosen)).order_by(rows.c.id))]
 
     def texts_of(self, item_ids: Sequence[int]) -> list[str]:
         """Texts of these live items, in id order (ids of deleted or forgotten items are skipped)."""
