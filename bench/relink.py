@@ -94,11 +94,11 @@ def main() -> None:
         store.save_epics(epics)
         keys = [e.key for e in epics]
 
-        def count() -> Any:
+        def count(at: datetime = now) -> Any:
             if hasattr(demand_mod, "stored_demand"):
-                return demand_mod.stored_demand(store, keys, demand_mod.DemandRules(), now)
+                return demand_mod.stored_demand(store, keys, demand_mod.DemandRules(), at)
             return demand_mod.count_demand(store.iter_linked_items(with_extra=False, with_text=False), keys,
-                                           demand_mod.DemandRules(), now)
+                                           demand_mod.DemandRules(), at)
 
         step("link, first", lambda: link_mod.link_items(store, epics, rules, linking))
         step("link, nothing new", lambda: link_mod.link_items(store, epics, rules, linking))
@@ -109,6 +109,13 @@ def main() -> None:
         first = step("count", count)
         again = step("count, nothing changed", count)
         assert first == again, "figures differ"
+        later = now + timedelta(hours=1)  # the next cron run: some items left the last 30/90 days
+        step("count, nothing changed, 1 h later", lambda: count(later))
+        one = items[7]
+        store.upsert_items([FeedbackItem(one.source, one.external_id, one.text + " again", requester=one.requester,
+                                         account=one.account, created_at=one.created_at)], store.item_hashes("bench"))
+        link_mod.link_items(store, epics, rules, linking)
+        step("count, one item changed, 1 h later", lambda: count(later))
         print(f"  {sum(d.requests for d in first.values())} requests over {len(first)} epics")
 
 

@@ -812,9 +812,14 @@ class Store:
             return as_utc(conn.execute(sa.select(sa.func.max(ITEMS.c.updated_at))).scalar())
 
     def epics_of_items_changed_since(self, since: datetime) -> set[str]:
-        """Epics with an accepted link to an item changed at or after ``since`` (deleted ones too)."""
-        stmt = (sa.select(LINKS.c.epic_key).distinct().join(ITEMS, ITEMS.c.id == LINKS.c.item_id)
-                .where(ITEMS.c.updated_at >= since, LINKS.c.state == ACCEPTED))
+        """Epics with an accepted link to an item changed after ``since`` (deleted ones too)."""
+        return self._epics_of_items(ITEMS.c.updated_at > since)
+
+    def _epics_of_items(self, which: sa.ColumnElement[bool]) -> set[str]:
+        """Epics with an accepted link to an item ``which`` selects: the (few) items first, then their
+        links by the primary key (a join scanned every accepted link)."""
+        stmt = sa.select(LINKS.c.epic_key).distinct().where(
+            LINKS.c.item_id.in_(sa.select(ITEMS.c.id).where(which)), LINKS.c.state == ACCEPTED)
         with self._connect() as conn:
             return set(conn.execute(stmt).scalars())
 
@@ -827,12 +832,9 @@ class Store:
     def epics_created_between(self, spans: Sequence[tuple[datetime, datetime]]) -> set[str]:
         """Epics with an accepted link to a live item created in any ``[start, end)`` of ``spans``:
         an item leaving the last 30 or 90 days is what changes a figure when nothing was written."""
-        live = sa.and_(ITEMS.c.deleted.is_(False), LINKS.c.state == ACCEPTED)
         # UTC, as stored (SQLite keeps the wall time of the value given)
         when = sa.or_(*(sa.and_(ITEMS.c.created_at >= _utc(a), ITEMS.c.created_at < _utc(b)) for a, b in spans))
-        with self._connect() as conn:
-            return set(conn.execute(sa.select(LINKS.c.epic_key).distinct().join(
-                ITEMS, ITEMS.c.id == LINKS.c.item_id).where(live, when)).scalars())
+        return self._epics_of_items(sa.and_(ITEMS.c.deleted.is_(False), when))
 
     def accepted_texts(self, per_epic: int = 50) -> dict[str, list[str]]:
         """Texts a human accepted for each epic (newest first): the epic learns from them."""
