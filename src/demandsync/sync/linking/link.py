@@ -78,7 +78,9 @@ class CompiledRule:
 
 @dataclass(slots=True)
 class LinkStats:
+    #: Items looked at (new, changed, or not current for this linker).
     linked_items: int = 0
+    #: The linker changed since the last run: every item whose links it could change was looked at.
     relinked_all: bool = False
     #: Rules naming an epic the epic JQL does not select (they link nothing).
     rules_without_epic: list[str] = field(default_factory=list)
