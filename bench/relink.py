@@ -31,6 +31,7 @@ from demandsync.config import LinkingConfig, RuleConfig  # noqa: E402
 from demandsync.domain import Epic, FeedbackItem  # noqa: E402
 from demandsync.sandbox.jira import generate_state  # noqa: E402
 from demandsync.sync import demand as demand_mod  # noqa: E402
+from demandsync.sync import summary as summary_mod  # noqa: E402
 from demandsync.sync.linking import link as link_mod  # noqa: E402
 from demandsync.sync.store.store import Store  # noqa: E402
 
@@ -48,6 +49,19 @@ def timed_writes(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 PROFILE: list[str] = []
+
+
+class CommentsOnly:
+    """Just enough tracker for the managed summary in comment mode: every comment is new."""
+
+    def summary_comments(self, key: str) -> list[tuple[str, str, str | None]]:
+        return []
+
+    def own_account_id(self) -> None:
+        return None
+
+    def add_summary_comment(self, key: str, content: Any, changed_on: Any) -> str:
+        return f"c-{key}"
 
 
 def step(name: str, fn: Callable[[], Any]) -> Any:
@@ -117,6 +131,22 @@ def main() -> None:
         link_mod.link_items(store, epics, rules, linking)
         step("count, one item changed, 1 h later", lambda: count(later))
         print(f"  {sum(d.requests for d in first.values())} requests over {len(first)} epics")
+        demand = count(later)
+
+        def summaries() -> Any:  # what the summary stage did with nothing changed: list every linked item
+            tracker: Any = CommentsOnly()
+            by_epic = summary_mod.items_by_epic(store.linked_items(keys))
+            return summary_mod.sync_summaries(tracker, store, keys, demand, by_epic)
+
+        step("summary, first", summaries)
+        result = step("summary, nothing changed, every item listed", summaries)
+        print(f"  {result.unchanged} unchanged, {result.skipped} skipped")
+        if hasattr(summary_mod, "run_basis"):  # the stage now: nothing read when nothing changed
+            basis = summary_mod.run_basis(store, epics, demand, {})
+            summary_mod.remember_run(store, basis, result)
+            again = step("summary, nothing changed, now", lambda: summary_mod.unchanged_since_last_run(
+                store, summary_mod.run_basis(store, epics, demand, {})))
+            assert again is not None and again.actions == result.actions
 
 
 if __name__ == "__main__":
