@@ -68,20 +68,24 @@ def child_run(config_path: str) -> dict[str, Any]:
     #: Peak RSS (MB) of the process when each stage last finished: ru_maxrss only grows, so the
     #: first stage whose figure jumps is the one that raised the peak.
     peak_after: dict[str, float] = {"imports": _maxrss_mb()}
+    stages_cpu: Counter[str] = Counter()  # process CPU seconds per stage: what a loaded machine does not blur
 
     def timed(name: str, fn: Any) -> Any:
         def wrapper(*a: Any, **kw: Any) -> Any:
-            s = time.perf_counter()
+            s, c = time.perf_counter(), time.process_time()
             try:
                 return fn(*a, **kw)
             finally:
                 stages[name] += time.perf_counter() - s
                 peak_after[name] = _maxrss_mb()
+                stages_cpu[name] += time.process_time() - c
         return wrapper
 
     run_mod.pull_source = timed("pull", run_mod.pull_source)
     run_mod.link_items = timed("link", run_mod.link_items)
-    run_mod.count_demand = timed("count", run_mod.count_demand)
+    for counting in ("stored_demand", "count_demand"):  # count_demand: a --src from before the count cache
+        if hasattr(run_mod, counting):
+            setattr(run_mod, counting, timed("count", getattr(run_mod, counting)))
     run_mod.plan_writes = timed("plan", run_mod.plan_writes)
     run_mod.apply_plan = timed("apply", run_mod.apply_plan)
     Store.save_epics = timed("save_epics", Store.save_epics)
@@ -126,6 +130,7 @@ def child_run(config_path: str) -> dict[str, Any]:
     doc.pop("demand")
     gcfreeze.before_exit()
     return {"import_s": round(imported, 3), "run_s": round(run_s, 3), "stages": {k: round(v, 3) for k, v in stages.items()},
+            "stages_cpu": {k: round(v, 3) for k, v in stages_cpu.items()},
             "peak_rss_after": peak_after, "planned_epics": planned_epics, "report": doc, "src": str(Path(demandsync.__file__).parent)}
 
 
@@ -365,7 +370,7 @@ def compare_epic_read(site: Site, w: generate.Workload, repeat: int, src: str | 
 def _progress(name: str, r: int, d: dict[str, Any]) -> None:
     print(f"  scenario {name} #{r + 1}: wall {d['wall_s']:.2f}s (run {d['run_s']:.2f}s, import {d['import_s']:.2f}s) "
           f"cpu {d['cpu_s']:.1f}s rss {d['peak_rss_mb']:.0f} MB  PUT {d['puts']}  load {os.getloadavg()[0]:.1f}  "
-          f"stages {d['stages']}", flush=True)
+          f"stages {d['stages']}  cpu {d.get('stages_cpu')}", flush=True)
     print(f"      peak RSS (MB) after each stage: {d['peak_rss_after']}", flush=True)
 
 

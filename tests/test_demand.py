@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from demandsync.domain import Person
 from demandsync.sync.demand import DemandRules, count_demand
-from demandsync.sync.store.store import LinkedItem
+from demandsync.sync.store.store import LinkedItem, Store
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -83,3 +83,47 @@ def test_score_weights_by_source_attribute_and_recency() -> None:
     assert count_demand(items, ["PROD-1"], rules, NOW)["PROD-1"].score == 7.0
     decayed = DemandRules(half_life_days=1)
     assert count_demand([item(1, days_ago=1)], ["PROD-1"], decayed, NOW)["PROD-1"].score == 0.5
+
+
+def test_a_rerun_reuses_figures_only_while_they_are_exactly_what_counting_gives(store: Store) -> None:
+    """The stored figures are reused when nothing changed, and never once anything counting reads
+    did: a new or removed link, a changed item, a forgotten voter, an item leaving the last 30
+    days, other rules."""
+    from demandsync.domain import Epic, FeedbackItem
+    from demandsync.sync.demand import stored_demand
+
+    keys = ["PROD-1", "PROD-2", *(f"PROD-{n}" for n in range(3, 11))]  # few changed: recounted alone
+    store.save_epics([Epic(k, k, k) for k in keys])
+    items = [FeedbackItem("s", "a", "one", requester="ann@acme.com", created_at=NOW - timedelta(days=29, hours=12)),
+             FeedbackItem("s", "b", "two", requester="bob@globex.com", account="Globex",
+                          created_at=NOW - timedelta(days=5)),
+             FeedbackItem("canny", "p", "post", people=[Person("cy@initech.com", account="Initech"),
+                                                        Person("di@initech.com", email="di@initech.com", weight=3)])]
+    store.upsert_items(items[:2], {})
+    store.upsert_items(items[2:], {})
+    for ext, key in (("a", "PROD-1"), ("b", "PROD-1"), ("p", "PROD-2")):
+        store.decide_link(store.find_item("canny" if ext == "p" else "s", ext) or 0, key, "accepted")
+
+    def check(rules: DemandRules | None = None, at: datetime = NOW) -> dict[str, dict[str, object]]:
+        rules = rules or DemandRules()
+        fresh = count_demand(store.iter_linked_items(with_text=False), keys, rules, at)
+        got = stored_demand(store, keys, rules, at)
+        assert got == fresh
+        return {k: d.as_dict() for k, d in got.items()}
+
+    first = check()
+    assert first["PROD-1"]["requests_30d"] == 1 + 1 and first["PROD-2"]["votes"] == 4
+    assert check() == first  # reused, and still right
+    assert check(at=NOW + timedelta(days=1))["PROD-1"]["requests_30d"] == 1  # "a" left the last 30 days
+    assert check(DemandRules(source_weights={"s": 2.0}), NOW + timedelta(days=1))["PROD-1"]["score"] == 4.0
+    store.decide_link(store.find_item("s", "b") or 0, "PROD-2", "accepted")
+    assert check(at=NOW + timedelta(days=1))["PROD-2"]["requests"] == 2
+    store.decide_link(store.find_item("s", "b") or 0, "PROD-1", "rejected")
+    assert check(at=NOW + timedelta(days=1))["PROD-1"]["requests"] == 1
+    store.upsert_items([FeedbackItem("s", "a", "one", requester="eve@acme.com",
+                                     created_at=NOW - timedelta(days=29, hours=12))], store.item_hashes("s"))
+    assert check(at=NOW + timedelta(days=1))["PROD-1"]["requesters"] == 1
+    store.forget_requester("di@initech.com")
+    assert check(at=NOW + timedelta(days=1))["PROD-2"]["votes"] == 1 + 1
+    assert store.mark_missing_deleted("canny", set()) == 1
+    assert check(at=NOW + timedelta(days=1))["PROD-2"]["requests"] == 1

@@ -42,6 +42,10 @@ def test_managed_summary_is_written_once_and_edited_in_place(sandbox: JiraSandbo
     again = run_json(config)
     assert again["summaries"]["unchanged"] == 5 and again["summaries"]["created"] == 0
     assert comments(sandbox, "PROD-1") == first
+    config.write_text(config.read_text().replace("top = 3", "top = 2"))
+    fewer = run_json(config)  # other settings, other content, though nothing else changed
+    assert fewer["summaries"]["updated"] >= 1 and len(comments(sandbox, "PROD-1")) == 1
+    assert run_json(config)["summaries"] == again["summaries"]
 
     notes = config.parent / "exports" / "sales-call-notes.csv"
     notes.write_text(notes.read_text() + "2026-11-20,Wayne,bruce@wayne.com,enterprise,SSO for Wayne too,PROD-1\n")

@@ -71,6 +71,9 @@ def test_only_new_or_changed_items_are_relinked(store: Store) -> None:
     stats = link_items(store, EPICS, [SSO_RULE], NO_SIMILARITY)
     assert stats.linked_items == 2
     assert ("b", "PROD-1", "rule", "accepted") in links(store)
+    add(store, FeedbackItem("s", "a", "dark mode"))  # the keyword is gone: so is the rule's link
+    assert link_items(store, EPICS, [SSO_RULE], NO_SIMILARITY).linked_items == 1
+    assert not {(i, e) for i, e, _, _ in links(store) if i == "a"}
     # a new epic changes the linker: everything is looked at again
     stats = link_items(store, [*EPICS, Epic("PROD-4", "4", "Slack")], [SSO_RULE], NO_SIMILARITY)
     assert stats.relinked_all and stats.linked_items == 3
@@ -172,3 +175,47 @@ def test_a_new_model_version_relinks_stored_items(monkeypatch: pytest.MonkeyPatc
     assert AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint == before  # stable
     monkeypatch.setattr(similarity, "MODEL_VERSION", similarity.MODEL_VERSION + "-next")
     assert AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint != before
+
+
+def test_an_edited_epic_relinks_to_exactly_what_a_full_relink_gives(store: Store) -> None:
+    """After one epic's text changes, the stored links must be the ones linking every item from
+    scratch gives, although only the links that changed are rewritten."""
+    from demandsync.sync.linking.link import learned_from
+
+    epics = [Epic("PROD-1", "1", "Single sign-on (SAML/SSO) for enterprise"), Epic("PROD-2", "2", "Export reports"),
+             Epic("PROD-3", "3", "Dark mode"), Epic("PROD-4", "4", "Offline listening")]
+    texts = ["please add a dark theme", "export my reports to excel", "cant listen offline", "SSO with okta",
+             "night mode for reading", "csv export of reports", "download songs for the plane", "PROD-2 please",
+             "I love this app", "saml login for our company", "dark colours hurt less", "offline playlists",
+             "export to csv and excel", "login with google", "sync my playlists offline", "a darker theme at night"]
+    add(store, *[FeedbackItem("s", str(n), t) for n, t in enumerate(texts)])
+    rules = [SSO_RULE]
+    link_items(store, epics, rules, LinkingConfig())
+    edited = [*epics[:2], Epic("PROD-3", "3", "Dark mode", "a darker colour theme for reading at night"), epics[3]]
+    stats = link_items(store, edited, rules, LinkingConfig())
+    # every item but the two a key or a rule claims ("SSO with okta", "PROD-2 please") is looked at again
+    assert stats.relinked_all and stats.linked_items == len(texts) - 2
+
+    def stored() -> set[tuple[int, str, str, str, float]]:
+        return {(i.item_id, i.epic_key, i.method, i.state, i.score)
+                for i in store.linked_items(states=("accepted", "suggested"))}
+
+    fresh = AutoLinker(edited, rules, LinkingConfig(), learned_from(store))
+    every_item = [ItemToLink(i, source, t, []) for i, source, _, t in store.item_texts()]
+    expected = {(r.item_id, r.epic_key, r.method, r.state, r.score) for r in fresh.link(every_item)}
+    assert ("10", "PROD-3") in {(i.external_id, i.epic_key) for i in store.linked_items(states=("suggested", "accepted"))}
+    assert stored() == expected
+    assert link_items(store, edited, rules, LinkingConfig()).linked_items == 0  # all current, nothing relinked
+    # back to the old text: only the items the edit changed are relinked, and the links are right again
+    assert 0 < link_items(store, epics, rules, LinkingConfig()).linked_items < len(texts)
+    assert stored() == {(r.item_id, r.epic_key, r.method, r.state, r.score)
+                        for r in AutoLinker(epics, rules, LinkingConfig(), learned_from(store)).link(every_item)}
+
+
+def test_the_word_weight_sample_is_spread_evenly_over_the_live_items(store: Store) -> None:
+    add(store, *[FeedbackItem("s", str(n), f"text {n}") for n in range(50)])
+    store.mark_missing_deleted("s", {str(n) for n in range(50) if n % 10})  # 0, 10, 20, ... are gone
+    live = [i for i, *_ in store.item_texts()]
+    assert len(live) == 45
+    assert store.sample_item_ids(7) == [live[int(k * 45 / 7)] for k in range(7)]
+    assert store.sample_item_ids(45) == live

@@ -22,17 +22,26 @@ short, tested place:
   none); one-person feedback gives its own ``votes`` (1 unless mapped). So
   one person voting for two posts of one epic is two votes, one requester.
 - ``score``: sum of item weights (source weight x attribute weights x recency).
+
+A run counts through :func:`stored_demand`, which reuses the last run's figures when nothing
+counting reads has changed since (``Store.demand_stamp``), the rules and epics are the same,
+and no accepted item has left the last 30 or 90 days in between; when something did, it
+recounts only the epics concerned. With a half-life the score moves with the clock itself,
+so then every run counts afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from demandsync.sync.store.store import LinkedItem
+from demandsync.sync.store.store import LinkedItem, Store
 
 FREE_MAIL_DOMAINS = frozenset({
     "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "outlook.com", "live.com",
@@ -204,3 +213,76 @@ class _Tally:
         d.score = round(self.score, 2)
         d.by_source = dict(self.by_source)
         return d
+
+
+#: Store meta key: the figures of the last count, and what they were counted from.
+CACHE_META = "demand_cache"
+
+
+def stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, now: datetime) -> dict[str, Demand]:
+    """:func:`count_demand` over the store's accepted links, reusing the last count's figures where
+    they are still exactly right (see the module docstring): a re-run with nothing new read every
+    link again (~1 s at 100,000 items) to find the same numbers, and one with a few new items
+    recounted every epic for the few they changed.
+
+    Each epic's figures depend on its own accepted links and their items only (one tally per
+    epic, fed in the same order), so recounting just the epics whose links or items changed
+    (``Store.demand_epic_stamps``) or that an item left the last 30/90 days for gives the same
+    figures as counting everything."""
+    keys = list(dict.fromkeys(epic_keys))
+    basis: dict[str, Any] = {"v": 2, "rules": _rules_key(rules),
+                             "epics": hashlib.sha256("\0".join(keys).encode()).hexdigest()}
+    stamp = store.demand_stamp()
+    cached = store.get_meta(CACHE_META) or {}
+    with_extra = bool(rules.attribute_weights)
+    if rules.half_life_days <= 0 and all(cached.get(k) == v for k, v in basis.items()) and "figures" in cached:
+        then = datetime.fromisoformat(cached["counted_at"])
+        if now >= then:
+            # an item counted in "last 30 days" then, but not now: created in [then - 30 d, now - 30 d)
+            left = store.epics_created_between([(then - timedelta(days=n), now - timedelta(days=n))
+                                                for n in (30, 90)]) if now > then else set()
+            if cached["stamp"] == stamp and not left:
+                return {k: _demand_of(cached["figures"][k]) for k in keys}
+            if cached["stamp"][-1] == stamp[-1] and cached.get("items_at"):  # the same people: per epic is enough
+                per_epic = store.demand_epic_stamps()
+                old = cached.get("per_epic", {})
+                items = store.epics_of_items_changed_since(datetime.fromisoformat(cached["items_at"]))
+                changed = sorted({k for k in keys if per_epic.get(k) != old.get(k)} | ((left | items) & set(keys)))
+                if 4 * len(changed) <= len(keys):
+                    linked = store.iter_linked_items(changed, with_extra=with_extra, with_text=False) if changed else ()
+                    fresh = count_demand(linked, changed, rules, now)
+                    demand = {k: fresh[k] if k in fresh else _demand_of(cached["figures"][k]) for k in keys}
+                    _remember(store, basis, stamp, per_epic, now, demand)
+                    return demand
+    per_epic = store.demand_epic_stamps()
+    demand = count_demand(store.iter_linked_items(with_extra=with_extra, with_text=False), keys, rules, now)
+    _remember(store, basis, stamp, per_epic, now, demand)
+    return demand
+
+
+def _remember(store: Store, basis: dict[str, Any], stamp: list[str], per_epic: dict[str, str], now: datetime,
+              demand: dict[str, Demand]) -> None:
+    items_at = store.latest_item_change()
+    store.set_meta(CACHE_META, {**basis, "stamp": stamp, "per_epic": per_epic, "counted_at": now.isoformat(),
+                                "items_at": items_at.isoformat() if items_at else None,
+                                "figures": {k: _figures_of(d) for k, d in demand.items()}})
+
+
+def _rules_key(rules: DemandRules) -> str:
+    doc = {"email_domain_accounts": rules.email_domain_accounts, "free_mail": sorted(rules.free_mail_domains),
+           "sources": dict(rules.source_weights), "half_life": rules.half_life_days,
+           "attributes": {a: dict(t) for a, t in rules.attribute_weights.items()}}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _figures_of(d: Demand) -> dict[str, Any]:
+    return {"requests": d.requests, "requesters": d.requesters, "accounts": d.accounts, "votes": d.votes,
+            "score": d.score, "last_requested": d.figure("last_requested"), "requests_30d": d.requests_30d,
+            "requests_90d": d.requests_90d, "by_source": d.by_source}
+
+
+def _demand_of(f: dict[str, Any]) -> Demand:
+    last = f["last_requested"]
+    return Demand(requests=f["requests"], requesters=f["requesters"], accounts=f["accounts"], votes=f["votes"],
+                  score=f["score"], last_requested=date.fromisoformat(last) if last else None,
+                  requests_30d=f["requests_30d"], requests_90d=f["requests_90d"], by_source=dict(f["by_source"]))

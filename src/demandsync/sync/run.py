@@ -30,7 +30,7 @@ from demandsync.domain import Epic, FeedbackItem, Quarantined, Record, TrackerFi
 from demandsync.errors import EXIT_FAILED, EXIT_OK, DemandsyncError
 from demandsync.logs import run_id_var
 from demandsync.mappings.engine import Mapper, MappingError, build_mapper
-from demandsync.sync.demand import Demand, DemandRules, count_demand
+from demandsync.sync.demand import Demand, DemandRules, stored_demand
 from demandsync.sync.fields import resolve_field
 from demandsync.sync.linking.link import link_items
 from demandsync.sync.notify import post_digest, previous_figures
@@ -39,7 +39,7 @@ from demandsync.sync.projects import ambiguous_refs, plan_writes_per_project, re
 from demandsync.sync.requesters import newly_shipped, shipped_epics
 from demandsync.sync.store.lock import RunLock
 from demandsync.sync.store.store import Store, StoreUnavailable, describe_db_error, make_engine, migrate
-from demandsync.sync.summary import items_by_epic, sync_summaries
+from demandsync.sync.summary import items_by_epic, remember_run, run_basis, sync_summaries, unchanged_since_last_run
 from demandsync.sync.writeback import Target, TargetError, apply_plan, plan_writes, resolve_targets
 
 log = logging.getLogger(__name__)
@@ -255,8 +255,7 @@ def _stages(
     progress.update("links", stats.linked_items, stats.linked_items)
 
     rules = demand_rules(config)
-    linked = store.iter_linked_items(with_extra=bool(rules.attribute_weights), with_text=False)
-    demand = count_demand(linked, [e.key for e in epics], rules, now)
+    demand = stored_demand(store, [e.key for e in epics], rules, now)
     report.demand = {k: d.as_dict() for k, d in demand.items()}
 
     plan = plan_writes(epics, demand, targets) if targets is not None else (
@@ -312,11 +311,18 @@ def after_writes(
     field_id = None
     if cfg.mode == "field" and cfg.field:
         field_id = resolve_field(cfg.field, site_fields, tracker=tracker.display_name).id
-    result = sync_summaries(
-        tracker, store, epics, demand, items_by_epic(store.linked_items([e.key for e in epics])),
-        mode=cfg.mode, field_id=field_id, field_format=cfg.field_format, top=cfg.top,
-        show_requesters=cfg.show_requesters, show_emails=cfg.show_emails, dry_run=dry_run,
-    )
+    settings = {"mode": cfg.mode, "field_id": field_id, "field_format": cfg.field_format, "top": cfg.top,
+                "show_requesters": cfg.show_requesters, "show_emails": cfg.show_emails}
+    basis = run_basis(store, epics, demand, settings)
+    result = None if dry_run else unchanged_since_last_run(store, basis)
+    if result is None:
+        result = sync_summaries(
+            tracker, store, epics, demand, items_by_epic(store.linked_items([e.key for e in epics])),
+            mode=cfg.mode, field_id=field_id, field_format=cfg.field_format, top=cfg.top,
+            show_requesters=cfg.show_requesters, show_emails=cfg.show_emails, dry_run=dry_run,
+        )
+        if not dry_run:
+            remember_run(store, basis, result)
     return {"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
             "failed": result.failed, "errors": [{"stage": "summary", **e} for e in result.errors]}
 

@@ -33,11 +33,16 @@ Rules:
   (doc, heading, paragraph, bulletList, listItem, rule, text with strong/em/
   code/link marks); Data Center gets wiki markup with special characters escaped.
 
-Entry point: :func:`sync_summaries`.
+Entry point: :func:`sync_summaries`. A run first asks :func:`unchanged_since_last_run`: when the
+figures, the stored items and links (``Store.demand_stamp``), the epics and the settings are all
+what the last run without failures synced, every summary's content is too, so the stage reads
+nothing (it listed every linked item of every epic to find each hash unchanged).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -284,3 +289,38 @@ def items_by_epic(items: Iterable[LinkedItem]) -> dict[str, list[LinkedItem]]:
     for it in items:
         grouped.setdefault(it.epic_key, []).append(it)
     return grouped
+
+
+#: Store meta key: what the last summary stage synced (see :func:`unchanged_since_last_run`).
+LAST_RUN_META = "summary:last-run"
+
+
+def run_basis(store: Store, epics: Sequence[Epic], demand: Mapping[str, Demand], settings: Mapping[str, object]) -> str:
+    """A digest of everything the summaries' contents are made of: the epics and their figures,
+    the items and links behind them (``Store.demand_stamp``) and the ``[summary]`` settings."""
+    doc = {"epics": [e.key for e in epics], "demand": {k: d.as_dict() for k, d in demand.items()},
+           "stamp": store.demand_stamp(), "settings": dict(settings)}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def unchanged_since_last_run(store: Store, basis: str) -> SummaryResult | None:
+    """The result of syncing now, without syncing, if the last run synced this very ``basis``
+    with no failure: each epic's content and stored hash are as it left them, so what it created
+    or updated is now unchanged, and what it skipped is skipped again. None otherwise."""
+    last = store.get_meta(LAST_RUN_META)
+    if last is None or last.get("basis") != basis:
+        return None
+    result = SummaryResult()
+    for key, action in last["actions"].items():
+        result._count(key, "skipped" if action == "skipped" else "unchanged")
+    log.info("managed summaries: nothing changed since the last run (%d unchanged, %d skipped)",
+             result.unchanged, result.skipped)
+    return result
+
+
+def remember_run(store: Store, basis: str, result: SummaryResult) -> None:
+    """Record a finished summary stage for :func:`unchanged_since_last_run` (only one without failures)."""
+    if result.failed:
+        store.set_meta(LAST_RUN_META, {})
+    else:
+        store.set_meta(LAST_RUN_META, {"basis": basis, "actions": result.actions})

@@ -22,9 +22,13 @@ says ("love", the product's name) weigh little; the sample is refreshed only
 when the store has doubled or halved, since a new sample relinks everything.
 
 Linking is incremental: each item remembers the fingerprint of the linker
-that linked it (rules, epics, model). Only items whose fingerprint differs
-are linked: new or changed items, or all of them once a rule or epic changed.
-A crash half-way simply leaves the rest for the next run.
+that linked it (rules, epics, model). Only items whose fingerprint is not
+current are linked: new or changed items, or all of them once a rule or epic
+changed (but not the items a key or rule claimed when only epic texts,
+decisions or the model changed: their links cannot differ). Only links that
+come out different are written, and an item whose links did not change keeps
+its fingerprint, which stays current (see ``link_items``). A crash half-way
+simply leaves the rest for the next run.
 """
 
 from __future__ import annotations
@@ -74,7 +78,9 @@ class CompiledRule:
 
 @dataclass(slots=True)
 class LinkStats:
+    #: Items looked at (new, changed, or not current for this linker).
     linked_items: int = 0
+    #: The linker changed since the last run: every item whose links it could change was looked at.
     relinked_all: bool = False
     #: Rules naming an epic the epic JQL does not select (they link nothing).
     rules_without_epic: list[str] = field(default_factory=list)
@@ -152,6 +158,11 @@ class AutoLinker:
         self._learned = learned or Learned()
         self._model: SimilarityModel | None = None
         self.fingerprint = self._fingerprint(rules)
+        #: What an item claimed by a key or a rule is linked by: the epic keys and the rules. An epic's
+        #: text, the decisions and the model change only the links of items nothing claimed.
+        self.claim_fingerprint = hashlib.sha256(json.dumps(
+            {"epics": sorted(self.epic_keys), "rules": [r.model_dump() for r in rules]}, sort_keys=True,
+        ).encode()).hexdigest()[:32]
 
     @property
     def model(self) -> SimilarityModel | None:
@@ -232,14 +243,35 @@ def build_model(epics: Sequence[Epic], learned: Learned | None = None) -> Simila
 
 
 def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig], linking: LinkingConfig) -> LinkStats:
-    """Bring every item's automatic links up to date with the current linker."""
+    """Bring every item's automatic links up to date with the current linker.
+
+    ``meta["linker"]["current"]``: the link fingerprints that count as up to date. After a
+    relink of every item under a new fingerprint, an item whose links came out the same keeps
+    the fingerprint it had (``Store.replace_auto_links`` writes only what changed), so every
+    fingerprint live items still carry is current: each of them holds exactly the links the
+    current linker gives. A run killed half-way leaves the meta as it was: the next run
+    relinks what is not yet under the new fingerprint, which is right, only slower.
+
+    ``claimed``: fingerprints of linkers with the same epic keys and rules as this one
+    (``AutoLinker.claim_fingerprint``). An item carrying one of them that a key or a rule
+    claimed (it has such a link) gets the same links from this linker, whatever the epics'
+    texts, decisions or model say (those only reach items nothing claimed), so it is not
+    read again: after an epic's text changed, only the unclaimed items are relinked."""
     linker = AutoLinker(epics, rules, linking, learned_from(store) if linking.similarity else None)
     meta = store.get_meta("linker") or {}
-    stats = LinkStats(relinked_all=meta.get("fingerprint") != linker.fingerprint,
-                      rules_without_epic=linker.rules_without_epic)
-    for batch in store.items_to_link(linker.fingerprint):
+    same = meta.get("fingerprint") == linker.fingerprint
+    current = sorted({linker.fingerprint, *meta.get("current", ())}) if same else [linker.fingerprint]
+    claimed = [linker.fingerprint]
+    if meta.get("claim_fingerprint") == linker.claim_fingerprint:
+        claimed = sorted({*claimed, *meta.get("claimed", ()), *meta.get("current", ())})
+    stats = LinkStats(relinked_all=not same, rules_without_epic=linker.rules_without_epic)
+    for batch in store.items_to_link(current, claimed=claimed):
         rows = linker.link(batch)
         store.replace_auto_links([b.item_id for b in batch], rows, linker.fingerprint)
         stats.linked_items += len(batch)
-    store.set_meta("linker", {"fingerprint": linker.fingerprint})
+    if not same:
+        live = store.link_fingerprints() | {linker.fingerprint}
+        current, claimed = sorted(live), sorted(live.intersection(claimed))
+    store.set_meta("linker", {"fingerprint": linker.fingerprint, "current": current,
+                              "claim_fingerprint": linker.claim_fingerprint, "claimed": claimed})
     return stats

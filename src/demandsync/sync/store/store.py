@@ -24,7 +24,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from demandsync.domain import (
     ACCEPTED,
+    EXPLICIT,
     MANUAL,
+    RULE,
     Epic,
     FeedbackItem,
     ItemToLink,
@@ -697,11 +699,21 @@ class Store:
 
     # ---- links ------------------------------------------------------------------------
 
-    def items_to_link(self, fingerprint: str, batch: int = 10_000) -> Iterator[list[ItemToLink]]:
-        """Batches of the items not yet linked by this linker,
+    def items_to_link(self, fingerprint: str | Sequence[str], batch: int = 10_000, *,
+                      claimed: Sequence[str] = ()) -> Iterator[list[ItemToLink]]:
+        """Batches of the items not yet linked by this linker (``fingerprint``: its fingerprint, or every
+        fingerprint an item may carry and still be up to date, see ``linking/link.py``; ``claimed``:
+        fingerprints under which an item with an explicit or rule link is up to date too),
         read a batch at a time (by id), so memory does not grow with the store."""
+        current = [fingerprint] if isinstance(fingerprint, str) else list(fingerprint)
+        stale = sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp.not_in(current))
+        if claimed:
+            by_claim = sa.exists().where(LINKS.c.item_id == ITEMS.c.id, LINKS.c.method.in_((EXPLICIT, RULE)))
+            # (spelled out for NULL: a changed item, link_fp NULL, keeps its old links until relinked)
+            stale = sa.and_(stale, sa.not_(sa.and_(ITEMS.c.link_fp.is_not(None), ITEMS.c.link_fp.in_(list(claimed)),
+                                                   by_claim)))
         stmt = sa.select(ITEMS.c.id, ITEMS.c.source, ITEMS.c.text, sa.type_coerce(ITEMS.c.epic_hint, sa.Text)).where(
-            ITEMS.c.deleted.is_(False), sa.or_(ITEMS.c.link_fp.is_(None), ITEMS.c.link_fp != fingerprint))
+            ITEMS.c.deleted.is_(False), stale)
         last = 0
         while True:
             with self._connect() as conn:
@@ -713,20 +725,56 @@ class Store:
 
     def replace_auto_links(
         self, item_ids: Sequence[int], links: Sequence[Link], fingerprint: str
-    ) -> None:
-        """Swap the automatic links of these items for ``links``; manual decisions stay."""
-        now = utcnow()
+    ) -> set[str]:
+        """Make ``links`` the automatic links of these items; manual decisions stay.
+
+        Only what differs is written: links no longer wanted (or with another method, state, score
+        or note) are deleted, new ones inserted, and only items whose links changed, or that were
+        never linked (``link_fp`` NULL), get ``fingerprint``. An item whose links came out the same
+        keeps its link fingerprint (the linker counts it as current, ``linking/link.py``). A relink
+        of every item after one epic changed so writes a few rows, not 100,000 (it rewrote every
+        link and every item). Returns the epics whose links changed."""
+        ids = set(item_ids)
+        if not ids:
+            return set()
+        lo, hi = min(ids), max(ids)
+        wanted = {(lk.item_id, lk.epic_key): (lk.method, lk.state, lk.score, lk.note) for lk in links}
         with self.begin() as conn:
             manual: set[tuple[int, str]] = set()
-            for chunk in _chunks(list(item_ids), _BATCH):
-                conn.execute(sa.delete(LINKS).where(LINKS.c.item_id.in_(chunk), LINKS.c.method != MANUAL))
-                manual.update(tuple(r) for r in conn.execute(
-                    sa.select(LINKS.c.item_id, LINKS.c.epic_key).where(LINKS.c.item_id.in_(chunk))).all())
-                conn.execute(sa.update(ITEMS).where(ITEMS.c.id.in_(chunk)).values(link_fp=fingerprint))
-            stamp = _stored_time(conn)(now)
-            _insert_many(conn, "links", ("item_id", "epic_key", "method", "state", "score", "note", "updated_at"), [
-                (lk.item_id, lk.epic_key, lk.method, lk.state, lk.score, lk.note, stamp)
-                for lk in links if (lk.item_id, lk.epic_key) not in manual])
+            stored: dict[tuple[int, str], tuple[Any, ...]] = {}
+            for item_id, key, method, state, score, note in conn.execute(
+                    sa.select(LINKS.c.item_id, LINKS.c.epic_key, LINKS.c.method, LINKS.c.state, LINKS.c.score,
+                              LINKS.c.note).where(LINKS.c.item_id.between(lo, hi))):
+                if item_id in ids:
+                    if method == MANUAL:
+                        manual.add((item_id, key))
+                    else:
+                        stored[(item_id, key)] = (method, state, score, note)
+            gone = [pair for pair, row in stored.items() if wanted.get(pair) != row]
+            fresh = [(pair, row) for pair, row in wanted.items() if pair not in manual and stored.get(pair) != row]
+            if gone:
+                conn.execute(sa.delete(LINKS).where(LINKS.c.item_id == sa.bindparam("b_item"),
+                                                    LINKS.c.epic_key == sa.bindparam("b_epic")),
+                             [{"b_item": i, "b_epic": k} for i, k in gone])
+            stamp = _stored_time(conn)(utcnow())
+            _insert_many(conn, "links", ("item_id", "epic_key", "method", "state", "score", "note", "updated_at"),
+                         [(i, k, *row, stamp) for (i, k), row in fresh])
+            touched = {i for i, _ in gone} | {i for (i, _), _ in fresh}
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            # executemany through the driver: per-chunk IN lists cost more in SQLAlchemy than in the database
+            if touched:
+                conn.exec_driver_sql(f"UPDATE items SET link_fp = {mark} WHERE id = {mark}",
+                                     [(fingerprint, i) for i in sorted(touched)])
+            if len(touched) < len(ids):
+                conn.exec_driver_sql(f"UPDATE items SET link_fp = {mark} WHERE id = {mark} AND link_fp IS NULL",
+                                     [(fingerprint, i) for i in sorted(ids - touched)])
+        return {k for _, k in gone} | {k for (_, k), _ in fresh}
+
+    def link_fingerprints(self) -> set[str]:
+        """The link fingerprints live items carry (few: the index on ``link_fp`` answers it)."""
+        with self._connect() as conn:
+            return {fp for (fp,) in conn.execute(sa.select(ITEMS.c.link_fp).where(
+                ITEMS.c.link_fp.is_not(None), ITEMS.c.deleted.is_(False)).distinct())}
 
     def decide_link(self, item_id: int, epic_key: str, state: LinkState, note: str | None = None) -> None:
         """Record a human decision (accepted / rejected); it beats every automatic link."""
@@ -790,6 +838,59 @@ class Store:
                                        people.get(r[1], ()) if r[14] else None)
                             for r in rows]
 
+    def demand_stamp(self) -> list[str]:
+        """Changes whenever anything counting reads could have: items (every write stamps
+        ``updated_at``; a forgotten one leaves the count), links (inserted with the time; deleted
+        ones leave the count and the sums) and the people of voting tools (a forgotten voter leaves
+        the count). Three aggregates, so a re-run that changed nothing need not read every link."""
+        with self._connect() as conn:
+            items = conn.execute(sa.select(sa.func.count(), sa.func.sum(ITEMS.c.id), sa.func.max(ITEMS.c.updated_at),
+                                           sa.func.sum(sa.case((ITEMS.c.deleted.is_(True), 1), else_=0)))).one()
+            links = conn.execute(sa.select(sa.func.count(), sa.func.sum(LINKS.c.item_id), sa.func.max(LINKS.c.updated_at),
+                                           sa.func.sum(sa.func.length(LINKS.c.epic_key)),
+                                           sa.func.sum(sa.func.length(LINKS.c.state)))).one()
+        return [*(str(v) for v in (*items, *links)), self.people_stamp()]
+
+    def demand_epic_stamps(self) -> dict[str, str]:
+        """Per epic, what changes whenever its accepted links do (one added, removed or no longer
+        accepted): one grouped query over the links alone. Items that changed since a time are
+        :meth:`epics_of_items_changed_since`; people removed from a voting tool's request without
+        the item changing (``forget``) show only in :meth:`demand_stamp`."""
+        stmt = (sa.select(LINKS.c.epic_key, sa.func.count(), sa.func.sum(LINKS.c.item_id), sa.func.max(LINKS.c.updated_at))
+                .where(LINKS.c.state == ACCEPTED).group_by(LINKS.c.epic_key))
+        with self._connect() as conn:
+            return {key: f"{n}:{ids}:{linked}" for key, n, ids, linked in conn.execute(stmt)}
+
+    def latest_item_change(self) -> datetime | None:
+        """When an item last changed (new, updated or deleted upstream)."""
+        with self._connect() as conn:
+            return as_utc(conn.execute(sa.select(sa.func.max(ITEMS.c.updated_at))).scalar())
+
+    def epics_of_items_changed_since(self, since: datetime) -> set[str]:
+        """Epics with an accepted link to an item changed after ``since`` (deleted ones too)."""
+        return self._epics_of_items(ITEMS.c.updated_at > since)
+
+    def _epics_of_items(self, which: sa.ColumnElement[bool]) -> set[str]:
+        """Epics with an accepted link to an item ``which`` selects: the (few) items first, then their
+        links by the primary key (a join scanned every accepted link)."""
+        stmt = sa.select(LINKS.c.epic_key).distinct().where(
+            LINKS.c.item_id.in_(sa.select(ITEMS.c.id).where(which)), LINKS.c.state == ACCEPTED)
+        with self._connect() as conn:
+            return set(conn.execute(stmt).scalars())
+
+    def people_stamp(self) -> str:
+        """The people part of :meth:`demand_stamp`."""
+        with self._connect() as conn:
+            row = conn.execute(sa.select(sa.func.count(), sa.func.sum(PEOPLE.c.item_id), sa.func.sum(PEOPLE.c.weight))).one()
+        return ":".join(map(str, row))
+
+    def epics_created_between(self, spans: Sequence[tuple[datetime, datetime]]) -> set[str]:
+        """Epics with an accepted link to a live item created in any ``[start, end)`` of ``spans``:
+        an item leaving the last 30 or 90 days is what changes a figure when nothing was written."""
+        # UTC, as stored (SQLite keeps the wall time of the value given)
+        when = sa.or_(*(sa.and_(ITEMS.c.created_at >= _utc(a), ITEMS.c.created_at < _utc(b)) for a, b in spans))
+        return self._epics_of_items(sa.and_(ITEMS.c.deleted.is_(False), when))
+
     def accepted_texts(self, per_epic: int = 50) -> dict[str, list[str]]:
         """Texts a human accepted for each epic (newest first): the epic learns from them."""
         return self._decided_texts("accepted", per_epic)
@@ -815,14 +916,19 @@ class Store:
 
     def sample_item_ids(self, limit: int) -> list[int]:
         """Up to ``limit`` live item ids spread evenly over the store (by id), for the linker's
-        word statistics: deterministic, so the same store gives the same sample."""
+        word statistics: deterministic, so the same store gives the same sample. The database
+        numbers the rows and returns only the chosen ones (a first run read all 100,000 ids)."""
+        live = ITEMS.c.deleted.is_(False)
         with self._connect() as conn:
-            ids = [i for (i,) in conn.execute(
-                sa.select(ITEMS.c.id).where(ITEMS.c.deleted.is_(False)).order_by(ITEMS.c.id))]
-        if len(ids) <= limit:
-            return ids
-        step = len(ids) / limit
-        return [ids[int(k * step)] for k in range(limit)]
+            n = conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(live)).scalar_one()
+            if n <= limit:
+                return [i for (i,) in conn.execute(sa.select(ITEMS.c.id).where(live).order_by(ITEMS.c.id))]
+            step = n / limit
+            rows = sa.select(ITEMS.c.id, (sa.func.row_number().over(order_by=ITEMS.c.id) - 1).label("pos")).where(
+                live).subquery()
+            chosen = [int(k * step) for k in range(limit)]
+            return [i for (i,) in conn.execute(
+                sa.select(rows.c.id).where(rows.c.pos.in_(chosen)).order_by(rows.c.id))]
 
     def texts_of(self, item_ids: Sequence[int]) -> list[str]:
         """Texts of these live items, in id order (ids of deleted or forgotten items are skipped)."""
