@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from demandsync.domain import Epic, FeedbackItem
+from demandsync.domain import Epic, FeedbackItem, Link
 from demandsync.sync import board
 from demandsync.sync.store.store import Store
 
@@ -36,10 +36,9 @@ def seed(store: Store, n_epics: int, n_items: int, linked: float, texts: list[st
                           account=f"acct{rnd.randrange(500)}", created_at=now - timedelta(days=rnd.randrange(112)))
              for i in range(n_items)]
     store.upsert_items(items, {})
-    ids = [i for i, *_ in (row for batch in store.items_to_link("seed") for row in batch)]
+    ids = [it.item_id for batch in store.items_to_link("seed") for it in batch]
     chosen = ids[: int(len(ids) * linked)]
-    store.replace_auto_links(ids, [{"item_id": i, "epic_key": rnd.choice(epics).key, "method": "rule",
-                                    "state": "accepted", "score": 1.0, "note": None} for i in chosen], "seed")
+    store.replace_auto_links(ids, [Link(i, rnd.choice(epics).key, "rule", "accepted", 1.0) for i in chosen], "seed")
     store.save_demand({e.key: {"requests": 0} for e in epics})
 
 
