@@ -101,11 +101,13 @@ def test_suggest_ranks_matching_feedback_first_and_review_accepts(sandbox: JiraS
     assert theme["why"][0] == "dark"
     code, stdout, _ = cli("explain", "PROD-3", "--config", str(config), "--state", "suggested")
     assert code == 0 and "matched: dark, theme" in " ".join(stdout.split())
-    # the queue is in score order: "work offline on my phone" (for the offline epic) comes first
-    queue_order = [r["text"] for r in json.loads(cli("links", "export", "--config", str(config), "--format", "json")[1])]
-    assert queue_order[:2] == ["Please let me work offline on my phone and sync later.",
-                               "The screen is far too bright at night - a dark theme please!"]
-    code, stdout, _ = cli("review", "--config", str(config), input="s\na\n" + "s\n" * 20)
+    # the queue is in score order: "…at night - a dark theme" ("night" is a synonym of "dark") comes
+    # before "work offline on my phone" (for the offline epic)
+    queue = json.loads(cli("links", "export", "--config", str(config), "--format", "json")[1])
+    assert [r["text"] for r in queue[:2]] == ["The screen is far too bright at night - a dark theme please!",
+                                              "Please let me work offline on my phone and sync later."]
+    assert [r["score"] for r in queue] == sorted((r["score"] for r in queue), reverse=True)
+    code, stdout, _ = cli("review", "--config", str(config), input="a\n" + "s\n" * 20)
     assert code == 0 and "1 decision(s) saved" in stdout
     run_json(config)
     assert requests_on(sandbox, "PROD-3") == 3

@@ -93,7 +93,7 @@ def test_more_of_the_epic_scores_higher(model: SimilarityModel) -> None:
 
 
 def test_accepted_texts_teach_the_epic() -> None:
-    text = "the app drains my battery when the screen is black at night"
+    text = "the app drains my battery when the screen glows in bed"
     before = SimilarityModel().fit(PROFILES).score([text], top_k=5, min_score=0.0)[0]
     assert all(c.epic_key != "APP-2" for c in before[:1])
     taught = dict(PROFILES)
@@ -101,7 +101,7 @@ def test_accepted_texts_teach_the_epic() -> None:
         summary="Dark mode",
         description="A dark theme for the whole interface.",
         labels=["ui", "theme"],
-        accepted_texts=["black screen at night would save battery", "screen too bright at night"],
+        accepted_texts=["screen glows in bed would save battery", "screen glows too bright in bed"],
     )
     after = SimilarityModel().fit(taught).score([text], top_k=5, min_score=0.0)[0]
     assert after and after[0].epic_key == "APP-2"
@@ -288,20 +288,52 @@ def test_rejected_feedback_pushes_back_and_naming_the_epic_still_wins() -> None:
 
 def test_short_accepted_answers_teach_what_users_call_the_epic() -> None:
     profiles = {"A-1": EpicProfile(summary="Dark mode"), "A-2": EpicProfile(summary="Offline mode")}
-    text = "night theme"
+    text = "midnight palette"
     assert best(SimilarityModel().fit(profiles), text) is None  # shares no word with either
     taught = dict(profiles, **{"A-1": EpicProfile(summary="Dark mode", accepted_texts=[
-        "night theme please", "a night theme for reading"])})
+        "midnight palette please", "a midnight palette for reading"])})
     c = best(SimilarityModel().fit(taught), text)
     assert c is not None and c.epic_key == "A-1" and c.score >= SUGGEST
 
 
 def test_evidence_names_the_words_that_carried_the_score() -> None:
     model = SimilarityModel().fit(SAAS)
-    assert [str(e) for e in model.evidence("A night mode would be great", "SA-1")] == ["mode"]
+    assert [str(e) for e in model.evidence("A night mode would be great", "SA-1")] == ["night->dark", "mode"]
     assert [str(e) for e in model.evidence("pls darkmode", "SA-1")] == ["darkmode->dark+mode"]
     assert [str(e) for e in model.evidence("we need SSO", "SA-2")] == ["sso->single+sign"]
     assert [str(e) for e in model.evidence("no offlline mode", "SA-5")] == ["offlline->offline", "mode"]
     assert model.evidence("dark theme", "NOPE-1") == [] and model.evidence("", "SA-1") == []
     ev = model.evidence("dark theme!!", "SA-1")
     assert [e.word for e in ev] == ["dark", "theme"] and ev[0].weight > ev[1].weight > 0
+
+
+def test_a_synonym_from_the_shipped_lexicon_reaches_an_epic_sharing_no_word() -> None:
+    profiles = {"K-1": EpicProfile(summary="Keyboard shortcuts"), "K-2": EpicProfile(summary="Export to Excel")}
+    model = SimilarityModel().fit(profiles)
+    c = best(model, "Hotkeys please!")
+    assert c is not None and c.epic_key == "K-1" and c.score >= SUGGEST
+    assert [str(e) for e in model.evidence("Hotkeys please!", "K-1")] == ["hotkeys->shortcuts"]
+    assert best(model, "xlsx download") is not None and best(model, "xlsx download").epic_key == "K-2"  # type: ignore[union-attr]
+    assert best(SimilarityModel(lexicon=False).fit(profiles), "Hotkeys please!") is None
+    # editing the lexicon (or turning it off) changes every fingerprint: stored links are relinked
+    assert SimilarityModel(lexicon=False).fit(profiles).fingerprint() != model.fingerprint()
+
+
+def test_a_short_answer_is_not_suggested_for_a_second_epic_through_a_word_its_best_epic_explains() -> None:
+    profiles = {"M-1": EpicProfile(summary="Dark mode"), "M-2": EpicProfile(summary="Offline mode"),
+                "M-3": EpicProfile(summary="Export data to CSV"), "M-4": EpicProfile(summary="Import data from CSV files")}
+    model = SimilarityModel().fit(profiles)
+    for text, epic in (("Feature request: add dark mode", "M-1"), ("Request: import from CSV file", "M-4")):
+        got = [c.epic_key for c in model.score([text], top_k=3, min_score=SUGGEST)[0]]
+        assert got == [epic], text
+        # suggest (rank_items) gives the same scores as linking
+        for key in profiles:
+            ranked = dict(model.rank_items(key, [text]))
+            scored = {c.epic_key: c.score for c in model.score([text], top_k=4, min_score=0.0)[0]}
+            assert abs(ranked.get(0, 0.0) - scored.get(key, 0.0)) < 1e-5
+    plain = SimilarityModel(explain_away=False).fit(profiles)
+    assert "M-2" in [c.epic_key for c in plain.score(["Feature request: add dark mode"], 3, 0.01)[0]]
+    assert "M-2" not in [c.epic_key for c in model.score(["Feature request: add dark mode"], 3, 0.0)[0]]
+    # an answer that asks for two things still reaches both
+    both = [c.epic_key for c in model.score(["offline mode and csv export"], top_k=3, min_score=0.2)[0]]
+    assert {"M-2", "M-3"} <= set(both)
