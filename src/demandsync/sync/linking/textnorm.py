@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.resources import files
 
-__all__ = ["FILLER_WORDS", "STOP_WORDS", "fold", "words", "stem", "content_terms", "char_ngrams", "synonyms",
+__all__ = ["FILLER_WORDS", "GENERIC_WORDS", "STOP_WORDS", "fold", "words", "stem", "content_terms", "char_ngrams", "synonyms",
            "lexicon_digest"]
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
@@ -66,6 +66,21 @@ FILLER_WORDS: frozenset[str] = frozenset(
     possibility great good nice love cool awesome best better need needs needed want wanted
     wish hope hoping new would should could maybe perhaps hello hi hey ok okay
     provide capability capabilities functionality
+    """.split()
+)
+
+
+# Words that name a *kind* of thing in a product rather than the thing: "Dark
+# mode" and "Offline mode" are told apart by "dark" and "offline", "Export data"
+# and "Import data" by "export" and "import". Such a word can be rare in the
+# items (so its IDF is high: "mode" in music-app reviews) and still say little,
+# so the model weighs it down (``similarity.GENERIC_SHARE``).
+GENERIC_WORDS: frozenset[str] = frozenset(
+    """
+    mode modes option options setting settings function functions functionality
+    feature features button buttons screen screens page pages menu menus tab tabs
+    view views data file files system version versions type types tool tools
+    thing things stuff
     """.split()
 )
 
