@@ -24,11 +24,13 @@ answers; ``--no-background``: epics only).
 
 ``--fit-calibration`` fits the short-text calibration (bias, epic coverage,
 item coverage, length) on the answers without the is22-dev ones (answers x
-epics sharing a term) and prints ``CAL_SHORT`` to paste into
-``similarity.py``. Then it reports **held-out** figures: the 18 epics in
-three folds of six; for each fold the calibration is fitted on the short
-answers of the other two folds (the no-epic answers dealt round-robin), and
-the fold's answers are scored with it.
+epics sharing a term) plus is22-dev's short reviews x judged features
+(each pair at ``--is22-weight``, 0.5; 0: the answers alone) and prints
+``CAL_SHORT`` to paste into ``similarity.py``. Then it reports **held-out**
+figures: the 18 epics in three folds of six; for each fold the calibration
+is fitted on the short answers of the other two folds (the no-epic answers
+dealt round-robin) and the fold's answers are scored with it; and is22-dev
+leave-one-app-out (the short calibration fitted without the app's reviews).
 
     .venv/bin/python bench/shortanswers.py [--show] [--suggest 0.35] [--auto-accept 0.7] [--fit-calibration]
 """
