@@ -369,3 +369,18 @@ def test_accepted_feedback_widens_an_epic_with_what_several_answers_say_not_one_
     assert not [c for c in model.score(["my toddler"], top_k=3, min_score=0.0)[0] if c.epic_key == "Q-1"]
     every_word = SimilarityModel(accepted_min_texts=1).fit(profiles)
     assert [c.epic_key for c in every_word.score(["my toddler"], top_k=3, min_score=0.0)[0]] == ["Q-1"]
+
+
+def test_suggest_lists_the_same_best_items_whatever_its_limit() -> None:
+    profiles = {"M-1": EpicProfile(summary="Dark mode"), "M-2": EpicProfile(summary="Offline mode"), **SAAS}
+    texts = ["add dark mode", "offline mode please", "mode", "offline mode would be great for flights and trains",
+             "dark mode and offline mode", "night mode", "airplane mode offline", "the mode switch"]
+    model = SimilarityModel().fit(profiles)
+    full = model.rank_items("M-2", texts, limit=len(texts))
+    for limit in (1, 2, 3):
+        assert model.rank_items("M-2", texts, limit=limit) == full[:limit]
+    scored = {i: c.score for i, cs in enumerate(model.score(texts, top_k=len(profiles), min_score=0.0))
+              for c in cs if c.epic_key == "M-2"}
+    assert dict(full).keys() == scored.keys()
+    assert all(abs(dict(full)[i] - s) < 1e-5 for i, s in scored.items())  # float32 vs float64 arithmetic
+    assert 0 not in dict(full)  # "add dark mode" is about dark mode

@@ -667,9 +667,24 @@ class SimilarityModel:
         keys = self._raw(x)
         short = np.flatnonzero(n_terms <= self.params.short_max)
         if len(short):
-            raw, item = self._short_features(x[short], known[short], n_terms[short], keys[short])
-            keys[short] = self._short_logit(raw, item, n_terms[short])
+            xs, ks, ns = x[short], known[short], n_terms[short]
+            z = self._short_logit(keys[short], self._item(xs, ks), ns)
+            if self.params.explain_away:
+                best = z.argmax(axis=1)
+                rows = np.arange(len(short))
+                keep = z[rows, best]
+                rest = self._unexplained(xs, best)
+                z = self._short_logit(self._raw(rest), self._item(rest, ks), ns)
+                z[rows, best] = keep
+            keys[short] = z
         return keys
+
+    def _unexplained(self, x: sp.csr_matrix, best: np.ndarray) -> sp.csr_matrix:
+        """``x`` without the stems each row's ``best`` epic's own text uses."""
+        own = self._q[2 * len(self._keys) + best]  # the best epic's own words, one row per item
+        rest = (x - x.multiply(own > 0)).tocsr()
+        rest.eliminate_zeros()
+        return rest
 
     def _short_logit(self, raw: np.ndarray, item: np.ndarray, n_terms: np.ndarray) -> np.ndarray:
         """The short-text logit, in place on ``raw`` (float32: a quarter of a chunk can be short)."""
@@ -701,10 +716,7 @@ class SimilarityModel:
             return raw, item
         z = self._short_logit(raw.copy(), item.copy(), n_terms)
         best = z.argmax(axis=1)
-        n_epics = len(self._keys)
-        own = self._q[2 * n_epics + best]  # the best epic's own words, one row per item
-        rest = (x - x.multiply(own > 0)).tocsr()
-        rest.eliminate_zeros()
+        rest = self._unexplained(x, best)
         raw_rest, item_rest = self._raw(rest), self._item(rest, known)
         rows = np.arange(x.shape[0])
         keep_raw, keep_item = raw[rows, best], item[rows, best]
@@ -941,6 +953,7 @@ class SimilarityModel:
         n_epics = len(self._keys)
         cols = self._q[[e, e + n_epics, e + 2 * n_epics]].T.tocsr()
         scores = np.zeros(len(texts))
+        short = np.zeros(len(texts), dtype=bool)
         chunk = max(1, self.params.chunk_size) * 8  # three columns: chunks can be larger
         for lo in range(0, len(texts), chunk):
             hi = min(len(texts), lo + chunk)
@@ -948,14 +961,35 @@ class SimilarityModel:
             b = (x @ cols).toarray()
             raw = np.maximum(b[:, :1], b[:, 1:2])
             item = b[:, 2:] / np.maximum(known, self._item_floor)[:, None]
-            # as score() does, against every epic: only for short texts sharing a word with this one
-            short = np.flatnonzero((n_terms <= self.params.short_max) & (raw[:, 0] > 0.0))
-            if len(short) and self.params.explain_away:
-                raw_s, item_s = self._short_features(x[short], known[short], n_terms[short])
-                raw[short, 0], item[short, 0] = raw_s[:, e], item_s[:, e]
             scores[lo:hi] = self._calibrate(self._logit(raw, item, n_terms[:, None]))[:, 0]
+            short[lo:hi] = n_terms <= self.params.short_max
+        if self.params.explain_away:
+            # As score() does, short texts are scored on the words their best epic does not
+            # explain. That takes every epic, so only for texts that could make the list:
+            # explaining away only lowers a score, so once the best `limit` are all rescored,
+            # no text below them can climb above them.
+            short &= scores > 0.0
+            done = ~short
+            while True:
+                order = np.argsort(-scores, kind="stable")[:limit]
+                todo = order[~done[order]]
+                if not len(todo):
+                    break
+                scores[todo] = self._explained_scores([texts[i] for i in todo], e)
+                done[todo] = True
         order = np.argsort(-scores, kind="stable")[:limit]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0.0]
+
+    def _explained_scores(self, texts: Sequence[str], e: int) -> np.ndarray:
+        """Scores of short ``texts`` for epic column ``e``, their words explained away."""
+        out = np.zeros(len(texts))
+        chunk = max(1, self.params.chunk_size)
+        for lo in range(0, len(texts), chunk):
+            hi = min(len(texts), lo + chunk)
+            x, n_terms, known = self._encode(texts[lo:hi])
+            raw, item = self._short_features(x, known, n_terms)
+            out[lo:hi] = self._calibrate(self._logit(raw[:, e:e + 1], item[:, e:e + 1], n_terms[:, None]))[:, 0]
+        return out
 
     def evidence(self, text: str, epic_key: str, limit: int = 6) -> list[Evidence]:
         """The words of ``text`` that carried its score for ``epic_key``,
