@@ -270,6 +270,15 @@ def test_short_answers_about_nothing_stay_out_of_the_queue() -> None:
         assert model.score([text], top_k=3, min_score=SUGGEST)[0] == [], text
 
 
+def test_an_initialism_does_not_span_a_conjunction() -> None:
+    """ "Backup and restore" read as "bar" once auto-linked "no search bar!" to backups (0.93)."""
+    profiles = {"B-1": EpicProfile(summary="Cloud backup and restore"), "B-2": EpicProfile(summary="Search")}
+    model = SimilarityModel().fit(profiles)
+    assert model.evidence("no search bar!", "B-1") == []
+    c = best(model, "no search bar!")
+    assert c is not None and c.epic_key == "B-2"
+
+
 def test_rejected_feedback_pushes_back_and_naming_the_epic_still_wins() -> None:
     profiles = {"W-1": EpicProfile(summary="WhatsApp call"), "W-2": EpicProfile(summary="Send messages")}
     text = "whatsapp status updates are great"

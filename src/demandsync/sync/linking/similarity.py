@@ -224,7 +224,7 @@ _ARGMAX_TOP_K = 8
 DENSE_MIN_EPICS = 64
 
 # Bumped whenever tokenising or scoring changes meaning, so fingerprints do.
-MODEL_VERSION = "6"
+MODEL_VERSION = "7"
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,13 +346,17 @@ def compound_splits(word: str, max_part: int) -> range:
 
 
 _NUMBER_WORDS = {"two": "2", "three": "3", "four": "4"}
+_CONJUNCTIONS = frozenset({"and", "or"})
 
 
 def _acronyms(summary: str) -> dict[str, list[str]]:
     """Initialisms an epic's name could be written as, with the stems they
     stand for: "Single sign-on" -> "sso"; "Two-factor authentication" ->
     "tfa" and "2fa". Runs of 2 to 5 words starting with a content word; only
-    from the summary (a description yields too many accidental ones)."""
+    from the summary (a description yields too many accidental ones). A run
+    stops at "and"/"or": "Backup and restore" gave "bar", so "no search bar!"
+    was auto-linked to backups (initialisms across a conjunction are written
+    with "&", which the tokenizer drops: "R&D" -> "r", "d")."""
     ws = textnorm.words(summary)
     out: dict[str, list[str]] = {}
     for i, first in enumerate(ws):
@@ -360,7 +364,7 @@ def _acronyms(summary: str) -> dict[str, list[str]]:
             continue
         for j in range(i + 2, min(len(ws), i + 5) + 1):
             run = ws[i:j]
-            if not all(w.isalpha() for w in run):
+            if not all(w.isalpha() for w in run) or run[-1] in _CONJUNCTIONS:
                 break
             stems = [textnorm.stem(w) for w in run if w not in textnorm.STOP_WORDS and len(w) > 1]
             for initials in {"".join(w[0] for w in run), "".join(_NUMBER_WORDS.get(w, w[0]) for w in run)}:
