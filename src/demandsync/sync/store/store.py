@@ -1154,18 +1154,25 @@ def _stored_time(conn: Connection) -> Callable[[datetime | None], Any]:
     ``YYYY-MM-DD HH:MM:SS.ffffff`` text it reads back; elsewhere the datetime itself."""
     if conn.dialect.name != "sqlite":
         return lambda dt: dt
-    return lambda dt: None if dt is None else (dt if dt.tzinfo is UTC else _utc(dt)).replace(
-        tzinfo=None).isoformat(" ", "microseconds")
+
+    def sqlite_time(dt: datetime | None) -> str | None:
+        if dt is None:
+            return None
+        if dt.tzinfo is UTC:  # what the mapping gives: one call, the "+00:00" cut off (a third quicker)
+            return dt.isoformat(" ", "microseconds")[:-6]
+        return _utc(dt).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    return sqlite_time
 
 
 def _insert_items_fast(conn: Connection, new: list[tuple[FeedbackItem, str]], now: datetime) -> None:
     """The one hot insert of a first run (see :func:`_insert_many`)."""
     when = _stored_time(conn)
     stamp = when(now)
-    _insert_many(conn, "items", _INSERT_COLUMNS, [
+    _insert_many(conn, "items", _INSERT_COLUMNS, [  # empty lists and dicts (most) without a call
         (i.source, i.external_id, h, i.text, i.requester, i.account, when(i.created_at), i.url,
-         _json_list(i.tags), _json_list(i.epic_hint), i.votes, _json_object(i.extra),
-         False, None, stamp, stamp, i.people is not None)
+         _json_list(i.tags) if i.tags else "[]", _json_list(i.epic_hint) if i.epic_hint else "[]", i.votes,
+         _json_object(i.extra) if i.extra else "{}", False, None, stamp, stamp, i.people is not None)
         for i, h in new
     ])
 
