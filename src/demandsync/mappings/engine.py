@@ -606,7 +606,9 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
         dates = tuple((positions[c], c) for c in cols["created_at"])
         tag_columns, epic_columns = at(cols["tags"]), at(cols["epic"])
         ids, votes_columns = at(cols["id"]), tuple(cols["votes"])
-        extras = tuple((name, at(columns)) for name, columns in plan.extra.items() if columns)
+        # An attribute from one column (the usual) is one lookup; from several, the first non-blank.
+        extras = tuple((name, positions[columns[0]]) for name, columns in plan.extra.items() if len(columns) == 1)
+        extras_of_many = tuple((name, at(columns)) for name, columns in plan.extra.items() if len(columns) > 1)
         answers, who, anonymous_extra = at(plan.answer_columns), at(plan.who_columns), at(plan.anonymous_extra)
     except KeyError:  # a reference that is no column of the header: the general path words it
         return None
@@ -651,11 +653,16 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
         if tagged := [v for p in tag_columns if (v := cells[p]).strip()]:  # most rows have none
             tags = _dedupe(t.strip() for v in tagged for t in _TAG_SPLIT.split(v) if t.strip())
         extra = {}
-        for name, at in extras:
+        for name, pos in extras:
+            if value := cells[pos].strip():
+                extra[name] = value
+        for name, at in extras_of_many:
             for pos in at:
                 if value := cells[pos].strip():
                     extra[name] = value
                     break
+        if extras_of_many:  # the map's key order, as the general path gives it
+            extra = {name: extra[name] for name in plan.extra if name in extra}
         item = FeedbackItem(
             source=source, external_id="", text=text, requester=requester,
             account=first(cells, accounts) or None, created_at=created_at, url=first(cells, urls) or None,
@@ -666,7 +673,10 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
             raise _Unusual  # the content-derived identity: rare in files, left to the general path
         id_parts = []
         for pos in ids:
-            if not (value := space(" ", cells[pos]).strip()):
+            value = cells[pos]
+            # Printable text holds no whitespace but " " (tabs, line ends and Unicode spaces are not
+            # printable), so without a double space the regex would change nothing: skip it.
+            if not (value := (value if value.isprintable() and "  " not in value else space(" ", value)).strip()):
                 raise _Unusual  # quarantined, with its reason, by the general path
             id_parts.append(value)
         if anonymous_extra and anonymous(id_parts[0].strip()):
