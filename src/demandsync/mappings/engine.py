@@ -8,8 +8,9 @@ on. Problems with the *configuration* — a mapped column the export does not
 have, a date that could be read two ways — raise :class:`MappingError` at once
 instead of quarantining every row for the same cause.
 
-Column references are resolved once per file header (rows share it), so a
-wide export costs dictionary lookups per row, not regex scans.
+Column references are resolved once per file header (rows share it), and the
+header's plan is compiled to cell positions: a file row is mapped straight from
+the reader's list of cells, not regex scans or a dictionary per row.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class _Plan:
     who_columns: list[str] = field(default_factory=list)
     #: Date column -> True (day/month) or False (month/day), learnt from an unambiguous value.
     date_orders: dict[str, bool] = field(default_factory=dict)
-    #: A file header's plan compiled into one function per row (:func:`_compile_rows`).
+    #: A file header's plan compiled into one function of a row's cell list (:func:`_compile_rows`).
     rows: _RowFunction | None = None
 
 
