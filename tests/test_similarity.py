@@ -307,7 +307,7 @@ def test_short_accepted_answers_teach_what_users_call_the_epic() -> None:
 
 def test_evidence_names_the_words_that_carried_the_score() -> None:
     model = SimilarityModel().fit(SAAS)
-    assert [str(e) for e in model.evidence("A night mode would be great", "SA-1")] == ["night->dark", "mode"]
+    assert [str(e) for e in model.evidence("A night mode would be great", "SA-1")] == ["nightmode->dark", "mode"]
     assert [str(e) for e in model.evidence("pls darkmode", "SA-1")] == ["darkmode->dark+mode"]
     assert [str(e) for e in model.evidence("we need SSO", "SA-2")] == ["sso->single+sign"]
     assert [str(e) for e in model.evidence("no offlline mode", "SA-5")] == ["offlline->offline", "mode"]
@@ -334,6 +334,18 @@ def test_a_synonym_from_the_shipped_lexicon_reaches_an_epic_sharing_no_word() ->
     assert best(SimilarityModel(lexicon=False).fit(profiles), "Hotkeys please!") is None  # shares no word
     # editing the lexicon (or turning it off) changes every fingerprint: stored links are relinked
     assert SimilarityModel(lexicon=False).fit(profiles).fingerprint() != model.fingerprint()
+
+
+def test_night_means_dark_only_in_night_mode_or_night_theme() -> None:
+    """The lexicon once made "night" alone a synonym of "dark": a review about a game, "They don't have
+    5 night at freddy song", was auto-linked to Dark mode (0.82). "night mode" is what users call dark
+    mode; "night" alone is not."""
+    profiles = {**SAAS, "SA-1": EpicProfile(summary="Dark mode", description="A dark colour theme (dark/night mode).")}
+    model = SimilarityModel().fit(profiles)
+    assert model.score(["They don't have 5 night at freddy song"], top_k=3, min_score=SUGGEST)[0] == []
+    for text in ("A night mode would be great", "night theme please", "Nightmode!"):
+        c = best(model, text)
+        assert c is not None and c.epic_key == "SA-1" and c.score >= SUGGEST, text
 
 
 def test_a_short_answer_is_not_suggested_for_a_second_epic_through_a_word_its_best_epic_explains() -> None:

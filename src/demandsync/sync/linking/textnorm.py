@@ -26,7 +26,7 @@ from functools import cache
 from importlib.resources import files
 
 __all__ = ["FILLER_WORDS", "GENERIC_WORDS", "STOP_WORDS", "fold", "words", "stem", "content_terms", "char_ngrams", "synonyms",
-           "lexicon_digest"]
+           "lexicon_words", "lexicon_digest"]
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _APOSTROPHE_RE = re.compile(r"(?<=[a-z])['\u2019](?=[a-z])")
@@ -213,6 +213,13 @@ def synonyms() -> Mapping[str, frozenset[str]]:
         for s in group:
             out.setdefault(s, set()).update(group - {s})
     return {s: frozenset(o) for s, o in out.items() if o}
+
+
+@cache
+def lexicon_words() -> frozenset[str]:
+    """The folded words of the lexicon as written: some are two words joined
+    ("nightmode"), which an item says as two ("night mode")."""
+    return frozenset(w for line in _lexicon_text().splitlines() for w in words(line.split("#", 1)[0]))
 
 
 @cache
