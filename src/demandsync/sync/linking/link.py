@@ -148,10 +148,14 @@ class AutoLinker:
         # Rules indexed by the first word of their keywords: an item only tries the rules
         # whose words it contains (40 rules x 100,000 items were 4 million regex calls).
         self._always = [r for r in self.rules if r.first_words is None]
-        self._by_word: dict[str, list[CompiledRule]] = {}
-        for rule in self.rules:
+        always = [n for n, r in enumerate(self.rules) if r.first_words is None]
+        by_word: dict[str, set[int]] = {}
+        for n, rule in enumerate(self.rules):
             for word in rule.first_words or ():
-                self._by_word.setdefault(word, []).append(rule)
+                by_word.setdefault(word, set(always)).add(n)
+        #: first word -> positions (config order) of the rules to try when a text has it, the
+        #: always-scanned ones included: an item's candidates are one union and one sort of small ints.
+        self._by_word = {w: frozenset(ns) for w, ns in by_word.items()}
         self._first_words = frozenset(self._by_word)
         self.linking = linking
         self._epics = list(epics) if linking.similarity else []
@@ -194,7 +198,8 @@ class AutoLinker:
         for item in batch:
             item_id, source, text = item.item_id, item.source, item.text
             found: dict[str, Link] = {}
-            for key in [*item.epic_hint, *find_issue_keys(text)]:
+            # (a key has a dash: most texts skip the key regex)
+            for key in [*item.epic_hint, *find_issue_keys(text)] if "-" in text else item.epic_hint:
                 if key in self.epic_keys and key not in found:
                     found[key] = Link(item_id, key, EXPLICIT, ACCEPTED, 1.0)
             for rule in self._candidate_rules(text):
@@ -214,10 +219,12 @@ class AutoLinker:
         if not text.isascii():  # case folding and \w could disagree with the rule's own regex
             return self.rules
         present = self._first_words.intersection(_WORD.findall(text.lower()))  # set work in C, not per word
-        hits = {id(r) for w in present for r in self._by_word[w]}
-        if not hits:
+        if not present:
             return self._always
-        return [r for r in self.rules if id(r) in hits or r.first_words is None]
+        by_word, rules = self._by_word, self.rules
+        if len(present) == 1:
+            return [rules[n] for n in sorted(by_word[next(iter(present))])]
+        return [rules[n] for n in sorted(frozenset().union(*(by_word[w] for w in present)))]
 
     def _similar(self, items: list[tuple[int, str]]) -> list[Link]:
         assert self.model is not None
