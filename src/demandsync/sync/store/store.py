@@ -1061,13 +1061,19 @@ class Store:
         """Journal planned writes (epic_key, field_id, figure, old, new); returns their ids, in order."""
         if not writes:
             return []
-        now = utcnow()
-        rows = [{"run_id": run_id, "epic_key": w["epic_key"], "field_id": w["field_id"], "figure": w["figure"],
-                 "old": {"v": w["old"]}, "new": {"v": w["new"]}, "state": "planned", "planned_at": now}
-                for w in writes]
-        stmt = sa.insert(WRITES).returning(WRITES.c.id, sort_by_parameter_order=True)
+        # One executemany through the driver, then the ids: INSERT ... RETURNING with the rows' order
+        # kept went one INSERT per row on SQLite (0.33-0.43 s per 10,000 writes). Only this run writes
+        # rows of ``run_id``, one statement after another, so its newest ``len(writes)`` ids are these
+        # rows' ids in insertion order (SQLite: max rowid + 1; PostgreSQL: one sequence, drawn in order).
         with self.begin() as conn:
-            return list(conn.execute(stmt, rows).scalars())
+            now = _stored_time(conn)(utcnow())
+            _insert_many(conn, "writes", ("run_id", "epic_key", "field_id", "figure", "old", "new", "state",
+                                          "planned_at"),
+                         [(run_id, w["epic_key"], w["field_id"], w["figure"], json.dumps({"v": w["old"]}),
+                           json.dumps({"v": w["new"]}), "planned", now) for w in writes])
+            ids = conn.execute(sa.select(WRITES.c.id).where(WRITES.c.run_id == run_id)
+                               .order_by(WRITES.c.id.desc()).limit(len(writes))).scalars().all()
+            return list(ids[::-1])
 
     def journal_done(self, ids: Sequence[int], state: str, error: str | None = None) -> None:
         with self.begin() as conn:
@@ -1139,7 +1145,7 @@ def _people_of(conn: Connection, item_ids: set[int]) -> dict[int, tuple[Person, 
 
 
 def _insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """``INSERT`` through the driver's executemany, for the two hot bulk inserts (items, links).
+    """``INSERT`` through the driver's executemany, for the hot bulk inserts (items, links, journal).
 
     At 100,000 rows SQLAlchemy's per-value bind processing cost more than the
     database's own work, so callers pass values already in their stored form
