@@ -654,19 +654,27 @@ class Store:
     # ---- epics ------------------------------------------------------------------------
 
     def save_epics(self, epics: Sequence[Epic]) -> None:
-        """Upsert the epics the JQL selected; the others are marked not present."""
+        """Upsert the epics the JQL selected; the others are marked not present.
+
+        Only rows that differ are written (a re-run rewrote all 2,000 epics when none had
+        changed). ``seen_at`` is when a row last changed: ``links_stamp`` reads it."""
         now = utcnow()
+        cols = ("jira_id", "summary", "description", "labels", "status_category", "project", "values")
         with self.begin() as conn:
-            existing = set(conn.execute(sa.select(EPICS.c.key)).scalars())
+            stored = {r[0]: (_canonical(r[1:-1]), r[-1]) for r in conn.execute(
+                sa.select(EPICS.c.key, *(EPICS.c[c] for c in cols), EPICS.c.present))}
             rows = [
                 {"b_key": e.key, "jira_id": e.id, "summary": storable(e.summary), "description": storable(e.description),
                  "labels": storable(e.labels), "status_category": e.status_category, "project": e.project,
                  "values": storable(e.values), "present": True, "seen_at": now}  # a NUL from Jira must not stop the run
                 for e in epics
             ]
-            new = [r for r in rows if r["b_key"] not in existing]
-            old = [r for r in rows if r["b_key"] in existing]
-            conn.execute(sa.update(EPICS).values(present=False))
+            new = [r for r in rows if r["b_key"] not in stored]
+            old = [r for r in rows if r["b_key"] in stored
+                   and stored[r["b_key"]] != (_canonical([r[c] for c in cols]), True)]
+            gone = set(k for k, (_, present) in stored.items() if present) - {e.key for e in epics}
+            for chunk in _chunks(sorted(gone), _BATCH):
+                conn.execute(sa.update(EPICS).where(EPICS.c.key.in_(chunk)).values(present=False, seen_at=now))
             if new:
                 conn.execute(sa.insert(EPICS), [{"key": r.pop("b_key"), "demand": {}, **r} for r in new])
             if old:
@@ -1214,6 +1222,12 @@ def _read_json(raw: Any) -> dict[str, Any]:
     if raw is None or raw == "{}":
         return {}
     return raw if isinstance(raw, dict) else json.loads(raw)
+
+
+def _canonical(values: Sequence[Any]) -> str:
+    """Stored values in one comparable form (JSON, keys sorted): ``1`` and ``1.0``, or a tuple
+    read back as a list, compare as what the database holds, so nothing that differs is skipped."""
+    return json.dumps(list(values), sort_keys=True, default=str)
 
 
 def _json_list(values: list[str]) -> str:
