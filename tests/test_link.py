@@ -219,3 +219,19 @@ def test_the_word_weight_sample_is_spread_evenly_over_the_live_items(store: Stor
     assert len(live) == 45
     assert store.sample_item_ids(7) == [live[int(k * 45 / 7)] for k in range(7)]
     assert store.sample_item_ids(45) == live
+
+
+def test_a_run_links_under_the_models_own_identity_even_with_a_stale_cached_one(store: Store) -> None:
+    """The model's identity is cached by the source it came from (so a run with nothing to link
+    never imports the model); a cache from another version of the model must not be used, or an
+    upgrade that changes scores would leave every stored link as the old model made it."""
+    from demandsync.sync.linking.link import learned_from
+
+    add(store, FeedbackItem("s", "1", "a dark theme please"), FeedbackItem("s", "2", "export to csv"))
+    link_items(store, EPICS, [SSO_RULE], LinkingConfig())
+    own = AutoLinker(EPICS, [SSO_RULE], LinkingConfig(), learned_from(store)).fingerprint
+    assert (store.get_meta("linker") or {})["fingerprint"] == own
+    assert link_items(store, EPICS, [SSO_RULE], LinkingConfig()).linked_items == 0  # from the cache: same
+    store.set_meta("linker_model", {"source": "an older similarity.py", "identity": {"v": "0"}})
+    assert link_items(store, EPICS, [SSO_RULE], LinkingConfig()).linked_items == 0
+    assert (store.get_meta("linker") or {})["fingerprint"] == own

@@ -38,13 +38,16 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 from demandsync.config import LinkingConfig, RuleConfig
 from demandsync.domain import ACCEPTED, EXPLICIT, RULE, SIMILARITY, SUGGESTED, Epic, ItemToLink, Link
 from demandsync.keys import find_issue_keys
-from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel, model_identity
 from demandsync.sync.store.store import Store
+
+if TYPE_CHECKING:  # imported when a model is built: numpy and scipy cost ~0.2 s a run otherwise
+    from demandsync.sync.linking.similarity import SimilarityModel
 
 _WORD = re.compile(r"\w+")
 
@@ -141,7 +144,10 @@ class AutoLinker:
         rules: Sequence[RuleConfig],
         linking: LinkingConfig,
         learned: Learned | None = None,
+        model: dict[str, Any] | None = None,
     ) -> None:
+        """``model``: the similarity model's identity (``similarity.model_identity()``), when the
+        caller has it without importing the model (``link_items``: :func:`stored_model_identity`)."""
         self.epic_keys = {e.key for e in epics}
         self.rules = [CompiledRule.build(r) for r in rules if r.epic in self.epic_keys]
         self.rules_without_epic = sorted({r.epic for r in rules if r.epic not in self.epic_keys})
@@ -161,7 +167,7 @@ class AutoLinker:
         self._epics = list(epics) if linking.similarity else []
         self._learned = learned or Learned()
         self._model: SimilarityModel | None = None
-        self.fingerprint = self._fingerprint(rules)
+        self.fingerprint = self._fingerprint(rules, model)
         #: What an item claimed by a key or a rule is linked by: the epic keys and the rules. An epic's
         #: text, the decisions and the model change only the links of items nothing claimed.
         self.claim_fingerprint = hashlib.sha256(json.dumps(
@@ -175,7 +181,7 @@ class AutoLinker:
             self._model = build_model(self._epics, self._learned)
         return self._model
 
-    def _fingerprint(self, rules: Sequence[RuleConfig]) -> str:
+    def _fingerprint(self, rules: Sequence[RuleConfig], model: dict[str, Any] | None) -> str:
         """Changes exactly when an item's links could: epics, their text, rules, settings, accepted texts."""
         learned = self._learned
         profiles = [[e.key, e.summary, e.description, sorted(e.labels), learned.accepted.get(e.key, []),
@@ -187,7 +193,7 @@ class AutoLinker:
             "linking": self.linking.model_dump(),
             "profiles": profiles,
             "background": background,
-            "model": model_identity(),
+            "model": model if model is not None else _model_identity(),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -238,9 +244,35 @@ class AutoLinker:
         return out
 
 
+def _model_identity() -> dict[str, Any]:
+    from demandsync.sync.linking.similarity import model_identity
+
+    return model_identity()
+
+
+def stored_model_identity(store: Store) -> dict[str, Any]:
+    """``similarity.model_identity()``, imported and computed only when ``similarity.py`` is not
+    the file it was last computed from (its constants and defaults are all that decide it, so the
+    identity is a function of that file). A run with nothing to link so never imports numpy and
+    scipy (~0.2 s). Where the source cannot be read (a frozen build), it is computed each time."""
+    try:
+        source = resources.files("demandsync.sync.linking").joinpath("similarity.py").read_bytes()
+    except OSError:
+        return _model_identity()
+    digest = hashlib.sha256(source).hexdigest()
+    cached = store.get_meta("linker_model") or {}
+    if cached.get("source") == digest and isinstance(cached.get("identity"), dict):
+        return dict(cached["identity"])
+    identity = _model_identity()
+    store.set_meta("linker_model", {"source": digest, "identity": identity})
+    return identity
+
+
 def build_model(epics: Sequence[Epic], learned: Learned | None = None) -> SimilarityModel:
     """The similarity model fitted on the epics' text, the feedback PMs accepted and rejected
     for them, and word weights over the stored items."""
+    from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel
+
     learned = learned or Learned()
     return SimilarityModel().fit({
         e.key: EpicProfile(e.summary, e.description, list(e.labels), learned.accepted.get(e.key, []),
@@ -264,7 +296,8 @@ def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig],
     claimed (it has such a link) gets the same links from this linker, whatever the epics'
     texts, decisions or model say (those only reach items nothing claimed), so it is not
     read again: after an epic's text changed, only the unclaimed items are relinked."""
-    linker = AutoLinker(epics, rules, linking, learned_from(store) if linking.similarity else None)
+    linker = AutoLinker(epics, rules, linking, learned_from(store) if linking.similarity else None,
+                        stored_model_identity(store))
     meta = store.get_meta("linker") or {}
     same = meta.get("fingerprint") == linker.fingerprint
     current = sorted({linker.fingerprint, *meta.get("current", ())}) if same else [linker.fingerprint]
