@@ -203,6 +203,9 @@ class AutoLinker:
         unlinked: list[tuple[int, str]] = []
         for item in batch:
             item_id, source, text = item.item_id, item.source, item.text
+            if item.unclaimed:  # the store knows no key or rule links it (see ItemToLink)
+                unlinked.append((item_id, text))
+                continue
             found: dict[str, Link] = {}
             # (a key has a dash: most texts skip the key regex)
             for key in [*item.epic_hint, *find_issue_keys(text)] if "-" in text else item.epic_hint:

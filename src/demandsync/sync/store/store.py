@@ -723,20 +723,28 @@ class Store:
 
         where = f"deleted = {mark} AND (link_fp IS NULL OR link_fp NOT IN ({marks(current)}))"
         params: list[Any] = [False, *current]
+        unclaimed, unclaimed_params = "0", []
         if claimed:
+            under_claim = f"link_fp IS NOT NULL AND link_fp IN ({marks(claimed)})"
+            some = "EXISTS (SELECT 1 FROM links WHERE links.item_id = items.id AND links.method IN ({}))"
             # (spelled out for NULL: a changed item, link_fp NULL, keeps its old links until relinked)
-            where += (f" AND NOT (link_fp IS NOT NULL AND link_fp IN ({marks(claimed)}) AND EXISTS ("
-                      f"SELECT 1 FROM links WHERE links.item_id = items.id AND links.method IN ({mark}, {mark})))")
+            where += f" AND NOT ({under_claim} AND {some.format(f'{mark}, {mark}')})"
             params += [*claimed, EXPLICIT, RULE]
-        sql = f"SELECT id, source, text, epic_hint FROM items WHERE {where} AND id > {mark} ORDER BY id LIMIT {mark}"
+            # The rest under such a fingerprint has no key or rule link, nor a manual decision
+            # that could have stood in for one: ItemToLink.unclaimed (the linker skips those checks).
+            unclaimed = f"CASE WHEN {under_claim} AND NOT {some.format(f'{mark}, {mark}, {mark}')} THEN 1 ELSE 0 END"
+            unclaimed_params = [*claimed, EXPLICIT, RULE, MANUAL]
+        sql = (f"SELECT id, source, text, epic_hint, {unclaimed} FROM items WHERE {where} AND id > {mark} "
+               f"ORDER BY id LIMIT {mark}")
         last = 0
         while True:
             with self._connect() as conn:
-                rows = conn.exec_driver_sql(sql, (*params, last, batch)).fetchall()
+                rows = conn.exec_driver_sql(sql, (*unclaimed_params, *params, last, batch)).fetchall()
             if not rows:
                 return
             last = rows[-1][0]
-            yield [ItemToLink(i, s, t, [] if h is None or h == "[]" else _read_list(h)) for i, s, t, h in rows]
+            yield [ItemToLink(i, s, t, [] if h is None or h == "[]" else _read_list(h), u == 1)
+                   for i, s, t, h, u in rows]
 
     def replace_auto_links(
         self, item_ids: Sequence[int], links: Sequence[Link], fingerprint: str
