@@ -259,20 +259,24 @@ def _model_identity() -> dict[str, Any]:
 
 
 def stored_model_identity(store: Store) -> dict[str, Any]:
-    """``similarity.model_identity()``, imported and computed only when ``similarity.py`` is not
-    the file it was last computed from (its constants and defaults are all that decide it, so the
-    identity is a function of that file). A run with nothing to link so never imports numpy and
-    scipy (~0.2 s). Where the source cannot be read (a frozen build), it is computed each time."""
+    """``similarity.model_identity()``, imported and computed only when the linking package's files
+    (``similarity.py``, ``textnorm.py``, the lexicon, ...) are not the ones it was last computed
+    from: their constants, defaults and data are all that decide it. A run with nothing to link so
+    never imports numpy and scipy (~0.2 s). Where the files cannot be read (a frozen build), it is
+    computed each time."""
+    digest = hashlib.sha256()
     try:
-        source = resources.files("demandsync.sync.linking").joinpath("similarity.py").read_bytes()
+        for entry in sorted(resources.files("demandsync.sync.linking").iterdir(), key=lambda e: e.name):
+            if entry.is_file():
+                digest.update(entry.name.encode() + b"\0" + entry.read_bytes() + b"\0")
     except OSError:
         return _model_identity()
-    digest = hashlib.sha256(source).hexdigest()
+    source = digest.hexdigest()
     cached = store.get_meta("linker_model") or {}
-    if cached.get("source") == digest and isinstance(cached.get("identity"), dict):
+    if cached.get("source") == source and isinstance(cached.get("identity"), dict):
         return dict(cached["identity"])
     identity = _model_identity()
-    store.set_meta("linker_model", {"source": digest, "identity": identity})
+    store.set_meta("linker_model", {"source": source, "identity": identity})
     return identity
 
 
