@@ -24,11 +24,13 @@ answers; ``--no-background``: epics only).
 
 ``--fit-calibration`` fits the short-text calibration (bias, epic coverage,
 item coverage, length) on the answers without the is22-dev ones (answers x
-epics sharing a term) and prints ``CAL_SHORT`` to paste into
-``similarity.py``. Then it reports **held-out** figures: the 18 epics in
-three folds of six; for each fold the calibration is fitted on the short
-answers of the other two folds (the no-epic answers dealt round-robin), and
-the fold's answers are scored with it.
+epics sharing a term) plus is22-dev's short reviews x judged features
+(each pair at ``--is22-weight``, 0.5; 0: the answers alone) and prints
+``CAL_SHORT`` to paste into ``similarity.py``. Then it reports **held-out**
+figures: the 18 epics in three folds of six; for each fold the calibration
+is fitted on the short answers of the other two folds (the no-epic answers
+dealt round-robin) and the fold's answers are scored with it; and is22-dev
+leave-one-app-out (the short calibration fitted without the app's reviews).
 
     .venv/bin/python bench/shortanswers.py [--show] [--suggest 0.35] [--auto-accept 0.7] [--fit-calibration]
 """
@@ -47,6 +49,8 @@ from demandsync.sync.linking import similarity as simmod
 from demandsync.sync.linking.similarity import Candidate, EpicProfile, SimilarityModel, SimilarityParams
 
 DATA = Path(__file__).resolve().parent / "shortanswers"
+# Each is22-dev short-review pair counts this much in the joint short-text calibration fit.
+IS22_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -139,20 +143,54 @@ def answer_pairs(model: SimilarityModel, answers: list[Answer]) -> tuple[np.ndar
     return np.array(xs).reshape(-1, 3), np.array(ys, dtype=int)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+def is22_short_pairs(params: SimilarityParams) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per is22-dev app, (X, y) over its short reviews x judged features sharing a term (as
+    :func:`answer_pairs`): the other side of the short-text calibration. Empty without the data."""
+    import linking  # bench/linking.py, beside this file
+
+    if not (linking.DEFAULT_DATA / "judgments.csv").is_file():
+        return {}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for app in linking.load(linking.DEFAULT_DATA):
+        model = linking.fitted(app, params, True)
+        pf = model.features(app.texts)
+        short = pf.n_terms <= params.short_max
+        xs, ys = [], []
+        for feat in app.judged:
+            e = model.epic_keys.index(feat)
+            mask = short & (pf.raw[:, e] > 0)
+            xs.append(np.column_stack([pf.raw[mask, e], np.minimum(pf.item[mask, e], 1.0), np.log1p(pf.n_terms[mask])]))
+            ys.append(np.array([app.review_ids[i] in app.relevant[feat] for i in np.flatnonzero(mask)], dtype=int))
+        out[app.name] = (np.vstack(xs), np.concatenate(ys))
+    return out
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, x22: np.ndarray | None = None, y22: np.ndarray | None = None,
+                 is22_weight: float = IS22_WEIGHT) -> tuple[float, float, float, float]:
+    """Logistic fit on short-answer pairs, plus is22-dev short-review pairs at ``is22_weight`` each."""
     from sklearn.linear_model import LogisticRegression
 
-    lr = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
+    w = np.ones(len(y))
+    if x22 is not None and y22 is not None and len(y22):
+        x, y, w = np.vstack([x, x22]), np.concatenate([y, y22]), np.concatenate([w, np.full(len(y22), is22_weight)])
+    lr = LogisticRegression(C=1.0, max_iter=2000).fit(x, y, sample_weight=w)
     b = lr.coef_[0]
     return (round(float(lr.intercept_[0]), 2), round(float(b[0]), 2), round(float(b[1]), 2), round(float(b[2]), 2))
+
+
+def _stack(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    return (np.vstack([x for x, _ in parts]), np.concatenate([y for _, y in parts])) if parts else (None, None)
 
 
 def cross_validate(profiles: dict[str, EpicProfile], answers: list[Answer], args: argparse.Namespace) -> None:
     params = SimilarityParams()
     pool = fitted(profiles, answers, params, args.background)
     train_pool = [a for a in answers if not a.from_is22]
-    cal = fit_logistic(*answer_pairs(pool, train_pool))
-    print(f"short-text calibration fitted on the non-is22 short answers: CAL_SHORT = {cal}\n")
+    is22 = is22_short_pairs(params) if args.is22_weight > 0 else {}
+    x22, y22 = _stack(list(is22.values()))
+    cal = fit_logistic(*answer_pairs(pool, train_pool), x22, y22, args.is22_weight)
+    print(f"short-text calibration fitted on the non-is22 short answers"
+          f"{f' + is22-dev short reviews (weight {args.is22_weight})' if is22 else ''}: CAL_SHORT = {cal}\n")
     keys = sorted(profiles, key=lambda k: int(k.split("-")[1]))
     fold_of = {k: i % 3 for i, k in enumerate(keys)}
     negatives = [a for a in answers if not a.epic]
@@ -164,7 +202,7 @@ def cross_validate(profiles: dict[str, EpicProfile], answers: list[Answer], args
     held_answers: list[Answer] = []
     held_cands: list[list[Candidate]] = []
     for f in range(3):
-        cal_f = fit_logistic(*answer_pairs(pool, [a for a in train_pool if fold(a) != f]))
+        cal_f = fit_logistic(*answer_pairs(pool, [a for a in train_pool if fold(a) != f]), x22, y22, args.is22_weight)
         model = fitted(profiles, answers, replace(params, calibration_short=cal_f), args.background)
         test = [a for a in answers if fold(a) == f]
         held_answers += test
@@ -177,7 +215,33 @@ def cross_validate(profiles: dict[str, EpicProfile], answers: list[Answer], args
         s_, x_ = figures(sub, sub_c, args.suggest), figures(sub, sub_c, args.auto_accept)
         print(f"  {label:<17} suggest recall {s_.recall:.3f} precision {s_.precision:.3f} ({s_.candidates} candidates)   "
               f"auto recall {x_.recall:.3f} precision {x_.precision:.3f} ({x_.candidates} auto-links)")
+    if is22:
+        held_out_is22(answer_pairs(pool, train_pool), is22, params, args)
     print()
+
+
+def held_out_is22(pairs: tuple[np.ndarray, np.ndarray], is22: dict[str, tuple[np.ndarray, np.ndarray]],
+                  params: SimilarityParams, args: argparse.Namespace) -> None:
+    """is22-dev, leave one app out: the short calibration fitted on the short answers and the
+    other three apps' short reviews; the app's R-precision and links scored with it."""
+    import linking
+
+    print("\nis22-dev leave-one-app-out (short calibration fitted without the app's reviews; long one as shipped):")
+    rps: list[float] = []
+    auto, sugg = linking.LinkStats(), linking.LinkStats()
+    ns = argparse.Namespace(background=True, auto_accept=args.auto_accept, suggest=args.suggest, top_k=3)
+    for app in linking.load(linking.DEFAULT_DATA):
+        cal = fit_logistic(*pairs, *_stack([v for k, v in is22.items() if k != app.name]), args.is22_weight)
+        p_h = replace(params, calibration_short=cal)
+        model = linking.fitted(app, p_h, True)
+        for feat in app.judged:
+            ranked = [app.review_ids[i] for i, _ in model.rank_items(feat, app.texts, limit=len(app.texts))]
+            rps.append(linking.r_precision_ap(ranked, app.relevant[feat])[0])
+        auto.add(linking.link_stats(app, model, ns.auto_accept, ns.top_k))
+        sugg.add(linking.link_stats(app, model, ns.suggest, ns.top_k))
+        print(f"  {app.name:<9} CAL_SHORT {cal}")
+    print(f"  mean R-precision {np.mean(rps):.3f}   auto >= {args.auto_accept:.2f}: precision {auto.precision:.3f} "
+          f"({auto.count} links)   suggest >= {args.suggest:.2f}: precision {sugg.precision:.3f} recall {sugg.recall:.3f}")
 
 
 def learning(profiles: dict[str, EpicProfile], answers: list[Answer], args: argparse.Namespace, n_review: int,
@@ -223,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--auto-accept", type=float, default=simmod.AUTO_ACCEPT)
     ap.add_argument("--show", action="store_true", help="print misses and wrong candidates")
     ap.add_argument("--fit-calibration", action="store_true", help="fit the calibration; held-out figures")
+    ap.add_argument("--is22-weight", type=float, default=IS22_WEIGHT,
+                    help="weight of each is22-dev short-review pair in the fit (0: short answers only)")
     ap.add_argument("--no-background", dest="background", action="store_false",
                     help="IDF over the epics only (the engine also counts the items)")
     args = ap.parse_args(argv)

@@ -136,10 +136,10 @@ def test_decisions_teach_the_linker_and_relink_everything(store: Store) -> None:
     item on the next run (the PM page, `review` and `links import` all decide through
     Store.decide_link)."""
     epics = [Epic("PROD-3", "3", "Dark mode"), Epic("PROD-5", "5", "Offline mode")]
-    add(store, FeedbackItem("s", "a", "night theme please"), FeedbackItem("s", "b", "a night theme for reading"),
-        FeedbackItem("s", "c", "night theme"), FeedbackItem("s", "d", "I love this"))
+    add(store, FeedbackItem("s", "a", "midnight palette please"), FeedbackItem("s", "b", "a midnight palette for reading"),
+        FeedbackItem("s", "c", "midnight palette"), FeedbackItem("s", "d", "I love this"))
     link_items(store, epics, [], LinkingConfig())
-    assert not {e for (i, e, _, _) in links(store) if i == "c"}  # "night theme" shares nothing with either
+    assert not {e for (i, e, _, _) in links(store) if i == "c"}  # "midnight palette" shares nothing with either
     store.decide_link(store.find_item("s", "a") or 0, "PROD-3", "accepted", note="page")
     store.decide_link(store.find_item("s", "b") or 0, "PROD-3", "accepted", note="review")
     stats = link_items(store, epics, [], LinkingConfig())

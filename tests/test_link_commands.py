@@ -87,28 +87,29 @@ def test_import_reports_bad_rows_by_row_number(sandbox: JiraSandbox, config: Pat
 def test_suggest_ranks_matching_feedback_first_and_review_accepts(sandbox: JiraSandbox, config: Path) -> None:
     config.write_text(config.read_text().replace("similarity = false", "similarity = true\nsuggest = 0.1"))
     run_json(config)
-    # "dark mode pls" and "Would love a dark mode…" name the epic: linked without review
-    assert requests_on(sandbox, "PROD-3") == 2
+    # "dark mode pls", "Would love a dark mode…" and "…too bright at night - a dark theme please!" (the
+    # epic's description says "dark colour theme") say what the epic is: linked without review
+    assert requests_on(sandbox, "PROD-3") == 3
     code, stdout, _ = cli("suggest", "PROD-3", "--config", str(config), "--json", "--limit", "3")
     assert code == 0
     top = json.loads(stdout)
-    assert [r["state"] for r in top[:2]] == ["accepted", "accepted"]
+    assert [r["state"] for r in top] == ["accepted", "accepted", "accepted"]
     assert all("dark mode" in r["text"].lower() for r in top[:2])
     assert [set(r["why"]) for r in top[:2]] == [{"dark", "mode"}, {"dark", "mode"}]  # why they matched
-    # "…too bright at night - a dark theme please!" is only suggested; a PM accepts it in review
-    queue = explain(config, "PROD-3", "suggested")
-    theme = next(i for i in queue if "dark theme" in i["text"])
+    theme = next(i for i in explain(config, "PROD-3", "accepted") if "dark theme" in i["text"])
     assert theme["why"][0] == "dark"
-    code, stdout, _ = cli("explain", "PROD-3", "--config", str(config), "--state", "suggested")
+    code, stdout, _ = cli("explain", "PROD-3", "--config", str(config), "--state", "accepted")
     assert code == 0 and "matched: dark, theme" in " ".join(stdout.split())
-    # the queue is in score order: "work offline on my phone" (for the offline epic) comes first
-    queue_order = [r["text"] for r in json.loads(cli("links", "export", "--config", str(config), "--format", "json")[1])]
-    assert queue_order[:2] == ["Please let me work offline on my phone and sync later.",
-                               "The screen is far too bright at night - a dark theme please!"]
-    code, stdout, _ = cli("review", "--config", str(config), input="s\na\n" + "s\n" * 20)
+    # the review queue is in score order: "work offline on my phone" (for "Mobile offline mode") comes first
+    queue = json.loads(cli("links", "export", "--config", str(config), "--format", "json")[1])
+    assert [r["text"] for r in queue[:2]] == ["Please let me work offline on my phone and sync later.",
+                                              "The mobile app is useless on the train without a connection."]
+    assert [r["score"] for r in queue] == sorted((r["score"] for r in queue), reverse=True)
+    offline = requests_on(sandbox, "PROD-5")
+    code, stdout, _ = cli("review", "--config", str(config), input="a\n" + "s\n" * 20)
     assert code == 0 and "1 decision(s) saved" in stdout
     run_json(config)
-    assert requests_on(sandbox, "PROD-3") == 3
+    assert requests_on(sandbox, "PROD-5") == offline + 1
 
 
 def test_import_takes_what_a_european_excel_saves(sandbox: JiraSandbox, config: Path, tmp_path: Path) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from demandsync.connectors.base import Record
+from demandsync.connectors.base import Record, SourceContext
 from demandsync.connectors.tabular import Header, Layout, Row, build_header
 from demandsync.domain import FeedbackItem, Quarantined
 from demandsync.mappings.engine import MappingError, build_mapper
@@ -254,6 +255,7 @@ HOTJAR_ROWS = [
 
 @pytest.mark.parametrize("overrides", [{}, {"max_text_chars": 20}, {"timezone": "Europe/Berlin"},
                                        {"votes": "Number", "account": "Country", "epic": "?Source URL"},
+                                       {"extra": {"country": ["Country", "Device"], "os": ["OS"], "end": ["Browser"]}},
                                        {"skip": {"Country": ["chile"]}, "text": {"questions": True, "label": True,
                                                                                "exclude": ["^Tags for: "]}}])
 def test_compiled_rows_map_exactly_like_the_general_path(overrides: dict[str, Any],
@@ -268,5 +270,66 @@ def test_compiled_rows_map_exactly_like_the_general_path(overrides: dict[str, An
     assert all(p.rows is not None for c in compiled._compiled.values() for _, p in c.plans.values())
     monkeypatch.setattr(engine, "_compile_rows", lambda *_: None)
     general = build_mapper("fb", "hotjar-survey", overrides)
-    assert fast == [general.map(r) for r in records]
+    assert repr(fast) == repr([general.map(r) for r in records])  # repr: extra's key order is hashed too
     assert any(isinstance(i, FeedbackItem) for i in fast) and any(isinstance(i, Quarantined) for i in fast)
+
+
+EXPORTS = Path(__file__).parent / "fixtures" / "exports"
+#: Cells that each take some branch of the mapping: blank, placeholders, odd dates and numbers,
+#: line ends, tag separators, epic keys, text over the limit, undecodable bytes.
+HOSTILE_CELLS = ["", "   ", "0", "00000-000", "-", "Anonymous", "ANN@Example.COM ", "not a date", "13/01/2026",
+                 "01/02/2026", "2026-01-01 08:00:00 GMT+99", "9999-12-31T23:00:00-05:00", "2024/03/04 3:00:00 PM GMT+3",
+                 "a\r\nb", "x; y,\nx", "see PROD-12 and prod-13", "3.5", "x" * 120_001, "caf\udce9", " \t ", " a  b ",
+                 "x\u00a0y\u2003z\tw"]
+
+
+def _both_paths(records: list[Record], preset: str | None, overrides: dict[str, Any],
+                monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], int]:
+    """The records whose outcome (item, quarantine, nothing, or the exception pull_source words)
+    differs between the compiled positional path and the general one; and how many plans compiled."""
+    from demandsync.mappings import engine
+
+    def outcomes(mapper: Any) -> list[Any]:
+        out: list[Any] = []
+        for r in records:
+            try:
+                out.append(mapper.map(r))
+            except Exception as exc:  # noqa: BLE001 - a mapping error, or what pull_source quarantines
+                out.append(f"{type(exc).__name__}: {exc}")
+        return out
+
+    fast_mapper = build_mapper("s", preset, overrides)
+    fast = outcomes(fast_mapper)
+    compiled = sum(p.rows is not None for c in fast_mapper._compiled.values() for _, p in c.plans.values())
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "_compile_rows", lambda *_: None)
+        general = outcomes(build_mapper("s", preset, overrides))
+    # repr, not ==: the order of ``extra``'s keys goes into the stored content hash.
+    return [(r.locator, f, g) for r, f, g in zip(records, fast, general) if repr(f) != repr(g)], compiled
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(EXPORTS).as_posix() for p in EXPORTS.rglob("*.csv")))
+@pytest.mark.parametrize(("preset", "overrides"), [(None, {}), ("generic", {"text": {"questions": True, "label": True},
+                                                                               "id": "#1", "requester": "#2"})])
+def test_positional_rows_map_like_the_general_path_on_every_export(path: str, preset: str | None,
+                                                                   overrides: dict[str, Any],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shipped export (each preset's layout), its rows as read and the same rows with each
+    cell in turn replaced by a hostile value: the compiled positional path gives the very item,
+    quarantine reason, nothing or mapping error the general path gives."""
+    from demandsync.connectors.files import FileSource
+
+    src = FileSource(FileSource.Options(path=path), SourceContext(name="s", base_dir=EXPORTS))
+    records = [r for r in src.pull({}) if isinstance(r, Record)]
+    hostile = []
+    for r in records[:3]:
+        row = r.data
+        assert isinstance(row, Row)
+        for pos in range(len(row.cells)):
+            for cell in HOSTILE_CELLS:
+                cells = list(row.cells)
+                cells[pos] = cell
+                hostile.append(Record(Row.of(row.header, cells), f"{r.locator} cell {pos} = {cell[:20]!r}", r.preset))
+    differences, compiled = _both_paths(records + hostile, preset, overrides, monkeypatch)
+    assert differences == []
+    assert compiled or not records  # the fast path did run

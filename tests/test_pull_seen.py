@@ -25,3 +25,21 @@ def test_only_unseen_stored_items_of_the_source_are_marked_deleted(store: Store)
     assert [k for k, h in hashes.items() if not h] == ["gone"]  # deleted items' hash is ""
     assert store.item_hashes("other")["a"]  # another source's item is never touched
     assert store.mark_unseen_deleted(store.seen_items("s")) == 4  # a pull that saw nothing: all gone
+
+
+def test_content_hashes_stay_what_earlier_versions_stored() -> None:
+    """An item's content hash decides "unchanged, not re-written": if its form moved, the first run
+    after an upgrade would re-write (and relink) every item. Values stored by earlier versions."""
+    from datetime import UTC, datetime
+
+    from demandsync.domain import Person
+    from demandsync.sync.store.store import item_hash
+
+    plain = FeedbackItem("s", "1", "Dark mode", "ann@x.io", "Acme", datetime(2026, 1, 1, 8, tzinfo=UTC),
+                         "https://x.io", ["ux"], ["PRD-1"], 2, {"country": "Peru", "os": "Linux"})
+    with_people = FeedbackItem("s", "2", "SSO", None, None, None, None, [], [], 1, {},
+                               [Person("bo@x.io", "Bo", "bo@x.io", "Acme", 1, "voter")])
+    assert [item_hash(plain), item_hash(with_people)] == [
+        "2ede0cb6dcd89de77b51ffede5afe9ef3a3f449c3838f0979207e949a54433cb",
+        "a738f41fa2044a5e4d8ddc433db9a7a3568773e8562cc0fb8fc17a45a723904c",
+    ]

@@ -8,8 +8,9 @@ on. Problems with the *configuration* — a mapped column the export does not
 have, a date that could be read two ways — raise :class:`MappingError` at once
 instead of quarantining every row for the same cause.
 
-Column references are resolved once per file header (rows share it), so a
-wide export costs dictionary lookups per row, not regex scans.
+Column references are resolved once per file header (rows share it), and the
+header's plan is compiled to cell positions: a file row is mapped straight from
+the reader's list of cells, not regex scans or a dictionary per row.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class _Plan:
     who_columns: list[str] = field(default_factory=list)
     #: Date column -> True (day/month) or False (month/day), learnt from an unambiguous value.
     date_orders: dict[str, bool] = field(default_factory=dict)
-    #: A file header's plan compiled into one function per row (:func:`_compile_rows`).
+    #: A file header's plan compiled into one function of a row's cell list (:func:`_compile_rows`).
     rows: _RowFunction | None = None
 
 
@@ -139,10 +140,10 @@ class Mapper:
         rows = plan.rows
         if rows is not None:
             try:
-                return rows(data)
+                return rows(data.cells)  # type: ignore[attr-defined]  # a compiled plan is a file row's
             except _Skip as skip:
                 return Quarantined(self.source, record.locator, str(skip), _raw(data))
-            except (_Unusual, KeyError, AttributeError, TypeError):  # rare, or a cell missing or not a string:
+            except (_Unusual, KeyError, IndexError, AttributeError, TypeError):  # rare; a cell missing, not a string
                 pass  # the general path below decides (and words) every such case
         return _OneRecord(self, compiled, plan, record).item()
 
@@ -214,8 +215,10 @@ class Mapper:
             return dataclasses.replace(shared, date_orders={})
         plan = _Resolver(self.source, compiled, record).plan(strict=header is not None or not compiled.checked_json)
         compiled.checked_json = True
+        positions = getattr(header, "positions", None)
         if header is not None:
-            plan.rows = _compile_rows(self.source, compiled.mapping, plan)
+            if positions is not None:  # a file row: its cells by position
+                plan.rows = _compile_rows(self.source, compiled.mapping, plan, positions())
             compiled.plans[id(header)] = (header, plan)
         return plan
 
@@ -575,15 +578,17 @@ class _Unusual(Exception):
     """The compiled row function met something it leaves to :class:`_OneRecord` (the reference)."""
 
 
-_RowFunction = Callable[[Mapping[str, Any]], FeedbackItem | None]
+_RowFunction = Callable[[list[str]], FeedbackItem | None]
 
 
-def _compile_rows(source: str, m: FieldMapping, plan: _Plan) -> _RowFunction | None:
-    """One file header's plan as a function of a row's cells: what :class:`_OneRecord` does,
-    with every per-plan decision (which columns, labels, placeholders) taken here once.
+def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[str, int]) -> _RowFunction | None:
+    """One file header's plan as a function of a row's cell list: what :class:`_OneRecord` does,
+    with every per-plan decision (which columns, at which positions, labels, placeholders) taken
+    here once. ``positions`` maps the header's column keys and aliases to cell positions.
 
     Why: the general path costs ~15 µs a row in method calls and dictionary lookups that
-    give the same answer for every row of a file. This one handles the common row and raises
+    give the same answer for every row of a file; reading the reader's own cell list by
+    position also spares each row a dictionary of its cells. This one handles the common row and raises
     :class:`_Unusual` for anything rarer (a too-long text, a vote count; a missing cell or a
     value that is not a string raises what it raises), which :meth:`Mapper.map` then maps the
     general way, so both
@@ -592,14 +597,23 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan) -> _RowFunction | N
     if m.people is not None:  # people come from JSON records only
         return None
     cols = plan.columns
-    texts = tuple((c, plan.labels.get(c, c)) for c in cols["text"])
+    try:
+        def at(columns: Iterable[str]) -> tuple[int, ...]:
+            return tuple(positions[c] for c in columns)
+
+        texts = tuple((positions[c], plan.labels.get(c, c)) for c in cols["text"])
+        skips = tuple((positions[c], values) for c, values in plan.skip)
+        requesters, accounts, urls = at(cols["requester"]), at(cols["account"]), at(cols["url"])
+        dates = tuple((positions[c], c) for c in cols["created_at"])
+        tag_columns, epic_columns = at(cols["tags"]), at(cols["epic"])
+        ids, votes_columns = at(cols["id"]), tuple(cols["votes"])
+        # An attribute from one column (the usual) is one lookup; from several, the first non-blank.
+        extras = tuple((name, positions[columns[0]]) for name, columns in plan.extra.items() if len(columns) == 1)
+        extras_of_many = tuple((name, at(columns)) for name, columns in plan.extra.items() if len(columns) > 1)
+        answers, who, anonymous_extra = at(plan.answer_columns), at(plan.who_columns), at(plan.anonymous_extra)
+    except KeyError:  # a reference that is no column of the header: the general path words it
+        return None
     labelled = plan.labelled_text
-    skips = tuple(plan.skip)
-    requesters, accounts, urls = tuple(cols["requester"]), tuple(cols["account"]), tuple(cols["url"])
-    dates, tag_columns, epic_columns = tuple(cols["created_at"]), tuple(cols["tags"]), tuple(cols["epic"])
-    ids, votes_columns = tuple(cols["id"]), tuple(cols["votes"])
-    extras = tuple((name, tuple(columns)) for name, columns in plan.extra.items() if columns)
-    answers, who, anonymous_extra = tuple(plan.answer_columns), tuple(plan.who_columns), tuple(plan.anonymous_extra)
     max_chars, folded = m.max_text_chars, _folded(tuple(m.anonymous))
     orders = plan.date_orders
     space = _SPACE.sub
@@ -608,60 +622,68 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan) -> _RowFunction | N
     def anonymous(value: str) -> bool:  # _is_anonymous on a stripped value
         return value.casefold() in folded or (value[:1] in ("0", "-") and _ALL_ZERO.match(value) is not None)
 
-    def first(data: Mapping[str, Any], columns: tuple[str, ...]) -> str:
-        for column in columns:
-            if value := data[column].strip():
+    def first(cells: list[str], at: tuple[int, ...]) -> str:
+        for pos in at:
+            if value := cells[pos].strip():
                 return value
         return ""
 
-    def row(data: Mapping[str, Any]) -> FeedbackItem | None:
-        for column, values in skips:
-            if data[column].strip().casefold() in values:
+    def row(cells: list[str]) -> FeedbackItem | None:
+        for pos, values in skips:
+            if cells[pos].strip().casefold() in values:
                 return None
         parts = []
-        for column, label in texts:
-            if value := data[column].replace("\r\n", "\n").strip():
+        for pos, label in texts:
+            if value := cells[pos].replace("\r\n", "\n").strip():
                 parts.append(f"{label}: {value}" if labelled else value)
         text = "\n\n".join(parts)
         if not text:
             return None
         if len(text) > max_chars or votes_columns:
             raise _Unusual
-        requester: str | None = first(data, requesters)
+        requester: str | None = first(cells, requesters)
         if requester is not None:
             requester = None if anonymous(requester) else requester.lower() if "@" in requester else requester
         created_at = None
-        for column in dates:
-            if value := data[column].strip():
+        for pos, column in dates:
+            if value := cells[pos].strip():
                 created_at = _parse_date(value, column, m, source, orders) if not utc else _utc_date(value, column, m,
                                                                                                       source, orders)
                 break
         tags: list[str] = []
-        if tagged := [v for c in tag_columns if (v := data[c]).strip()]:  # most rows have none
+        if tagged := [v for p in tag_columns if (v := cells[p]).strip()]:  # most rows have none
             tags = _dedupe(t.strip() for v in tagged for t in _TAG_SPLIT.split(v) if t.strip())
         extra = {}
-        for name, columns in extras:
-            for column in columns:
-                if value := data[column].strip():
+        for name, pos in extras:
+            if value := cells[pos].strip():
+                extra[name] = value
+        for name, at in extras_of_many:
+            for pos in at:
+                if value := cells[pos].strip():
                     extra[name] = value
                     break
+        if extras_of_many:  # the map's key order, as the general path gives it
+            extra = {name: extra[name] for name in plan.extra if name in extra}
         item = FeedbackItem(
             source=source, external_id="", text=text, requester=requester,
-            account=first(data, accounts) or None, created_at=created_at, url=first(data, urls) or None,
-            tags=tags, epic_hint=keys_in([v for c in epic_columns if (v := data[c]).strip()]) if epic_columns else [],
+            account=first(cells, accounts) or None, created_at=created_at, url=first(cells, urls) or None,
+            tags=tags, epic_hint=keys_in([v for p in epic_columns if (v := cells[p]).strip()]) if epic_columns else [],
             votes=1, extra=extra,
         )
         if not ids:
             raise _Unusual  # the content-derived identity: rare in files, left to the general path
         id_parts = []
-        for column in ids:
-            if not (value := space(" ", data[column]).strip()):
+        for pos in ids:
+            value = cells[pos]
+            # Printable text holds no whitespace but " " (tabs, line ends and Unicode spaces are not
+            # printable), so without a double space the regex would change nothing: skip it.
+            if not (value := (value if value.isprintable() and "  " not in value else space(" ", value)).strip()):
                 raise _Unusual  # quarantined, with its reason, by the general path
             id_parts.append(value)
         if anonymous_extra and anonymous(id_parts[0].strip()):
-            found = [v for c in answers if (v := data[c].replace("\r\n", "\n").strip())]
-            found += [(_requester(v, ()) or "") for c in who if (v := data[c]).strip()]
-            id_parts.append(_digest([*found, *(data[c] for c in anonymous_extra)])[:16])
+            found = [v for p in answers if (v := cells[p].replace("\r\n", "\n").strip())]
+            found += [(_requester(v, ()) or "") for p in who if (v := cells[p]).strip()]
+            id_parts.append(_digest([*found, *(cells[p] for p in anonymous_extra)])[:16])
         item.external_id = "|".join(id_parts)
         return item
 

@@ -18,11 +18,15 @@ not "play").
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib.resources import files
 
-__all__ = ["FILLER_WORDS", "STOP_WORDS", "fold", "words", "stem", "content_terms", "char_ngrams"]
+__all__ = ["FILLER_WORDS", "GENERIC_WORDS", "STOP_WORDS", "fold", "words", "stem", "content_terms", "char_ngrams", "synonyms",
+           "lexicon_digest"]
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _APOSTROPHE_RE = re.compile(r"(?<=[a-z])['\u2019](?=[a-z])")
@@ -61,6 +65,22 @@ FILLER_WORDS: frozenset[str] = frozenset(
     supported option options ability able allow allowing implement implementing possible
     possibility great good nice love cool awesome best better need needs needed want wanted
     wish hope hoping new would should could maybe perhaps hello hi hey ok okay
+    provide capability capabilities functionality
+    """.split()
+)
+
+
+# Words that name a *kind* of thing in a product rather than the thing: "Dark
+# mode" and "Offline mode" are told apart by "dark" and "offline", "Export data"
+# and "Import data" by "export" and "import". Such a word can be rare in the
+# items (so its IDF is high: "mode" in music-app reviews) and still say little,
+# so the model weighs it down (``similarity.GENERIC_SHARE``).
+GENERIC_WORDS: frozenset[str] = frozenset(
+    """
+    mode modes option options setting settings function functions functionality
+    feature features button buttons screen screens page pages menu menus tab tabs
+    view views data file files system version versions type types tool tools
+    thing things stuff
     """.split()
 )
 
@@ -170,3 +190,32 @@ def char_ngrams(word: str, sizes: Iterable[int] = (3, 4, 5)) -> list[str]:
             continue
         out.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
     return out
+
+
+def _lexicon_text() -> str:
+    return (files("demandsync.sync.linking") / "lexicon.txt").read_text(encoding="utf-8")
+
+
+@cache
+def synonyms() -> Mapping[str, frozenset[str]]:
+    """Stem -> the stems of its synonyms, from the lexicon shipped with the
+    package (``lexicon.txt``: one group of words naming the same feature a
+    line, "shortcut hotkey keybinding").
+
+    Why a shipped list and not a resource: a survey answer says "hotkeys" for
+    the epic "Keyboard shortcuts" and shares no word with it; WordNet relates
+    neither "night"/"dark" nor "SSO"/"SAML", and a file read at import (never
+    fetched) keeps the model deterministic and the install lean."""
+    out: dict[str, set[str]] = {}
+    for line in _lexicon_text().splitlines():
+        line = line.split("#", 1)[0]
+        group = {stem(w) for w in words(line)}
+        for s in group:
+            out.setdefault(s, set()).update(group - {s})
+    return {s: frozenset(o) for s, o in out.items() if o}
+
+
+@cache
+def lexicon_digest() -> str:
+    """Digest of the lexicon, for the model's fingerprint: editing it relinks."""
+    return hashlib.sha256(_lexicon_text().encode("utf-8")).hexdigest()[:16]

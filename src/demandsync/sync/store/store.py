@@ -414,13 +414,13 @@ class Store:
             # hostile API record) cannot be stored either, so it is never known: leave it out
             # rather than fail the whole batch's lookup (its write is refused and quarantined).
             nul_ok = conn.dialect.name != "postgresql"
-            ids = [e for e in dict.fromkeys(external_ids) if _encodable(e) and (nul_ok or "\x00" not in e)]
+            ids = [e for e in dict.fromkeys(external_ids)
+                   if (e.isascii() or _encodable(e)) and (nul_ok or "\x00" not in e)]
             mark = _mark(conn)
             for chunk in _chunks(ids, _BATCH):
-                # Driver SQL: SQLAlchemy's expanding IN was rendered anew for every batch (half the lookup's time).
-                rows = conn.exec_driver_sql(
-                    f"SELECT id, external_id, content_hash, deleted FROM items WHERE source = {mark} "
-                    f"AND external_id IN ({', '.join([mark] * len(chunk))})", (source, *chunk))
+                rows = _driver_rows(conn, f"SELECT id, external_id, content_hash, deleted FROM items WHERE source = "
+                                          f"{mark} AND external_id IN ({', '.join([mark] * len(chunk))})",
+                                    (source, *chunk))
                 for row_id, ext, h, deleted in rows:
                     out[ext] = "" if deleted else h
                     if seen is not None:
@@ -1173,6 +1173,23 @@ def _insert_many(conn: Connection, table: str, columns: Sequence[str], rows: lis
                              rows)
 
 
+def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """The rows of one query through the driver's own cursor, on the connection's transaction.
+
+    For the per-batch hash lookup of a pull: SQLAlchemy's result rows cost more than the query
+    (item_hashes ~3.0 -> ~1.9 us an id on SQLite). A driver error is raised as SQLAlchemy's
+    DBAPIError without the parameters (external ids are customer data)."""
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True) from exc
+    finally:
+        cursor.close()
+
+
 def _mark(conn: Connection) -> str:
     """The driver's parameter marker (``?`` for sqlite3, ``%s`` for psycopg)."""
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -1183,18 +1200,25 @@ def _stored_time(conn: Connection) -> Callable[[datetime | None], Any]:
     ``YYYY-MM-DD HH:MM:SS.ffffff`` text it reads back; elsewhere the datetime itself."""
     if conn.dialect.name != "sqlite":
         return lambda dt: dt
-    return lambda dt: None if dt is None else (dt if dt.tzinfo is UTC else _utc(dt)).replace(
-        tzinfo=None).isoformat(" ", "microseconds")
+
+    def sqlite_time(dt: datetime | None) -> str | None:
+        if dt is None:
+            return None
+        if dt.tzinfo is UTC:  # what the mapping gives: one call, the "+00:00" cut off (a third quicker)
+            return dt.isoformat(" ", "microseconds")[:-6]
+        return _utc(dt).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    return sqlite_time
 
 
 def _insert_items_fast(conn: Connection, new: list[tuple[FeedbackItem, str]], now: datetime) -> None:
     """The one hot insert of a first run (see :func:`_insert_many`)."""
     when = _stored_time(conn)
     stamp = when(now)
-    _insert_many(conn, "items", _INSERT_COLUMNS, [
+    _insert_many(conn, "items", _INSERT_COLUMNS, [  # empty lists and dicts (most) without a call
         (i.source, i.external_id, h, i.text, i.requester, i.account, when(i.created_at), i.url,
-         _json_list(i.tags), _json_list(i.epic_hint), i.votes, _json_object(i.extra),
-         False, None, stamp, stamp, i.people is not None)
+         _json_list(i.tags) if i.tags else "[]", _json_list(i.epic_hint) if i.epic_hint else "[]", i.votes,
+         _json_object(i.extra) if i.extra else "{}", False, None, stamp, stamp, i.people is not None)
         for i, h in new
     ])
 
