@@ -219,3 +219,42 @@ def test_the_word_weight_sample_is_spread_evenly_over_the_live_items(store: Stor
     assert len(live) == 45
     assert store.sample_item_ids(7) == [live[int(k * 45 / 7)] for k in range(7)]
     assert store.sample_item_ids(45) == live
+
+
+def test_a_run_links_under_the_models_own_identity_even_with_a_stale_cached_one(store: Store) -> None:
+    """The model's identity is cached by the source it came from (so a run with nothing to link
+    never imports the model); a cache from another version of the model must not be used, or an
+    upgrade that changes scores would leave every stored link as the old model made it."""
+    from demandsync.sync.linking.link import learned_from
+
+    add(store, FeedbackItem("s", "1", "a dark theme please"), FeedbackItem("s", "2", "export to csv"))
+    link_items(store, EPICS, [SSO_RULE], LinkingConfig())
+    own = AutoLinker(EPICS, [SSO_RULE], LinkingConfig(), learned_from(store)).fingerprint
+    assert (store.get_meta("linker") or {})["fingerprint"] == own
+    assert link_items(store, EPICS, [SSO_RULE], LinkingConfig()).linked_items == 0  # from the cache: same
+    store.set_meta("linker_model", {"source": "an older similarity.py", "identity": {"v": "0"}})
+    assert link_items(store, EPICS, [SSO_RULE], LinkingConfig()).linked_items == 0
+    assert (store.get_meta("linker") or {})["fingerprint"] == own
+
+
+def test_a_rule_match_a_pm_rejected_still_keeps_similarity_off_the_item(store: Store) -> None:
+    """An item a rule claims gets no similarity links, even when a PM rejected the rule's link:
+    relinking after an epic's text changed must keep it so (the item has no rule link stored,
+    only the decision, so it is read again, and must still be checked against the rules)."""
+    from demandsync.sync.linking.link import learned_from
+
+    epics = [Epic("PROD-1", "1", "Single sign-on (SAML/SSO) for enterprise"), Epic("PROD-3", "3", "Dark mode")]
+    add(store, FeedbackItem("s", "1", "SSO login in dark mode please"), FeedbackItem("s", "2", "a dark theme"))
+    link_items(store, epics, [SSO_RULE], LinkingConfig())
+    [sso] = [i.item_id for i in store.linked_items(states=("accepted",)) if i.external_id == "1"]
+    store.decide_link(sso, "PROD-1", "rejected")
+    edited = [epics[0], Epic("PROD-3", "3", "Dark mode", "a dark colour theme for login screens")]
+    for run in (epics, edited):
+        link_items(store, run, [SSO_RULE], LinkingConfig())
+        auto = AutoLinker(run, [SSO_RULE], LinkingConfig(), learned_from(store)).link(
+            [ItemToLink(i, s, t, []) for i, s, _, t in store.item_texts()])
+        expected = {(r.item_id, r.epic_key, r.method) for r in auto if (r.item_id, r.epic_key) != (sso, "PROD-1")}
+        assert {(i.item_id, i.epic_key, i.method) for i in store.linked_items(states=("accepted", "suggested"))
+                if i.method != "manual"} == expected
+        assert not any(i.item_id == sso and i.method == "similarity" for i in store.linked_items(
+            states=("accepted", "suggested")))

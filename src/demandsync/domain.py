@@ -46,6 +46,9 @@ class ItemToLink:
     source: str
     text: str
     epic_hint: list[str]
+    #: Known to get no key or rule link: unchanged since a linker with the same epic keys and rules
+    #: found none (and no manual decision on it), so the linker goes straight to similarity.
+    unclaimed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

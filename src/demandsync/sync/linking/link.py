@@ -38,13 +38,16 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 from demandsync.config import LinkingConfig, RuleConfig
 from demandsync.domain import ACCEPTED, EXPLICIT, RULE, SIMILARITY, SUGGESTED, Epic, ItemToLink, Link
 from demandsync.keys import find_issue_keys
-from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel, model_identity
 from demandsync.sync.store.store import Store
+
+if TYPE_CHECKING:  # imported when a model is built: numpy and scipy cost ~0.2 s a run otherwise
+    from demandsync.sync.linking.similarity import SimilarityModel
 
 _WORD = re.compile(r"\w+")
 
@@ -85,6 +88,11 @@ class LinkStats:
     #: Rules naming an epic the epic JQL does not select (they link nothing).
     rules_without_epic: list[str] = field(default_factory=list)
 
+
+#: Items the model scores at a time (per thread): its dense (items x 2 * epics) matrices at 2,048
+#: were the link stage's peak memory (+132 MB at 2,000 epics; +38 MB at 512, as fast, same scores:
+#: chunk size is not part of the model's identity).
+SCORE_CHUNK = 512
 
 #: How many stored items the word weights count (a deterministic, evenly spread sample).
 BACKGROUND_SIZE = 2000
@@ -141,23 +149,30 @@ class AutoLinker:
         rules: Sequence[RuleConfig],
         linking: LinkingConfig,
         learned: Learned | None = None,
+        model: dict[str, Any] | None = None,
     ) -> None:
+        """``model``: the similarity model's identity (``similarity.model_identity()``), when the
+        caller has it without importing the model (``link_items``: :func:`stored_model_identity`)."""
         self.epic_keys = {e.key for e in epics}
         self.rules = [CompiledRule.build(r) for r in rules if r.epic in self.epic_keys]
         self.rules_without_epic = sorted({r.epic for r in rules if r.epic not in self.epic_keys})
         # Rules indexed by the first word of their keywords: an item only tries the rules
         # whose words it contains (40 rules x 100,000 items were 4 million regex calls).
         self._always = [r for r in self.rules if r.first_words is None]
-        self._by_word: dict[str, list[CompiledRule]] = {}
-        for rule in self.rules:
+        always = [n for n, r in enumerate(self.rules) if r.first_words is None]
+        by_word: dict[str, set[int]] = {}
+        for n, rule in enumerate(self.rules):
             for word in rule.first_words or ():
-                self._by_word.setdefault(word, []).append(rule)
+                by_word.setdefault(word, set(always)).add(n)
+        #: first word -> positions (config order) of the rules to try when a text has it, the
+        #: always-scanned ones included: an item's candidates are one union and one sort of small ints.
+        self._by_word = {w: frozenset(ns) for w, ns in by_word.items()}
         self._first_words = frozenset(self._by_word)
         self.linking = linking
         self._epics = list(epics) if linking.similarity else []
         self._learned = learned or Learned()
         self._model: SimilarityModel | None = None
-        self.fingerprint = self._fingerprint(rules)
+        self.fingerprint = self._fingerprint(rules, model)
         #: What an item claimed by a key or a rule is linked by: the epic keys and the rules. An epic's
         #: text, the decisions and the model change only the links of items nothing claimed.
         self.claim_fingerprint = hashlib.sha256(json.dumps(
@@ -171,7 +186,7 @@ class AutoLinker:
             self._model = build_model(self._epics, self._learned)
         return self._model
 
-    def _fingerprint(self, rules: Sequence[RuleConfig]) -> str:
+    def _fingerprint(self, rules: Sequence[RuleConfig], model: dict[str, Any] | None) -> str:
         """Changes exactly when an item's links could: epics, their text, rules, settings, accepted texts."""
         learned = self._learned
         profiles = [[e.key, e.summary, e.description, sorted(e.labels), learned.accepted.get(e.key, []),
@@ -183,7 +198,7 @@ class AutoLinker:
             "linking": self.linking.model_dump(),
             "profiles": profiles,
             "background": background,
-            "model": model_identity(),
+            "model": model if model is not None else _model_identity(),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -193,8 +208,12 @@ class AutoLinker:
         unlinked: list[tuple[int, str]] = []
         for item in batch:
             item_id, source, text = item.item_id, item.source, item.text
+            if item.unclaimed:  # the store knows no key or rule links it (see ItemToLink)
+                unlinked.append((item_id, text))
+                continue
             found: dict[str, Link] = {}
-            for key in [*item.epic_hint, *find_issue_keys(text)]:
+            # (a key has a dash: most texts skip the key regex)
+            for key in [*item.epic_hint, *find_issue_keys(text)] if "-" in text else item.epic_hint:
                 if key in self.epic_keys and key not in found:
                     found[key] = Link(item_id, key, EXPLICIT, ACCEPTED, 1.0)
             for rule in self._candidate_rules(text):
@@ -214,10 +233,12 @@ class AutoLinker:
         if not text.isascii():  # case folding and \w could disagree with the rule's own regex
             return self.rules
         present = self._first_words.intersection(_WORD.findall(text.lower()))  # set work in C, not per word
-        hits = {id(r) for w in present for r in self._by_word[w]}
-        if not hits:
+        if not present:
             return self._always
-        return [r for r in self.rules if id(r) in hits or r.first_words is None]
+        by_word, rules = self._by_word, self.rules
+        if len(present) == 1:
+            return [rules[n] for n in sorted(by_word[next(iter(present))])]
+        return [rules[n] for n in sorted(frozenset().union(*(by_word[w] for w in present)))]
 
     def _similar(self, items: list[tuple[int, str]]) -> list[Link]:
         assert self.model is not None
@@ -231,11 +252,41 @@ class AutoLinker:
         return out
 
 
+def _model_identity() -> dict[str, Any]:
+    from demandsync.sync.linking.similarity import model_identity
+
+    return model_identity()
+
+
+def stored_model_identity(store: Store) -> dict[str, Any]:
+    """``similarity.model_identity()``, imported and computed only when the linking package's files
+    (``similarity.py``, ``textnorm.py``, the lexicon, ...) are not the ones it was last computed
+    from: their constants, defaults and data are all that decide it. A run with nothing to link so
+    never imports numpy and scipy (~0.2 s). Where the files cannot be read (a frozen build), it is
+    computed each time."""
+    digest = hashlib.sha256()
+    try:
+        for entry in sorted(resources.files("demandsync.sync.linking").iterdir(), key=lambda e: e.name):
+            if entry.is_file():
+                digest.update(entry.name.encode() + b"\0" + entry.read_bytes() + b"\0")
+    except OSError:
+        return _model_identity()
+    source = digest.hexdigest()
+    cached = store.get_meta("linker_model") or {}
+    if cached.get("source") == source and isinstance(cached.get("identity"), dict):
+        return dict(cached["identity"])
+    identity = _model_identity()
+    store.set_meta("linker_model", {"source": source, "identity": identity})
+    return identity
+
+
 def build_model(epics: Sequence[Epic], learned: Learned | None = None) -> SimilarityModel:
     """The similarity model fitted on the epics' text, the feedback PMs accepted and rejected
     for them, and word weights over the stored items."""
+    from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel
+
     learned = learned or Learned()
-    return SimilarityModel().fit({
+    return SimilarityModel(chunk_size=SCORE_CHUNK).fit({
         e.key: EpicProfile(e.summary, e.description, list(e.labels), learned.accepted.get(e.key, []),
                            learned.rejected.get(e.key, []))
         for e in epics
@@ -257,7 +308,8 @@ def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig],
     claimed (it has such a link) gets the same links from this linker, whatever the epics'
     texts, decisions or model say (those only reach items nothing claimed), so it is not
     read again: after an epic's text changed, only the unclaimed items are relinked."""
-    linker = AutoLinker(epics, rules, linking, learned_from(store) if linking.similarity else None)
+    linker = AutoLinker(epics, rules, linking, learned_from(store) if linking.similarity else None,
+                        stored_model_identity(store))
     meta = store.get_meta("linker") or {}
     same = meta.get("fingerprint") == linker.fingerprint
     current = sorted({linker.fingerprint, *meta.get("current", ())}) if same else [linker.fingerprint]

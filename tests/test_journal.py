@@ -1,0 +1,22 @@
+"""The write journal hands back one id per planned write, in order: apply_plan marks each epic's
+writes applied or failed by these ids, so a shuffled id would mark another epic's figure."""
+
+from __future__ import annotations
+
+from demandsync.sync.store.store import Store
+
+
+def test_planned_writes_get_their_own_ids_in_order(store: Store) -> None:
+    run = store.start_run("host", 1, dry_run=False)
+    other = store.start_run("host", 2, dry_run=False)
+    store.journal_planned(other, [{"epic_key": "X-1", "field_id": "f", "figure": "requests", "old": 0, "new": 1}])
+    for batch in (range(1, 1201), range(1201, 1204)):  # a second plan in the same run too
+        writes = [{"epic_key": f"PROD-{n}", "field_id": "f", "figure": "requests", "old": None, "new": n}
+                  for n in batch]
+        ids = store.journal_planned(run, writes)
+        store.journal_done(ids[1::2], "applied")
+        rows = {r["id"]: r for r in store.journal(run_id=run, limit=5000)}
+        assert [(rows[i]["epic_key"], rows[i]["new"]) for i in ids] == [(w["epic_key"], {"v": w["new"]})
+                                                                       for w in writes]
+        assert [rows[i]["state"] for i in ids] == ["planned", "applied"] * (len(ids) // 2) + ["planned"] * (len(ids) % 2)
+    assert [r["epic_key"] for r in store.journal(run_id=other)] == ["X-1"]
