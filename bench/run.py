@@ -57,7 +57,10 @@ def child_run(config_path: str) -> dict[str, Any]:
     """One ``run_sync`` with per-stage timings (wrapping the stage functions run.py calls)."""
     t0 = time.perf_counter()
     import demandsync
-    from demandsync.cli import gcfreeze
+    try:
+        from demandsync.cli import gcfreeze
+    except ImportError:  # a --src from before cli/gcfreeze.py: measured as it ran then
+        gcfreeze = None  # type: ignore[assignment]
     from demandsync.config import load_config
     from demandsync.logs import setup_logging
     from demandsync.sync import run as run_mod
@@ -108,8 +111,9 @@ def child_run(config_path: str) -> dict[str, Any]:
 
     setup_logging(quiet=True)
     config = load_config(config_path)
-    gcfreeze.enable()  # a process of its own, like the `demandsync` executable (cli/main.py: main, run)
-    gcfreeze.after_imports()
+    if gcfreeze is not None:
+        gcfreeze.enable()  # a process of its own, like the `demandsync` executable (cli/main.py: main, run)
+        gcfreeze.after_imports()
     profile = os.environ.get("BENCH_PROFILE")
     profiler = None
     if profile:
@@ -128,7 +132,8 @@ def child_run(config_path: str) -> dict[str, Any]:
     doc = report.as_dict()
     planned_epics = sorted({w["epic"] for w in doc.pop("plan")})
     doc.pop("demand")
-    gcfreeze.before_exit()
+    if gcfreeze is not None:
+        gcfreeze.before_exit()
     return {"import_s": round(imported, 3), "run_s": round(run_s, 3), "stages": {k: round(v, 3) for k, v in stages.items()},
             "stages_cpu": {k: round(v, 3) for k, v in stages_cpu.items()},
             "peak_rss_after": peak_after, "planned_epics": planned_epics, "report": doc, "src": str(Path(demandsync.__file__).parent)}
