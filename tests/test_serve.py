@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,23 @@ def test_loop_survives_failing_and_locked_runs(config: Path) -> None:
 
     code = serve(config, Schedule(every=0.01), stopper=Stopper(), max_runs=3, runner=runner)
     assert code == 0 and outcomes == []
+
+
+def test_a_signal_while_the_loop_holds_the_wait_lock_does_not_hang() -> None:
+    """The handler runs in the main thread, possibly inside ``event.wait()`` while that holds the
+    Event's lock: setting the event there directly waited forever for its own thread's lock."""
+    stopper = Stopper()
+    handled = threading.Event()
+
+    def main_thread() -> None:
+        with stopper.event._cond:  # what event.wait() holds around its bookkeeping (CPython)
+            stopper._handle(signal.SIGTERM, None)
+            handled.set()
+
+    t = threading.Thread(target=main_thread, daemon=True)
+    t.start()
+    assert handled.wait(5), "the signal handler hung on the event's lock"
+    assert stopper.event.wait(5)  # and the loop is told to stop once the lock is free
 
 
 def test_sigterm_stops_serve_cleanly(sandbox: JiraSandbox, config: Path) -> None:

@@ -69,18 +69,24 @@ class Stopper:
     def __init__(self) -> None:
         self.event = threading.Event()
         self.running = False
+        self.requested = False
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._handle)
         signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        if self.event.is_set() and self.running:
+        if self.requested and self.running:
             log.warning("second %s during a run: exiting now (the next run converges)", signal.Signals(signum).name)
             raise SystemExit(143)
+        self.requested = True
         log.info("%s received: stopping%s", signal.Signals(signum).name,
                  " after the current run" if self.running else "")
-        self.event.set()
+        # Not ``self.event.set()`` here: a handler runs in the main thread between two bytecodes,
+        # possibly while that thread holds the Event's internal lock (inside ``event.wait``), and
+        # ``set()`` would then wait forever for a lock its own thread holds (``serve`` hung so under
+        # load). A thread of its own takes the lock as soon as the main thread lets go of it.
+        threading.Thread(target=self.event.set, name="demandsync-stop", daemon=True).start()
 
 
 def serve(
