@@ -68,6 +68,22 @@ def test_a_supporter_of_another_suggestion_stops_the_source(tmp_path: Path) -> N
         list(source(fake, tmp_path).pull({}))
 
 
+def test_a_supporters_page_without_its_list_stops_the_source(tmp_path: Path) -> None:
+    """A page that lost its ``supporters`` key must not read as "nobody supports this" (0 votes)."""
+    fake = seeded()
+    route = fake.route
+
+    def without_supporters(method: str, path: str, query: dict[str, str], body: dict[str, Any]) -> httpx.Response:
+        response = route(method, path, query, body)
+        if path.endswith("/supporters"):
+            return httpx.Response(200, json={k: v for k, v in response.json().items() if k != "supporters"})
+        return response
+
+    fake.route = without_supporters  # type: ignore[method-assign]
+    with pytest.raises(UnexpectedShape, match="without a supporters list"):
+        pull(fake, tmp_path)
+
+
 def test_accounts_off_makes_no_external_user_calls(tmp_path: Path) -> None:
     fake = seeded()
     got = {i.external_id: i for i in pull(fake, tmp_path, accounts=False)}

@@ -2,7 +2,7 @@
 
 Each fake answers ``httpx.Request`` objects, so a test uses it either in-process
 (``fake.transport()``, an ``httpx.MockTransport``) or over real loopback HTTP
-(``with fake.serve() as url``: a ``ThreadingHTTPServer`` on 127.0.0.1). Every
+(``with fake.serve() as url``: the sandboxes' loopback server on 127.0.0.1). Every
 object a fake serves uses only the field names the connector's docstring cites
 (the values are synthetic). Knobs every fake has, for the shared contract suite
 (tests/test_connector_contract.py):
@@ -16,14 +16,15 @@ object a fake serves uses only the field names the connector's docstring cites
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from email.message import Message
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 import httpx
+
+from demandsync.sandbox.served import Served, Wire
 
 
 class FakeAPI:
@@ -76,38 +77,29 @@ class FakeAPI:
 
     @contextmanager
     def serve(self) -> Iterator[str]:
-        """Serve over real HTTP on 127.0.0.1; yields ``http://127.0.0.1:<port>``."""
-        fake = self
+        """Serve over real HTTP on 127.0.0.1 (the sandboxes' loopback server); yields ``http://127.0.0.1:<port>``."""
+        with _Served(self) as served:
+            yield served.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                content = self.rfile.read(length) if length else b""
-                url = f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}"
-                request = httpx.Request(self.command, url, headers=dict(self.headers.items()), content=content)
-                response = fake.handle(request)
-                data = response.content
-                self.send_response(response.status_code)
-                for name, value in response.headers.items():
-                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = _any
+class _Served(Served):
+    """A fake behind the sandboxes' loopback plumbing: each request becomes an ``httpx.Request``."""
 
-            def log_message(self, *args: Any) -> None:
-                pass
+    thread_name: ClassVar[str] = "vendor-fake"
+    label: ClassVar[str] = "vendor fake"
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
+    def __init__(self, fake: FakeAPI) -> None:
+        self.fake = fake
+
+    def answer(self, method: str, target: str, headers: Message[str, str], raw: bytes) -> Wire:
+        url = f"http://{headers.get('Host', '127.0.0.1')}{target}"
+        response = self.fake.handle(httpx.Request(method, url, headers=dict(headers.items()), content=raw))
+        sent = {name: value for name, value in response.headers.items()
+                if name.lower() not in ("content-length", "transfer-encoding", "connection")}
+        return response.status_code, {**sent, "Content-Length": str(len(response.content))}, response.content
+
+    def crashed(self, exc: Exception) -> Wire:
+        return 500, {"Content-Length": "0"}, b""
 
 
 def _bearer(request: httpx.Request, key: str) -> bool:

@@ -179,7 +179,11 @@ class UserVoiceSource(ApiSource):
             for page in paginate(self.client, "GET", "supporters", pages, params={"suggestion": member,
                                                                                   "includes": "users"}):
                 users = _by_id(page.get("users"))
-                for supporter in page.get("supporters") or []:
+                supporters = page.get("supporters")
+                if not isinstance(supporters, list):  # not "no supporters": the shape changed under us
+                    raise UnexpectedShape(f"UserVoice answered supporters?suggestion={member} without a "
+                                          "supporters list; nothing was counted")
+                for supporter in supporters:
                     user_id = _link(supporter, "user")
                     of = _link(supporter, "suggestion")
                     if user_id is None or of is None:

@@ -36,18 +36,17 @@ import hmac
 import itertools
 import json
 import random
-import sys
 import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler
+from email.message import Message
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from demandsync.sandbox.served import Served
+from demandsync.sandbox.served import Served, Wire
 
 JsonDict = dict[str, Any]
 API = "/api/v1"
@@ -70,6 +69,15 @@ class AhaResponse:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     html: str | None = None
+
+
+def _wire(resp: AhaResponse) -> Wire:
+    """The HTML page when there is one, else the JSON body."""
+    if resp.html is not None:
+        payload, ctype = resp.html.encode(), "text/html; charset=utf-8"
+    else:
+        payload, ctype = json.dumps(resp.body, separators=(",", ":")).encode(), "application/json; charset=utf-8"
+    return resp.status, {"Content-Type": ctype, "Content-Length": str(len(payload)), **resp.headers}, payload
 
 
 class AhaError(Exception):
@@ -277,8 +285,13 @@ class AhaSandbox(Served):
 
     thread_name: ClassVar[str] = "aha-sandbox"
 
-    def request_handler(self) -> type[BaseHTTPRequestHandler]:
-        return _Handler
+    label: ClassVar[str] = "aha sandbox"
+
+    def answer(self, method: str, target: str, headers: Message[str, str], raw: bytes) -> Wire:
+        return _wire(self.handle(method, target, {"Authorization": headers.get("Authorization", "")}, raw))
+
+    def crashed(self, exc: Exception) -> Wire:
+        return _wire(AhaResponse(500, {"error": f"Internal server error: {exc!r}"}))
 
     def __init__(self, state: AhaState | None = None, *, api_key: str = "aha-sandbox-key", fail_next: int = 0,
                  fail_writes: int = 0, fail_rate: float = 0.0, retry_after: int = 0, page_cap: int = 200,
@@ -549,40 +562,6 @@ def _stored(api: str, key: str, value: Any) -> Any:
             raise AhaError(422, f"{key} must be a number") from None
         return str(number.quantize(Decimal("0.1"))) if number == number.to_integral_value() else str(number)
     return str(value)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    do_POST = do_PUT = do_DELETE = do_GET
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        sandbox: AhaSandbox = self.server.sandbox  # type: ignore[attr-defined]
-        try:
-            resp = sandbox.handle(self.command, self.path, {"Authorization": self.headers.get("Authorization", "")}, raw)
-        except Exception as exc:  # a sandbox bug must not look like a hung Aha!
-            print(f"aha sandbox: {self.command} {self.path}: {exc!r}", file=sys.stderr)
-            resp = AhaResponse(500, {"error": f"Internal server error: {exc!r}"})
-        if resp.html is not None:
-            payload, ctype = resp.html.encode(), "text/html; charset=utf-8"
-        else:
-            payload, ctype = json.dumps(resp.body, separators=(",", ":")).encode(), "application/json; charset=utf-8"
-        self.send_response(resp.status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in resp.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Quiet."""
 
 
 def main(host: str = "127.0.0.1", port: int = 8090, fail_rate: float = 0.0) -> None:

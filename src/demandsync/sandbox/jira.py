@@ -14,8 +14,8 @@ Layers, top to bottom:
   :class:`Response` without any socket, so it is easy to reason about.
 * :class:`CloudApi` - one method per REST route (``/rest/api/3``).
   :class:`DataCenterApi` overrides what differs on Jira Data Center (``/rest/api/2``).
-* :class:`_Handler` / :class:`_Server` - stdlib ``http.server`` plumbing with
-  HTTP/1.1 keep-alive, because benchmarks push thousands of requests through.
+* :func:`_wire` - a :class:`Response` as bytes for the shared HTTP/1.1 keep-alive
+  plumbing in :mod:`demandsync.sandbox.served` (benchmarks push thousands of requests through).
 
 Data and edit rules live in :mod:`demandsync.sandbox.state`; JQL in
 :mod:`demandsync.sandbox.jql`.
@@ -31,7 +31,6 @@ import json
 import math
 import random
 import re
-import sys
 import threading
 import time
 import uuid
@@ -40,12 +39,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from email.message import Message
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from demandsync.sandbox.jql import Catalog, CompiledQuery, JqlError, adf_text, compile_jql
-from demandsync.sandbox.served import LoopbackServer, Served
+from demandsync.sandbox.served import Served, Wire
 from demandsync.sandbox.state import (
     EPIC_LINK,
     FieldDef,
@@ -117,6 +115,15 @@ class Response:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+
+
+def _wire(resp: Response) -> Wire:
+    """JSON body with Jira's content type; a 204 goes out with neither body nor content headers."""
+    if resp.status == 204:
+        return 204, resp.headers, b""
+    payload = json.dumps(resp.body, separators=(",", ":")).encode()
+    return resp.status, {"Content-Type": "application/json;charset=UTF-8", "Content-Length": str(len(payload)),
+                         **resp.headers}, payload
 
 
 class ApiError(Exception):
@@ -612,9 +619,13 @@ class JiraSandbox(Served):
     """
 
     thread_name: ClassVar[str] = "jira-sandbox"
+    label: ClassVar[str] = "jira sandbox"
 
-    def request_handler(self) -> type[BaseHTTPRequestHandler]:
-        return _Handler
+    def answer(self, method: str, target: str, headers: Message[str, str], raw: bytes) -> Wire:
+        return _wire(self.handle(method, target, headers, raw))
+
+    def crashed(self, exc: Exception) -> Wire:
+        return _wire(Response(500, {"errorMessages": [f"Internal server error: {exc!r}"], "errors": {}}))
 
     def __init__(self, state: SandboxState | None = None, *, email: str = "demo@example.com",
                  api_token: str = "sandbox-token", pat: str | None = None, admin: bool = True,
@@ -735,44 +746,6 @@ class JiraSandbox(Served):
     def record_write(self, key: str) -> None:
         with self._lock:
             self.writes[key] += 1
-
-
-# ---------------------------------------------------------------------------
-# HTTP plumbing
-# ---------------------------------------------------------------------------
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: benchmarks reuse connections
-    disable_nagle_algorithm = True  # headers and body go out as separate small writes
-    server: LoopbackServer
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    do_POST = do_PUT = do_DELETE = do_GET
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        try:
-            resp = self.server.sandbox.handle(self.command, self.path, self.headers, raw)
-        except Exception as exc:  # a sandbox bug must not look like a hung Jira
-            print(f"jira sandbox: {self.command} {self.path}: {exc!r}", file=sys.stderr)
-            resp = Response(500, {"errorMessages": [f"Internal server error: {exc!r}"], "errors": {}})
-        payload = b"" if resp.status == 204 else json.dumps(resp.body, separators=(",", ":")).encode()
-        self.send_response(resp.status)
-        if resp.status != 204:
-            self.send_header("Content-Type", "application/json;charset=UTF-8")
-            self.send_header("Content-Length", str(len(payload)))
-        for name, value in resp.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if payload:
-            self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Quiet: a benchmark would otherwise print thousands of access lines."""
 
 
 # ---------------------------------------------------------------------------

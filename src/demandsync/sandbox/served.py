@@ -1,13 +1,17 @@
-"""What the sandboxes share: serving one on loopback in a daemon thread, and stopping it cleanly.
+"""What the sandboxes share: serving one on loopback in a daemon thread, reading each request and
+writing its answer, and stopping it cleanly.
 
-A sandbox (the Jira one, the Aha! one) answers requests in its ``handle`` method through its own
-``BaseHTTPRequestHandler``; this module only starts and stops the threaded server around it.
+A sandbox (the Jira one, the Aha! one) turns one request into status, headers and body bytes in
+its :meth:`Served.answer`; this module owns the HTTP plumbing around it (:class:`SandboxHandler`).
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 import threading
+from collections.abc import Mapping
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -45,18 +49,65 @@ class LoopbackServer(ThreadingHTTPServer):
                     pass
 
 
+class SandboxHandler(BaseHTTPRequestHandler):
+    """Reads one request, asks the server's sandbox for its answer, writes it back."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: benchmarks reuse connections
+    disable_nagle_algorithm = True  # headers and body go out as separate small writes
+    server: LoopbackServer
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_GET
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        sandbox: Served = self.server.sandbox
+        try:
+            status, headers, payload = sandbox.answer(self.command, self.path, self.headers, raw)
+        except Exception as exc:  # a sandbox bug must not look like a hung server
+            print(f"{sandbox.label}: {self.command} {self.path}: {exc!r}", file=sys.stderr)
+            status, headers, payload = sandbox.crashed(exc)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if payload:
+            self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Quiet: a benchmark would otherwise print thousands of access lines."""
+
+
+#: What a sandbox answers: status, every header to send (Content-Type/Length included), body bytes.
+Wire = tuple[int, Mapping[str, str], bytes]
+
+
 class Served:
     """The lifecycle of a sandbox: ``start()`` (a free port by default), ``stop()``, ``with``, and
-    ``serve_forever()`` for the CLI. A subclass names its thread and returns its request handler."""
+    ``serve_forever()`` for the CLI. A subclass names its thread and turns a request into a
+    :data:`Wire` answer (:meth:`answer`, and :meth:`crashed` when that raised)."""
 
     thread_name: ClassVar[str] = "sandbox"
+    #: Names the sandbox in the line printed when :meth:`answer` raises.
+    label: ClassVar[str] = "sandbox"
     url: str = ""
     _server: LoopbackServer | None = None
     _thread: threading.Thread | None = None
 
-    def request_handler(self) -> type[BaseHTTPRequestHandler]:
-        """The handler class that reads a request and calls this sandbox's ``handle``."""
+    def answer(self, method: str, target: str, headers: Message[str, str], raw: bytes) -> Wire:
+        """One request in, the bytes of its answer out."""
         raise NotImplementedError
+
+    def crashed(self, exc: Exception) -> Wire:
+        """The 500 sent when :meth:`answer` raised, in the vendor's error shape."""
+        raise NotImplementedError
+
+    def request_handler(self) -> type[BaseHTTPRequestHandler]:
+        """The handler class that reads a request and calls :meth:`answer`."""
+        return SandboxHandler
 
     def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
         """Bind, serve in a daemon thread, return the base URL (the same one when already serving)."""

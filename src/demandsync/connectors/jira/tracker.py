@@ -5,6 +5,24 @@ by ``nextPageToken``, ADF rich text); Data Center speaks REST v2 (PAT as a
 bearer token, ``POST /rest/api/2/search`` paged by ``startAt``, wiki-markup
 strings). :class:`JiraTracker` hides the difference; everything else
 (retries, ``Retry-After``, redaction) is the shared HTTP layer's job.
+
+Public sources of the vendor facts. OA = Atlassian's Jira Cloud platform OpenAPI
+(https://developer.atlassian.com/cloud/jira/platform/swagger-v3.v3.json; copy in
+``shared/realdata/jira_cloud_platform_openapi_v3.json``), paths as ``P[path].method``:
+
+- Search: ``P["/rest/api/3/search/jql"].post`` body ``SearchAndReconcileRequestBean``
+  ``{jql, fields, maxResults, nextPageToken}``, answer ``SearchAndReconcileResults``
+  ``{issues, nextPageToken, isLast}``. Data Center: ``POST /rest/api/2/search`` with
+  ``startAt``/``maxResults``, answer with ``total`` (Jira Server REST reference,
+  https://docs.atlassian.com/software/jira/docs/api/REST/latest/#api/2/search).
+- Deployment: ``GET /rest/api/{2,3}/serverInfo`` ``deploymentType`` (OA
+  ``ServerInformation``: "always returned as *Cloud*"; anything else is read as Data Center).
+- Credentials: Cloud basic auth with e-mail + API token
+  (https://developer.atlassian.com/cloud/jira/platform/basic-auth-for-rest-apis/); Data
+  Center personal access token as ``Authorization: Bearer``
+  (https://confluence.atlassian.com/enterprise/using-personal-access-tokens-1026032365.html).
+- Comments page by ``startAt``/``maxResults`` (``P["/rest/api/3/issue/{issueIdOrKey}/comment"].get``);
+  writes take ``notifyUsers`` (``P["/rest/api/3/issue/{issueIdOrKey}"].put`` and ``…/comment/{id}``).
 """
 
 from __future__ import annotations
