@@ -248,15 +248,21 @@ def test_check_a_rule_for_an_epic_the_jql_does_not_select_exits_2(sandbox: JiraS
     assert checks["rule PROD-1"]["ok"] is True
 
 
-def test_check_an_explicit_key_in_the_data_that_is_not_selected_fails(sandbox: JiraSandbox, config: Path) -> None:
+def _add_sales_note(config: Path, request: str, *, at_end: bool) -> None:
+    """One sales-notes row naming PROD-77 (which jira.epics does not select): at the end or first."""
     notes = config.parent / "exports" / "sales-call-notes.csv"
     lines = notes.read_text().splitlines(keepends=True)
     header = lines[0].rstrip("\n").split(",")
     row = dict.fromkeys(header, "")
-    row.update({"Request": "please add PROD-77 soon", "Epic": "PROD-77", "Contact email": "a@b.example",
+    row.update({"Request": request, "Epic": "PROD-77", "Contact email": "a@b.example",
                 "Date": "2026-11-01", "Customer": "Acme"})
+    new = ",".join(row[h] for h in header) + "\n"
+    notes.write_text("".join(lines) + new if at_end else lines[0] + new + "".join(lines[1:]))
+
+
+def test_check_an_explicit_key_in_the_data_that_is_not_selected_fails(sandbox: JiraSandbox, config: Path) -> None:
     # the last row, not the first: check reads every row of a file source, not a sample
-    notes.write_text("".join(lines) + ",".join(row[h] for h in header) + "\n")
+    _add_sales_note(config, "please add PROD-77 soon", at_end=True)
     code, checks = _check(config)
     assert code == 1
     bad = checks["explicit key PROD-77"]
@@ -494,13 +500,7 @@ def test_readme_exit_code_table_matches_what_happens(sandbox: JiraSandbox, confi
 
 
 def test_run_reports_items_naming_an_epic_the_jql_does_not_select(sandbox: JiraSandbox, config: Path) -> None:
-    notes = config.parent / "exports" / "sales-call-notes.csv"
-    lines = notes.read_text().splitlines(keepends=True)
-    header = lines[0].rstrip("\n").split(",")
-    row = dict.fromkeys(header, "")
-    row.update({"Request": "please add this soon", "Epic": "PROD-77", "Contact email": "a@b.example",
-                "Date": "2026-11-01", "Customer": "Acme"})
-    notes.write_text(lines[0] + ",".join(row[h] for h in header) + "\n" + "".join(lines[1:]))
+    _add_sales_note(config, "please add this soon", at_end=False)
     code, stdout, _ = cli("run", "--config", str(config), "--json")
     assert code == 0
     assert json.loads(stdout)["unselected_keys"] == {"PROD-77": 1}

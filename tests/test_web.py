@@ -157,6 +157,20 @@ def test_unlink_and_move_from_the_epic_page(client: TestClient, synced: Path, sa
     assert (requests_on(sandbox, "PROD-1"), requests_on(sandbox, "PROD-5")) == (4, 2)
 
 
+def test_pages_list_the_epics_to_pick_once_not_once_per_row(client: TestClient) -> None:
+    """Each row's "Move to"/"Pick an epic" names its choice from one list on the page: a list per
+    row made a 2,000-epic page carry 2,000 options for every item (megabytes per page)."""
+    epics = {e["key"] for e in client.get("/api/epics").json()["epics"]}
+    page = client.get("/epics/PROD-1").text
+    rows = page.count("<tr data-item=")
+    assert rows >= 2
+    assert page.count('list="epic-keys"') == rows
+    assert sorted(re.findall(r'<option value="([^"]+)"', page)) == sorted(epics - {"PROD-1"})
+    inbox = client.get("/inbox").text
+    assert inbox.count('list="epic-keys"') >= 2
+    assert sorted(re.findall(r'<option value="([^"]+)"', inbox)) == sorted(epics)
+
+
 def test_bad_decisions_say_what_is_wrong(client: TestClient) -> None:
     def post(body: object) -> httpx.Response:
         return client.post("/api/decisions", json=body)

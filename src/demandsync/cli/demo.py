@@ -35,14 +35,18 @@ def _copy_exports(workdir: Path) -> None:
         (workdir / "exports" / name).write_bytes((examples / name).read_bytes())
 
 
+def _lay_out(workdir: Path, template: str, placeholder: str, url: str) -> Path:
+    """Copy the exports and the example config ``template`` (``placeholder`` -> ``url``) into ``workdir``."""
+    _copy_exports(workdir)
+    config = workdir / "demandsync.toml"
+    text = (files("demandsync") / "examples" / template).read_text(encoding="utf-8")
+    config.write_text(text.replace(placeholder, url), encoding="utf-8")
+    return config
+
+
 def prepare(workdir: Path, jira_url: str) -> Path:
     """Lay out the demo's config and exports in ``workdir``; returns the config path."""
-    _copy_exports(workdir)
-    examples = files("demandsync") / "examples"
-    config = workdir / "demandsync.toml"
-    config.write_text((examples / "demandsync.toml").read_text(encoding="utf-8").replace("{jira_url}", jira_url),
-                      encoding="utf-8")
-    return config
+    return _lay_out(workdir, "demandsync.toml", "{jira_url}", jira_url)
 
 
 #: Where ``demandsync sandbox`` serves by default; a kept demo config points there.
@@ -68,12 +72,7 @@ def keep_config(config: Path, port: int = SANDBOX_PORT) -> None:
 
 def prepare_aha(workdir: Path, aha_url: str) -> Path:
     """The Aha! demo's config and exports in ``workdir``; returns the config path."""
-    _copy_exports(workdir)
-    examples = files("demandsync") / "examples"
-    config = workdir / "demandsync.toml"
-    config.write_text((examples / "demandsync-aha.toml").read_text(encoding="utf-8").replace("{aha_url}", aha_url),
-                      encoding="utf-8")
-    return config
+    return _lay_out(workdir, "demandsync-aha.toml", "{aha_url}", aha_url)
 
 
 def run_demo(console: Console, *, keep: Path | None = None, as_json: bool = False, tracker: str = "jira",

@@ -36,13 +36,6 @@ links_app = typer.Typer(help="Export and import link decisions (bulk review in a
                         no_args_is_help=True)
 
 
-def find_item(store: Store, source: str, item: str) -> tuple[int | None, str | None]:
-    """The item's row id by full id or handle code (see :func:`demandsync.sync.linking.decisions.find_item`)."""
-    from demandsync.sync.linking import decisions
-
-    return decisions.find_item(store, source, item)
-
-
 def decide(config: Config, ref_text: str, key: str, state: LinkState, console: Console) -> None:
     from demandsync.sync.linking import decisions
     from demandsync.sync.store.store import Store
@@ -199,6 +192,8 @@ def _import_row(store: Store, row: dict[str, Any], epics: set[str], file_name: s
         return f"state {values['state'][:40]!r} must be accepted or rejected"
     if epic not in epics:
         return f"{epic[:40]!r} is not an epic demandsync has seen"
+    from demandsync.sync.linking.decisions import find_item
+
     item, why = find_item(store, values["source"].strip(), values["item_id"].strip())
     if item is None:
         return str(why)[:300]

@@ -99,11 +99,14 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
         run = board.last_sync(s)
         context.update(
             request=request, csrf=request.state.csrf, login=guard.token is not None, browse_url=browse_url,
-            last_run=run, pending=s.manual_decisions_since(run["started_at"] if run else None),
-            epic_keys=[(e.key, e.summary) for e in s.epics()], path=request.url.path,
+            last_run=run, pending=s.manual_decisions_since(run["started_at"] if run else None), path=request.url.path,
             here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         )
         return HTMLResponse(env.get_template(name).render(**context))
+
+    def epic_keys() -> list[tuple[str, str]]:
+        """Key and summary of every epic, for the pages whose forms pick one (not the epics list)."""
+        return [(e.key, e.summary) for e in store().epics()]
 
     # ---- pages ------------------------------------------------------------------------
 
@@ -126,7 +129,7 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
         if card is None:
             return render(request, "missing.html", key=key)
         return render(request, "epic.html", card=card, figures=figures, items=board.epic_items(store(), key),
-                      weeks=board.week_starts(clock()))
+                      weeks=board.week_starts(clock()), epic_keys=epic_keys())
 
     cache: dict[str, tuple[Any, Any]] = {}
 
@@ -152,7 +155,7 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
         themed = {i for t in box.themes for i in t.items}
         by_id = {i.id: i for i in box.items}
         loose = [i for i in box.items if i.id not in themed][:300]
-        return render(request, "inbox.html", box=box, by_id=by_id, loose=loose)
+        return render(request, "inbox.html", box=box, by_id=by_id, loose=loose, epic_keys=epic_keys())
 
     async def decide_form(request: Request) -> Response:
         form = await request.form()

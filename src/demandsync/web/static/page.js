@@ -42,8 +42,8 @@
 
   document.querySelectorAll("form.decide").forEach(function (form) {
     form.addEventListener("submit", function (ev) {
-      var select = form.querySelector("select[name=epic]");
-      if (select && !select.value) { ev.preventDefault(); select.focus(); return; }
+      var pick = form.querySelector("input[list=epic-keys]");
+      if (pick && !pick.value.trim()) { ev.preventDefault(); pick.focus(); return; }
       ev.preventDefault();
       var buttons = form.querySelectorAll("button");
       buttons.forEach(function (b) { b.disabled = true; });
