@@ -182,7 +182,7 @@ class AhaConfig(_Section):
     #: demand figure -> custom field key (``customer_requests``) or exact name.
     fields: dict[str, str] = Field(default_factory=dict)
     #: Seconds to wait for one HTTP response.
-    timeout: float = 30.0
+    timeout: float = Field(30.0, gt=0, le=600)
     #: Records per list page (``per_page``).
     page_size: int = Field(100, ge=1, le=200)
     #: Records written at the same time (each gets at most one PUT per run).
