@@ -235,6 +235,7 @@ def stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, no
     stamp = store.demand_stamp()
     cached = store.get_meta(CACHE_META) or {}
     with_extra = bool(rules.attribute_weights)
+    per_epic: dict[str, str] | None = None
     if rules.half_life_days <= 0 and all(cached.get(k) == v for k, v in basis.items()) and "figures" in cached:
         then = datetime.fromisoformat(cached["counted_at"])
         if now >= then:
@@ -254,7 +255,8 @@ def stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, no
                     demand = {k: fresh[k] if k in fresh else _demand_of(cached["figures"][k]) for k in keys}
                     _remember(store, basis, stamp, per_epic, now, demand)
                     return demand
-    per_epic = store.demand_epic_stamps()
+    if per_epic is None:  # (read above already when too many epics changed for a partial recount)
+        per_epic = store.demand_epic_stamps()
     demand = count_demand(store.iter_linked_items(with_extra=with_extra, with_text=False), keys, rules, now)
     _remember(store, basis, stamp, per_epic, now, demand)
     return demand
