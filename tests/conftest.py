@@ -57,6 +57,14 @@ def sandbox() -> Iterator[JiraSandbox]:
         yield sb
 
 
+def retire_unseen(store: Store, source: str, seen: set[str]) -> int:
+    """What a complete pull of ``source`` that saw the external ids ``seen`` marks deleted, the way
+    ``pull_source`` records and retires them (``Store.seen_items`` .. ``mark_unseen_deleted``)."""
+    pull = store.seen_items(source)
+    store.item_hashes(source, sorted(seen), pull)
+    return store.mark_unseen_deleted(pull)
+
+
 def demo_config(workdir: Path, jira_url: str, store_url: str, *, jira_extra: str = "") -> Path:
     """The demo's exports and config against a sandbox, with similarity linking off
     so every figure can be checked by hand (tests/test_e2e.py: EXPECTED).

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import retire_unseen
 from vendor_fakes import CannyFake, canny_post, canny_user
 
 from demandsync.connectors.apisource import UnexpectedShape
@@ -119,7 +120,7 @@ def test_the_first_run_after_the_upgrade_reads_everything_and_retires_per_voter_
     seen = {r.data["record_id"] for r in canny.pull({"newest_created": "2024-06-01T00:00:00Z", "runs_since_full": 0})
             if isinstance(r, Record)}
     assert canny.complete() is True and seen == {"p1"}
-    assert store.mark_missing_deleted("canny", seen) == 1
+    assert retire_unseen(store, "canny", seen) == 1
     later = source(fake, tmp_path, companies=False)
     list(later.pull(canny.cursor))
     assert later.complete() is False  # an ordinary incremental run reconciles nothing

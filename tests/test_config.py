@@ -188,6 +188,12 @@ def test_an_aha_config_names_its_tracker_and_keeps_its_key_secret(tmp_path: Path
     assert "aha-key-123" not in repr(cfg.settings)
 
 
+@pytest.mark.parametrize("line", ["timeout = 0", "timeout = -1", "timeout = 601"])
+def test_an_aha_timeout_out_of_range_is_refused_naming_the_key(tmp_path: Path, line: str) -> None:
+    """As [jira]'s: 0 would time every request out at once (then retry it), not refuse the config."""
+    assert list(problems(tmp_path, _AHA.replace("[aha]\n", f"[aha]\n{line}\n"))) == ["aha.timeout"]
+
+
 def test_the_aha_key_can_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEMANDSYNC_AHA__API_KEY", "from-env")
     cfg = _load(tmp_path, _AHA.replace('api_key = "aha-key-123"\n', ""))

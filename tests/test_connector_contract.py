@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import retire_unseen
 from vendor_fakes import (
     CannyFake,
     FakeAPI,
@@ -293,7 +294,7 @@ def test_full_run_retires_an_item_deleted_upstream(h: Harness, store: Store) -> 
     assert source.complete() is True
     seen = {i.external_id for i in items}
     assert gone not in seen and len(seen) == N - 1
-    assert store.mark_missing_deleted(h.case.name, seen) == 1
+    assert retire_unseen(store, h.case.name, seen) == 1
     assert store.item_hashes(h.case.name)[gone] == ""  # deleted: it stops counting
 
 

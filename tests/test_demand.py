@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from conftest import retire_unseen
+
 from demandsync.domain import Person
 from demandsync.sync.demand import DemandRules, count_demand
 from demandsync.sync.store.store import LinkedItem, Store
@@ -125,5 +127,5 @@ def test_a_rerun_reuses_figures_only_while_they_are_exactly_what_counting_gives(
     assert check(at=NOW + timedelta(days=1))["PROD-1"]["requesters"] == 1
     store.forget_requester("di@initech.com")
     assert check(at=NOW + timedelta(days=1))["PROD-2"]["votes"] == 1 + 1
-    assert store.mark_missing_deleted("canny", set()) == 1
+    assert retire_unseen(store, "canny", set()) == 1
     assert check(at=NOW + timedelta(days=1))["PROD-2"]["requests"] == 1

@@ -33,6 +33,7 @@ from demandsync.domain import (
     marker,
     recency_line,
 )
+from demandsync.errors import OutsideError
 from demandsync.logs import setup_logging
 from demandsync.sync.run import run_sync
 
@@ -211,3 +212,27 @@ def test_a_bug_in_a_source_is_logged_with_file_and_line_and_the_others_go_on(
     line = BrokenSource.pull.__code__.co_firstlineno + 1
     assert "demandsync.sync.run: source exit-survey failed: KeyError: 'row'\nTraceback" in log
     assert f'File "{__file__}", line {line}, in pull' in log
+
+
+def test_a_summary_that_failed_is_written_by_the_next_run_though_nothing_else_changed(
+        tmp_path: Path, store_url: str) -> None:
+    """A run that changed nothing reports every summary unchanged without reading them (the summary
+    stage's shortcut), but only after a run without failures: one that failed is retried."""
+    path = demo_config(tmp_path, "http://127.0.0.1:9", store_url)
+    path.write_text(path.read_text() + "\n[summary]\nenabled = true\n")
+    config = load_config(path)
+
+    class Refusing(MemoryTracker):
+        def add_summary_comment(self, key: str, content: SummaryContent, changed_on: date) -> str:
+            if key == "PROD-1":
+                raise OutsideError("Memory refused the comment")
+            return super().add_summary_comment(key, content, changed_on)
+
+    first = Refusing()
+    assert run_sync(config, tracker_factory=lambda _: first).summaries == {
+        "created": 4, "updated": 0, "unchanged": 0, "failed": 1}
+    again = MemoryTracker()
+    again.values, again.comments = first.values, first.comments
+    assert run_sync(config, tracker_factory=lambda _: again).summaries == {
+        "created": 1, "updated": 0, "unchanged": 4, "failed": 0}
+    assert "PROD-1" in again.comments

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 
 import pytest
+from conftest import retire_unseen
 
 from demandsync.config import LinkingConfig, RuleConfig
 from demandsync.domain import Epic, FeedbackItem, ItemToLink
@@ -214,7 +215,7 @@ def test_an_edited_epic_relinks_to_exactly_what_a_full_relink_gives(store: Store
 
 def test_the_word_weight_sample_is_spread_evenly_over_the_live_items(store: Store) -> None:
     add(store, *[FeedbackItem("s", str(n), f"text {n}") for n in range(50)])
-    store.mark_missing_deleted("s", {str(n) for n in range(50) if n % 10})  # 0, 10, 20, ... are gone
+    retire_unseen(store, "s", {str(n) for n in range(50) if n % 10})  # 0, 10, 20, ... are gone
     live = [i for i, *_ in store.item_texts()]
     assert len(live) == 45
     assert store.sample_item_ids(7) == [live[int(k * 45 / 7)] for k in range(7)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from conftest import retire_unseen
+
 from demandsync.domain import FeedbackItem
 from demandsync.sync.store.store import Store
 
@@ -13,7 +15,7 @@ def items(*ids: str, source: str = "s") -> list[FeedbackItem]:
 def test_only_unseen_stored_items_of_the_source_are_marked_deleted(store: Store) -> None:
     store.upsert_items(items("a", "b", "c", "gone"), {})
     store.upsert_items(items("a", source="other"), {})
-    assert store.mark_missing_deleted("s", {"a", "b", "gone"}) == 1  # c was deleted upstream earlier
+    assert retire_unseen(store, "s", {"a", "b", "gone"}) == 1  # c was deleted upstream earlier
 
     seen = store.seen_items("s")
     for batch in (items("a", "c"), items("new", "a")):  # c comes back; a repeats in a later batch

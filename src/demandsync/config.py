@@ -109,12 +109,7 @@ class JiraConfig(_Section):
     @field_validator("url")
     @classmethod
     def _safe_url(cls, v: str, info: ValidationInfo) -> str:
-        from demandsync.connectors.http import check_base_url
-
-        if not v.startswith(("https://", "http://")):
-            raise ValueError("must start with https:// (e.g. https://acme.atlassian.net)")
-        check_base_url(v, allow_insecure_http=bool(info.data.get("allow_insecure_http")))
-        return v.rstrip("/")
+        return _tracker_url(v, info, "https://acme.atlassian.net")
 
     @field_validator("fields")
     @classmethod
@@ -149,6 +144,17 @@ class JiraConfig(_Section):
         return self
 
 
+def _tracker_url(v: str, info: ValidationInfo, example: str) -> str:
+    """A tracker's base URL: http(s), and plain http only where ``allow_insecure_http`` (declared
+    before ``url``, so it is in ``info.data``) or the host is loopback; no trailing slash."""
+    from demandsync.connectors.http import check_base_url
+
+    if not v.startswith(("https://", "http://")):
+        raise ValueError(f"must start with https:// (e.g. {example})")
+    check_base_url(v, allow_insecure_http=bool(info.data.get("allow_insecure_http")))
+    return v.rstrip("/")
+
+
 def _check_figures(v: dict[str, str], what: str) -> dict[str, str]:
     """``[<tracker>.fields]``: known figure names, each naming a field."""
     unknown = sorted(set(v) - set(FIGURES))
@@ -176,7 +182,7 @@ class AhaConfig(_Section):
     #: demand figure -> custom field key (``customer_requests``) or exact name.
     fields: dict[str, str] = Field(default_factory=dict)
     #: Seconds to wait for one HTTP response.
-    timeout: float = 30.0
+    timeout: float = Field(30.0, gt=0, le=600)
     #: Records per list page (``per_page``).
     page_size: int = Field(100, ge=1, le=200)
     #: Records written at the same time (each gets at most one PUT per run).
@@ -193,12 +199,7 @@ class AhaConfig(_Section):
     @field_validator("url")
     @classmethod
     def _safe_url(cls, v: str, info: ValidationInfo) -> str:
-        from demandsync.connectors.http import check_base_url
-
-        if not v.startswith(("https://", "http://")):
-            raise ValueError("must start with https:// (e.g. https://acme.aha.io)")
-        check_base_url(v, allow_insecure_http=bool(info.data.get("allow_insecure_http")))
-        return v.rstrip("/").removesuffix("/api/v1")
+        return _tracker_url(v, info, "https://acme.aha.io").removesuffix("/api/v1")
 
     @field_validator("product")
     @classmethod

@@ -386,7 +386,15 @@ def _defuse_sheets(path: Path, cap: int, folder: Path) -> Path:
     return target
 
 
-def _stream_xml(src: IO[bytes], parser: Any) -> None:
+def _stream_xml(src: IO[bytes], start: Callable[[str, Any], None], end: Callable[[str], None],
+                text: Callable[[str], None], namespace_separator: str | None = None) -> None:
+    """Parse an XML part chunk by chunk with expat, calling ``start``/``end`` per tag and ``text``
+    per run of character data (buffered: one call per run between two tags)."""
+    parser = expat.ParserCreate(namespace_separator=namespace_separator)
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.buffer_text = True
     for chunk in iter(lambda: src.read(1 << 16), b""):
         parser.Parse(chunk, False)
     parser.Parse(b"", True)
@@ -403,12 +411,7 @@ def _longest_text(src: IO[bytes]) -> int:
     def text(data: str) -> None:
         state[0] += len(data)
 
-    parser = expat.ParserCreate()
-    parser.StartElementHandler = cut
-    parser.EndElementHandler = cut
-    parser.CharacterDataHandler = text
-    parser.buffer_text = True
-    _stream_xml(src, parser)
+    _stream_xml(src, cut, cut, text)
     return max(state)
 
 
@@ -442,12 +445,7 @@ def _write_capped(src: IO[bytes], dst: Any, cap: int) -> None:
             parts.clear()
 
     dst.write(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n')
-    parser = expat.ParserCreate()
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
-    parser.buffer_text = True
-    _stream_xml(src, parser)
+    _stream_xml(src, start, end, text)
 
 
 def _open_workbook(path: Path, max_cell_chars: int) -> Any:
@@ -508,12 +506,7 @@ def _capped_strings(src: IO[bytes], cap: int) -> list[str]:
             elif parts:
                 parts.clear()
 
-    parser = expat.ParserCreate(namespace_separator=" ")
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
-    parser.buffer_text = True
-    _stream_xml(src, parser)
+    _stream_xml(src, start, end, text, namespace_separator=" ")
     return strings
 
 

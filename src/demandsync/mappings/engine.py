@@ -589,12 +589,13 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
     Why: the general path costs ~15 µs a row in method calls and dictionary lookups that
     give the same answer for every row of a file; reading the reader's own cell list by
     position also spares each row a dictionary of its cells. This one handles the common row and raises
-    :class:`_Unusual` for anything rarer (a too-long text, a vote count; a missing cell or a
+    :class:`_Unusual` for anything rarer (a too-long text, an empty id cell; a missing cell or a
     value that is not a string raises what it raises), which :meth:`Mapper.map` then maps the
-    general way, so both
-    give the same item (``tests/test_mapping.py`` compares them row by row).
+    general way, so both give the same item (``tests/test_mapping.py`` compares them row by row).
+    A plan whose every row would end there (people, a vote count, the content-derived identity)
+    gets no function: each row would otherwise be mapped up to that point twice.
     """
-    if m.people is not None:  # people come from JSON records only
+    if m.people is not None or plan.columns["votes"] or not plan.columns["id"]:
         return None
     cols = plan.columns
     try:
@@ -606,7 +607,7 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
         requesters, accounts, urls = at(cols["requester"]), at(cols["account"]), at(cols["url"])
         dates = tuple((positions[c], c) for c in cols["created_at"])
         tag_columns, epic_columns = at(cols["tags"]), at(cols["epic"])
-        ids, votes_columns = at(cols["id"]), tuple(cols["votes"])
+        ids = at(cols["id"])
         # An attribute from one column (the usual) is one lookup; from several, the first non-blank.
         extras = tuple((name, positions[columns[0]]) for name, columns in plan.extra.items() if len(columns) == 1)
         extras_of_many = tuple((name, at(columns)) for name, columns in plan.extra.items() if len(columns) > 1)
@@ -639,7 +640,7 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
         text = "\n\n".join(parts)
         if not text:
             return None
-        if len(text) > max_chars or votes_columns:
+        if len(text) > max_chars:
             raise _Unusual
         requester: str | None = first(cells, requesters)
         if requester is not None:
@@ -670,8 +671,6 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
             tags=tags, epic_hint=keys_in([v for p in epic_columns if (v := cells[p]).strip()]) if epic_columns else [],
             votes=1, extra=extra,
         )
-        if not ids:
-            raise _Unusual  # the content-derived identity: rare in files, left to the general path
         id_parts = []
         for pos in ids:
             value = cells[pos]

@@ -219,7 +219,8 @@ class _Tally:
 CACHE_META = "demand_cache"
 
 
-def stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, now: datetime) -> dict[str, Demand]:
+def stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, now: datetime,
+                  stamp: list[str] | None = None) -> dict[str, Demand]:
     """:func:`count_demand` over the store's accepted links, reusing the last count's figures where
     they are still exactly right (see the module docstring): a re-run with nothing new read every
     link again (~1 s at 100,000 items) to find the same numbers, and one with a few new items
@@ -228,13 +229,14 @@ def stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, no
     Each epic's figures depend on its own accepted links and their items only (one tally per
     epic, fed in the same order), so recounting just the epics whose links or items changed
     (``Store.demand_epic_stamps``) or that an item left the last 30/90 days for gives the same
-    figures as counting everything."""
+    figures as counting everything. ``stamp``: ``store.demand_stamp()`` when the caller has read it."""
     keys = list(dict.fromkeys(epic_keys))
     basis: dict[str, Any] = {"v": 2, "rules": _rules_key(rules),
                              "epics": hashlib.sha256("\0".join(keys).encode()).hexdigest()}
-    stamp = store.demand_stamp()
+    stamp = store.demand_stamp() if stamp is None else stamp
     cached = store.get_meta(CACHE_META) or {}
     with_extra = bool(rules.attribute_weights)
+    per_epic: dict[str, str] | None = None
     if rules.half_life_days <= 0 and all(cached.get(k) == v for k, v in basis.items()) and "figures" in cached:
         then = datetime.fromisoformat(cached["counted_at"])
         if now >= then:
@@ -254,7 +256,8 @@ def stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, no
                     demand = {k: fresh[k] if k in fresh else _demand_of(cached["figures"][k]) for k in keys}
                     _remember(store, basis, stamp, per_epic, now, demand)
                     return demand
-    per_epic = store.demand_epic_stamps()
+    if per_epic is None:  # (read above already when too many epics changed for a partial recount)
+        per_epic = store.demand_epic_stamps()
     demand = count_demand(store.iter_linked_items(with_extra=with_extra, with_text=False), keys, rules, now)
     _remember(store, basis, stamp, per_epic, now, demand)
     return demand

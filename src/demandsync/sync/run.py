@@ -257,7 +257,9 @@ def _stages(
     progress.update("links", stats.linked_items, stats.linked_items)
 
     rules = demand_rules(config)
-    demand = stored_demand(store, [e.key for e in epics], rules, now)
+    # Read once for counting and the summaries' basis: nothing in between writes items, links or people.
+    stamp = store.demand_stamp()
+    demand = stored_demand(store, [e.key for e in epics], rules, now, stamp)
     report.demand = {k: d.as_dict() for k, d in demand.items()}
 
     plan = plan_writes(epics, demand, targets) if targets is not None else (
@@ -265,7 +267,7 @@ def _stages(
     report.plan = [w.as_dict() for w in plan]
     report.writes["planned"] = len(plan)
     if report.dry_run:
-        report.summaries = after_writes(config, store, tracker, epics, demand, site_fields, dry_run=True)
+        report.summaries = after_writes(config, store, tracker, epics, demand, site_fields, dry_run=True, stamp=stamp)
         return
 
     before = previous_figures(store)
@@ -274,7 +276,7 @@ def _stages(
                         progress=progress)
     report.writes["applied"], report.writes["failed"] = result.applied, result.failed
     report.errors.extend(result.errors)
-    report.summaries = after_writes(config, store, tracker, epics, demand, site_fields, dry_run=False)
+    report.summaries = after_writes(config, store, tracker, epics, demand, site_fields, dry_run=False, stamp=stamp)
     report.errors.extend(report.summaries.pop("errors", []))
     notify_and_close(config, store, tracker, epics, before, report.demand)
 
@@ -303,10 +305,11 @@ def _site_targets(config: Config, fields: list[TrackerField],
 
 def after_writes(
     config: Config, store: Store, tracker: Tracker, epics: list[Epic], demand: dict[str, Demand],
-    site_fields: list[TrackerField], dry_run: bool,
+    site_fields: list[TrackerField], dry_run: bool, stamp: list[str] | None = None,
 ) -> dict[str, Any]:
     """The managed summary on each epic, when ``[summary] enabled`` (``site_fields``: the tracker's
-    fields as the run read them, so the summary field is resolved without asking again)."""
+    fields as the run read them, so the summary field is resolved without asking again; ``stamp``:
+    ``Store.demand_stamp()`` as counting read it)."""
     cfg = config.settings.summary
     if not cfg.enabled:
         return {}
@@ -315,7 +318,7 @@ def after_writes(
         field_id = resolve_field(cfg.field, site_fields, tracker=tracker.display_name).id
     settings = {"mode": cfg.mode, "field_id": field_id, "field_format": cfg.field_format, "top": cfg.top,
                 "show_requesters": cfg.show_requesters, "show_emails": cfg.show_emails}
-    basis = run_basis(store, epics, demand, settings)
+    basis = run_basis(store, epics, demand, settings, stamp)
     result = None if dry_run else unchanged_since_last_run(store, basis)
     if result is None:
         result = sync_summaries(

@@ -295,11 +295,13 @@ def items_by_epic(items: Iterable[LinkedItem]) -> dict[str, list[LinkedItem]]:
 LAST_RUN_META = "summary:last-run"
 
 
-def run_basis(store: Store, epics: Sequence[Epic], demand: Mapping[str, Demand], settings: Mapping[str, object]) -> str:
+def run_basis(store: Store, epics: Sequence[Epic], demand: Mapping[str, Demand], settings: Mapping[str, object],
+              stamp: list[str] | None = None) -> str:
     """A digest of everything the summaries' contents are made of: the epics and their figures,
-    the items and links behind them (``Store.demand_stamp``) and the ``[summary]`` settings."""
+    the items and links behind them (``Store.demand_stamp``, or ``stamp`` when the caller has read
+    it) and the ``[summary]`` settings."""
     doc = {"epics": [e.key for e in epics], "demand": {k: d.as_dict() for k, d in demand.items()},
-           "stamp": store.demand_stamp(), "settings": dict(settings)}
+           "stamp": store.demand_stamp() if stamp is None else stamp, "settings": dict(settings)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 

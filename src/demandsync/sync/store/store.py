@@ -435,7 +435,7 @@ class Store:
 
     def mark_unseen_deleted(self, seen: SeenItems) -> int:
         """After a complete pull: the source's live items it did not see stop counting
-        (:meth:`mark_missing_deleted` by row id; items stored by the pull itself were seen)."""
+        (by row id; items stored by the pull itself were seen)."""
         import numpy as np
 
         found = np.unique(np.frombuffer(seen.ids, dtype=np.int64)) if seen.ids else np.empty(0, dtype=np.int64)
@@ -519,17 +519,6 @@ class Store:
                 )
                 conn.execute(stmt, [{k: v for k, v in u.items() if k != "_item"} for u in updates])
             _replace_people(conn, [i for i, _ in new], [u["_item"] for u in updates])
-
-    def mark_missing_deleted(self, source: str, seen: set[str]) -> int:
-        """After a complete pull: items the source no longer has stop counting."""
-        with self.begin() as conn:
-            rows = conn.execute(
-                sa.select(ITEMS.c.id, ITEMS.c.external_id).where(ITEMS.c.source == source, ITEMS.c.deleted.is_(False))
-            ).all()
-            gone = [i for i, ext in rows if ext not in seen]
-            for chunk in _chunks(gone, _BATCH):
-                conn.execute(sa.update(ITEMS).where(ITEMS.c.id.in_(chunk)).values(deleted=True, updated_at=utcnow()))
-            return len(gone)
 
     def find_item(self, source: str, external_id: str) -> int | None:
         with self.begin() as conn:
