@@ -178,6 +178,22 @@ def test_a_new_model_version_relinks_stored_items(monkeypatch: pytest.MonkeyPatc
     assert AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint != before
 
 
+def test_an_upgrade_of_key_or_rule_matching_relinks_the_items_they_claimed(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items a key or a rule claimed are skipped when only epic texts change; after an upgrade that
+    changes how keys or rules match (CLAIM_VERSION), they must be looked at again."""
+    from demandsync.sync.linking import link as link_mod
+
+    epics = [Epic("PROD-1", "1", "Single sign-on"), Epic("PROD-2", "2", "Export reports")]
+    add(store, FeedbackItem("s", "1", "SSO with okta"), FeedbackItem("s", "2", "PROD-2 please"),
+        FeedbackItem("s", "3", "I love this app"))
+    link_items(store, epics, [SSO_RULE], LinkingConfig())
+    edited = [Epic("PROD-1", "1", "Single sign-on", "log in once"), epics[1]]
+    assert link_items(store, edited, [SSO_RULE], LinkingConfig()).linked_items == 1  # claimed ones skipped
+    monkeypatch.setattr(link_mod, "CLAIM_VERSION", link_mod.CLAIM_VERSION + "-next")
+    assert link_items(store, edited, [SSO_RULE], LinkingConfig()).linked_items == 3
+
+
 def test_an_edited_epic_relinks_to_exactly_what_a_full_relink_gives(store: Store) -> None:
     """After one epic's text changes, the stored links must be the ones linking every item from
     scratch gives, although only the links that changed are rewritten."""

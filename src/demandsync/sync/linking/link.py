@@ -94,6 +94,11 @@ class LinkStats:
 #: chunk size is not part of the model's identity).
 SCORE_CHUNK = 512
 
+#: Bumped whenever finding an epic key in a text or matching a rule changes meaning (``keys.py``,
+#: ``CompiledRule``): it is part of both fingerprints, so an upgrade relinks the items a key or a
+#: rule claimed too (the claimed-items skip in ``link_items`` trusts their links otherwise).
+CLAIM_VERSION = "1"
+
 #: How many stored items the word weights count (a deterministic, evenly spread sample).
 BACKGROUND_SIZE = 2000
 #: Below this many items, word weights count the epics only: in a store of a dozen answers
@@ -176,7 +181,8 @@ class AutoLinker:
         #: What an item claimed by a key or a rule is linked by: the epic keys and the rules. An epic's
         #: text, the decisions and the model change only the links of items nothing claimed.
         self.claim_fingerprint = hashlib.sha256(json.dumps(
-            {"epics": sorted(self.epic_keys), "rules": [r.model_dump() for r in rules]}, sort_keys=True,
+            {"epics": sorted(self.epic_keys), "rules": [r.model_dump() for r in rules], "claim": CLAIM_VERSION},
+            sort_keys=True,
         ).encode()).hexdigest()[:32]
 
     @property
@@ -195,6 +201,7 @@ class AutoLinker:
         payload: dict[str, Any] = {
             "epics": sorted(self.epic_keys),
             "rules": [r.model_dump() for r in rules],
+            "claim": CLAIM_VERSION,
             "linking": self.linking.model_dump(),
             "profiles": profiles,
             "background": background,
