@@ -231,8 +231,7 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
             done = _apply(store(), [str(r) for r in refs if r], str(body.get("epic") or ""),
                           str(body.get("decision") or ""), body.get("from"), note="web api")
         except decisions.DecisionError as exc:
-            status = 404 if "no item" in str(exc) or "not an epic" in str(exc) else 400
-            return JSONResponse({"error": str(exc)}, status)
+            return JSONResponse({"error": str(exc)}, 404 if isinstance(exc, decisions.NotFound) else 400)
         return JSONResponse({"ok": True, "decided": done})
 
     async def guard_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

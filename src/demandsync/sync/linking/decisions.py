@@ -25,6 +25,10 @@ class DecisionError(ConfigError):
     """A decision names an item or epic that does not exist, or is malformed (a usage error: exit 2)."""
 
 
+class NotFound(DecisionError):
+    """The item or the epic a decision names does not exist (the page's API answers 404)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ItemRef:
     """``SOURCE:ITEM_ID`` (the id may itself contain ':')."""
@@ -69,13 +73,13 @@ def resolve_item(store: Store, ref: ItemRef | str) -> int:
     ref = ref if isinstance(ref, ItemRef) else ItemRef.parse(ref)
     found, why = find_item(store, ref.source, ref.item_id)
     if found is None:
-        raise DecisionError(f"{why} (see `demandsync explain KEY` or `suggest KEY` for handles)")
+        raise NotFound(f"{why} (see `demandsync explain KEY` or `suggest KEY` for handles)")
     return found
 
 
 def check_epic(store: Store, key: str, selection_key: str = "the config's epic selection") -> None:
     if store.epic_row(key) is None:
-        raise DecisionError(f"{key} is not an epic demandsync has seen ({selection_key} selects the epics)")
+        raise NotFound(f"{key} is not an epic demandsync has seen ({selection_key} selects the epics)")
 
 
 def decide(store: Store, ref: ItemRef | str, epic_key: str, state: LinkState, note: str,
