@@ -67,3 +67,16 @@ def test_vote_weight_quantity_counts_each_users_prioritisation_once(tmp_path: Pa
 
 def test_eu_host_is_an_option() -> None:
     assert PendoFeedbackOptions(api_key="k", url="https://api.feedback.eu.pendo.io").url.endswith("eu.pendo.io")
+
+
+def test_a_user_answering_404_still_counts_by_id_with_a_warning(tmp_path: Path, caplog: Any) -> None:
+    """404 for ``/users/{id}`` is undocumented (only 410 is): the vote counts by id, and the ops engineer
+    sees a warning rather than an info line, so a wave of them (a wrong host?) is noticed."""
+    fake = PendoFake()
+    fake.features = [pendo_feature(1300, "Dark mode")]
+    fake.vote(777, 1300, 1)  # no such user: the fake answers 404
+    caplog.set_level("INFO", logger="demandsync")
+    got = pull(fake, tmp_path)
+    assert got[0].people == [Person("pendo:777", None, None, None, 1, "voter")]
+    assert any(r.levelname == "WARNING" and "777" in r.getMessage() and "HTTP 404" in r.getMessage()
+               for r in caplog.records)

@@ -31,7 +31,11 @@ APIs-guru/openapi-directory ``APIs/pendo.io/1.0.0/swagger.yaml`` @ 01967bf:
 - ``GET /users/{id}`` answers ``User {id, email, name, external_id, roles,
   account: UserAccount {id, name, monthly_value, status}}``, or **410 "User has
   been deleted"** (``paths./users/{id}.get``). A deleted user still counts as a
-  voter, by id only. ``Vote.user_id`` is an integer and ``User.id`` a string,
+  voter, by id only. *Unconfirmed*: a **404** for a user is not documented for
+  this path (the spec documents 404 only for tag paths: "Account not found",
+  "Feature not found"); since ``/votes`` on the same host just named the user,
+  we read it as "gone" like 410 and count the vote by id (no account), logged
+  at warning level so a wave of them is visible. ``Vote.user_id`` is an integer and ``User.id`` a string,
   so ids are compared as strings.
 
 Counting (README "How it counts"): every interested user (``quantity >= 0``)
@@ -165,8 +169,9 @@ class PendoFeedbackSource(ApiSource):
             except FatalAPIError as exc:
                 if exc.status not in (404, 410):
                     raise
-                log.info("%s: Pendo Feedback user %s is deleted (HTTP %s); counting them by id",
-                         self.context.name, uid, exc.status)
+                level = logging.INFO if exc.status == 410 else logging.WARNING  # 404: undocumented here
+                log.log(level, "%s: Pendo Feedback user %s is deleted (HTTP %s); counting them by id",
+                        self.context.name, uid, exc.status)
                 body = None
             self._users[uid] = body if isinstance(body, dict) else None
         return self._users[uid]
