@@ -186,6 +186,21 @@ def test_bad_decisions_say_what_is_wrong(client: TestClient) -> None:
     assert answer.status_code == 415
 
 
+def test_a_selection_with_one_unknown_item_decides_nothing(client: TestClient) -> None:
+    """A PM rejects three rows at once and one of them is gone: the error names it and the other two
+    still count (all or nothing), rather than a 404 after half the selection was already stored."""
+    before = client.get("/api/epics/PROD-1").json()["items"]
+    refs = [before[0]["id"], "exit-survey:nope", before[1]["id"]]
+    answer = client.post("/api/decisions", json={"items": refs, "epic": "PROD-1", "decision": "reject"})
+    assert answer.status_code == 404 and "no item 'nope'" in answer.json()["error"]
+    after = client.get("/api/epics/PROD-1").json()["items"]
+    assert [(i["id"], i["method"]) for i in after] == [(i["id"], i["method"]) for i in before]
+    answer = client.post("/api/decisions", json={"items": [refs[0], refs[2]], "epic": "PROD-1", "decision": "reject"})
+    assert answer.json() == {"ok": True, "decided": 2}
+    assert {i["id"] for i in client.get("/api/epics/PROD-1").json()["items"]} == {i["id"] for i in before} - {
+        refs[0], refs[2]}
+
+
 # ---- safety ----------------------------------------------------------------------------------
 
 

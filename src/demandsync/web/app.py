@@ -166,7 +166,7 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
         epic = (_str(form.get("epic")) or _str(form.get("other")) or "").strip()
         kind = _str(form.get("decision")) or ""
         try:
-            done = _apply(store(), refs, epic, kind, _str(form.get("from")), note="web")
+            done = decisions.decide_many(store(), refs, epic, kind, _str(form.get("from")), note="web")
         except decisions.DecisionError as exc:
             return PlainTextResponse(str(exc), 400)
         if request.headers.get("x-requested-with") == "fetch":
@@ -228,8 +228,8 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
         many = body.get("items")
         refs: list[Any] = many if isinstance(many, list) else [body.get("item")]
         try:
-            done = _apply(store(), [str(r) for r in refs if r], str(body.get("epic") or ""),
-                          str(body.get("decision") or ""), body.get("from"), note="web api")
+            done = decisions.decide_many(store(), [str(r) for r in refs if r], str(body.get("epic") or ""),
+                                         str(body.get("decision") or ""), _str(body.get("from")), note="web api")
         except decisions.DecisionError as exc:
             return JSONResponse({"error": str(exc)}, 404 if isinstance(exc, decisions.NotFound) else 400)
         return JSONResponse({"ok": True, "decided": done})
@@ -276,22 +276,6 @@ def create_app(config: Config, *, host: str = "127.0.0.1", now: Callable[[], dat
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-
-
-def _apply(store: Store, refs: list[str], epic: str, kind: str, from_key: Any, note: str) -> int:
-    """Apply one decision to each item; ``move`` needs ``from``. Returns how many were decided."""
-    if not refs:
-        raise decisions.DecisionError("name the item(s): item = SOURCE:ITEM_ID")
-    if not epic:
-        raise decisions.DecisionError("name the epic: epic = KEY")
-    for ref in refs:
-        if kind == "move":
-            decisions.move(store, ref, str(from_key or ""), epic, note=note)
-        elif kind in decisions.DECISIONS:
-            decisions.decide(store, ref, epic, decisions.DECISIONS[kind], note=note)
-        else:
-            raise decisions.DecisionError(f"decision {kind!r}: use accept or reject")
-    return len(refs)
 
 
 def _card_json(card: board.EpicCard) -> dict[str, Any]:

@@ -10,6 +10,7 @@ of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from demandsync.domain import ACCEPTED, REJECTED, LinkState
@@ -82,24 +83,60 @@ def check_epic(store: Store, key: str, selection_key: str = "the config's epic s
         raise NotFound(f"{key} is not an epic demandsync has seen ({selection_key} selects the epics)")
 
 
-def decide(store: Store, ref: ItemRef | str, epic_key: str, state: LinkState, note: str,
-           selection_key: str = "the config's epic selection") -> int:
-    """Store one manual decision (``accepted`` or ``rejected``); returns the item's row id."""
+#: One decision as stored: the item's row id, the epic, the state.
+Decided = tuple[int, str, LinkState]
+
+
+def planned(store: Store, ref: ItemRef | str, epic_key: str, state: LinkState,
+            selection_key: str = "the config's epic selection") -> list[Decided]:
+    """A decision checked against the store (item and epic exist) but not yet stored."""
     if state not in DECISIONS.values():
         raise DecisionError(f"decision {state!r}: use accepted or rejected")
     item = resolve_item(store, ref)
     check_epic(store, epic_key, selection_key)
-    store.decide_link(item, epic_key, state, note=note)
-    return item
+    return [(item, epic_key, state)]
 
 
-def move(store: Store, ref: ItemRef | str, from_key: str, to_key: str, note: str) -> int:
-    """The item stops counting for ``from_key`` and counts for ``to_key`` (two manual decisions)."""
+def planned_move(store: Store, ref: ItemRef | str, from_key: str, to_key: str) -> list[Decided]:
+    """A move, checked: the item stops counting for ``from_key`` and counts for ``to_key``."""
     if from_key == to_key:
         raise DecisionError(f"{ref} is already linked to {to_key}")
     item = resolve_item(store, ref)
     check_epic(store, from_key)
     check_epic(store, to_key)
-    store.decide_link(item, from_key, REJECTED, note=note)
-    store.decide_link(item, to_key, ACCEPTED, note=note)
-    return item
+    return [(item, from_key, REJECTED), (item, to_key, ACCEPTED)]
+
+
+def decide(store: Store, ref: ItemRef | str, epic_key: str, state: LinkState, note: str,
+           selection_key: str = "the config's epic selection") -> int:
+    """Store one manual decision (``accepted`` or ``rejected``); returns the item's row id."""
+    decided = planned(store, ref, epic_key, state, selection_key)
+    store.decide_links(decided, note=note)
+    return decided[0][0]
+
+
+def move(store: Store, ref: ItemRef | str, from_key: str, to_key: str, note: str) -> int:
+    """The item stops counting for ``from_key`` and counts for ``to_key`` (two manual decisions,
+    stored together: never rejected from one epic without being accepted for the other)."""
+    decided = planned_move(store, ref, from_key, to_key)
+    store.decide_links(decided, note=note)
+    return decided[0][0]
+
+
+def decide_many(store: Store, refs: Sequence[str], epic: str, kind: str, from_key: str | None, note: str) -> int:
+    """One PM choice (``accept``, ``reject`` or ``move`` from ``from_key``) over several items, all
+    or nothing: every item and epic is checked before anything is stored, then all are stored in one
+    transaction, so an unknown item in a selection leaves the others undecided (the error says which).
+    Returns how many items were decided."""
+    if not refs:
+        raise DecisionError("name the item(s): item = SOURCE:ITEM_ID")
+    if not epic:
+        raise DecisionError("name the epic: epic = KEY")
+    if kind != "move" and kind not in DECISIONS:
+        raise DecisionError(f"decision {kind!r}: use accept or reject (or move, with from)")
+    decided: list[Decided] = []
+    for ref in refs:
+        decided += (planned_move(store, ref, from_key or "", epic) if kind == "move"
+                    else planned(store, ref, epic, DECISIONS[kind]))
+    store.decide_links(decided, note=note)
+    return len(refs)

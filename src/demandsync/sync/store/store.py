@@ -790,11 +790,17 @@ class Store:
 
     def decide_link(self, item_id: int, epic_key: str, state: LinkState, note: str | None = None) -> None:
         """Record a human decision (accepted / rejected); it beats every automatic link."""
+        self.decide_links([(item_id, epic_key, state)], note=note)
+
+    def decide_links(self, decided: Sequence[tuple[int, str, LinkState]], note: str | None = None) -> None:
+        """Record several human decisions ``(item row id, epic key, state)`` in one transaction: a
+        move (reject one epic, accept another) or a PM's multi-item choice lands whole or not at all."""
         now = utcnow()
         with self.begin() as conn:
-            conn.execute(sa.delete(LINKS).where(LINKS.c.item_id == item_id, LINKS.c.epic_key == epic_key))
-            conn.execute(sa.insert(LINKS).values(item_id=item_id, epic_key=epic_key, method=MANUAL, state=state,
-                                                 score=1.0, note=note, updated_at=now))
+            for item_id, epic_key, state in decided:
+                conn.execute(sa.delete(LINKS).where(LINKS.c.item_id == item_id, LINKS.c.epic_key == epic_key))
+                conn.execute(sa.insert(LINKS).values(item_id=item_id, epic_key=epic_key, method=MANUAL,
+                                                     state=state, score=1.0, note=note, updated_at=now))
 
     def link_counts(self) -> dict[str, int]:
         """Accepted links by method, plus suggestions waiting for review."""
