@@ -202,18 +202,6 @@ def test_textnorm_basics() -> None:
     assert "call" not in textnorm.STOP_WORDS  # "WhatsApp call" is a feature
 
 
-def test_past_forms_of_irregular_verbs_meet_their_epic() -> None:
-    # no suffix rule makes "sold" "sell" or "wrote" "write": suggest found nothing for these
-    model = SimilarityModel().fit({"M-1": EpicProfile(summary="Sell items"), "M-2": EpicProfile(summary="Write notes"),
-                                   "M-3": EpicProfile(summary="Search")})
-    texts = ["Search is slow on my phone", "Sold my old camera in one afternoon", "It was all written on the train"]
-    assert [i for i, _ in model.rank_items("M-1", texts)] == [1]
-    assert [i for i, _ in model.rank_items("M-2", texts)] == [2]
-    assert [str(e) for e in model.evidence(texts[1], "M-1")] == ["sold"]
-    assert textnorm.stem("written") == textnorm.stem("writes") and textnorm.stem("sent") == textnorm.stem("send")
-    assert textnorm.stem("left") != textnorm.stem("leave")  # a form that is also an everyday word is left alone
-
-
 def test_params_are_validated_by_dataclass() -> None:
     with pytest.raises(TypeError):
         SimilarityModel(no_such_knob=1)

@@ -227,7 +227,7 @@ _ARGMAX_TOP_K = 8
 DENSE_MIN_EPICS = 64
 
 # Bumped whenever tokenising or scoring changes meaning, so fingerprints do.
-MODEL_VERSION = "9"
+MODEL_VERSION = "8"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,7 @@ is22-dev bench it measured the same as Snowball (mean R-precision 0.660 vs
 0.657; ``bench/linking.py --stemmer snowball`` with snowballstemmer on the
 path), so no dependency is needed. It strips inflections ("listening",
 "playlists", "copied") but not "-er" ("seller" is not "sell", "player" is
-not "play"), and knows the past forms of common irregular verbs ("sold",
-"wrote": ``IRREGULAR_FORMS``).
+not "play").
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.resources import files
 
-__all__ = ["FILLER_WORDS", "GENERIC_WORDS", "IRREGULAR_FORMS", "STOP_WORDS", "fold", "words", "stem", "content_terms", "char_ngrams", "synonyms",
+__all__ = ["FILLER_WORDS", "GENERIC_WORDS", "STOP_WORDS", "fold", "words", "stem", "content_terms", "char_ngrams", "synonyms",
            "lexicon_words", "lexicon_digest"]
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
@@ -132,41 +131,7 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
 )
 
 
-# Past forms of common English irregular verbs, as their base form: no suffix rule
-# meets "wrote"/"written" with "write", "sold" with "sell" or "sent" with "send",
-# and feedback says what happened ("I sold my bike", "my message was never sent").
-# A standard grammar-book list, not words picked from a benchmark's misses; forms
-# that are also everyday nouns or adjectives are left out ("left", "saw", "bit",
-# "felt", "led", "shot", "fed", "ground", "thought", "stuck", "spoke", "bore"), as
-# are forms that are stop words ("made", "got", "did", "had"). Measured
-# (bench/linking.py, is22-dev): R-precision 0.710 -> 0.715, MAP 0.760 -> 0.772,
-# suggestions' recall 0.637 -> 0.667 at the same precision; leave-one-app-out
-# (--fit-calibration) R-precision unchanged at 0.710, MAP 0.757 -> 0.768.
-_IRREGULAR_GROUPS = """
-    arise arose arisen | awake awoke awoken | become became | begin began begun | bend bent |
-    bleed bled | blow blew blown | break broke broken | breed bred | bring brought | build built |
-    buy bought | catch caught | choose chose chosen | cling clung | come came | creep crept |
-    deal dealt | dig dug | draw drew drawn | drink drank drunk | drive drove driven |
-    eat ate eaten | fight fought | find found | flee fled | fly flew flown |
-    forbid forbade forbidden | forget forgot forgotten | forgive forgave forgiven |
-    freeze froze frozen | give gave given | go went gone | grow grew grown | hang hung |
-    hear heard | hide hid hidden | hold held | keep kept | know knew known | lend lent |
-    lose lost | mean meant | meet met | pay paid | ride rode ridden | ring rang rung | say said |
-    see seen | seek sought | sell sold | send sent | shake shook shaken | show shown |
-    shrink shrank shrunk | sing sang sung | sink sank sunk | sit sat | sleep slept | slide slid |
-    speak spoken | spend spent | spin spun | stand stood | steal stole stolen | sting stung |
-    swear swore sworn | sweep swept | swim swam swum | take took taken | teach taught |
-    tear tore torn | tell told | throw threw thrown | understand understood | undo undid undone |
-    wake woke woken | wear wore worn | weep wept | withdraw withdrew withdrawn |
-    write wrote written
-"""
-IRREGULAR_FORMS: Mapping[str, str] = {
-    form: group.split()[0] for group in _IRREGULAR_GROUPS.split("|") for form in group.split()[1:]
-}
-
-
 def _stem_uncached(w: str) -> str:
-    w = IRREGULAR_FORMS.get(w, w)
     if len(w) <= 3 or not w.isalpha():
         return w
     for suf, rep in _SUFFIXES:
