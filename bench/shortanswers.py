@@ -234,12 +234,14 @@ def held_out_is22(pairs: tuple[np.ndarray, np.ndarray], is22: dict[str, tuple[np
         cal = fit_logistic(*pairs, *_stack([v for k, v in is22.items() if k != app.name]), args.is22_weight)
         p_h = replace(params, calibration_short=cal)
         model = linking.fitted(app, p_h, True)
+        app_rps = []
         for feat in app.judged:
             ranked = [app.review_ids[i] for i, _ in model.rank_items(feat, app.texts, limit=len(app.texts))]
-            rps.append(linking.r_precision_ap(ranked, app.relevant[feat])[0])
+            app_rps.append(linking.r_precision_ap(ranked, app.relevant[feat])[0])
+        rps += app_rps
         auto.add(linking.link_stats(app, model, ns.auto_accept, ns.top_k))
         sugg.add(linking.link_stats(app, model, ns.suggest, ns.top_k))
-        print(f"  {app.name:<9} CAL_SHORT {cal}")
+        print(f"  {app.name:<9} CAL_SHORT {cal}   R-precision {np.mean(app_rps):.3f}")
     print(f"  mean R-precision {np.mean(rps):.3f}   auto >= {args.auto_accept:.2f}: precision {auto.precision:.3f} "
           f"({auto.count} links)   suggest >= {args.suggest:.2f}: precision {sugg.precision:.3f} recall {sugg.recall:.3f}")
 

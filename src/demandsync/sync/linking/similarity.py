@@ -117,6 +117,24 @@ description cannot dilute an item that names the epic (the calibration was
 fitted on epics known by name only), and description or accepted feedback
 can only add evidence.
 
+Measured and dropped for issue 18 (is22-dev mean R-precision 0.710 as
+shipped; bench/linking.py, leave-one-app-out where a calibration is refitted):
+pseudo-relevance feedback in ``rank_items`` (the centroid of the top 3-20
+items' term vectors added to the logit: 0.644-0.716, most settings lower) and
+at fit time (each epic's top k background items as accepted texts: 0.719 at
+k = 5, 0.60-0.67 at k >= 6); long texts' length as sqrt(n), n, distinct words,
+characters, IDF mass or a BM25 pivot, with or without item coverage
+(0.618-0.708); an "all name words said" feature (0.658); the coverage of
+other epics as a feature (0.651-0.710); IDF to a power or times the IDF over
+the epics alone (0.668-0.710); adjacent words joined across stop words ("what's
+app": 0.710, auto-link precision 0.968 -> 0.914); past forms of irregular verbs
+("sold" -> "sell": 0.715, held out 0.710-0.713, but bench/themes.py ARI 0.50 ->
+0.29: "bought" makes "buy" an anchor); not explaining a word away for an epic
+whose own text uses every word the best epic explains (0.714: "Send messages"
+0.613 -> 0.742, "Create playlist of songs" 0.615 -> 0.538). Most of what is
+lost lies among reviews that say every word of the feature's name, ordered by
+length (AUC 0.81-0.93 within that block; proximity of the words 0.52-0.63).
+
 Speed: tokenising is the only per-token Python; the rest is sparse products
 in chunks of ``chunk_size`` items (stems shared by many epics as a small
 dense block), a per-row top-k by repeated argmax, and two threads so one
