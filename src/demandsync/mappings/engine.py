@@ -665,12 +665,8 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
                     break
         if extras_of_many:  # the map's key order, as the general path gives it
             extra = {name: extra[name] for name in plan.extra if name in extra}
-        item = FeedbackItem(
-            source=source, external_id="", text=text, requester=requester,
-            account=first(cells, accounts) or None, created_at=created_at, url=first(cells, urls) or None,
-            tags=tags, epic_hint=keys_in([v for p in epic_columns if (v := cells[p]).strip()]) if epic_columns else [],
-            votes=1, extra=extra,
-        )
+        account, url = first(cells, accounts) or None, first(cells, urls) or None
+        epic_hint = keys_in([v for p in epic_columns if (v := cells[p]).strip()]) if epic_columns else []
         id_parts = []
         for pos in ids:
             value = cells[pos]
@@ -683,8 +679,10 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
             found = [v for p in answers if (v := cells[p].replace("\r\n", "\n").strip())]
             found += [(_requester(v, ()) or "") for p in who if (v := cells[p]).strip()]
             id_parts.append(_digest([*found, *(cells[p] for p in anonymous_extra)])[:16])
-        item.external_id = "|".join(id_parts)
-        return item
+        # Positional: half the cost of keywords (a reordered field fails test_mapping's comparison
+        # with the general path).
+        return FeedbackItem(source, "|".join(id_parts), text, requester, account, created_at, url, tags, epic_hint,
+                            1, extra)
 
     return row
 
@@ -820,7 +818,20 @@ def _parse_date(value: str, column: str, m: FieldMapping, source: str, orders: d
 
 def _utc_date(value: str, column: str, m: FieldMapping, source: str, orders: dict[str, bool]) -> datetime:
     """:func:`_parse_date` for a map without ``date_format`` whose zone is UTC, quicker for the
-    common ISO 8601 cell: a naive one is UTC as it stands (no zone lookup, no conversion)."""
+    common ISO 8601 cell: a naive one is UTC as it stands (no zone lookup, no conversion).
+
+    The usual ``2026-01-01 08:00:01`` is read with ``+00:00`` appended: one parse, a tenth of the
+    cost of parsing it naive and then ``replace(tzinfo=UTC)`` (~1 µs a row). Only that shape: it has
+    no room for a zone of its own, and ``fromisoformat`` reads a date alone *with* an offset as naive.
+    """
+    if len(value) == 19 and value[16] == ":":
+        try:
+            utc = datetime.fromisoformat(value + "+00:00")
+        except ValueError:
+            pass
+        else:
+            if utc.tzinfo is UTC:
+                return utc
     try:
         iso = datetime.fromisoformat(value)
     except ValueError:
