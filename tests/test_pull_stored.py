@@ -168,3 +168,15 @@ def test_stored_time_reads_back_as_the_item_s_instant(store: Store, created_at: 
         reference = conn.exec_driver_sql("SELECT created_at FROM items").scalar()
         assert fast == reference
         assert conn.exec_driver_sql("SELECT content_hash FROM items").scalar() == item_hash(item)
+
+
+def test_extra_values_that_compare_equal_are_stored_as_themselves(store: Store) -> None:
+    """One batch writes each ``extra`` once per distinct value set; ``True``, ``1`` and ``1.0`` are
+    equal in Python but not in the stored JSON (``true``, ``1``, ``1.0``): each row keeps its own."""
+    values: list[Any] = [True, 1, 1.0, "1", True, 1, [1], {"a": 1}, "1"]
+    store.upsert_items([FeedbackItem("s", str(n), "text", extra={"n": v}) for n, v in enumerate(values)], {})
+    with store.begin() as conn:
+        stored = [str(e) for (e,) in conn.exec_driver_sql("SELECT extra FROM items ORDER BY id")]
+    expected = ['{"n": true}', '{"n": 1}', '{"n": 1.0}', '{"n": "1"}', '{"n": true}', '{"n": 1}', '{"n": [1]}',
+                '{"n": {"a": 1}}', '{"n": "1"}']
+    assert stored == (expected if not ON_PG else [repr({"n": v}) for v in values])

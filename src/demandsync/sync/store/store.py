@@ -1214,6 +1214,7 @@ def _insert_items_fast(conn: Connection, new: list[_NewItem], now: datetime) -> 
     """The one hot insert of a first run (see :func:`_insert_many`)."""
     when = _stored_time(conn)
     stamp = when(now)
+    extra_json = _JSONObjects()
     if conn.dialect.name == "sqlite":  # the stored text from the isoformat the hash took, not a second one
         def created(dt: datetime | None, iso: str | None) -> Any:
             if iso is None or dt is None or dt.tzinfo is not UTC:
@@ -1226,9 +1227,30 @@ def _insert_items_fast(conn: Connection, new: list[_NewItem], now: datetime) -> 
     _insert_many(conn, "items", _INSERT_COLUMNS, [  # empty lists and dicts (most) without a call
         (i.source, i.external_id, h, i.text, i.requester, i.account, created(i.created_at, iso), i.url,
          _json_list(i.tags) if i.tags else "[]", _json_list(i.epic_hint) if i.epic_hint else "[]", i.votes,
-         _json_object(i.extra) if i.extra else "{}", False, None, stamp, stamp, i.people is not None)
+         extra_json(i.extra) if i.extra else "{}", False, None, stamp, stamp, i.people is not None)
         for i, h, iso in new
     ])
+
+
+class _JSONObjects(dict[tuple[tuple[str, Any], ...], str]):
+    """:func:`_json_object` remembered for one batch: attributes are mostly a few choices (country,
+    device, plan), so most rows of a batch repeat an ``extra`` another row wrote (a lookup is a
+    quarter of the cost of writing it).
+
+    Only all-text objects are remembered (what the mapping makes): ``1``, ``1.0`` and ``True`` are
+    equal as keys but not as JSON, while a text equals nothing but the same text.
+    """
+
+    def __call__(self, values: dict[str, Any]) -> str:
+        try:
+            return self[tuple(values.items())]
+        except KeyError:
+            text = _json_object(values)
+            if all(type(k) is str and type(v) is str for k, v in values.items()):
+                self[tuple(values.items())] = text
+            return text
+        except TypeError:  # a list or dict among the values cannot be a key
+            return _json_object(values)
 
 
 _quoted = json.encoder.encode_basestring_ascii  # the C function json.dumps itself quotes strings with
