@@ -1120,8 +1120,9 @@ def _erase(value: Any, ident: str) -> Any:
 
 
 _INSERT_COLUMNS = ("source", "external_id", "content_hash", "text", "requester", "account", "created_at", "url",
-                   "tags", "epic_hint", "votes", "extra", "deleted", "link_fp", "first_seen_at", "updated_at",
-                   "has_people")
+                   "tags", "epic_hint", "votes", "extra", "first_seen_at", "updated_at", "has_people")
+#: What every new item starts with, written in the statement rather than bound per row (~0.2 µs a value).
+_INSERT_CONSTANTS = {"deleted": "FALSE", "link_fp": "NULL"}
 _PEOPLE_COLUMNS = ("item_id", "identity", "name", "email", "account", "weight", "role")
 
 
@@ -1159,16 +1160,19 @@ def _people_of(conn: Connection, item_ids: set[int]) -> dict[int, tuple[Person, 
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+def _insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]],
+                 constants: dict[str, str] | None = None) -> None:
     """``INSERT`` through the driver's executemany, for the hot bulk inserts (items, links, journal).
 
     At 100,000 rows SQLAlchemy's per-value bind processing cost more than the
     database's own work, so callers pass values already in their stored form
-    (JSON as text, timestamps via :func:`_stored_time`).
+    (JSON as text, timestamps via :func:`_stored_time`). ``constants`` maps columns every row
+    gives the same value to that value as SQL (``FALSE``, ``NULL``), written once in the statement.
     """
     if rows:
-        mark = _mark(conn)
-        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})",
+        fixed = constants or {}
+        values = [_mark(conn)] * len(columns) + list(fixed.values())
+        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join([*columns, *fixed])}) VALUES ({', '.join(values)})",
                              rows)
 
 
@@ -1227,9 +1231,9 @@ def _insert_items_fast(conn: Connection, new: list[_NewItem], now: datetime) -> 
     _insert_many(conn, "items", _INSERT_COLUMNS, [  # empty lists and dicts (most) without a call
         (i.source, i.external_id, h, i.text, i.requester, i.account, created(i.created_at, iso), i.url,
          _json_list(i.tags) if i.tags else "[]", _json_list(i.epic_hint) if i.epic_hint else "[]", i.votes,
-         extra_json(i.extra) if i.extra else "{}", False, None, stamp, stamp, i.people is not None)
+         extra_json(i.extra) if i.extra else "{}", stamp, stamp, i.people is not None)
         for i, h, iso in new
-    ])
+    ], _INSERT_CONSTANTS)
 
 
 class _JSONObjects(dict[tuple[tuple[str, Any], ...], str]):
