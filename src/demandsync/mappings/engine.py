@@ -658,8 +658,11 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
                                   or _utc_date(value, column, m, source, orders))
                 break
         tags: list[str] = []
-        if tagged := [v for p in tag_columns if (v := cells[p]).strip()]:  # most rows have none
-            tags = _dedupe(t.strip() for v in tagged for t in _TAG_SPLIT.split(v) if t.strip())
+        for pos in tag_columns:  # a loop, not a comprehension (a frame of its own): most rows have no tag
+            if cells[pos].strip():
+                tagged = [v for p in tag_columns if (v := cells[p]).strip()]
+                tags = _dedupe(t.strip() for v in tagged for t in _TAG_SPLIT.split(v) if t.strip())
+                break
         extra = {}
         for name, pos in extras:
             if value := cells[pos].strip():
