@@ -282,7 +282,9 @@ EXPORTS = Path(__file__).parent / "fixtures" / "exports"
 HOSTILE_CELLS = ["", "   ", "0", "00000-000", "-", "Anonymous", "ANN@Example.COM ", "not a date", "13/01/2026",
                  "01/02/2026", "2026-01-01 08:00:00 GMT+99", "9999-12-31T23:00:00-05:00", "2024/03/04 3:00:00 PM GMT+3",
                  "a\r\nb", "x; y,\nx", "see PROD-12 and prod-13", "3.5", "x" * 120_001, "caf\udce9", " \t ", " a  b ",
-                 "x\u00a0y\u2003z\tw"]
+                 "x\u00a0y\u2003z\tw", "2026-01-01", "2026-01-01T08", "20260101T080001", "2026-01-01T",
+                 "2026-01-01T08:00:01+", "2026-01-01T08:00:01Z", "2026-01-01 08:00:01.5-01:00", "2026-W01-1 08:00",
+                 "2026-01-01T08+05:00", "2026-01-01X08:00:01", "2026-01-01 08:00:61", "2026-01-01 24:00:00"]
 
 
 #: Exports without a response id (Google Forms): their preset's identity comes from the answers,

@@ -20,6 +20,7 @@ Header styles (chosen by the detected preset, or ``header_rows`` alone):
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -338,5 +339,6 @@ def _length(cell: str) -> int:
 
 
 def _chain(first: Sequence[RawRow], rest: Iterator[RawRow]) -> Iterator[RawRow]:
-    yield from first
-    yield from rest
+    """``first``, then ``rest``: itertools' chain, which passes each row on without a generator
+    frame of its own (every row of a file went through two of these)."""
+    return itertools.chain(first, rest)

@@ -629,6 +629,9 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
                 return value
         return ""
 
+    # The usual map names one column for each of these: its cell, without a call per row.
+    requester_at, account_at, url_at = (cols[0] if len(cols) == 1 else None for cols in (requesters, accounts, urls))
+
     def row(cells: list[str]) -> FeedbackItem | None:
         for pos, values in skips:
             if cells[pos].strip().casefold() in values:
@@ -642,18 +645,24 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
             return None
         if len(text) > max_chars:
             raise _Unusual
-        requester: str | None = first(cells, requesters)
+        requester: str | None = cells[requester_at].strip() if requester_at is not None else first(cells, requesters)
         if requester is not None:
             requester = None if anonymous(requester) else requester.lower() if "@" in requester else requester
         created_at = None
         for pos, column in dates:
             if value := cells[pos].strip():
-                created_at = _parse_date(value, column, m, source, orders) if not utc else _utc_date(value, column, m,
-                                                                                                      source, orders)
+                if not utc:
+                    created_at = _parse_date(value, column, m, source, orders)
+                else:  # the usual cell straight away, anything else through _utc_date
+                    created_at = ((_naive_utc(value) if len(value) == 19 and value[16] == ":" else None)
+                                  or _utc_date(value, column, m, source, orders))
                 break
         tags: list[str] = []
-        if tagged := [v for p in tag_columns if (v := cells[p]).strip()]:  # most rows have none
-            tags = _dedupe(t.strip() for v in tagged for t in _TAG_SPLIT.split(v) if t.strip())
+        for pos in tag_columns:  # a loop, not a comprehension (a frame of its own): most rows have no tag
+            if cells[pos].strip():
+                tagged = [v for p in tag_columns if (v := cells[p]).strip()]
+                tags = _dedupe(t.strip() for v in tagged for t in _TAG_SPLIT.split(v) if t.strip())
+                break
         extra = {}
         for name, pos in extras:
             if value := cells[pos].strip():
@@ -665,12 +674,9 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
                     break
         if extras_of_many:  # the map's key order, as the general path gives it
             extra = {name: extra[name] for name in plan.extra if name in extra}
-        item = FeedbackItem(
-            source=source, external_id="", text=text, requester=requester,
-            account=first(cells, accounts) or None, created_at=created_at, url=first(cells, urls) or None,
-            tags=tags, epic_hint=keys_in([v for p in epic_columns if (v := cells[p]).strip()]) if epic_columns else [],
-            votes=1, extra=extra,
-        )
+        account = (cells[account_at].strip() if account_at is not None else first(cells, accounts)) or None
+        url = (cells[url_at].strip() if url_at is not None else first(cells, urls)) or None
+        epic_hint = keys_in([v for p in epic_columns if (v := cells[p]).strip()]) if epic_columns else []
         id_parts = []
         for pos in ids:
             value = cells[pos]
@@ -679,12 +685,14 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
             if not (value := (value if value.isprintable() and "  " not in value else space(" ", value)).strip()):
                 raise _Unusual  # quarantined, with its reason, by the general path
             id_parts.append(value)
-        if anonymous_extra and anonymous(id_parts[0].strip()):
+        if anonymous_extra and anonymous(id_parts[0]):  # stripped above
             found = [v for p in answers if (v := cells[p].replace("\r\n", "\n").strip())]
             found += [(_requester(v, ()) or "") for p in who if (v := cells[p]).strip()]
             id_parts.append(_digest([*found, *(cells[p] for p in anonymous_extra)])[:16])
-        item.external_id = "|".join(id_parts)
-        return item
+        # Positional: half the cost of keywords (a reordered field fails test_mapping's comparison
+        # with the general path).
+        return FeedbackItem(source, "|".join(id_parts), text, requester, account, created_at, url, tags, epic_hint,
+                            1, extra)
 
     return row
 
@@ -820,12 +828,29 @@ def _parse_date(value: str, column: str, m: FieldMapping, source: str, orders: d
 
 def _utc_date(value: str, column: str, m: FieldMapping, source: str, orders: dict[str, bool]) -> datetime:
     """:func:`_parse_date` for a map without ``date_format`` whose zone is UTC, quicker for the
-    common ISO 8601 cell: a naive one is UTC as it stands (no zone lookup, no conversion)."""
+    common ISO 8601 cell: a naive one is UTC as it stands (no zone lookup, no conversion).
+
+    The usual ``2026-01-01 08:00:01`` is read with ``+00:00`` appended: one parse, a tenth of the
+    cost of parsing it naive and then ``replace(tzinfo=UTC)`` (~1 µs a row). Only that shape: it has
+    no room for a zone of its own, and ``fromisoformat`` reads a date alone *with* an offset as naive.
+    """
+    if len(value) == 19 and value[16] == ":" and (utc := _naive_utc(value)) is not None:
+        return utc
     try:
         iso = datetime.fromisoformat(value)
     except ValueError:
         return _parse_date(value, column, m, source, orders)
     return iso.replace(tzinfo=UTC) if iso.tzinfo is None else _in_utc(iso, value, column)
+
+
+def _naive_utc(value: str) -> datetime | None:
+    """``2026-01-01 08:00:01`` (19 characters, a colon at 16: no room for a zone) as that instant in
+    UTC, or None for :func:`_utc_date` to decide; see there."""
+    try:
+        utc = datetime.fromisoformat(value + "+00:00")
+    except ValueError:
+        return None
+    return utc if utc.tzinfo is UTC else None
 
 
 def _in_utc(parsed: datetime, value: str, column: str) -> datetime:
