@@ -94,7 +94,8 @@ def stored_digests(workdir: Path, store_url: str) -> tuple[dict[str, str], dict[
                 "SELECT source, locator, reason, raw FROM quarantine ORDER BY id").fetchall()
         for name, rep in reports.items():
             rows = [repr(tuple(r)) for r in items if r[0] == name]
-            rows += [repr(tuple(q)) for q in quarantine if q[0] == name]
+            # a locator names the file by its path: the clone's own place is no stored byte of ours
+            rows += [repr(tuple(q)).replace(str(EXPORTS.resolve()), "<exports>") for q in quarantine if q[0] == name]
             rows.append(repr((rep.pulled, rep.new, rep.changed, rep.unchanged, rep.quarantined, rep.skipped,
                               rep.error)))
             digests[name] = hashlib.sha256("\n".join(rows).encode("utf-8", "surrogatepass")).hexdigest()[:16]
@@ -110,23 +111,23 @@ def stored_digests(workdir: Path, store_url: str) -> tuple[dict[str, str], dict[
 GOLDEN: dict[str, dict[str, str]] = {
     "sqlite": {'s0': 'f29a6c57c726b595', 'h0': '8e3cf05feb78ebdf', 's1': 'c71c24331e740fd6',
                 'h1': '545a7bfa3eb89c06', 's2': '029165812d319927', 'h2': '7115e00101cd7ef2',
-                's3': 'ce382bae7e9ef9b2', 'h3': '2b97f206312f1f31', 's4': '31827a10bfcfccd0',
+                's3': '983099fc50291292', 'h3': '2b97f206312f1f31', 's4': '31827a10bfcfccd0',
                 'h4': 'e596a15f93dbc9b3', 's5': '301d7bab03641c36', 'h5': 'ef8d94ed4cf23a79',
                 's6': '3bd708717485757f', 'h6': '3bd708717485757f', 's7': '9dd692f736f658e6',
                 'h7': '320026b204662d22', 's8': '3bd708717485757f', 'h8': '3bd708717485757f',
                 's9': '55421642af0c84bd', 'h9': '115ffb5ff9d5e0fa', 's10': '72b808d056b855e7',
                 'h10': '0113668b9ef61d2c', 's11': 'ace25b13ff86b991', 'h11': 'd62c8c14b9005482',
-                's12': '180249334cb1ab18', 'h12': '31a8203035a7d3fc', 's13': 'adc74e9181fd7a52',
+                's12': '180249334cb1ab18', 'h12': '31a8203035a7d3fc', 's13': 'a63ade47d6436f7a',
                 'h13': 'd696e92ee273a85f'},
     "postgresql": {'s0': 'a186e653d56e486c', 'h0': '8077b0beef01d6de', 's1': 'ce2ea8b42429c465',
                     'h1': '545a7bfa3eb89c06', 's2': '06b00f148621c26f', 'h2': '7115e00101cd7ef2',
-                    's3': '1a3b904ec071bd5b', 'h3': 'a89c7b4614150a02', 's4': 'bbe3f5695b556dfe',
+                    's3': 'b998dd7123c10ee3', 'h3': 'a89c7b4614150a02', 's4': 'bbe3f5695b556dfe',
                     'h4': 'e596a15f93dbc9b3', 's5': '9fc5a3ae795c9893', 'h5': 'ef8d94ed4cf23a79',
                     's6': '3bd708717485757f', 'h6': '3bd708717485757f', 's7': '0a48d3b9ae4fb67b',
                     'h7': '70d91103dd087da7', 's8': '3bd708717485757f', 'h8': '3bd708717485757f',
                     's9': 'f36b258f6f717ec4', 'h9': '115ffb5ff9d5e0fa', 's10': 'a106f6444bb36d85',
                     'h10': '0113668b9ef61d2c', 's11': '521ece9608f39361', 'h11': 'd62c8c14b9005482',
-                    's12': '24664eb9c74334ff', 'h12': '4b9e58526b46fe80', 's13': '38ed72c6a63e629b',
+                    's12': '24664eb9c74334ff', 'h12': '4b9e58526b46fe80', 's13': 'f9b320674dc81a54',
                     'h13': '8881df76c5a59337'},
 }
 #: ... and the re-pull's counts (new, changed, unchanged, quarantined), the same on both.
