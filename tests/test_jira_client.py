@@ -233,6 +233,18 @@ def test_update_puts_fields_without_notifying(tracker: JiraTracker) -> None:
 
 
 @respx.mock
+def test_writes_carry_no_session_cookie(tracker: JiraTracker) -> None:
+    """Every request carries its credentials; a session cookie Jira hands out (Data Center's
+    JSESSIONID, a load balancer's) is neither kept nor sent back with the next write."""
+    route = respx.put(url__regex=rf"{URL}/rest/api/3/issue/PROD-\d+").mock(return_value=httpx.Response(
+        204, headers={"Set-Cookie": "JSESSIONID=8C1D5A0B; Path=/; HttpOnly"}))
+    tracker.update("PROD-7", {"customfield_10050": 42})
+    tracker.update("PROD-8", {"customfield_10050": 43})
+    assert [c.request.headers.get("Cookie") for c in route.calls] == [None, None]
+    assert route.calls.last.request.headers["Authorization"].startswith("Basic ")
+
+
+@respx.mock
 def test_notify_users_true_sends_no_parameter() -> None:
     tracker = JiraTracker(URL, email="ops@acme.com", api_token=API_TOKEN, notify_users=True)
     route = respx.put(f"{URL}/rest/api/3/issue/PROD-7").mock(return_value=httpx.Response(204))
