@@ -134,6 +134,8 @@ class ApiClient:
     - ``sleep`` and ``random`` are injectable so tests neither wait nor guess.
     - ``rate_limiter`` (optional) paces every attempt, retries included, under an
       API's published budget (:mod:`~demandsync.connectors.http.ratelimit`).
+    - ``cookies=False``: no cookie jar, for an API that authenticates every request by a
+      header (the Jira tracker): a ``Set-Cookie`` is neither kept nor sent back.
     """
 
     def __init__(
@@ -180,6 +182,8 @@ class ApiClient:
         )
         #: The base URL without query or fragment, ending in "/": a relative path is appended to it.
         self._prefix = str(self._client.base_url.copy_with(query=None, fragment=None)).rstrip("/") + "/"
+        self._origin = (self.base_url.scheme, self.base_url.host, self.base_url.port)
+        self._queries: dict[tuple[tuple[str, str], ...], str] = {}
 
     def request(
         self,
@@ -266,13 +270,13 @@ class ApiClient:
             method, self._url(path, params), json=json, data=data, headers=dict(headers) if headers else None,
         )
         url = request.url
-        if (url.scheme, url.host, url.port) != (self.base_url.scheme, self.base_url.host, self.base_url.port):
+        if (url.scheme, url.host, url.port) != self._origin:
             raise ValueError(
                 f"refusing to send credentials to {redact_url(url)}: it is not on {redact_url(self.base_url)}"
             )
         return request
 
-    def _url(self, path: str, params: Mapping[str, Any] | None) -> httpx.URL | str:
+    def _url(self, path: str, params: Mapping[str, Any] | None) -> httpx.URL:
         """``path`` (relative to the base URL) with ``params``, parsed once.
 
         The same URL httpx makes from ``build_request(path, params=...)``, which parses it three
@@ -282,8 +286,22 @@ class ApiClient:
         """
         if "://" in path or "?" in path or "#" in path:
             return self._client.build_request("GET", path, params=dict(params) if params else None).url
-        query = str(httpx.QueryParams(dict(params))) if params else ""
-        return httpx.URL(f"{self._prefix}{path.lstrip('/')}{'?' if query else ''}{query}")
+        return httpx.URL(f"{self._prefix}{path.lstrip('/')}{self._query(params)}")
+
+    def _query(self, params: Mapping[str, Any] | None) -> str:
+        """``?`` and ``params`` encoded as httpx encodes them; "" for none. Remembered when every
+        value is a string: a run sends the same few (``notifyUsers=false``) thousands of times."""
+        if not params:
+            return ""
+        if not all(type(v) is str for v in params.values()):  # True and 1 hash alike, encode unlike
+            return f"?{httpx.QueryParams(dict(params))}"
+        key = tuple(params.items())
+        query = self._queries.get(key)
+        if query is None:
+            query = f"?{httpx.QueryParams(dict(params))}"
+            if len(self._queries) < 64:
+                self._queries[key] = query
+        return query
 
     def _send_once(
         self, method: str, path: str, params: Mapping[str, Any] | None, json: Any,
