@@ -10,6 +10,7 @@ others go on) must be logged with its traceback, naming file and line.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
@@ -248,6 +249,21 @@ def test_the_epics_are_read_while_the_sources_pull(config: Config, monkeypatch: 
     assert doc == {**dataclasses.asdict(report), "exit_code": 0}
     doc["plan"][0]["new"] = "changed"
     assert report.plan[0]["new"] != "changed"
+
+
+def test_what_a_write_logs_carries_the_run_id(config: Config, capsys: pytest.CaptureFixture[str]) -> None:
+    """Writes run on worker threads; a line they log (the HTTP layer's "retrying in …" after a 429)
+    names the run like every other line, so a log shipper can group it with its run."""
+
+    class Throttled(MemoryTracker):
+        def update(self, key: str, values: Mapping[str, Any]) -> None:
+            logging.getLogger("demandsync.http").warning("HTTP 429 from PUT %s; retrying in 1.0s", key)
+            super().update(key, values)
+
+    setup_logging(secrets=config.secrets)
+    report = run_sync(config, tracker_factory=lambda _: Throttled())
+    lines = [line for line in capsys.readouterr().err.splitlines() if "HTTP 429" in line]
+    assert len(lines) == 6 and all(f" run={report.run_id} demandsync.http: " in line for line in lines), lines
 
 
 def test_a_summary_that_failed_is_written_by_the_next_run_though_nothing_else_changed(
