@@ -68,6 +68,9 @@ class _NoCookies(httpx.Cookies):
     def set(self, name: str, value: str, domain: str = "", path: str = "/") -> None:
         raise TypeError("this client keeps no cookies (ApiClient(cookies=False))")
 
+    def update(self, cookies: Any = None) -> None:  # type: ignore[override]
+        raise TypeError("this client keeps no cookies (ApiClient(cookies=False))")
+
 
 class _CookielessClient(httpx.Client):
     """An ``httpx.Client`` whose jar is always the empty :class:`_NoCookies`."""
