@@ -17,8 +17,9 @@ import pytest
 from conftest import cli, run_json
 from typer.testing import CliRunner
 
-from demandsync.cli.main import app
+from demandsync.cli.main import PLAN_ROWS, app, print_report
 from demandsync.sandbox.jira import JiraSandbox
+from demandsync.sync.run import RunReport
 from demandsync.sync.store.lock import RunLock
 from demandsync.sync.store.store import Store
 
@@ -79,6 +80,18 @@ def test_dry_run_prints_the_plan_and_writes_nothing(sandbox: JiraSandbox, config
     assert values(sandbox, "PROD-1")[REQUESTS] is None
     code, stdout, _ = cli("run", "--config", str(config), "--json")  # the real run still has all to do
     assert json.loads(stdout)["writes"]["applied"] == 28  # 6 epics x 5 fields, less PROD-3's two empty ones
+
+
+def test_a_long_plan_lists_its_first_writes_and_counts_the_rest(capsys: pytest.CaptureFixture[str]) -> None:
+    """A first run plans a write per epic and figure: the run table lists the first PLAN_ROWS of them
+    and says how many more there are (--json has them all), instead of laying out 10,000 rows."""
+    report = RunReport(run_id=1, dry_run=True)
+    report.plan = [{"epic": f"PROD-{n}", "field": REQUESTS, "field_name": "Customer requests", "figure": "requests",
+                    "old": None, "new": n} for n in range(1, PLAN_ROWS + 51)]
+    print_report(report)
+    out = capsys.readouterr().out
+    assert f"PROD-{PLAN_ROWS} " in out and f"PROD-{PLAN_ROWS + 1} " not in out
+    assert "… and 50 more writes (--json lists every one)" in out
 
 
 def test_reimporting_overlapping_exports_never_double_counts(sandbox: JiraSandbox, config: Path) -> None:

@@ -9,6 +9,9 @@ others go on) must be logged with its traceback, naming file and line.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -35,6 +38,7 @@ from demandsync.domain import (
 )
 from demandsync.errors import OutsideError
 from demandsync.logs import setup_logging
+from demandsync.sync import run as run_module
 from demandsync.sync.run import run_sync
 
 FIELDS = [
@@ -212,6 +216,54 @@ def test_a_bug_in_a_source_is_logged_with_file_and_line_and_the_others_go_on(
     line = BrokenSource.pull.__code__.co_firstlineno + 1
     assert "demandsync.sync.run: source exit-survey failed: KeyError: 'row'\nTraceback" in log
     assert f'File "{__file__}", line {line}, in pull' in log
+
+
+def test_the_epics_are_read_while_the_sources_pull(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tracker slow to answer (each search page a round trip) costs the run no extra time while
+    the sources pull: the epic read has begun before the first pull ends, and the run's figures
+    are the ones it makes otherwise."""
+    reading = threading.Event()
+
+    class Slow(MemoryTracker):
+        def epics(self, selection: str, value_fields: Sequence[str]) -> Iterator[Epic]:
+            reading.set()
+            yield from super().epics(selection, value_fields)
+
+    pulled_while_reading: list[bool] = []
+    pull = run_module.pull_source
+
+    def pull_source(*args: Any, **kwargs: Any) -> Any:
+        result = pull(*args, **kwargs)
+        if not pulled_while_reading:  # the first source pulled: the epic read has begun by now
+            pulled_while_reading.append(reading.wait(timeout=10))
+        return result
+
+    monkeypatch.setattr(run_module, "pull_source", pull_source)
+    tracker = Slow()
+    report = run_sync(config, tracker_factory=lambda _: tracker)
+
+    assert pulled_while_reading == [True]
+    assert report.exit_code == 0 and report.epics == 6 and report.writes["applied"] == 28
+    # The --json report and the runs table's record: what dataclasses.asdict gives, a copy.
+    doc = report.as_dict()
+    assert doc == {**dataclasses.asdict(report), "exit_code": 0}
+    doc["plan"][0]["new"] = "changed"
+    assert report.plan[0]["new"] != "changed"
+
+
+def test_what_a_write_logs_carries_the_run_id(config: Config, capsys: pytest.CaptureFixture[str]) -> None:
+    """Writes run on worker threads; a line they log (the HTTP layer's "retrying in …" after a 429)
+    names the run like every other line, so a log shipper can group it with its run."""
+
+    class Throttled(MemoryTracker):
+        def update(self, key: str, values: Mapping[str, Any]) -> None:
+            logging.getLogger("demandsync.http").warning("HTTP 429 from PUT %s; retrying in 1.0s", key)
+            super().update(key, values)
+
+    setup_logging(secrets=config.secrets)
+    report = run_sync(config, tracker_factory=lambda _: Throttled())
+    lines = [line for line in capsys.readouterr().err.splitlines() if "HTTP 429" in line]
+    assert len(lines) == 6 and all(f" run={report.run_id} demandsync.http: " in line for line in lines), lines
 
 
 def test_a_summary_that_failed_is_written_by_the_next_run_though_nothing_else_changed(

@@ -233,6 +233,30 @@ def test_update_puts_fields_without_notifying(tracker: JiraTracker) -> None:
 
 
 @respx.mock
+def test_cloud_writes_carry_no_session_cookie(tracker: JiraTracker) -> None:
+    """On Cloud every request carries its API token; a session cookie (a load balancer's, an old
+    JSESSIONID) is neither kept nor sent back with the next write."""
+    route = respx.put(url__regex=rf"{URL}/rest/api/3/issue/PROD-\d+").mock(return_value=httpx.Response(
+        204, headers={"Set-Cookie": "JSESSIONID=8C1D5A0B; Path=/; HttpOnly"}))
+    tracker.update("PROD-7", {"customfield_10050": 42})
+    tracker.update("PROD-8", {"customfield_10050": 43})
+    assert [c.request.headers.get("Cookie") for c in route.calls] == [None, None]
+    assert route.calls.last.request.headers["Authorization"].startswith("Basic ")
+
+
+@respx.mock
+def test_data_center_writes_reuse_the_session_cookie() -> None:
+    """Data Center keeps its cookie jar: reusing the JSESSIONID spares Jira a session per request
+    (Atlassian's Server cookie-based-authentication page) and a sticky cookie keeps one node."""
+    tracker = JiraTracker("https://jira.acme.internal", pat="dc-pat-secret")
+    route = respx.put(url__regex=r"https://jira.acme.internal/rest/api/2/issue/PROD-\d+").mock(
+        return_value=httpx.Response(204, headers={"Set-Cookie": "JSESSIONID=8C1D5A0B; Path=/; HttpOnly"}))
+    tracker.update("PROD-7", {"customfield_10050": 42})
+    tracker.update("PROD-8", {"customfield_10050": 43})
+    assert [c.request.headers.get("Cookie") for c in route.calls] == [None, "JSESSIONID=8C1D5A0B"]
+
+
+@respx.mock
 def test_notify_users_true_sends_no_parameter() -> None:
     tracker = JiraTracker(URL, email="ops@acme.com", api_token=API_TOKEN, notify_users=True)
     route = respx.put(f"{URL}/rest/api/3/issue/PROD-7").mock(return_value=httpx.Response(204))

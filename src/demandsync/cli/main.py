@@ -151,6 +151,12 @@ def _print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
 
 
+#: Writes of the plan the run table lists; ``--json`` has every one. A first run plans one write per
+#: epic and figure (10,000 for 2,000 epics), and rich took 3-5 s of CPU to lay out such a table,
+#: longer than the writes themselves (bench/run.py scenario 1), for a screen no one reads to the end.
+PLAN_ROWS = 200
+
+
 def _plan_table(report: RunReport) -> Table:
     # 80 columns: the field by name (ids are in --json and `demandsync fields`), keys never wrap.
     table = Table(title="Plan" + (" (dry run: nothing written)" if report.dry_run else ""),
@@ -159,7 +165,7 @@ def _plan_table(report: RunReport) -> Table:
     table.add_column("field", ratio=1)
     table.add_column("old", ratio=1, overflow="fold")
     table.add_column("new", ratio=2, overflow="fold")
-    for w in report.plan:
+    for w in report.plan[:PLAN_ROWS]:
         table.add_row(w["epic"], w["field_name"], _show(w["old"]), _show(w["new"]))
     return table
 
@@ -182,6 +188,8 @@ def print_report(report: RunReport) -> None:
                   "they count for no epic", highlight=False, soft_wrap=True)
     if report.plan:
         out.print(_plan_table(report))
+        if len(report.plan) > PLAN_ROWS:
+            out.print(f"… and {len(report.plan) - PLAN_ROWS:,} more writes (--json lists every one)", soft_wrap=True)
     w = report.writes
     out.print(f"writes: {w['planned']} planned, {w['applied']} applied, {w['failed']} failed")
     for e in report.errors:

@@ -10,16 +10,19 @@ that does not exist) exit 2 before anything is pulled or written.
 
 from __future__ import annotations
 
+import contextvars
+import copy
 import gc
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import sqlalchemy as sa
@@ -45,6 +48,7 @@ from demandsync.sync.summary import items_by_epic, remember_run, run_basis, sync
 from demandsync.sync.writeback import Target, TargetError, apply_plan, plan_writes, resolve_targets
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Items per store transaction in a pull: fewer commits (each rewrites the same index pages)
 #: and lookups; memory stays a few MB whatever the source's size.
@@ -89,9 +93,30 @@ class RunReport:
         return EXIT_FAILED if failed else EXIT_OK
 
     def as_dict(self) -> dict[str, Any]:
-        doc = asdict(self)
+        """The report as plain data, a copy (changing it leaves the report alone), with ``exit_code``.
+
+        What ``dataclasses.asdict`` gives, without its deep copy of every value one by one: that
+        took 0.25 s for a first run's report (10,000 planned writes, 2,000 epics' figures), paid
+        by ``--json`` and by the runs table's record of every run."""
+        doc = {f.name: _copied(getattr(self, f.name)) for f in fields(self)}
         doc["exit_code"] = self.exit_code
         return doc
+
+
+def _copied(value: Any) -> Any:
+    """``value`` copied as ``dataclasses.asdict`` copies a field: containers rebuilt, dataclasses
+    as dicts; immutable scalars are shared (a deep copy returns them as they are)."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dict):
+        return {_copied(k): _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_copied(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return copy.deepcopy(value)
 
 
 def build_tracker(config: Config) -> Tracker:
@@ -227,12 +252,15 @@ def _stages(
     site_fields = tracker.fields()
     targets, value_ids = _site_targets(config, site_fields, tracker.display_name)
 
+    # The epics are read while the sources pull: the tracker's answers arrive while this process
+    # parses files, instead of one search page's round trip after another once the pull is done.
+    read_epics = _in_background(lambda: list(tracker.epics(settings.tracker.selection, value_ids)))
     for src in settings.sources:
         if src.enabled and (not only or src.name in only):
             report.sources[src.name] = pull_source(config, store, src, report.run_id or 0, full, progress)
 
     progress.update("epics", 0)
-    epics = list(tracker.epics(settings.tracker.selection, value_ids))
+    epics = read_epics()
     store.save_epics(epics)
     report.epics = len(epics)
     progress.update("epics", len(epics), len(epics))
@@ -279,6 +307,36 @@ def _stages(
     report.summaries = after_writes(config, store, tracker, epics, demand, site_fields, dry_run=False, stamp=stamp)
     report.errors.extend(report.summaries.pop("errors", []))
     notify_and_close(config, store, tracker, epics, before, report.demand)
+
+
+def _in_background(work: Callable[[], T]) -> Callable[[], T]:
+    """Start ``work`` on a thread of its own now; the function returned waits for its result
+    (or raises what it raised), in the caller's thread, when the caller needs it.
+
+    For the tracker's epic read, which is waiting on the network most of the time, during the
+    pull, which is CPU. It writes nothing to the store, so where a run is killed is unchanged.
+    The thread runs in a copy of the caller's context (the run id logs carry), and as a daemon:
+    a run that ends without asking for the result (a bug, Ctrl-C) does not wait on a slow tracker.
+    """
+    done: list[T] = []
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            done.append(work())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
+            failed.append(exc)
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(target,), name="read-epics", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        if failed:
+            raise failed[0]
+        return done[0]
+
+    return result
 
 
 def _site_targets(config: Config, fields: list[TrackerField],

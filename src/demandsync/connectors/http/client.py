@@ -22,7 +22,7 @@ import random as _random
 import ssl
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import certifi
@@ -51,6 +51,56 @@ def _tls_context() -> ssl.SSLContext:
     """One certificate-verifying TLS context per process: building one loads the CA bundle
     (~0.1 s), and a run makes a client per source plus one for Jira."""
     return ssl.create_default_context(cafile=certifi.where())
+
+
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing: what an API client with ``cookies=False`` holds.
+
+    httpx files every response's ``Set-Cookie`` into the client's jar, building a
+    ``urllib`` request and response pair per response to do it (~8 % of our CPU per PUT,
+    ``bench/apply_speed.py``). An API authenticated on every request by a header needs no
+    session cookie; nothing is read from or sent out of this jar, and nothing can be put in.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+    def set(self, name: str, value: str, domain: str = "", path: str = "/") -> None:
+        raise TypeError("this client keeps no cookies (ApiClient(cookies=False))")
+
+    def update(self, cookies: Any = None) -> None:  # type: ignore[override]
+        raise TypeError("this client keeps no cookies (ApiClient(cookies=False))")
+
+
+class _CookielessClient(httpx.Client):
+    """An ``httpx.Client`` whose jar is always the empty :class:`_NoCookies`."""
+
+    _none = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._none
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        raise TypeError("this client keeps no cookies (ApiClient(cookies=False))")
+
+
+class _DeadlineStream(httpx.SyncByteStream):
+    """A response body that raises TimeoutError once ``deadline`` (time.monotonic) is past, so
+    one ``Response.read()`` both reads the body and enforces the whole-answer deadline."""
+
+    def __init__(self, stream: httpx.SyncByteStream, deadline: float) -> None:
+        self._stream, self._deadline = stream, deadline
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            yield chunk
+            if time.monotonic() > self._deadline:
+                raise TimeoutError
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 def check_base_url(url: str, *, allow_insecure_http: bool = False) -> httpx.URL:
@@ -87,6 +137,8 @@ class ApiClient:
     - ``sleep`` and ``random`` are injectable so tests neither wait nor guess.
     - ``rate_limiter`` (optional) paces every attempt, retries included, under an
       API's published budget (:mod:`~demandsync.connectors.http.ratelimit`).
+    - ``cookies=False``: no cookie jar, for an API that authenticates every request by a
+      header (the Jira tracker): a ``Set-Cookie`` is neither kept nor sent back.
     """
 
     def __init__(
@@ -107,6 +159,7 @@ class ApiClient:
         transport: httpx.BaseTransport | None = None,
         attempt_timeout: float | None = None,
         rate_limiter: RateLimiter | None = None,
+        cookies: bool = True,
     ) -> None:
         self.rate_limiter = rate_limiter
         self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -122,7 +175,7 @@ class ApiClient:
         self._sleep = sleep
         self._random = random
         self.request_counts: Counter[tuple[str, str]] = Counter()
-        self._client = httpx.Client(
+        self._client = (httpx.Client if cookies else _CookielessClient)(
             base_url=self.base_url,
             auth=auth,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
@@ -130,6 +183,10 @@ class ApiClient:
             transport=transport,
             verify=_tls_context(),
         )
+        #: The base URL without query or fragment, ending in "/": a relative path is appended to it.
+        self._prefix = str(self._client.base_url.copy_with(query=None, fragment=None)).rstrip("/") + "/"
+        self._origin = (self.base_url.scheme, self.base_url.host, self.base_url.port)
+        self._queries: dict[tuple[tuple[str, str], ...], str] = {}
 
     def request(
         self,
@@ -143,6 +200,16 @@ class ApiClient:
     ) -> httpx.Response:
         """Send one request (retrying as described on the class); a 2xx response or an APIError."""
         method = method.upper()
+        try:  # most requests succeed at once: the retry machinery is built only for those that do not
+            return self._send_once(method, path, params, json, data, headers)
+        except RetriableAPIError as exc:
+            failed = [exc]
+
+        def attempt(*args: Any) -> httpx.Response:
+            if failed:  # tenacity's attempt 1 is the one just made: its failure, replayed
+                raise failed.pop()
+            return self._send_once(*args)
+
         stopped_by: list[str] = []
 
         def stop(state: tenacity.RetryCallState) -> bool:
@@ -165,7 +232,7 @@ class ApiClient:
             before_sleep=self._log_retry,
         )
         try:
-            return retrying(self._send_once, method, path, params, json, data, headers)
+            return retrying(attempt, method, path, params, json, data, headers)
         except tenacity.RetryError as exc:
             attempts = exc.last_attempt.attempt_number
             last = exc.last_attempt.exception()
@@ -203,15 +270,41 @@ class ApiClient:
         data: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
     ) -> httpx.Request:
         request = self._client.build_request(
-            method, path, params=dict(params) if params else None, json=json, data=data,
-            headers=dict(headers) if headers else None,
+            method, self._url(path, params), json=json, data=data, headers=dict(headers) if headers else None,
         )
         url = request.url
-        if (url.scheme, url.host, url.port) != (self.base_url.scheme, self.base_url.host, self.base_url.port):
+        if (url.scheme, url.host, url.port) != self._origin:
             raise ValueError(
                 f"refusing to send credentials to {redact_url(url)}: it is not on {redact_url(self.base_url)}"
             )
         return request
+
+    def _url(self, path: str, params: Mapping[str, Any] | None) -> httpx.URL:
+        """``path`` (relative to the base URL) with ``params``, parsed once.
+
+        The same URL httpx makes from ``build_request(path, params=...)``, which parses it three
+        times (the path, the path merged onto the base URL, the merged URL with the query): a
+        fifth of our CPU per PUT. An absolute URL, or a path with its own query or fragment,
+        is left to httpx (``params`` are then passed as before).
+        """
+        if "://" in path or "?" in path or "#" in path:
+            return self._client.build_request("GET", path, params=dict(params) if params else None).url
+        return httpx.URL(f"{self._prefix}{path.lstrip('/')}{self._query(params)}")
+
+    def _query(self, params: Mapping[str, Any] | None) -> str:
+        """``?`` and ``params`` encoded as httpx encodes them; "" for none. Remembered when every
+        value is a string: a run sends the same few (``notifyUsers=false``) thousands of times."""
+        if not params:
+            return ""
+        if not all(type(v) is str for v in params.values()):  # True and 1 hash alike, encode unlike
+            return f"?{httpx.QueryParams(dict(params))}"
+        key = tuple(params.items())
+        query = self._queries.get(key)
+        if query is None:
+            query = f"?{httpx.QueryParams(dict(params))}"
+            if len(self._queries) < 64:
+                self._queries[key] = query
+        return query
 
     def _send_once(
         self, method: str, path: str, params: Mapping[str, Any] | None, json: Any,
@@ -249,21 +342,16 @@ class ApiClient:
         return response
 
     def _read_within_deadline(self, request: httpx.Request, deadline: float) -> httpx.Response:
-        """Send, then read the body chunk by chunk, giving up (TimeoutError) past ``deadline``."""
-        streamed = self._client.send(request, stream=True)
-        raw = []
+        """Send, then read the body, giving up (TimeoutError) past ``deadline``."""
+        response = self._client.send(request, stream=True)
         try:
-            for chunk in streamed.iter_raw():
-                raw.append(chunk)
-                if time.monotonic() > deadline:
-                    raise TimeoutError
-        except httpx.StreamConsumed:
-            return streamed  # an auth flow already read this body in full
+            # An auth flow may have read this body already; then read() just returns it.
+            assert isinstance(response.stream, httpx.SyncByteStream)  # a sync client's
+            response.stream = _DeadlineStream(response.stream, deadline)
+            response.read()
         finally:
-            streamed.close()
-        # Raw (still encoded) bytes with the original headers: httpx decodes them as usual.
-        return httpx.Response(streamed.status_code, headers=streamed.headers, content=b"".join(raw),
-                              request=request, extensions=streamed.extensions)
+            response.close()
+        return response
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
