@@ -727,8 +727,8 @@ class Store:
                f"ORDER BY id LIMIT {mark}")
         last = 0
         while True:
-            with self._connect() as conn:
-                rows = conn.exec_driver_sql(sql, (*unclaimed_params, *params, last, batch)).fetchall()
+            with self._connect() as conn:  # the driver's own cursor: SQLAlchemy's rows cost more than the query
+                rows = _driver_rows(conn, sql, (*unclaimed_params, *params, last, batch))
             if not rows:
                 return
             last = rows[-1][0]
