@@ -6,6 +6,7 @@ noise), stored directly, without sources or a tracker, so the figures are the st
 Prints wall and CPU seconds per step, and the time spent writing links (``Store.replace_auto_links``).
 
     .venv/bin/python bench/relink.py --epics 2000 --items 100000
+    .venv/bin/python bench/relink.py --store postgresql+psycopg://postgres@127.0.0.1:5432/ds_bench  # an empty database
     PYTHONPATH=/tmp/othersrc .venv/bin/python bench/relink.py   # another copy of src/, same workload
 """
 
@@ -87,6 +88,7 @@ def main() -> None:
     ap.add_argument("--epics", type=int, default=2000)
     ap.add_argument("--items", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--store", metavar="URL", help="an empty database to use (default: a temporary SQLite file)")
     ap.add_argument("--profile", metavar="STEP", help="pyinstrument profile of the steps whose name starts so")
     args = ap.parse_args()
     PROFILE.extend([args.profile] if args.profile else [])
@@ -102,7 +104,9 @@ def main() -> None:
     rules = [RuleConfig(epic=k, keywords=list(w)) for k, w in generate.rules(args.epics)]
     linking = LinkingConfig()
     Store.replace_auto_links = timed_writes(Store.replace_auto_links)  # type: ignore[method-assign]
-    with tempfile.TemporaryDirectory() as tmp, Store.open(f"sqlite:///{tmp}/relink.db") as store:
+    with tempfile.TemporaryDirectory() as tmp, Store.open(args.store or f"sqlite:///{tmp}/relink.db") as store:
+        if store.count_items():
+            sys.exit(f"{args.store} is not empty: the steps' figures are for a store of these items only")
         for lo in range(0, len(items), 5000):
             store.upsert_items(items[lo:lo + 5000], {})
         store.save_epics(epics)

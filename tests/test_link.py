@@ -81,17 +81,25 @@ def test_only_new_or_changed_items_are_relinked(store: Store) -> None:
 
 
 def test_rule_prefilter_never_changes_what_matches() -> None:
-    keyword_sets = (["sso", "single sign-on"], ["dark mode", "night-theme"], ["c++"], ["Ärger"], ["export", "CSV"])
+    keyword_sets = (["sso", "single sign-on"], ["dark mode", "night-theme"], ["c++"], ["Ärger"], ["export", "CSV"],
+                    ["data"], ["datadog", "2FA"], ["Data Export"], ["#hashtag"])
     rules = [RuleConfig(epic=f"PROD-{n}", keywords=kw) for n, kw in enumerate(keyword_sets, start=1)]
-    epics = [Epic(f"PROD-{n}", str(n), "x") for n in range(1, 6)]
+    epics = [Epic(f"PROD-{n}", str(n), "x") for n in range(1, len(keyword_sets) + 1)]
     linker = AutoLinker(epics, rules, NO_SIMILARITY)
     texts = ["We need SSO", "single   sign-on please", "singles sign-on", "sso-ready", "lessons", "Dark  Mode!",
              "night-theme pls", "I write C++ daily", "c++", "Ärger mit dem Export", "csv/excel", "exporting",
-             "", "SSO\nnext line", "dark\tmode", "über sso", "SINGLE SIGN-ON and CSV"]
-    for text in texts:
+             "", "SSO\nnext line", "dark\tmode", "über sso", "SINGLE SIGN-ON and CSV", "sso", "sso_ready", "sso2",
+             "xsso", "Datadog alerts", "DATA", "datad", "data-dog", "database", "need 2fa", "2FA2", "a #hashtag",
+             "data\nexport", "DaTa ExPoRt", "dat", "ÄRGER", "ärger", "naïve data"]
+    # the prefilter scans a batch at once: every text alone, and all of them side by side in one batch
+    batched = linker._candidate_rules(texts)
+    for text, candidates in zip(texts, batched, strict=True):
         every_rule = {r.epic for r in linker.rules if r.matches("s", text)}
-        prefiltered = {r.epic for r in linker._candidate_rules(text) if r.matches("s", text)}
-        assert prefiltered == every_rule, text
+        [alone] = linker._candidate_rules([text])
+        assert {r.epic for r in alone if r.matches("s", text)} == every_rule, text
+        assert {r.epic for r in candidates if r.matches("s", text)} == every_rule, text
+        assert candidates == sorted(candidates, key=linker.rules.index)  # config order: the first rule's keyword wins
+    assert {r.epic for r in batched[texts.index("Datadog alerts")]} == {"PROD-7", "PROD-9"}  # not "data": skipped
 
 
 def test_nothing_to_link_never_fits_the_similarity_model(store: Store) -> None:

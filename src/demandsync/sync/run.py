@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import contextvars
 import copy
-import gc
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -35,6 +33,7 @@ from demandsync.domain import Epic, FeedbackItem, Quarantined, Record, TrackerFi
 from demandsync.errors import EXIT_FAILED, EXIT_OK, DemandsyncError
 from demandsync.logs import run_id_var
 from demandsync.mappings.engine import Mapper, MappingError, build_mapper
+from demandsync.sync import collector
 from demandsync.sync.demand import Demand, DemandRules, stored_demand
 from demandsync.sync.fields import resolve_field
 from demandsync.sync.linking.link import link_items
@@ -404,27 +403,10 @@ def notify_and_close(
                     jira_url=settings.jira.url if settings.jira is not None else None)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """CPython's cycle collector off for one source's pull, back to how it was after.
-
-    A pull allocates ~10 container objects a row and keeps a batch of them alive, so the
-    collector ran every few hundred rows and found nothing to free: its objects hold no
-    cycles (items, cells, tuples), and the few a transaction makes wait for the next collection.
-    Measured: ~10 % of a pull's CPU (bench/pull.py)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, full: bool,
                 progress: Progress = NO_PROGRESS) -> SourceReport:
     """Pull one source into the store. Its failure is reported, never raised."""
-    with _collector_paused():
+    with collector.paused():  # see sync/collector.py
         return _pull_source(config, store, src, run_id, full, progress)
 
 

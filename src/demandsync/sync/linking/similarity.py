@@ -407,6 +407,20 @@ def _split(q_t: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
     return heavy, q_t[heavy].toarray(), light
 
 
+def _product(x: sp.csr_matrix, light: sp.csr_matrix, heavy: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """``x`` times a stems x epics matrix split by :func:`_split`, dense: the heavy stems' product
+    (which allocates the result) plus the light product's few entries, added in place. Each cell is
+    the same two terms as ``light.toarray() + heavy product`` (addition commutes exactly), without
+    a zero-filled array and a second dense pass over it: the dense (items x epics) passes are most
+    of scoring's arithmetic."""
+    if not len(heavy):
+        return np.asarray((x @ light).toarray())
+    out = np.asarray(x[:, heavy] @ block)
+    part = (x @ light).tocoo()  # a product has one entry per (row, column): no duplicates to sum
+    out[part.row, part.col] += part.data
+    return out
+
+
 def _trigrams(word: str) -> set[str]:
     return set(textnorm.char_ngrams(word, (3,)))
 
@@ -673,19 +687,15 @@ class SimilarityModel:
 
     def _raw(self, x: sp.csr_matrix) -> np.ndarray:
         """(items x epics) raw coverage of the epic for encoded items ``x``:
-        the better of the name view and the full view."""
-        both = (x @ self._q_t).toarray()
-        if len(self._heavy):
-            both += x[:, self._heavy] @ self._q_heavy
+        the better of the name view and the full view (a view of the product's first half)."""
+        both = _product(x, self._q_t, self._heavy, self._q_heavy)
         n_epics = len(self._keys)
-        return np.maximum(both[:, :n_epics], both[:, n_epics:])
+        return np.maximum(both[:, :n_epics], both[:, n_epics:], out=both[:, :n_epics])
 
     def _item(self, x: sp.csr_matrix, known: np.ndarray) -> np.ndarray:
         """(items x epics) coverage of the item: the share of its own term
         weight ``known`` (at least the floor) that the epic's words cover."""
-        item = (x @ self._s_t).toarray()
-        if len(self._s_heavy):
-            item += x[:, self._s_heavy] @ self._s_heavy_block
+        item = _product(x, self._s_t, self._s_heavy, self._s_heavy_block)
         item /= np.maximum(known, self._item_floor).astype(item.dtype)[:, None]
         return item
 
