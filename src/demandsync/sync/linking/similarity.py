@@ -871,9 +871,13 @@ class SimilarityModel:
         for i, text in enumerate(texts):
             toks = [w for w in findall(fold(text or "")) if w not in stop and len(w) > 1]
             n_terms[i] = len(toks)
-            uniq = set(toks)
+            # The text's distinct words in the order it says them (a dict, not a set: a set's order
+            # follows the process's string hash seed, and the order words are summed in moves the
+            # last bit of a float32 score, which could tip a link sitting on a threshold one way in
+            # one run and the other way in the next).
+            uniq = dict.fromkeys(toks)
             # adjacent words that join into an epic word: "dark mode" -> "darkmode"
-            uniq.update(j for j in map(str.__add__, toks, toks[1:]) if j in joins)
+            uniq.update(dict.fromkeys(j for j in map(str.__add__, toks, toks[1:]) if j in joins))
             for w in uniq:
                 j = batch_vocab.get(w)
                 if j is None:
