@@ -63,7 +63,7 @@ def main() -> int:
 
         setup_logging(quiet=True)
         config = load_config(w.config)
-        for name in ("pull_source", "link_items", "count_demand", "plan_writes", "apply_plan"):
+        for name in ("pull_source", "link_items", "stored_demand", "plan_writes", "apply_plan"):
             setattr(run_mod, name, traced(name, getattr(run_mod, name), args.top))
         for name in ("save_epics", "linked_items", "save_demand"):
             setattr(Store, name, traced(name, getattr(Store, name), args.top))

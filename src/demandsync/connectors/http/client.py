@@ -351,6 +351,11 @@ class ApiClient:
             response.read()
         finally:
             response.close()
+        # httpx's stream holds the response (BoundSyncStream(response=...)): a reference cycle
+        # that only the cycle collector frees, and a pull pauses it (sync/collector.py), so every
+        # page's body stayed alive to the pull's end (+168 MB peak at 1M items). The body is read:
+        # a plain stream of it ends the cycle, and the response is freed when its reader is done.
+        response.stream = httpx.ByteStream(response.content)
         return response
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
