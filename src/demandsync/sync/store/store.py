@@ -715,7 +715,7 @@ class Store:
         current = [fingerprint] if isinstance(fingerprint, str) else list(fingerprint)
         # Plain SQL through the driver, rows as the driver's tuples: building SQLAlchemy rows and a
         # JSON decode per item was most of reading 100,000 items (most have no hint: "[]" is skipped).
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        mark = _mark(self.engine)
 
         def marks(values: Sequence[str]) -> str:
             return ", ".join([mark] * len(values))
@@ -1206,16 +1206,9 @@ def _copy_many(conn: Connection, table: str, columns: Sequence[str], rows: list[
     if not rows:
         return
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    dbapi = conn.dialect.loaded_dbapi
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
-    except dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True) from exc
-    finally:
-        cursor.close()
+    with _driver_cursor(conn, sql) as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
@@ -1224,11 +1217,19 @@ def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[An
     For the per-batch hash lookup of a pull: SQLAlchemy's result rows cost more than the query
     (item_hashes ~3.0 -> ~1.9 us an id on SQLite). A driver error is raised as SQLAlchemy's
     DBAPIError without the parameters (external ids are customer data)."""
+    with _driver_cursor(conn, sql) as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+@contextmanager
+def _driver_cursor(conn: Connection, sql: str) -> Iterator[Any]:
+    """A cursor of the driver's own, on the connection's transaction, closed after; a driver error
+    inside comes out as SQLAlchemy's DBAPIError naming ``sql`` but never its parameters or rows."""
     dbapi = conn.dialect.loaded_dbapi
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
+        yield cursor
     except dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True) from exc
     finally:
@@ -1260,7 +1261,7 @@ def _set_link_fp(conn: Connection, fingerprint: str, item_ids: Sequence[int], un
                              (fingerprint, *chunk, *[chunk[-1]] * (size - len(chunk))))
 
 
-def _mark(conn: Connection) -> str:
+def _mark(conn: Connection | Engine) -> str:
     """The driver's parameter marker (``?`` for sqlite3, ``%s`` for psycopg)."""
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
