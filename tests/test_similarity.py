@@ -169,6 +169,22 @@ def test_batching_and_threads_do_not_change_results() -> None:
     assert alone[0] == one[4]
 
 
+
+def test_a_repeated_text_is_scored_once_and_every_copy_gets_its_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Survey answers repeat ("n/a", "dark mode"): scoring each distinct text once is a third of the first
+    link's CPU on the benchmark workload, and must give every copy exactly what scoring it alone gives."""
+    model = SimilarityModel(chunk_size=4).fit(PROFILES)
+    texts = ["dark mode please", "n/a", "offline listening", "dark mode please", "n/a", "dark mode please", ""]
+    alone = [model.score([t], top_k=3, min_score=0.0)[0] for t in texts]
+    encoded: list[int] = []
+    encode = model._encode
+    monkeypatch.setattr(model, "_encode", lambda batch: encoded.append(len(batch)) or encode(batch))
+    together = model.score(texts, top_k=3, min_score=0.0)
+    assert together == alone
+    assert sum(encoded) == 4  # the four distinct texts
+    together[0].clear()  # each copy is its own list: the caller may change one
+    assert together[3] == alone[3] and together[3]
+
 _SCORE_DIGEST = """
 import hashlib, random
 from demandsync.domain import Epic

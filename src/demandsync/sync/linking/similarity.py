@@ -940,11 +940,23 @@ class SimilarityModel:
 
     def score(self, texts: Sequence[str], top_k: int = 3, min_score: float = 0.2) -> list[list[Candidate]]:
         """Best epics per text (best first): at most ``top_k``, each scoring at
-        least ``min_score`` (and always > 0)."""
+        least ``min_score`` (and always > 0).
+
+        A text is scored once however often it occurs: survey answers repeat ("n/a", "dark mode",
+        a template's stock phrases), and a text's score depends on nothing but the text and the
+        model (rows never mix: see ``_encode``), so every copy gets the same candidates."""
+        if not texts or not self._keys or top_k <= 0:
+            return [[] for _ in texts]
+        first: dict[str, int] = {}
+        which = [first.setdefault(t, len(first)) for t in texts]
+        if len(first) == len(texts):
+            return self._score_distinct(texts, top_k, min_score)
+        scored = self._score_distinct(list(first), top_k, min_score)
+        return [list(scored[i]) for i in which]
+
+    def _score_distinct(self, texts: Sequence[str], top_k: int, min_score: float) -> list[list[Candidate]]:
         out: list[list[Candidate]] = [[] for _ in texts]
         n_epics = len(self._keys)
-        if not texts or n_epics == 0 or top_k <= 0:
-            return out
         k = min(top_k, n_epics)
         chunk = max(1, self.params.chunk_size)
         spans = [(lo, min(len(texts), lo + chunk)) for lo in range(0, len(texts), chunk)]
