@@ -50,8 +50,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Items per store transaction in a pull: fewer commits (each rewrites the same index pages)
-#: and lookups; memory stays a few MB whatever the source's size.
-_ITEM_BATCH = 5000
+#: and lookups; memory stays a few MB whatever the source's size. 20,000 (was 5,000): a first pull's
+#: commits cost 0.32 -> 0.17 s CPU at 93,000 items (bench/pull.py), ~12 MB more peak RSS.
+_ITEM_BATCH = 20_000
 
 
 @dataclass(slots=True)
