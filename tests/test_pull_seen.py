@@ -45,3 +45,30 @@ def test_content_hashes_stay_what_earlier_versions_stored() -> None:
         "2ede0cb6dcd89de77b51ffede5afe9ef3a3f449c3838f0979207e949a54433cb",
         "a738f41fa2044a5e4d8ddc433db9a7a3568773e8562cc0fb8fc17a45a723904c",
     ]
+
+
+def test_a_batch_hashes_and_stores_each_extra_as_its_own(store: Store) -> None:
+    """A pull remembers each ``extra``'s repr (hashed) and JSON (stored) for its batch: values that are
+    equal as keys but not as text (``1``, ``1.0``, ``True``), or that cannot be a key, are each
+    hashed and stored as themselves, exactly as :func:`item_hash` and ``json.dumps`` write them."""
+    import json
+
+    import sqlalchemy as sa
+
+    from demandsync.domain import Person
+    from demandsync.sync.store.store import item_hash
+
+    extras: list[dict[str, object]] = [
+        {"n": "1"}, {"n": 1}, {"n": 1.0}, {"n": True}, {"n": "1"}, {"n": 1}, {"n": ["a", 1]}, {"n": ["a", 1]},
+        {}, {"a": "x", "b": "y"}, {"b": "y", "a": "x"}, {"a": "x", "b": "y"}, {"q": 'say "hi" \\ ü ✓'},
+        {"q": 'say "hi" \\ ü ✓'}, {"n": None}, {"n": {"k": 1}}]
+    batch = [FeedbackItem("s", str(n), f"text {n}", extra=e) for n, e in enumerate(extras)]
+    batch.append(FeedbackItem("s", "p", "voted", extra={"n": 1},
+                              people=[Person("bo@x.io", "Bo", "bo@x.io", None, 1, "voter")]))
+    assert store.upsert_items(batch, {}).new == len(batch)
+    with store.begin() as conn:
+        stored = {ext: (h, extra) for ext, h, extra in conn.execute(sa.text(
+            "SELECT external_id, content_hash, CAST(extra AS TEXT) FROM items WHERE source = 's'"))}
+    assert {i.external_id: (item_hash(i), json.dumps(i.extra)) for i in batch} == stored
+    again = store.upsert_items(batch, store.item_hashes("s"))
+    assert (again.new, again.changed, again.unchanged) == (0, 0, len(batch))

@@ -65,8 +65,9 @@ FORGOTTEN = cast(sa.Table, ForgottenRow.__table__)
 
 _BATCH = 2000
 
-#: A new item to insert: the item, its content hash and ``created_at.isoformat()`` (None without a date).
-_NewItem = tuple[FeedbackItem, str, str | None]
+#: A new item to insert: the item, its content hash, ``created_at.isoformat()`` (None without a date)
+#: and its ``extra`` as stored JSON text.
+_NewItem = tuple[FeedbackItem, str, str | None, str]
 
 
 def utcnow() -> datetime:
@@ -473,16 +474,27 @@ class Store:
         now = utcnow()
         new: list[_NewItem] = []
         updates: list[dict[str, Any]] = []
+        extras = _Extras()
+        sha256 = hashlib.sha256
         for item in items:
             created = item.created_at
             iso = created.isoformat() if created is not None else None
-            h = _hash_with(item, iso)
+            extra = item.extra
+            texts = extras.texts(extra) if extra else _NO_EXTRA
+            if item.people is None:  # _hash_with, with the extra's repr remembered (test_pull_seen compares)
+                h = sha256(f"({item.text!r}, {item.requester!r}, {item.account!r}, {iso!r}, {item.url!r}, "
+                           f"{item.tags!r}, {item.epic_hint!r}, {item.votes!r}, {texts[0]})".encode()).hexdigest()
+            else:
+                h = _hash_with(item, iso)
             old = known.get(item.external_id)
             if old == h:
                 counts.unchanged += 1
                 continue
             if old is None:
-                new.append((item, h, iso))
+                stored_extra = texts[1]
+                if stored_extra is None:
+                    stored_extra = texts[1] = _json_object(extra)
+                new.append((item, h, iso, stored_extra))
                 counts.new += 1
             else:
                 updates.append(_item_values(item, h) | {"b_source": item.source, "b_ext": item.external_id,
@@ -1310,7 +1322,6 @@ def _insert_items_fast(conn: Connection, new: list[_NewItem], now: datetime) -> 
     """The one hot insert of a first run (see :func:`_insert_many`)."""
     when = _stored_time(conn)
     stamp = when(now)
-    extra_json = _JSONObjects()
     if conn.dialect.name == "sqlite":  # the stored text from the isoformat the hash took, not a second one
         def created(dt: datetime | None, iso: str | None) -> Any:
             if iso is None or dt is None or dt.tzinfo is not UTC:
@@ -1323,30 +1334,37 @@ def _insert_items_fast(conn: Connection, new: list[_NewItem], now: datetime) -> 
     _insert_many(conn, "items", _INSERT_COLUMNS, [  # empty lists and dicts (most) without a call
         (i.source, i.external_id, h, i.text, i.requester, i.account, created(i.created_at, iso), i.url,
          _json_list(i.tags) if i.tags else "[]", _json_list(i.epic_hint) if i.epic_hint else "[]", i.votes,
-         extra_json(i.extra) if i.extra else "{}", stamp, stamp, i.people is not None)
-        for i, h, iso in new
+         extra, stamp, stamp, i.people is not None)
+        for i, h, iso, extra in new
     ], _INSERT_CONSTANTS)
 
 
-class _JSONObjects(dict[tuple[tuple[str, Any], ...], str]):
-    """:func:`_json_object` remembered for one batch: attributes are mostly a few choices (country,
-    device, plan), so most rows of a batch repeat an ``extra`` another row wrote (a lookup is a
-    quarter of the cost of writing it).
+class _Extras(dict[tuple[tuple[str, Any], ...], list[str | None]]):
+    """Items' ``extra`` as ``[repr, JSON text]`` (the repr for the content hash, the JSON as stored,
+    made when first needed), remembered for one batch of a pull: attributes are mostly a few
+    choices (country, device, plan), so most rows of a batch repeat another row's ``extra``, and one
+    lookup is cheaper than writing either (repr was a quarter of the content hash).
 
     Only all-text objects are remembered (what the mapping makes): ``1``, ``1.0`` and ``True`` are
-    equal as keys but not as JSON, while a text equals nothing but the same text.
+    equal as keys but neither their repr nor their JSON is the same, while a text equals nothing but
+    the same text.
     """
 
-    def __call__(self, values: dict[str, Any]) -> str:
+    def texts(self, values: dict[str, Any]) -> list[str | None]:
+        key = tuple(values.items())
         try:
-            return self[tuple(values.items())]
+            return self[key]
         except KeyError:
-            text = _json_object(values)
-            if all(type(k) is str and type(v) is str for k, v in values.items()):
-                self[tuple(values.items())] = text
-            return text
+            texts: list[str | None] = [repr(values), None]
+            if all(type(k) is str and type(v) is str for k, v in key):
+                self[key] = texts
+            return texts
         except TypeError:  # a list or dict among the values cannot be a key
-            return _json_object(values)
+            return [repr(values), None]
+
+
+#: An empty ``extra``'s texts (never written to: its JSON is given).
+_NO_EXTRA: list[str | None] = ["{}", "{}"]
 
 
 _quoted = json.encoder.encode_basestring_ascii  # the C function json.dumps itself quotes strings with
