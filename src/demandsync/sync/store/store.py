@@ -283,6 +283,11 @@ def _make_engine(url: str) -> Engine:
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
+            # 8 KB pages for a new store (an existing one keeps its size: no effect once it has
+            # tables): a first pull's inserts split and rewrite fewer index pages, its commits
+            # write less WAL (bench/pull.py's 93,000 items replayed: inserts and commits
+            # 1.2 -> 1.0 s CPU, commits alone 0.22 -> 0.145 s).
+            cur.execute("PRAGMA page_size=8192")
             cur.execute("PRAGMA journal_mode=WAL")  # readers never block the run
             cur.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the process
             cur.execute("PRAGMA foreign_keys=ON")
