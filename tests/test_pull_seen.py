@@ -72,3 +72,29 @@ def test_a_batch_hashes_and_stores_each_extra_as_its_own(store: Store) -> None:
     assert {i.external_id: (item_hash(i), json.dumps(i.extra)) for i in batch} == stored
     again = store.upsert_items(batch, store.item_hashes("s"))
     assert (again.new, again.changed, again.unchanged) == (0, 0, len(batch))
+
+
+def test_a_pull_of_a_new_source_asks_the_store_only_about_ids_it_asked_before(store: Store, monkeypatch) -> None:
+    """A source with nothing stored when its pull began can only hold what the pull stored, and a
+    pull asks about an id before storing it: the lookup queries only ids asked about before (or
+    sharing a bit of the pull's bitset with one: 4 ids among 8 million bits, by chance only).
+    A source with stored items is asked about every id."""
+    import demandsync.sync.store.store as store_module
+
+    queried: list[str] = []
+    real = store_module._driver_rows
+    monkeypatch.setattr(store_module, "_driver_rows",
+                        lambda conn, sql, params: queried.extend(params[1:]) or real(conn, sql, params))
+    store.upsert_items(items("a", source="old"), {})
+    for source in ("s", "old"):
+        seen = store.seen_items(source)
+        counts = [store.upsert_items(batch, store.item_hashes(source, [i.external_id for i in batch], seen))
+                  for batch in (items("a", "b", source=source), items("c", "a", "a", source=source),
+                                items("b", "d", source=source))]
+        assert [(c.new, c.unchanged) for c in counts] == ([(2, 0), (1, 2), (1, 1)] if source == "s"
+                                                          else [(1, 1), (1, 2), (1, 1)])
+        assert sorted(store.item_hashes(source)) == ["a", "b", "c", "d"]
+        if source == "s":
+            assert sorted(queried) == ["a", "b"]
+            queried.clear()
+    assert sorted(queried) == ["a", "a", "b", "b", "c", "d"]

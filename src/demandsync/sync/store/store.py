@@ -171,6 +171,30 @@ class SeenItems:
     #: The highest item row id when the pull began (ids only grow on both databases).
     before: int
     ids: array[int] = field(default_factory=lambda: array("q"))
+    #: For a source with no stored item when the pull began: a bit per hash of every external id
+    #: the pull has asked :meth:`Store.item_hashes` about. Only those can be stored (a pull asks
+    #: before it writes), so an id whose bit is unset is new without a query (a first pull's
+    #: lookups were ~1.5 us an id). A set bit (asked before, or another id's hash) means "ask".
+    asked: bytearray | None = None
+
+    def asked_before(self, external_ids: list[str]) -> list[str]:
+        """Of these (distinct) ids, the ones that may be stored: asked about before, or sharing
+        a bit with one that was. Marks them all as asked."""
+        bits, mask = self.asked, _ASKED_BITS - 1
+        if bits is None:
+            return external_ids
+        maybe = []
+        for ext in external_ids:
+            h = hash(ext) & mask
+            if bits[h >> 3] & (1 << (h & 7)):
+                maybe.append(ext)
+            else:
+                bits[h >> 3] |= 1 << (h & 7)
+        return maybe
+
+
+#: Bits of :attr:`SeenItems.asked` (1 MB): few false "ask"s up to a million ids.
+_ASKED_BITS = 1 << 23
 
 
 @dataclass(slots=True)
@@ -431,6 +455,8 @@ class Store:
             nul_ok = conn.dialect.name != "postgresql"
             ids = [e for e in dict.fromkeys(external_ids)
                    if (e.isascii() or _encodable(e)) and (nul_ok or "\x00" not in e)]
+            if seen is not None:
+                ids = seen.asked_before(ids)
             mark = _mark(conn)
             for chunk in _chunks(ids, _BATCH):
                 rows = _driver_rows(conn, f"SELECT id, external_id, content_hash, deleted FROM items WHERE source = "
@@ -446,7 +472,8 @@ class Store:
         """An empty record of what a pull of ``source`` sees, started now (see :class:`SeenItems`)."""
         with self.begin() as conn:
             before = conn.execute(sa.select(sa.func.max(ITEMS.c.id))).scalar()
-        return SeenItems(source, int(before or 0))
+            stored = conn.execute(sa.select(ITEMS.c.id).where(ITEMS.c.source == source).limit(1)).first()
+        return SeenItems(source, int(before or 0), asked=None if stored else bytearray(_ASKED_BITS // 8))
 
     def mark_unseen_deleted(self, seen: SeenItems) -> int:
         """After a complete pull: the source's live items it did not see stop counting
