@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
+from demandsync.domain import FeedbackItem
 from demandsync.sync.store.store import HEAD_REVISION, Store, make_engine
 
 
@@ -58,3 +60,21 @@ def test_head_revision_constant_matches_alembic() -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(files("demandsync") / "sync" / "store" / "migrations"))
     assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
+
+
+def test_a_new_sqlite_store_has_8k_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """8 KB pages for a new SQLite store (a first pull rewrites fewer index pages); a store made
+    with SQLite's default 4 KB pages opens, migrates and writes as before, keeping them."""
+    import sqlite3
+
+    old = tmp_path / "old.db"
+    raw = sqlite3.connect(old)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("CREATE TABLE t (x INTEGER)")  # the file now exists with 4 KB pages
+    raw.close()
+    for path, size in ((tmp_path / "new.db", 8192), (old, 4096)):
+        with Store.open(f"sqlite:///{path}") as store:
+            store.upsert_items([FeedbackItem("s", "a", "we need SSO")], {})
+            with store.begin() as conn:
+                assert conn.exec_driver_sql("PRAGMA page_size").scalar() == size
+            assert list(store.item_hashes("s")) == ["a"]
