@@ -51,7 +51,7 @@ T = TypeVar("T")
 
 #: Items per store transaction in a pull: fewer commits (each rewrites the same index pages)
 #: and lookups; memory stays a few MB whatever the source's size. 20,000 (was 5,000): a first pull's
-#: commits cost 0.32 -> 0.17 s CPU at 93,000 items (bench/pull.py), ~12 MB more peak RSS.
+#: commits cost 0.32 -> 0.17 s CPU for bench/pull.py's 93,000 items (replayed), ~12 MB more peak RSS.
 _ITEM_BATCH = 20_000
 
 

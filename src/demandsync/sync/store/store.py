@@ -174,7 +174,7 @@ class SeenItems:
     #: For a source with no stored item when the pull began: a bit per hash of every external id
     #: the pull has asked :meth:`Store.item_hashes` about. Only those can be stored (a pull asks
     #: before it writes), so an id whose bit is unset is new without a query (a first pull's
-    #: lookups were ~1.5 us an id). A set bit (asked before, or another id's hash) means "ask".
+    #: lookups were ~1.1 us an id, now ~0.65 with this test). A set bit (asked before, or another id's hash) means "ask".
     asked: bytearray | None = None
 
     def asked_before(self, external_ids: list[str]) -> list[str]:
@@ -480,7 +480,7 @@ class Store:
         (by row id; items stored by the pull itself were seen).
 
         numpy is imported only when the source had live items before the pull (a first pull
-        has none: importing numpy was a tenth of its CPU on the 100k bench)."""
+        has none: importing numpy was ~0.1 s of its ~3 s CPU on the 100k bench)."""
         gone: list[int] = []
         found: Any = None
         with self.begin() as conn:
