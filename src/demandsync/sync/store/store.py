@@ -174,7 +174,8 @@ class SeenItems:
     #: For a source with no stored item when the pull began: a bit per hash of every external id
     #: the pull has asked :meth:`Store.item_hashes` about. Only those can be stored (a pull asks
     #: before it writes), so an id whose bit is unset is new without a query (a first pull's
-    #: lookups were ~1.1 us an id, ~0.65 with the bitset). A set bit (asked before, or another id's hash) means "ask".
+    #: lookups were ~1.1 us an id, ~0.65 with the bitset). A set bit (asked before, or another
+    #: id's hash) means "ask".
     asked: bytearray | None = None
 
     def asked_before(self, external_ids: list[str]) -> list[str]:
