@@ -179,7 +179,7 @@ def test_stored_time_text_reads_as_utc_as_before_whatever_its_form() -> None:
     from demandsync.sync.store.store import _read_time
 
     for raw in ("2026-03-05 05:27:11.000120", "2026-03-05 05:27:11", "2026-03-05T05:27", "2026-03-05",
-                "2026-03-05 05:27:11+05:30", "2026-03-05T05:27:11Z"):
+                "2026-03-05 05:27:11+05:30", "2026-03-05T05:27:11Z", "2026-03-05 05", "20260305T052711"):
         got = _read_time(raw)
         assert got == datetime.fromisoformat(raw).replace(tzinfo=UTC) and got is not None and got.tzinfo is UTC
     assert _read_time(None) is None

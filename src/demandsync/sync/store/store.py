@@ -1394,14 +1394,18 @@ def _read_time(raw: Any) -> datetime | None:
 
     SQLite's text is naive UTC wall time: read with ``+00:00`` appended, it comes back with
     ``tzinfo`` the UTC singleton at once (``datetime.replace(tzinfo=...)`` cost six times the
-    parse: a fifth of counting a first run). Text that does not take the suffix (one that has an
-    offset of its own, a date alone) is read as before."""
+    parse: a fifth of counting a first run). Text the suffix does not suit is read as before: one
+    with an offset of its own fails to parse, and a date alone parses "+00:00" as a time of day
+    (naive), so only a result in UTC is taken."""
     if raw is None or isinstance(raw, datetime):
         return as_utc(raw)
     try:
-        return datetime.fromisoformat(raw + "+00:00")
+        quick = datetime.fromisoformat(raw + "+00:00")
     except ValueError:
-        return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+        quick = None
+    if quick is not None and quick.tzinfo is UTC:
+        return quick
+    return datetime.fromisoformat(raw).replace(tzinfo=UTC)
 
 
 def _read_list(raw: Any) -> list[str]:
