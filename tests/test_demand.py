@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import pytest
 from conftest import retire_unseen
 
 from demandsync.domain import Person
@@ -183,3 +184,35 @@ def test_stored_time_text_reads_as_utc_as_before_whatever_its_form() -> None:
         got = _read_time(raw)
         assert got == datetime.fromisoformat(raw).replace(tzinfo=UTC) and got is not None and got.tzinfo is UTC
     assert _read_time(None) is None
+
+
+def test_counting_pauses_the_cycle_collector_and_gives_it_back(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting makes no cycles (a tuple per link, the tallies' sets): the collector is off while it
+    reads the links (full collections of everything alive freed nothing) and as it was afterwards."""
+    import gc
+
+    from demandsync.domain import Epic, FeedbackItem
+    from demandsync.sync.demand import stored_demand
+
+    store.save_epics([Epic("PROD-1", "1", "one")])
+    store.upsert_items([FeedbackItem("s", "a", "one", requester="ann@acme.com", created_at=NOW)], {})
+    store.decide_link(store.find_item("s", "a") or 0, "PROD-1", "accepted")
+    seen: list[bool] = []
+    counted_items = Store.counted_items
+
+    def watched(self: Store, *args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        yield from counted_items(self, *args, **kwargs)  # type: ignore[arg-type]
+        seen.append(gc.isenabled())
+
+    monkeypatch.setattr(Store, "counted_items", watched)
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        assert stored_demand(store, ["PROD-1"], DemandRules(), NOW)["PROD-1"].requests == 1
+        assert seen == [False, False] and gc.isenabled()
+        gc.disable()
+        stored_demand(store, ["PROD-1"], DemandRules(half_life_days=3), NOW)  # (a half-life counts afresh)
+        assert seen[2:] == [False, False] and not gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
