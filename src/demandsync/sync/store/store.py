@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -37,30 +37,7 @@ from demandsync.domain import (
     Quarantined,
 )
 from demandsync.errors import ConfigError, OutsideError
-from demandsync.sync.store.schema import (
-    EpicRow,
-    ForgottenRow,
-    ItemPersonRow,
-    ItemRow,
-    LinkRow,
-    MetaRow,
-    QuarantineRow,
-    RunRow,
-    SourceStateRow,
-    WriteRow,
-)
-
-# The Core tables behind the ORM classes (``__table__`` is typed as the wider FromClause).
-ITEMS = cast(sa.Table, ItemRow.__table__)
-PEOPLE = cast(sa.Table, ItemPersonRow.__table__)
-EPICS = cast(sa.Table, EpicRow.__table__)
-LINKS = cast(sa.Table, LinkRow.__table__)
-SOURCES = cast(sa.Table, SourceStateRow.__table__)
-QUARANTINE = cast(sa.Table, QuarantineRow.__table__)
-RUNS = cast(sa.Table, RunRow.__table__)
-WRITES = cast(sa.Table, WriteRow.__table__)
-META = cast(sa.Table, MetaRow.__table__)
-FORGOTTEN = cast(sa.Table, ForgottenRow.__table__)
+from demandsync.sync.store.schema import EPICS, FORGOTTEN, ITEMS, LINKS, META, PEOPLE, QUARANTINE, RUNS, SOURCES, WRITES
 
 _BATCH = 2000
 
