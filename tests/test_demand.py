@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
+import pytest
 from conftest import retire_unseen
 
 from demandsync.domain import Person
@@ -129,3 +130,89 @@ def test_a_rerun_reuses_figures_only_while_they_are_exactly_what_counting_gives(
     assert check(at=NOW + timedelta(days=1))["PROD-2"]["votes"] == 1 + 1
     assert retire_unseen(store, "canny", set()) == 1
     assert check(at=NOW + timedelta(days=1))["PROD-2"]["requests"] == 1
+
+
+def test_counting_reads_exactly_the_linked_items_fields_in_their_order(store: Store) -> None:
+    """``Store.counted_items`` (what a run counts from) is ``iter_linked_items`` narrowed to what counting
+    reads: the same accepted links of live items, the same fields, in the same order (a tally's float
+    score adds in that order), for all epics or some; dates read back as the same aware UTC instants."""
+    from demandsync.domain import Epic, FeedbackItem
+
+    keys = ["PROD-1", "PROD-2", "PROD-3"]
+    store.save_epics([Epic(k, k, k) for k in keys])
+    east = timezone(timedelta(hours=5, minutes=30))
+    items = [FeedbackItem("s", str(n), f"text {n}", requester=[None, "Ann@Acme.com ", "u7"][n % 3],
+                          account=[None, "Acme", " globex "][n % 3], votes=n % 4,
+                          created_at=None if n % 5 == 0 else datetime(2026, 1 + n % 9, 1 + n % 7, n % 24, 7, 3, n * 1000,
+                                                                      tzinfo=east if n % 2 else UTC),
+                          extra={"plan": ["pro", "free"][n % 2]}) for n in range(24)]
+    items.append(FeedbackItem("canny", "p", "post", people=[Person("cy@initech.com", account="Initech"),
+                                                             Person("di@initech.com", email="di@initech.com", weight=3)]))
+    store.upsert_items(items, {})
+    states = ["accepted", "accepted", "suggested", "rejected"]
+    for n, it in enumerate(items):
+        item_id = store.find_item(it.source, it.external_id) or 0
+        store.decide_link(item_id, keys[n % 3], states[n % 4])  # type: ignore[arg-type]
+        if n % 2:
+            store.decide_link(item_id, keys[(n + 1) % 3], "accepted")
+    assert retire_unseen(store, "s", {str(n) for n in range(24) if n != 3}) == 1  # a deleted item counts nowhere
+
+    def narrowed(linked: list[LinkedItem]) -> list[tuple[object, ...]]:
+        return [(i.epic_key, i.item_id, i.source, i.requester, i.account, i.created_at, i.votes, i.extra, i.people)
+                for i in linked]
+
+    seen: list[list[tuple[object, ...]]] = []
+    for epics, with_extra in ((None, False), (None, True), (["PROD-3", "PROD-1"], True), ([], False)):
+        want = narrowed(store.linked_items(epics, with_extra=with_extra, with_text=False))
+        got = [tuple(c) for c in store.counted_items(epics, with_extra=with_extra, chunk=4)]
+        assert got == want
+        assert [str(t[5]) for t in got] == [str(t[5]) for t in want]  # UTC as such, not merely the same instant
+        seen.append(got)
+    everything = seen[1]
+    assert len(everything) == 24 and not seen[3]
+    assert any(t[5] is None for t in everything) and any(t[8] for t in everything) and everything[0][7]
+    assert len({t[1] for t in seen[2]}) < len({t[1] for t in everything})
+
+
+def test_stored_time_text_reads_as_utc_as_before_whatever_its_form() -> None:
+    """SQLite's text is naive UTC; the quick read (``+00:00`` appended) gives what the old one
+    (``fromisoformat(...).replace(tzinfo=UTC)``) gave for every form, other ones included."""
+    from demandsync.sync.store.store import _read_time
+
+    for raw in ("2026-03-05 05:27:11.000120", "2026-03-05 05:27:11", "2026-03-05T05:27", "2026-03-05",
+                "2026-03-05 05:27:11+05:30", "2026-03-05T05:27:11Z", "2026-03-05 05", "20260305T052711"):
+        got = _read_time(raw)
+        assert got == datetime.fromisoformat(raw).replace(tzinfo=UTC) and got is not None and got.tzinfo is UTC
+    assert _read_time(None) is None
+
+
+def test_counting_pauses_the_cycle_collector_and_gives_it_back(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting makes no cycles (a tuple per link, the tallies' sets): the collector is off while it
+    reads the links (full collections of everything alive freed nothing) and as it was afterwards."""
+    import gc
+
+    from demandsync.domain import Epic, FeedbackItem
+    from demandsync.sync.demand import stored_demand
+
+    store.save_epics([Epic("PROD-1", "1", "one")])
+    store.upsert_items([FeedbackItem("s", "a", "one", requester="ann@acme.com", created_at=NOW)], {})
+    store.decide_link(store.find_item("s", "a") or 0, "PROD-1", "accepted")
+    seen: list[bool] = []
+    counted_items = Store.counted_items
+
+    def watched(self: Store, *args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        yield from counted_items(self, *args, **kwargs)  # type: ignore[arg-type]
+        seen.append(gc.isenabled())
+
+    monkeypatch.setattr(Store, "counted_items", watched)
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        assert stored_demand(store, ["PROD-1"], DemandRules(), NOW)["PROD-1"].requests == 1
+        assert seen == [False, False] and gc.isenabled()
+        gc.disable()
+        stored_demand(store, ["PROD-1"], DemandRules(half_life_days=3), NOW)  # (a half-life counts afresh)
+        assert seen[2:] == [False, False] and not gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -1,6 +1,6 @@
 """Counting: the demand figures of each epic, from its accepted links.
 
-Pure functions over :class:`~demandsync.sync.store.store.LinkedItem` rows, so the
+Pure functions over the store's linked items (:class:`Counted`), so the
 exact semantics (which a PM will question: "why is this 42?") live in one
 short, tested place:
 
@@ -10,7 +10,7 @@ short, tested place:
 - ``requesters``: distinct people across all sources and items: the
   requester of one-person feedback (a respondent, a note's customer, a
   ticket's reporter) and every author and voter of a voting tool's request
-  (``LinkedItem.people``; identity = e-mail when known, else the tool's user
+  (``Counted.people``; identity = e-mail when known, else the tool's user
   id). One-person feedback without a requester (empty, or an anonymous
   placeholder the mapping removed) is a requester of its own.
 - ``accounts``: distinct account names (case-insensitive) of those people;
@@ -39,9 +39,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from demandsync.sync.store.store import LinkedItem, Store
+from demandsync.domain import Person
+from demandsync.sync import collector
+from demandsync.sync.store.store import Store
 
 FREE_MAIL_DOMAINS = frozenset({
     "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "outlook.com", "live.com",
@@ -94,10 +96,43 @@ class Demand:
         }
 
 
-def requester_identity(item: LinkedItem) -> str:
+class Counted(Protocol):
+    """An item as counting reads it: a :class:`~demandsync.sync.store.store.LinkedItem`, or the
+    narrower :class:`~demandsync.sync.store.store.CountedItem` a run counts from."""
+
+    @property
+    def epic_key(self) -> str: ...
+    @property
+    def item_id(self) -> int: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def requester(self) -> str | None: ...
+    @property
+    def account(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+    @property
+    def votes(self) -> int: ...
+    @property
+    def extra(self) -> Mapping[str, Any]: ...
+    @property
+    def people(self) -> tuple[Person, ...] | None: ...
+
+
+def requester_identity(item: Counted) -> str:
     """E-mails compare case-insensitively after trimming; no identity -> the item itself."""
-    who = (item.requester or "").strip().lower()
-    return f"who:{who}" if who else f"item:{item.item_id}"
+    return _requester(item.requester, item.item_id)[0]
+
+
+def _requester(requester: str | None, item_id: int) -> tuple[str, str | None, str | None]:
+    """One-person feedback's requester: (identity, who as given but trimmed, e-mail lower-cased);
+    no one named -> the item itself, nobody, no e-mail."""
+    who = (requester or "").strip()
+    if not who:
+        return f"item:{item_id}", None, None
+    low = who.lower()
+    return f"who:{low}", who, low if "@" in who else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,17 +147,16 @@ class Asker:
     votes: int
 
 
-def askers(item: LinkedItem) -> list[Asker]:
+def askers(item: Counted) -> list[Asker]:
     """The people behind one item: its people (voting tools), else its one requester."""
     if item.people is not None:
         return [Asker(f"who:{p.identity.strip().lower()}", p.name or p.email or p.identity, p.email, p.account,
                       p.votes) for p in item.people]
-    who = (item.requester or "").strip() or None
-    email = who.lower() if who and "@" in who else None
-    return [Asker(requester_identity(item), who, email, item.account, max(item.votes, 1))]
+    identity, who, email = _requester(item.requester, item.item_id)
+    return [Asker(identity, who, email, item.account, max(item.votes, 1))]
 
 
-def item_votes(item: LinkedItem) -> int:
+def item_votes(item: Counted) -> int:
     """The votes one request gives its epic (see the module docstring)."""
     return sum(a.votes for a in askers(item))
 
@@ -138,7 +172,7 @@ def _account_identity(account: str | None, email: str | None, rules: DemandRules
     return None
 
 
-def item_weight(item: LinkedItem, rules: DemandRules, now: datetime) -> float:
+def item_weight(item: Counted, rules: DemandRules, now: datetime) -> float:
     weight = rules.source_weights.get(item.source, 1.0)
     for attribute, table in rules.attribute_weights.items():
         value = item.extra.get(attribute)
@@ -151,11 +185,11 @@ def item_weight(item: LinkedItem, rules: DemandRules, now: datetime) -> float:
 
 
 def count_demand(
-    items: Iterable[LinkedItem], epic_keys: Iterable[str], rules: DemandRules, now: datetime
+    items: Iterable[Counted], epic_keys: Iterable[str], rules: DemandRules, now: datetime
 ) -> dict[str, Demand]:
     """Demand for every epic in ``epic_keys`` (epics with no items get zeros).
 
-    ``items`` is consumed as a stream (``Store.iter_linked_items``): each epic keeps running
+    ``items`` is consumed as a stream (``Store.counted_items``): each epic keeps running
     totals and the identities it has seen, never the items, so memory grows with distinct
     people rather than with links (at 1M items the list of links was most of a run's peak).
     Items are added in the order they come, as before, so even the score's float sum is the same.
@@ -171,7 +205,8 @@ def count_demand(
 class _Tally:
     """One epic's figures so far (see the module docstring for what each one counts)."""
 
-    __slots__ = ("rules", "now", "d", "ids", "people", "accounts", "by_source", "score", "d30", "d90")
+    __slots__ = ("rules", "now", "d", "ids", "people", "accounts", "by_source", "score", "d30", "d90",
+                 "source_weight_only")
 
     def __init__(self, rules: DemandRules, now: datetime) -> None:
         self.rules, self.now = rules, now
@@ -182,26 +217,41 @@ class _Tally:
         self.by_source: Counter[str] = Counter()
         self.score = 0.0
         self.d30, self.d90 = now - timedelta(days=30), now - timedelta(days=90)
+        #: item_weight() is then the source's weight alone: looked up here, the same float
+        self.source_weight_only = not rules.attribute_weights and rules.half_life_days <= 0
 
-    def add(self, it: LinkedItem) -> None:
-        if it.item_id in self.ids:
+    def add(self, it: Counted) -> None:
+        item_id = it.item_id
+        if item_id in self.ids:
             return
-        self.ids.add(it.item_id)
+        self.ids.add(item_id)
         d, rules = self.d, self.rules
-        for asker in askers(it):
-            self.people.add(asker.identity)
-            d.votes += asker.votes
-            acct = _account_identity(asker.account, asker.email, rules)
+        if it.people is None:  # one-person feedback, most items: askers()'s one Asker, without building it
+            identity, _, email = _requester(it.requester, item_id)
+            self.people.add(identity)
+            d.votes += max(it.votes, 1)
+            acct = _account_identity(it.account, email, rules)
             if acct:
                 self.accounts.add(acct)
+        else:
+            for asker in askers(it):
+                self.people.add(asker.identity)
+                d.votes += asker.votes
+                acct = _account_identity(asker.account, asker.email, rules)
+                if acct:
+                    self.accounts.add(acct)
         self.by_source[it.source] += 1
-        self.score += item_weight(it, rules, self.now)
-        if it.created_at is not None:
-            day = it.created_at.date()
+        if self.source_weight_only:
+            self.score += rules.source_weights.get(it.source, 1.0)
+        else:
+            self.score += item_weight(it, rules, self.now)
+        created = it.created_at
+        if created is not None:
+            day = created.date()
             if d.last_requested is None or day > d.last_requested:
                 d.last_requested = day
-            d.requests_30d += it.created_at >= self.d30
-            d.requests_90d += it.created_at >= self.d90
+            d.requests_30d += created >= self.d30
+            d.requests_90d += created >= self.d90
 
     def demand(self) -> Demand:
         d = self.d
@@ -229,7 +279,16 @@ def stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, no
     Each epic's figures depend on its own accepted links and their items only (one tally per
     epic, fed in the same order), so recounting just the epics whose links or items changed
     (``Store.demand_epic_stamps``) or that an item left the last 30/90 days for gives the same
-    figures as counting everything. ``stamp``: ``store.demand_stamp()`` when the caller has read it."""
+    figures as counting everything. ``stamp``: ``store.demand_stamp()`` when the caller has read it.
+
+    The cycle collector is paused meanwhile: a tuple per link and the tallies' sets make no cycles, and
+    a first run's count of 41,000 links set off two full collections (~0.1 s) that freed nothing."""
+    with collector.paused():  # see sync/collector.py
+        return _stored_demand(store, epic_keys, rules, now, stamp)
+
+
+def _stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, now: datetime,
+                   stamp: list[str] | None) -> dict[str, Demand]:
     keys = list(dict.fromkeys(epic_keys))
     basis: dict[str, Any] = {"v": 2, "rules": _rules_key(rules),
                              "epics": hashlib.sha256("\0".join(keys).encode()).hexdigest()}
@@ -251,14 +310,13 @@ def stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, no
                 items = store.epics_of_items_changed_since(datetime.fromisoformat(cached["items_at"]))
                 changed = sorted({k for k in keys if per_epic.get(k) != old.get(k)} | ((left | items) & set(keys)))
                 if 4 * len(changed) <= len(keys):
-                    linked = store.iter_linked_items(changed, with_extra=with_extra, with_text=False) if changed else ()
-                    fresh = count_demand(linked, changed, rules, now)
+                    fresh = count_demand(store.counted_items(changed, with_extra=with_extra), changed, rules, now)
                     demand = {k: fresh[k] if k in fresh else _demand_of(cached["figures"][k]) for k in keys}
                     _remember(store, basis, stamp, per_epic, now, demand)
                     return demand
     if per_epic is None:  # (read above already when too many epics changed for a partial recount)
         per_epic = store.demand_epic_stamps()
-    demand = count_demand(store.iter_linked_items(with_extra=with_extra, with_text=False), keys, rules, now)
+    demand = count_demand(store.counted_items(with_extra=with_extra), keys, rules, now)
     _remember(store, basis, stamp, per_epic, now, demand)
     return demand
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
-from typing import Any, cast
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -38,30 +38,7 @@ from demandsync.domain import (
     Quarantined,
 )
 from demandsync.errors import ConfigError, OutsideError
-from demandsync.sync.store.schema import (
-    EpicRow,
-    ForgottenRow,
-    ItemPersonRow,
-    ItemRow,
-    LinkRow,
-    MetaRow,
-    QuarantineRow,
-    RunRow,
-    SourceStateRow,
-    WriteRow,
-)
-
-# The Core tables behind the ORM classes (``__table__`` is typed as the wider FromClause).
-ITEMS = cast(sa.Table, ItemRow.__table__)
-PEOPLE = cast(sa.Table, ItemPersonRow.__table__)
-EPICS = cast(sa.Table, EpicRow.__table__)
-LINKS = cast(sa.Table, LinkRow.__table__)
-SOURCES = cast(sa.Table, SourceStateRow.__table__)
-QUARANTINE = cast(sa.Table, QuarantineRow.__table__)
-RUNS = cast(sa.Table, RunRow.__table__)
-WRITES = cast(sa.Table, WriteRow.__table__)
-META = cast(sa.Table, MetaRow.__table__)
-FORGOTTEN = cast(sa.Table, ForgottenRow.__table__)
+from demandsync.sync.store.schema import EPICS, FORGOTTEN, ITEMS, LINKS, META, PEOPLE, QUARANTINE, RUNS, SOURCES, WRITES
 
 _BATCH = 2000
 
@@ -218,6 +195,25 @@ class LinkedItem:
     state: LinkState
     #: A voting tool's request: its authors and voters; None for one-person feedback.
     people: tuple[Person, ...] | None = None
+
+
+class CountedItem(NamedTuple):
+    """What counting reads of one accepted item of one epic (:meth:`Store.counted_items`): the
+    fields of :class:`LinkedItem` that demand counting looks at, and only those.
+
+    A tuple, built once per link from the driver's row: a first run counts every accepted link, and
+    the wider :class:`LinkedItem` (text, URL, link method and score, SQLAlchemy's result rows) cost
+    most of the count stage."""
+
+    epic_key: str
+    item_id: int
+    source: str
+    requester: str | None
+    account: str | None
+    created_at: datetime | None
+    votes: int
+    extra: dict[str, Any]
+    people: tuple[Person, ...] | None
 
 
 #: The newest migration in ``demandsync/sync/store/migrations/versions``. A store already there opens
@@ -908,6 +904,37 @@ class Store:
                                        people.get(r[1], ()) if r[14] else None)
                             for r in rows]
 
+    def counted_items(self, epic_keys: Sequence[str] | None = None, *, with_extra: bool = False,
+                      chunk: int = 5000) -> Iterator[CountedItem]:
+        """What counting reads of :meth:`iter_linked_items` (accepted links only), in the same order
+        (by epic, newest first, then id: a tally's float sum adds in this order), ``chunk`` rows at
+        a time. Consume it to the end.
+
+        The query names only the columns counting uses and goes through the driver's own cursor:
+        SQLAlchemy's result rows and a :class:`LinkedItem` per link were most of a first run's count
+        (0.8 s of CPU for 41,000 links). ``with_extra``: decode ``extra`` (attribute weights only)."""
+        mark = _mark(self.engine)
+        where = f"items.deleted = {mark} AND links.state = {mark}"
+        params: list[Any] = [False, ACCEPTED]
+        if epic_keys is not None:
+            keys = list(epic_keys)
+            if not keys:
+                return
+            where += f" AND links.epic_key IN ({', '.join([mark] * len(keys))})"
+            params += keys
+        sql = (f"SELECT links.epic_key, items.id, items.source, items.requester, items.account, items.created_at, "
+               f"items.votes, {'items.extra' if with_extra else 'NULL'}, items.has_people "
+               f"FROM links JOIN items ON items.id = links.item_id WHERE {where} "
+               f"ORDER BY links.epic_key, items.created_at DESC, items.id")
+        with self._connect() as conn, _driver_cursor(conn, sql) as cursor:
+            cursor.execute(sql, tuple(params))
+            while rows := cursor.fetchmany(chunk):
+                people = _people_of(conn, {r[1] for r in rows if r[8]})
+                yield from [CountedItem(r[0], r[1], r[2], r[3], r[4], _read_time(r[5]), r[6],
+                                        _read_json(r[7]) if with_extra else {},
+                                        people.get(r[1], ()) if r[8] else None)
+                            for r in rows]
+
     def demand_stamp(self) -> list[str]:
         """Changes whenever anything counting reads could have: items (every write stamps
         ``updated_at``; a forgotten one leaves the count), links (inserted with the time; deleted
@@ -1415,9 +1442,21 @@ def _json_object(values: dict[str, Any]) -> str:
 
 
 def _read_time(raw: Any) -> datetime | None:
-    """A stored timestamp as aware UTC: SQLite gives its text, PostgreSQL a datetime."""
+    """A stored timestamp as aware UTC: SQLite gives its text, PostgreSQL a datetime.
+
+    SQLite's text is naive UTC wall time: read with ``+00:00`` appended, it comes back with
+    ``tzinfo`` the UTC singleton at once (``datetime.replace(tzinfo=...)`` cost six times the
+    parse: a fifth of counting a first run). Text the suffix does not suit is read as before: one
+    with an offset of its own fails to parse, and a date alone parses "+00:00" as a time of day
+    (naive), so only a result in UTC is taken."""
     if raw is None or isinstance(raw, datetime):
         return as_utc(raw)
+    try:
+        quick = datetime.fromisoformat(raw + "+00:00")
+    except ValueError:
+        quick = None
+    if quick is not None and quick.tzinfo is UTC:
+        return quick
     return datetime.fromisoformat(raw).replace(tzinfo=UTC)
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from demandsync.sync.store.schema import Base
+from demandsync.sync.store.schema import METADATA
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=METADATA,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite needs batch ALTERs
 )
 with context.begin_transaction():
