@@ -49,6 +49,8 @@ class ItemToLink:
     #: Known to get no key or rule link: unchanged since a linker with the same epic keys and rules
     #: found none (and no manual decision on it), so the linker goes straight to similarity.
     unclaimed: bool = False
+    #: The fingerprint of the linker that last linked it (None: never linked, or changed since).
+    link_fp: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

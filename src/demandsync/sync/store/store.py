@@ -733,7 +733,7 @@ class Store:
             # that could have stood in for one: ItemToLink.unclaimed (the linker skips those checks).
             unclaimed = f"CASE WHEN {under_claim} AND NOT {some.format(f'{mark}, {mark}, {mark}')} THEN 1 ELSE 0 END"
             unclaimed_params = [*claimed, EXPLICIT, RULE, MANUAL]
-        sql = (f"SELECT id, source, text, epic_hint, {unclaimed} FROM items WHERE {where} AND id > {mark} "
+        sql = (f"SELECT id, source, text, epic_hint, {unclaimed}, link_fp FROM items WHERE {where} AND id > {mark} "
                f"ORDER BY id LIMIT {mark}")
         last = 0
         while True:
@@ -742,8 +742,8 @@ class Store:
             if not rows:
                 return
             last = rows[-1][0]
-            yield [ItemToLink(i, s, t, [] if h is None or h == "[]" else _read_list(h), u == 1)
-                   for i, s, t, h, u in rows]
+            yield [ItemToLink(i, s, t, [] if h is None or h == "[]" else _read_list(h), u == 1, fp)
+                   for i, s, t, h, u, fp in rows]
 
     def replace_auto_links(
         self, item_ids: Sequence[int], links: Sequence[Link], fingerprint: str
