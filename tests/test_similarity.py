@@ -516,6 +516,7 @@ def test_texts_called_unchanged_after_a_refit_score_the_same_bits(edit: int) -> 
 
     texts = _texts(400)
     background = texts[::5]
+    texts += texts[::7]  # a text said twice is looked at once: both copies get its answer
     before = SimilarityModel(chunk_size=64).fit(_BACKLOG, background=background)
     _, edited = _edits()[edit]
     after = SimilarityModel(chunk_size=64).fit(edited, background=background)

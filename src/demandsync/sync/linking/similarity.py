@@ -1261,9 +1261,12 @@ class UnchangedScores:
                 self._changed_words.add(w)
 
     def changed(self, texts: Sequence[str]) -> list[bool]:
-        """For each text: may it score differently now (True: score it again)?"""
+        """For each text: may it score differently now (True: score it again)? Each distinct text
+        is looked at once (survey answers repeat, as in ``SimilarityModel.score``)."""
+        first: dict[str, int] = {}
+        which = [first.setdefault(t or "", len(first)) for t in texts]
         findall, fold = textnorm._WORD_RE.findall, textnorm.fold
-        said = [findall(fold(t or "")) for t in texts]
+        said = [findall(fold(t)) for t in first]
         firsts, joins, stop = self._join_firsts, self._joins, textnorm.STOP_WORDS
         self._classify({w for w in set().union(*said) if w not in stop and len(w) > 1})
         words = self._changed_words
@@ -1276,7 +1279,7 @@ class UnchangedScores:
             else:  # a join that changed, if two of its words stand side by side (stop words left out)
                 kept = [w for w in toks if w not in stop and len(w) > 1]
                 out.append(any(a + b in joins for a, b in zip(kept, kept[1:])))
-        return out
+        return out if len(first) == len(texts) else [out[i] for i in which]
 
 
 @dataclass(frozen=True, slots=True)
