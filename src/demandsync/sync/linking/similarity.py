@@ -383,19 +383,27 @@ def _acronyms(summary: str) -> dict[str, list[str]]:
     was auto-linked to backups (initialisms across a conjunction are written
     with "&", which the tokenizer drops: "R&D" -> "r", "d")."""
     ws = textnorm.words(summary)
+    stop = textnorm.STOP_WORDS
+    alpha = [w.isalpha() for w in ws]
+    # each word's stem once (None: a stop word or a letter), not once per run it is in
+    stems = [textnorm.stem(w) if a and w not in stop and len(w) > 1 else None for w, a in zip(ws, alpha, strict=True)]
     out: dict[str, list[str]] = {}
     for i, first in enumerate(ws):
-        if first in textnorm.STOP_WORDS or not first.isalpha():
+        if first in stop or not alpha[i]:
             continue
-        for j in range(i + 2, min(len(ws), i + 5) + 1):
-            run = ws[i:j]
-            if not all(w.isalpha() for w in run) or run[-1] in _CONJUNCTIONS:
+        letters, digits = first[0], _NUMBER_WORDS.get(first, first[0])
+        for j in range(i + 1, min(len(ws), i + 5)):  # the run ws[i..j], 2 to 5 words
+            w = ws[j]
+            if not alpha[j] or w in _CONJUNCTIONS:
                 break
-            stems = [textnorm.stem(w) for w in run if w not in textnorm.STOP_WORDS and len(w) > 1]
-            for initials in {"".join(w[0] for w in run), "".join(_NUMBER_WORDS.get(w, w[0]) for w in run)}:
-                if len(initials) >= 3:
-                    known = out.setdefault(initials, [])
-                    known.extend(t for t in stems if t not in known)
+            letters += w[0]
+            digits += _NUMBER_WORDS.get(w, w[0])
+            if len(letters) < 3:
+                continue
+            run = [t for t in stems[i:j + 1] if t is not None]
+            for initials in (letters,) if letters == digits else (letters, digits):
+                known = out.setdefault(initials, [])
+                known.extend(t for t in run if t not in known)
     return out
 
 
