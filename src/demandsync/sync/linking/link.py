@@ -389,7 +389,8 @@ def _link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig]
         if not batch:
             continue
         rows = linker.link(batch)
-        store.replace_auto_links([b.item_id for b in batch], rows, linker.fingerprint)
+        store.replace_auto_links([b.item_id for b in batch], rows, linker.fingerprint,
+                                 unset=[b.item_id for b in batch if not b.link_fp])
         stats.linked_items += len(batch)
     if not same:
         live = store.link_fingerprints() | {linker.fingerprint}

@@ -746,7 +746,7 @@ class Store:
                    for i, s, t, h, u, fp in rows]
 
     def replace_auto_links(
-        self, item_ids: Sequence[int], links: Sequence[Link], fingerprint: str
+        self, item_ids: Sequence[int], links: Sequence[Link], fingerprint: str, unset: Iterable[int] | None = None
     ) -> set[str]:
         """Make ``links`` the automatic links of these items; manual decisions stay.
 
@@ -755,7 +755,11 @@ class Store:
         never linked (``link_fp`` NULL), get ``fingerprint``. An item whose links came out the same
         keeps its link fingerprint (the linker counts it as current, ``linking/link.py``). A relink
         of every item after one epic changed so writes a few rows, not 100,000 (it rewrote every
-        link and every item). Returns the epics whose links changed."""
+        link and every item). Returns the epics whose links changed.
+
+        ``unset``: the items among these whose ``link_fp`` was NULL when the caller read them
+        (``ItemToLink.link_fp``); only they can need the fingerprint when their links did not
+        change, so the others are not looked up again. None: ask the database about every one."""
         ids = set(item_ids)
         if not ids:
             return set()
@@ -781,8 +785,9 @@ class Store:
                          [(i, k, *row, stamp) for (i, k), row in fresh])
             touched = {i for i, _ in gone} | {i for (i, _), _ in fresh}
             _set_link_fp(conn, fingerprint, sorted(touched), unset_only=False)
-            if len(touched) < len(ids):
-                _set_link_fp(conn, fingerprint, sorted(ids - touched), unset_only=True)
+            rest = ids - touched if unset is None else ids.intersection(unset) - touched
+            if rest:
+                _set_link_fp(conn, fingerprint, sorted(rest), unset_only=True)
         return {k for _, k in gone} | {k for (_, k), _ in fresh}
 
     def link_fingerprints(self) -> set[str]:
