@@ -25,10 +25,14 @@ Linking is incremental: each item remembers the fingerprint of the linker
 that linked it (rules, epics, model). Only items whose fingerprint is not
 current are linked: new or changed items, or all of them once a rule or epic
 changed (but not the items a key or rule claimed when only epic texts,
-decisions or the model changed: their links cannot differ). Only links that
-come out different are written, and an item whose links did not change keeps
-its fingerprint, which stays current (see ``link_items``). A crash half-way
-simply leaves the rest for the next run.
+decisions or the model changed: their links cannot differ). When only epic
+texts or decisions changed, not every unclaimed item is scored again either:
+the last model's per-stem snapshot (``meta["linker_scores"]``) tells which
+texts the refitted model scores to the same bits (``similarity.UnchangedScores``:
+no word of theirs changed meaning or weight), and those keep their links
+unread. Only links that come out different are written, and an item whose
+links did not change keeps its fingerprint, which stays current (see
+``link_items``). A crash half-way simply leaves the rest for the next run.
 """
 
 from __future__ import annotations
@@ -358,7 +362,13 @@ def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig],
     (``AutoLinker.claim_fingerprint``). An item carrying one of them that a key or a rule
     claimed (it has such a link) gets the same links from this linker, whatever the epics'
     texts, decisions or model say (those only reach items nothing claimed), so it is not
-    read again: after an epic's text changed, only the unclaimed items are relinked.
+    read again: after an epic's text changed, only the unclaimed items are relinked. Of those,
+    an item carrying one of the last linker's ``current`` fingerprints whose text the new model
+    provably scores as the last one did (``_unchanged_scores``) keeps its links and fingerprint,
+    which the new ``current`` then counts: it holds exactly the new linker's links. Where that
+    cannot be shown cheaply (keys, rules, settings, background sample or model version changed,
+    an epic added or removed: every word's weight moves; no snapshot of the last model), every
+    item not current is relinked as before.
 
     The cycle collector is paused meanwhile (``sync/collector.py``): ~1,100 collections of a first
     link of 100,000 items freed nothing."""
