@@ -352,3 +352,20 @@ def test_relinks_after_edits_and_decisions_equal_a_full_relink_row_by_row(store:
             assert stats.unchanged_items == 0, name
         else:
             assert 0 < stats.unchanged_items and 0 < stats.linked_items, name
+
+
+def test_without_the_last_models_snapshot_an_edit_relinks_every_unclaimed_item(store: Store) -> None:
+    """Items keep their links only against a snapshot of the model that made them: one missing, or
+    written for another fingerprint (a run that died between the two writes), means relink all."""
+    texts = ["please add a dark theme", "export my reports to excel", "cant listen offline", "I love this app"]
+    add(store, *[FeedbackItem("s", str(n), t) for n, t in enumerate(texts)])
+    epics = [Epic("PROD-2", "2", "Export reports"), Epic("PROD-3", "3", "Dark mode"), Epic("PROD-4", "4", "Offline")]
+    link_items(store, epics, [], LinkingConfig())
+    snapshot = store.get_meta("linker_scores") or {}
+    store.set_meta("linker_scores", {**snapshot, "fingerprint": "another"})
+    edited = [epics[0], Epic("PROD-3", "3", "Dark mode", "a darker colour theme"), epics[2]]
+    stats = link_items(store, edited, [], LinkingConfig())
+    assert (stats.linked_items, stats.unchanged_items) == (len(texts), 0)
+    again = [*edited[:2], Epic("PROD-4", "4", "Offline", "listen without a connection")]
+    stats = link_items(store, again, [], LinkingConfig())  # the snapshot is the last model's again
+    assert stats.unchanged_items > 0
