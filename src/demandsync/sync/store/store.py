@@ -943,9 +943,16 @@ class Store:
     def sample_item_ids(self, limit: int) -> list[int]:
         """Up to ``limit`` live item ids spread evenly over the store (by id), for the linker's
         word statistics: deterministic, so the same store gives the same sample. The database
-        numbers the rows and returns only the chosen ones (a first run read all 100,000 ids)."""
+        numbers the rows and returns only the chosen ones (a first run read all 100,000 ids).
+        SQLite numbers them in this process: there the ids themselves, read through the driver, are
+        half the CPU (100,000 items: 0.14 -> 0.07 s), and the same positions are taken."""
         live = ITEMS.c.deleted.is_(False)
         with self._connect() as conn:
+            if conn.dialect.name == "sqlite":
+                ids = [i for (i,) in _driver_rows(conn, "SELECT id FROM items WHERE deleted = ? ORDER BY id", (False,))]
+                if len(ids) <= limit:
+                    return ids
+                return [ids[int(k * (len(ids) / limit))] for k in range(limit)]
             n = conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(live)).scalar_one()
             if n <= limit:
                 return [i for (i,) in conn.execute(sa.select(ITEMS.c.id).where(live).order_by(ITEMS.c.id))]
