@@ -392,10 +392,10 @@ def _link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig]
         if unchanged is not None:
             # an item holding the last linker's links keeps them when its text scores as it did
             # (keys and rules are the same: base_fingerprint), unread and unwritten
-            changed = unchanged.changed([b.text for b in batch])
-            todo = [b for b, c in zip(batch, changed, strict=True) if c or b.link_fp not in was_current]
-            stats.unchanged_items += len(batch) - len(todo)
-            batch = todo
+            held = [b for b in batch if b.link_fp in was_current]  # the others are relinked anyway
+            kept = {b.item_id for b, c in zip(held, unchanged.changed([b.text for b in held]), strict=True) if not c}
+            stats.unchanged_items += len(kept)
+            batch = [b for b in batch if b.item_id not in kept] if kept else batch
         if not batch:
             continue
         rows = linker.link(batch)
