@@ -123,7 +123,8 @@ def main() -> None:
         edited = list(epics)
         edited[16] = Epic(epics[16].key, epics[16].id, epics[16].summary, "now also about exporting audit logs")
         stats = step("link, one epic's description edited", lambda: link_mod.link_items(store, edited, rules, linking))
-        print(f"  relinked_all={stats.relinked_all} items looked at={stats.linked_items}")
+        print(f"  relinked_all={stats.relinked_all} items looked at={stats.linked_items}"
+              f" unchanged={getattr(stats, 'unchanged_items', '-')}")
         first = step("count", count)
         again = step("count, nothing changed", count)
         assert first == again, "figures differ"
@@ -151,6 +152,13 @@ def main() -> None:
             again = step("summary, nothing changed, now", lambda: summary_mod.unchanged_since_last_run(
                 store, summary_mod.run_basis(store, epics, demand, {})))
             assert again is not None and again.actions == result.actions
+        # last, so the steps above measure what they did before it was added: a label saying a word
+        # the epic already says changes only that epic's weights (no word's IDF changes)
+        labelled = list(epics)
+        labelled[40] = Epic(epics[40].key, epics[40].id, epics[40].summary, labels=[epics[40].summary.split()[0]])
+        stats = step("link, one epic's label added", lambda: link_mod.link_items(store, labelled, rules, linking))
+        print(f"  relinked_all={stats.relinked_all} items looked at={stats.linked_items}"
+              f" unchanged={getattr(stats, 'unchanged_items', '-')}")
 
 
 if __name__ == "__main__":

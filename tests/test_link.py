@@ -152,7 +152,8 @@ def test_decisions_teach_the_linker_and_relink_everything(store: Store) -> None:
     store.decide_link(store.find_item("s", "a") or 0, "PROD-3", "accepted", note="page")
     store.decide_link(store.find_item("s", "b") or 0, "PROD-3", "accepted", note="review")
     stats = link_items(store, epics, [], LinkingConfig())
-    assert stats.relinked_all and stats.linked_items == 4
+    # "I love this" says no word either epic knows: its scores cannot have changed, its links stay
+    assert stats.relinked_all and (stats.linked_items, stats.unchanged_items) == (3, 1)
     assert ("c", "PROD-3", "similarity", "suggested") in links(store)  # learned what users call it
     store.decide_link(store.find_item("s", "c") or 0, "PROD-3", "rejected", note="import x.csv")
     assert link_items(store, epics, [], LinkingConfig()).relinked_all
@@ -197,7 +198,8 @@ def test_an_upgrade_of_key_or_rule_matching_relinks_the_items_they_claimed(
         FeedbackItem("s", "3", "I love this app"))
     link_items(store, epics, [SSO_RULE], LinkingConfig())
     edited = [Epic("PROD-1", "1", "Single sign-on", "log in once"), epics[1]]
-    assert link_items(store, edited, [SSO_RULE], LinkingConfig()).linked_items == 1  # claimed ones skipped
+    stats = link_items(store, edited, [SSO_RULE], LinkingConfig())  # claimed ones skipped; the third
+    assert (stats.linked_items, stats.unchanged_items) == (0, 1)  # says no word the edit changed
     monkeypatch.setattr(link_mod, "CLAIM_VERSION", link_mod.CLAIM_VERSION + "-next")
     assert link_items(store, edited, [SSO_RULE], LinkingConfig()).linked_items == 3
 
@@ -218,8 +220,10 @@ def test_an_edited_epic_relinks_to_exactly_what_a_full_relink_gives(store: Store
     link_items(store, epics, rules, LinkingConfig())
     edited = [*epics[:2], Epic("PROD-3", "3", "Dark mode", "a darker colour theme for reading at night"), epics[3]]
     stats = link_items(store, edited, rules, LinkingConfig())
-    # every item but the two a key or a rule claims ("SSO with okta", "PROD-2 please") is looked at again
-    assert stats.relinked_all and stats.linked_items == len(texts) - 2
+    # every item but the two a key or a rule claims ("SSO with okta", "PROD-2 please") is looked at
+    # again, or kept because it says no word whose weight or meaning the edit changed
+    assert stats.relinked_all and stats.linked_items + stats.unchanged_items == len(texts) - 2
+    assert 0 < stats.linked_items < len(texts) - 2
 
     def stored() -> set[tuple[int, str, str, str, float]]:
         return {(i.item_id, i.epic_key, i.method, i.state, i.score)
@@ -283,3 +287,85 @@ def test_a_rule_match_a_pm_rejected_still_keeps_similarity_off_the_item(store: S
                 if i.method != "manual"} == expected
         assert not any(i.item_id == sso and i.method == "similarity" for i in store.linked_items(
             states=("accepted", "suggested")))
+
+
+def test_relinks_after_edits_and_decisions_equal_a_full_relink_row_by_row(store: Store) -> None:
+    """After an epic's text, labels or decisions change, only items whose scores could change are
+    looked at (``LinkStats.unchanged_items`` kept their links unread), and the links table is row
+    for row what relinking every item from scratch writes: edits that change the weights of common
+    words, a label, an accepted and a rejected decision, and an epic removed (every weight changes:
+    no shortcut)."""
+    import random
+
+    import sqlalchemy as sa
+
+    from demandsync.sync.store.store import ITEMS, LINKS
+
+    def rows() -> list[tuple[object, ...]]:
+        with store.begin() as conn:
+            return sorted(conn.execute(sa.select(LINKS.c.item_id, LINKS.c.epic_key, LINKS.c.method, LINKS.c.state,
+                                                 LINKS.c.score, LINKS.c.note)).all())
+
+    words = ("offline listen songs download dark mode night theme export csv excel report reports sso okta login "
+             "notifications notifcation offlline push phone 2fa playlist shuffle darkmode hotkeys keyboard audit log "
+             "logs account bulk edit calendar sync google events custom fields the please love app great crash slow "
+             "darker PROD-3 single sign-on").split()
+    rng = random.Random(3)
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 10))) for _ in range(260)]
+    add(store, *[FeedbackItem("s", str(n), t) for n, t in enumerate(texts)])
+    epics = [Epic("PROD-1", "1", "Single sign-on with Okta", labels=["auth"]),
+             Epic("PROD-2", "2", "Export reports to CSV", "Download any report as a spreadsheet."),
+             Epic("PROD-3", "3", "Dark mode", "A dark theme for the whole interface."),
+             Epic("PROD-4", "4", "Offline listening", "Play downloaded songs without a connection."),
+             Epic("PROD-5", "5", "Audit log export"), Epic("PROD-6", "6", "Calendar sync", "Google calendar events"),
+             Epic("PROD-7", "7", "Keyboard shortcuts"), Epic("PROD-8", "8", "Playlist shuffle")]
+    rules, cfg = [SSO_RULE], LinkingConfig()
+    link_items(store, epics, rules, cfg)
+    by_text = {t: store.find_item("s", str(n)) or 0 for n, t in reversed(list(enumerate(texts)))}
+
+    def edit(key: str, **changes: object) -> None:
+        from dataclasses import replace
+
+        epics[:] = [replace(e, **changes) if e.key == key else e for e in epics]  # type: ignore[arg-type]
+
+    steps = [
+        ("common words' weights", lambda: edit("PROD-4", description="Export and download songs, reports and logs.")),
+        ("a label", lambda: edit("PROD-7", labels=["hotkeys"])),
+        ("an accepted decision", lambda: store.decide_link(by_text[texts[5]], "PROD-8", "accepted")),
+        ("a rejected decision", lambda: store.decide_link(by_text[texts[9]], "PROD-2", "rejected")),
+        # a new item is linked whatever it says (it has no links of the last linker to keep)
+        ("an item added with an edit", lambda: (edit("PROD-6", summary="Calendar sync with Outlook"), add(
+            store, FeedbackItem("s", "new", "keyboard hotkeys please")))),
+        ("an epic removed", lambda: epics.pop(5)),
+    ]
+    for name, change in steps:
+        change()
+        stats = link_items(store, epics, rules, cfg)
+        after_edit = rows()
+        store.set_meta("linker", {})  # forget the last linker and every item's: all are linked again
+        with store.begin() as conn:
+            conn.execute(sa.update(ITEMS).values(link_fp=None))
+        full = link_items(store, epics, rules, cfg)
+        assert full.unchanged_items == 0 and full.linked_items == store.count_items(), name
+        assert rows() == after_edit, name
+        if name == "an epic removed":
+            assert stats.unchanged_items == 0, name
+        else:
+            assert 0 < stats.unchanged_items and 0 < stats.linked_items, name
+
+
+def test_without_the_last_models_snapshot_an_edit_relinks_every_unclaimed_item(store: Store) -> None:
+    """Items keep their links only against a snapshot of the model that made them: one missing, or
+    written for another fingerprint (a run that died between the two writes), means relink all."""
+    texts = ["please add a dark theme", "export my reports to excel", "cant listen offline", "I love this app"]
+    add(store, *[FeedbackItem("s", str(n), t) for n, t in enumerate(texts)])
+    epics = [Epic("PROD-2", "2", "Export reports"), Epic("PROD-3", "3", "Dark mode"), Epic("PROD-4", "4", "Offline")]
+    link_items(store, epics, [], LinkingConfig())
+    snapshot = store.get_meta("linker_scores") or {}
+    store.set_meta("linker_scores", {**snapshot, "fingerprint": "another"})
+    edited = [epics[0], Epic("PROD-3", "3", "Dark mode", "a darker colour theme"), epics[2]]
+    stats = link_items(store, edited, [], LinkingConfig())
+    assert (stats.linked_items, stats.unchanged_items) == (len(texts), 0)
+    again = [*edited[:2], Epic("PROD-4", "4", "Offline", "listen without a connection")]
+    stats = link_items(store, again, [], LinkingConfig())  # the snapshot is the last model's again
+    assert stats.unchanged_items > 0

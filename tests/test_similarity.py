@@ -452,3 +452,120 @@ def test_suggest_lists_the_same_best_items_whatever_its_limit() -> None:
     assert dict(full).keys() == scored.keys()
     assert all(abs(dict(full)[i] - s) < 1e-5 for i, s in scored.items())  # float32 vs float64 arithmetic
     assert 0 not in dict(full)  # "add dark mode" is about dark mode
+
+
+# ---------------------------------------------------------------- unchanged scores after a refit
+_BACKLOG = {
+    "APP-1": EpicProfile("Offline listening", "Play downloaded songs without a connection."),
+    "APP-2": EpicProfile("Dark mode", "A dark theme for the whole interface.", ["ui", "theme"]),
+    "APP-3": EpicProfile("Export reports to CSV", "Download any report as a spreadsheet."),
+    "APP-4": EpicProfile("Single sign-on with Okta", labels=["auth", "sso"]),
+    "APP-5": EpicProfile("Push notifications", "Notify users on their phone about new messages."),
+    "APP-6": EpicProfile("Two-factor authentication", "A second step when logging in."),
+    "APP-7": EpicProfile("Playlist shuffle", "Shuffle the songs of a playlist."),
+    "APP-8": EpicProfile("Keyboard shortcuts", "Shortcuts for the player."),
+    "APP-9": EpicProfile("Audit log export", "Export the audit log of every account."),
+    "APP-10": EpicProfile("Bulk edit of reports"),
+    "APP-11": EpicProfile("Calendar sync", "Sync events with Google calendar."),
+    "APP-12": EpicProfile("Custom report fields", "Add your own fields to reports."),
+}
+_WORDS = ("offline listen songs download dark mode night theme export csv excel report reports sso okta saml login "
+          "notifications notifcation offlline push phone 2fa tfa sms playlist shuffle darkmode hotkeys keyboard "
+          "shortcut audit log logs account bulk edit calendar sync google events custom fields spreadsheet the a "
+          "please love app great crash slow price upgrade xlsx colour darker second step player whole").split()
+
+
+def _texts(n: int) -> list[str]:
+    import random
+
+    rng = random.Random(7)
+    texts = [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 12))) for _ in range(n)]
+    return [*texts, "dark mode", "night mode please", "sso", "2fa please", "tfa", "darkmode", "audit logs",
+            "playlistshuffle", "notifcations", "bulkedit", "I love this app"]
+
+
+def _edits() -> list[tuple[str, dict[str, EpicProfile]]]:
+    b = _BACKLOG
+
+    def with_(key: str, **changes: object) -> dict[str, EpicProfile]:
+        from dataclasses import replace
+
+        return {**b, key: replace(b[key], **changes)}  # type: ignore[arg-type]
+
+    return [
+        ("a rare word", with_("APP-11", description="Sync events with Google calendar and Outlook.")),
+        ("common words' weights", with_("APP-1", description="Export and download songs, reports and logs.")),
+        ("a label", with_("APP-10", labels=["reports"])),
+        ("a new label word", with_("APP-10", labels=["spreadsheet", "xlsx"])),
+        ("accepted texts", with_("APP-2", accepted_texts=["night mode please", "a darker theme at night",
+                                                             "night mode for reading"])),
+        ("rejected texts", with_("APP-3", rejected_texts=["excel crash when I upgrade", "slow excel"])),
+        ("a compound and a typo's target", with_("APP-5", description="Notifcation darkmode")),
+        ("an initialism", with_("APP-12", summary="Two step report fields")),
+        ("a summary", with_("APP-7", summary="Playlist shuffle and repeat")),
+    ]
+
+
+@pytest.mark.parametrize("edit", range(len(_edits())), ids=[name for name, _ in _edits()])
+def test_texts_called_unchanged_after_a_refit_score_the_same_bits(edit: int) -> None:
+    """An edited epic relinks only the items whose scores could change: every text UnchangedScores
+    calls unchanged must get exactly the candidates (every epic, every float bit) it got before."""
+    import json
+
+    from demandsync.sync.linking.similarity import UnchangedScores
+
+    texts = _texts(400)
+    background = texts[::5]
+    texts += texts[::7]  # a text said twice is looked at once: both copies get its answer
+    before = SimilarityModel(chunk_size=64).fit(_BACKLOG, background=background)
+    _, edited = _edits()[edit]
+    after = SimilarityModel(chunk_size=64).fit(edited, background=background)
+    unchanged = UnchangedScores.between(json.loads(json.dumps(before.snapshot())), after)
+    assert unchanged is not None
+    changed = unchanged.changed(texts)
+    old = before.score(texts, top_k=len(_BACKLOG), min_score=0.0)
+    new = after.score(texts, top_k=len(_BACKLOG), min_score=0.0)
+    assert [t for t, c, a, b in zip(texts, changed, old, new, strict=True) if not c and a != b] == []
+    assert any(a != b for a, b in zip(old, new, strict=True))  # the edit mattered somewhere
+    assert 0 < sum(changed) < len(texts)
+
+
+def test_a_refit_that_changes_every_weight_calls_no_text_unchanged() -> None:
+    """An epic added or removed changes the IDF's document count, so every weight: no shortcut."""
+    from demandsync.sync.linking.similarity import UnchangedScores
+
+    before = SimilarityModel().fit(_BACKLOG)
+    fewer = {k: v for k, v in _BACKLOG.items() if k != "APP-12"}
+    assert UnchangedScores.between(before.snapshot(), SimilarityModel().fit(fewer)) is None
+    assert UnchangedScores.between(before.snapshot(), SimilarityModel(summary_weight=2.0).fit(_BACKLOG)) is None
+    assert UnchangedScores.between(before.snapshot(), SimilarityModel().fit(_BACKLOG)) is not None
+
+
+def test_initialisms_of_a_name_are_every_run_of_three_to_five_words() -> None:
+    """``_acronyms`` computes each word's stem once; what it returns is still, per initialism,
+    the stems of every run of 3-5 words (letters, or number words as digits) that spells it, in
+    the order met: checked against that definition spelled out, on random names."""
+    import random
+
+    from demandsync.sync.linking.similarity import _NUMBER_WORDS, _acronyms
+
+    def spelled_out(summary: str) -> dict[str, list[str]]:
+        ws, stop, out = textnorm.words(summary), textnorm.STOP_WORDS, {}  # type: ignore[var-annotated]
+        for i in range(len(ws)):
+            for j in range(i + 3, min(len(ws), i + 5) + 1):
+                run = ws[i:j]
+                if ws[i] in stop or not all(w.isalpha() for w in run) or any(w in ("and", "or") for w in run[1:]):
+                    continue
+                for initials in dict.fromkeys(["".join(w[0] for w in run),
+                                               "".join(_NUMBER_WORDS.get(w, w[0]) for w in run)]):
+                    known = out.setdefault(initials, [])
+                    known.extend(t for t in (textnorm.stem(w) for w in run if w not in stop and len(w) > 1)
+                                 if t not in known)
+        return out
+
+    rng = random.Random(11)
+    words = "two three four and or single sign on factor authentication of the dark mode 2fa x r&d backup my".split()
+    names = ["Single sign-on", "Two-factor authentication", "Backup and restore", "R&D two step log in"]
+    names += [" ".join(rng.choice(words) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
+    for name in names:
+        assert _acronyms(name) == spelled_out(name), name

@@ -38,9 +38,13 @@ def link_state(text: str) -> LinkState | None:
     return next((s for s in LINK_STATES if s == wanted), None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ItemToLink:
-    """What the linker needs of one stored item (the store hands them out in batches)."""
+    """What the linker needs of one stored item (the store hands them out in batches).
+
+    Not frozen: a frozen dataclass sets each field through ``object.__setattr__``, and the store
+    builds one per item to link (100,000 on a first link: 0.13 -> 0.08 s); it holds a list, so it
+    was never hashable either."""
 
     item_id: int
     source: str
@@ -49,6 +53,8 @@ class ItemToLink:
     #: Known to get no key or rule link: unchanged since a linker with the same epic keys and rules
     #: found none (and no manual decision on it), so the linker goes straight to similarity.
     unclaimed: bool = False
+    #: The fingerprint of the linker that last linked it (None: never linked, or changed since).
+    link_fp: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,14 @@ Linking is incremental: each item remembers the fingerprint of the linker
 that linked it (rules, epics, model). Only items whose fingerprint is not
 current are linked: new or changed items, or all of them once a rule or epic
 changed (but not the items a key or rule claimed when only epic texts,
-decisions or the model changed: their links cannot differ). Only links that
-come out different are written, and an item whose links did not change keeps
-its fingerprint, which stays current (see ``link_items``). A crash half-way
-simply leaves the rest for the next run.
+decisions or the model changed: their links cannot differ). When only epic
+texts or decisions changed, not every unclaimed item is scored again either:
+the last model's per-stem snapshot (``meta["linker_scores"]``) tells which
+texts the refitted model scores to the same bits (``similarity.UnchangedScores``:
+no word of theirs changed meaning or weight), and those keep their links
+unread. Only links that come out different are written, and an item whose
+links did not change keeps its fingerprint, which stays current (see
+``link_items``). A crash half-way simply leaves the rest for the next run.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from demandsync.sync import collector
 from demandsync.sync.store.store import Store
 
 if TYPE_CHECKING:  # imported when a model is built: numpy and scipy cost ~0.2 s a run otherwise
-    from demandsync.sync.linking.similarity import SimilarityModel
+    from demandsync.sync.linking.similarity import SimilarityModel, UnchangedScores
 
 _WORD = re.compile(r"\w+")
 
@@ -110,6 +114,9 @@ class LinkStats:
     linked_items: int = 0
     #: The linker changed since the last run: every item whose links it could change was looked at.
     relinked_all: bool = False
+    #: Items not current for this linker that kept their links unread: the refitted model provably
+    #: scores their texts to the same bits as the last one (``similarity.UnchangedScores``).
+    unchanged_items: int = 0
     #: Rules naming an epic the epic JQL does not select (they link nothing).
     rules_without_epic: list[str] = field(default_factory=list)
 
@@ -211,6 +218,11 @@ class AutoLinker:
         ).encode()).hexdigest()[:32]
 
     @property
+    def fitted_model(self) -> SimilarityModel | None:
+        """The similarity model if this linker fitted it (it never fits one for this)."""
+        return self._model
+
+    @property
     def model(self) -> SimilarityModel | None:
         """The similarity model, fitted on first use: a run with nothing to link never pays for it."""
         if self._model is None and self._epics:
@@ -228,10 +240,13 @@ class AutoLinker:
             "rules": [r.model_dump() for r in rules],
             "claim": CLAIM_VERSION,
             "linking": self.linking.model_dump(),
-            "profiles": profiles,
             "background": background,
             "model": model if model is not None else _model_identity(),
         }
+        #: Everything but the epics' texts and decisions: while it stays, a changed linker changes
+        #: only the similarity scores, and only of the texts ``UnchangedScores`` cannot vouch for.
+        self.base_fingerprint = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+        payload["profiles"] = profiles
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
     def link(self, batch: Sequence[ItemToLink]) -> list[Link]:
@@ -347,7 +362,13 @@ def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig],
     (``AutoLinker.claim_fingerprint``). An item carrying one of them that a key or a rule
     claimed (it has such a link) gets the same links from this linker, whatever the epics'
     texts, decisions or model say (those only reach items nothing claimed), so it is not
-    read again: after an epic's text changed, only the unclaimed items are relinked.
+    read again: after an epic's text changed, only the unclaimed items are relinked. Of those,
+    an item carrying one of the last linker's ``current`` fingerprints whose text the new model
+    provably scores as the last one did (``_unchanged_scores``) keeps its links and fingerprint,
+    which the new ``current`` then counts: it holds exactly the new linker's links. Where that
+    cannot be shown cheaply (keys, rules, settings, background sample or model version changed,
+    an epic added or removed: every word's weight moves; no snapshot of the last model), every
+    item not current is relinked as before.
 
     The cycle collector is paused meanwhile (``sync/collector.py``): ~1,100 collections of a first
     link of 100,000 items freed nothing."""
@@ -365,13 +386,47 @@ def _link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig]
     if meta.get("claim_fingerprint") == linker.claim_fingerprint:
         claimed = sorted({*claimed, *meta.get("claimed", ()), *meta.get("current", ())})
     stats = LinkStats(relinked_all=not same, rules_without_epic=linker.rules_without_epic)
+    unchanged = None if same else _unchanged_scores(store, linker, meta)
+    was_current = frozenset(meta.get("current", ()))
     for batch in store.items_to_link(current, claimed=claimed):
+        if unchanged is not None:
+            # an item holding the last linker's links keeps them when its text scores as it did
+            # (keys and rules are the same: base_fingerprint), unread and unwritten
+            held = [b for b in batch if b.link_fp in was_current]  # the others are relinked anyway
+            kept = {b.item_id for b, c in zip(held, unchanged.changed([b.text for b in held]), strict=True) if not c}
+            stats.unchanged_items += len(kept)
+            batch = [b for b in batch if b.item_id not in kept] if kept else batch
+        if not batch:
+            continue
         rows = linker.link(batch)
-        store.replace_auto_links([b.item_id for b in batch], rows, linker.fingerprint)
+        store.replace_auto_links([b.item_id for b in batch], rows, linker.fingerprint,
+                                 unset=[b.item_id for b in batch if not b.link_fp])
         stats.linked_items += len(batch)
     if not same:
         live = store.link_fingerprints() | {linker.fingerprint}
         current, claimed = sorted(live), sorted(live.intersection(claimed))
+    snapshot = meta.get("snapshot")
+    if linker.fitted_model is not None and snapshot != linker.fingerprint:
+        store.set_meta("linker_scores", {"fingerprint": linker.fingerprint, **linker.fitted_model.snapshot()})
+        snapshot = linker.fingerprint
     store.set_meta("linker", {"fingerprint": linker.fingerprint, "current": current,
-                              "claim_fingerprint": linker.claim_fingerprint, "claimed": claimed})
+                              "claim_fingerprint": linker.claim_fingerprint, "claimed": claimed,
+                              "base": linker.base_fingerprint, "snapshot": snapshot})
     return stats
+
+
+def _unchanged_scores(store: Store, linker: AutoLinker, meta: dict[str, Any]) -> UnchangedScores | None:
+    """Which texts the new model scores as the last one did, when only epic texts or decisions
+    changed (same keys, rules, settings, background sample and model version) and the last
+    model's snapshot (``meta["linker_scores"]``, written with its fingerprint) is at hand.
+    None otherwise: every item not current is relinked, as before."""
+    if not linker.linking.similarity or meta.get("base") != linker.base_fingerprint:
+        return None
+    if meta.get("snapshot") != meta.get("fingerprint"):
+        return None
+    before = store.get_meta("linker_scores")
+    if not before or before.get("fingerprint") != meta.get("fingerprint") or linker.model is None:
+        return None
+    from demandsync.sync.linking.similarity import UnchangedScores
+
+    return UnchangedScores.between(before, linker.model)

@@ -174,6 +174,7 @@ __all__ = [
     "SimilarityModel",
     "SimilarityParams",
     "TermVectors",
+    "UnchangedScores",
     "term_vectors",
 ]
 
@@ -246,6 +247,9 @@ DENSE_MIN_EPICS = 64
 
 # Bumped whenever tokenising or scoring changes meaning, so fingerprints do.
 MODEL_VERSION = "8"
+
+# Bumped whenever SimilarityModel.snapshot() changes what it holds (an old one is then not used).
+SNAPSHOT_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,19 +383,27 @@ def _acronyms(summary: str) -> dict[str, list[str]]:
     was auto-linked to backups (initialisms across a conjunction are written
     with "&", which the tokenizer drops: "R&D" -> "r", "d")."""
     ws = textnorm.words(summary)
+    stop = textnorm.STOP_WORDS
+    alpha = [w.isalpha() for w in ws]
+    # each word's stem once (None: a stop word or a letter), not once per run it is in
+    stems = [textnorm.stem(w) if a and w not in stop and len(w) > 1 else None for w, a in zip(ws, alpha, strict=True)]
     out: dict[str, list[str]] = {}
     for i, first in enumerate(ws):
-        if first in textnorm.STOP_WORDS or not first.isalpha():
+        if first in stop or not alpha[i]:
             continue
-        for j in range(i + 2, min(len(ws), i + 5) + 1):
-            run = ws[i:j]
-            if not all(w.isalpha() for w in run) or run[-1] in _CONJUNCTIONS:
+        letters, digits = first[0], _NUMBER_WORDS.get(first, first[0])
+        for j in range(i + 1, min(len(ws), i + 5)):  # the run ws[i..j], 2 to 5 words
+            w = ws[j]
+            if not alpha[j] or w in _CONJUNCTIONS:
                 break
-            stems = [textnorm.stem(w) for w in run if w not in textnorm.STOP_WORDS and len(w) > 1]
-            for initials in {"".join(w[0] for w in run), "".join(_NUMBER_WORDS.get(w, w[0]) for w in run)}:
-                if len(initials) >= 3:
-                    known = out.setdefault(initials, [])
-                    known.extend(t for t in stems if t not in known)
+            letters += w[0]
+            digits += _NUMBER_WORDS.get(w, w[0])
+            if len(letters) < 3:
+                continue
+            run = [t for t in stems[i:j + 1] if t is not None]
+            for initials in (letters,) if letters == digits else (letters, digits):
+                known = out.setdefault(initials, [])
+                known.extend(t for t in run if t not in known)
     return out
 
 
@@ -461,6 +473,7 @@ class SimilarityModel:
         self._item_floor = 1.0
         self._acronym_terms: dict[str, tuple[tuple[int, float], ...]] = {}
         self._display: dict[str, str] = {}  # stem -> the epic word shown for it
+        self._snapshot: dict[str, Any] | None = None
         self._fingerprint = self._compute_fingerprint({})
 
     # ------------------------------------------------------------------ fit
@@ -478,6 +491,7 @@ class SimilarityModel:
         self._keys = sorted(profiles)
         self._key_index = {k: i for i, k in enumerate(self._keys)}
         self._word_cache = {}
+        self._snapshot = None
         fields: list[list[tuple[float, list[list[str]]]]] = []
         titles: list[list[tuple[float, list[list[str]]]]] = []
         rejected: list[list[list[str]]] = []
@@ -1099,6 +1113,64 @@ class SimilarityModel:
         ranked = sorted(best.values(), key=lambda ev: (ev.weight < 0, -abs(ev.weight), ev.word))
         return ranked[:limit]
 
+    # ------------------------------------------------------------- snapshot
+    def snapshot(self) -> dict[str, Any]:
+        """What decides any text's scores, per stem, as JSON: after a refit, :class:`UnchangedScores`
+        compares it with the new model to tell which texts score exactly as before.
+
+        A text's scores are a function of its words, what each word means (the epic stems and
+        strengths of ``_word_terms``: the vocabulary, the epics' surface words, initialisms, the
+        fuzzy index), which adjacent words join (``_joins``), and, per stem it means, that stem's
+        column in every view (keyed by view and epic key, not by row), whether it sits in a dense
+        block, and its item-side weight; plus the relative column order of its stems (the order
+        floats are summed in) and the model's globals (unknown-word weight, item floor, params).
+        ``stems``/``digests`` hold the per-stem part in column order."""
+        if self._snapshot is None:
+            digests = self._stem_digests()
+            stems = [""] * len(self._vocab)
+            for stem_, j in self._vocab.items():
+                stems[j] = stem_
+            inverse = stems
+            self._snapshot = {
+                "v": SNAPSHOT_VERSION,
+                "globals": self._globals_digest(),
+                "stems": stems,
+                "digests": digests,
+                "surface": sorted(self._surface),
+                "acronyms": {a: [inverse[j] for j, _ in terms] for a, terms in sorted(self._acronym_terms.items())},
+                "joins": sorted(self._joins - self._surface),
+            }
+        return self._snapshot
+
+    def _globals_digest(self) -> str:
+        doc = [repr(float(self._idf_unknown)), repr(float(self._item_floor)), model_identity(self.params),
+               len(self._keys) > 0]
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
+
+    def _stem_digests(self) -> list[str]:
+        """One digest per stem (column order): its entries in every view, by view and epic key
+        (so that an epic added elsewhere, shifting rows, changes nothing), the float32 bits of each,
+        its dense-block memberships and its item-side weight."""
+        n_epics = len(self._keys)
+        q = self._q.tocsc()
+        q.sort_indices()
+        labels = [f"{view}{key}" for view in "nfs" for key in self._keys]
+        dense = np.zeros((2, len(self._vocab)), dtype=np.uint8)
+        dense[0, self._heavy] = 1
+        dense[1, self._s_heavy] = 2
+        flags = (dense[0] + dense[1]).tolist()
+        idf_item = self._idf_item.astype(np.float32)
+        indptr, indices, data = q.indptr.tolist(), q.indices, q.data.astype(np.float32)
+        out = []
+        for j in range(len(self._vocab)):
+            lo, hi = indptr[j], indptr[j + 1]
+            h = hashlib.blake2b(digest_size=12)
+            h.update("\0".join([labels[r] for r in indices[lo:hi].tolist()]).encode())
+            h.update(b"\1" + data[lo:hi].tobytes() + idf_item[j:j + 1].tobytes() + bytes([flags[j]]))
+            out.append(h.hexdigest())
+        assert q.shape[0] == 3 * n_epics
+        return out
+
     # ---------------------------------------------------------- fingerprint
     def _compute_fingerprint(self, profiles: Mapping[str, EpicProfile], background: Sequence[str] = ()) -> str:
         bg = hashlib.sha256("\0".join(sorted(t or "" for t in background)).encode("utf-8")).hexdigest() if background else ""
@@ -1123,6 +1195,99 @@ class SimilarityModel:
     def epic_keys(self) -> list[str]:
         """The fitted epic keys, in column order (sorted)."""
         return list(self._keys)
+
+
+class UnchangedScores:
+    """Which texts a refitted model scores exactly as the model a :meth:`SimilarityModel.snapshot`
+    was taken of: the same candidates, the same float bits.
+
+    Exact by construction, not by tolerance: a text is unchanged when every word it says (and every
+    pair of adjacent words it joins) means the same stems at the same strengths under both models,
+    every one of those stems has the same digest (its entries in every view, by epic key), and the
+    stems both models share in the same digest keep their relative column order (the order scores
+    are summed in). Then every step of ``score`` computes the same numbers in the same order for the
+    text: its row never meets a column that changed. An edit to one epic's text changes the columns
+    of that epic's stems, and, where it changes a word's document frequency, the IDF of that word
+    and so the normalisation of every epic using it (their stems change too): all of that shows in
+    the digests. What changes every text (the IDF's document count: an epic added or removed, a new
+    background sample; the params) gives ``between`` None: relink everything.
+    """
+
+    def __init__(self, before: Mapping[str, Any], after: SimilarityModel, clean: frozenset[str]) -> None:
+        self._after = after
+        old = SimilarityModel(after.params)
+        old._vocab = {stem_: j for j, stem_ in enumerate(before["stems"])}
+        old._surface = frozenset(before["surface"])
+        old._surface_max = max(map(len, old._surface), default=0)
+        old._acronym_terms = {a: tuple((old._vocab[t], 1.0) for t in stems) for a, stems in before["acronyms"].items()}
+        old._fit_fuzzy_index()
+        self._old = old
+        self._old_stems: list[str] = list(before["stems"])
+        self._new_stems = after.snapshot()["stems"]
+        self._clean = clean
+        #: classified words: True when the word means something else now, or a stem whose column changed
+        self._changed: dict[str, bool] = {}
+        self._changed_words: set[str] = set()
+        old_joins = old._surface | frozenset(before["joins"])
+        new_joins = after._joins
+        self._classify(old_joins | new_joins)
+        #: joins (two adjacent words said as one: "dark mode" -> "darkmode") a text has under one model
+        #: and not the other, or whose meaning changed
+        self._joins = frozenset((old_joins ^ new_joins) | {j for j in old_joins & new_joins if self._changed[j]})
+        stop = textnorm.STOP_WORDS
+        #: first words of those joins: only a text saying one of them needs its pairs looked at
+        self._join_firsts = frozenset(j[:i] for j in self._joins for i in range(2, len(j) - 1) if j[:i] not in stop)
+
+    @classmethod
+    def between(cls, before: Mapping[str, Any], after: SimilarityModel) -> UnchangedScores | None:
+        """None when no text can be shown unchanged cheaply (another snapshot version, other
+        globals, or the shared stems' order moved): score them all."""
+        now = after.snapshot()
+        if before.get("v") != now["v"] or before.get("globals") != now["globals"]:
+            return None
+        digest = dict(zip(now["stems"], now["digests"], strict=True))
+        clean = frozenset(s for s, d in zip(before["stems"], before["digests"], strict=True) if digest.get(s) == d)
+        if [s for s in before["stems"] if s in clean] != [s for s in now["stems"] if s in clean]:
+            return None
+        return cls(before, after, clean)
+
+    def _classify(self, words: set[str] | frozenset[str]) -> None:
+        """Decide for each word not yet seen whether it means something else now (or a stem that
+        changed). Joined pairs are words too (an item's adjacent words, said as one)."""
+        todo = [w for w in words if w not in self._changed]
+        for model in (self._after, self._old):
+            new = [w for w in todo if w not in model._word_cache]
+            if new:
+                model._word_terms(new)
+        old_cache, new_cache = self._old._word_cache, self._after._word_cache
+        old_stems, new_stems, clean = self._old_stems, self._new_stems, self._clean
+        for w in todo:
+            meant = [(new_stems[j], x) for j, x in new_cache[w]]
+            changed = meant != [(old_stems[j], x) for j, x in old_cache[w]] or any(s not in clean for s, _ in meant)
+            self._changed[w] = changed
+            if changed:
+                self._changed_words.add(w)
+
+    def changed(self, texts: Sequence[str]) -> list[bool]:
+        """For each text: may it score differently now (True: score it again)? Each distinct text
+        is looked at once (survey answers repeat, as in ``SimilarityModel.score``)."""
+        first: dict[str, int] = {}
+        which = [first.setdefault(t or "", len(first)) for t in texts]
+        findall, fold = textnorm._WORD_RE.findall, textnorm.fold
+        said = [findall(fold(t)) for t in first]
+        firsts, joins, stop = self._join_firsts, self._joins, textnorm.STOP_WORDS
+        self._classify({w for w in set().union(*said) if w not in stop and len(w) > 1})
+        words = self._changed_words
+        out = []
+        for toks in said:
+            if not words.isdisjoint(toks):
+                out.append(True)
+            elif firsts.isdisjoint(toks):
+                out.append(False)
+            else:  # a join that changed, if two of its words stand side by side (stop words left out)
+                kept = [w for w in toks if w not in stop and len(w) > 1]
+                out.append(any(a + b in joins for a, b in zip(kept, kept[1:])))
+        return out if len(first) == len(texts) else [out[i] for i in which]
 
 
 @dataclass(frozen=True, slots=True)
