@@ -10,7 +10,6 @@ that does not exist) exit 2 before anything is pulled or written.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import copy
 import logging
@@ -21,7 +20,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -311,7 +309,7 @@ def _stages(
     notify_and_close(config, store, tracker, epics, before, report.demand)
 
 
-def _in_background(work: Callable[[], T], name: str = "read-epics") -> Callable[[], T]:
+def _in_background(work: Callable[[], T]) -> Callable[[], T]:
     """Start ``work`` on a thread of its own now; the function returned waits for its result
     (or raises what it raised), in the caller's thread, when the caller needs it.
 
@@ -319,7 +317,6 @@ def _in_background(work: Callable[[], T], name: str = "read-epics") -> Callable[
     pull, which is CPU. It writes nothing to the store, so where a run is killed is unchanged.
     The thread runs in a copy of the caller's context (the run id logs carry), and as a daemon:
     a run that ends without asking for the result (a bug, Ctrl-C) does not wait on a slow tracker.
-    Also for a pull's store writes (see :func:`_pull_source`), which the pull always waits for.
     """
     done: list[T] = []
     failed: list[BaseException] = []
@@ -330,7 +327,7 @@ def _in_background(work: Callable[[], T], name: str = "read-epics") -> Callable[
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
             failed.append(exc)
 
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(target,), name=name, daemon=True)
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(target,), name="read-epics", daemon=True)
     thread.start()
 
     def result() -> T:
@@ -416,12 +413,6 @@ def pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, fu
 
 def _pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, full: bool,
                  progress: Progress) -> SourceReport:
-    """Read and map the source on this thread; store each full batch on a writer thread while the
-    next one is read (:func:`_in_background`): sqlite3 releases the GIL inside its steps, a
-    first pull's ~0.8-1.0 s of ~2.7 s. One batch in flight, so memory stays flat, and each is
-    stored after the one before it ends. A batch that fails to store fails the pull as if it had
-    been stored here: what was read after it is dropped, the report's counts are what they were
-    then, it is stored again once and the cursor does not move."""
     stage = f"source {src.name}"
     progress.update(stage, 0)
     rep = SourceReport()
@@ -433,14 +424,8 @@ def _pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, f
     dropped: list[str] = []  # external ids of records dropped as a forgotten person's: seen all the same
     items: list[FeedbackItem] = []
     bad: list[Quarantined] = []
-    # A SQLite :memory: store is one database per thread's connection: stored here, then.
-    threaded = not isinstance(store.engine.pool, sa.pool.SingletonThreadPool)
-    #: The batch on the writer thread: its lists, the report's reading counts (pulled, skipped,
-    #: forgotten) when it was handed over, and the wait for its end (raising what it raised).
-    writing: tuple[_Batch, tuple[int, int, int], Callable[[], None]] | None = None
 
-    def flush(batch: _Batch) -> None:
-        items, bad, dropped = batch
+    def flush() -> None:
         # The stored hashes of this batch's items only: memory stays flat however big the source
         # (a row repeated in a later batch finds the hash its first copy stored).
         if dropped:
@@ -456,20 +441,6 @@ def _pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, f
         rep.quarantined += len(bad)
         items.clear()
         bad.clear()
-
-    def stored() -> None:
-        """Wait for the batch on the writer thread; if it failed, be where the pull was when it was
-        handed over (its lists pending again, the counts then) and raise what it raised."""
-        nonlocal writing, items, bad, dropped
-        if writing is None:
-            return
-        (batch, read, done), writing = writing, None
-        try:
-            done()
-        except BaseException:
-            items, bad, dropped = batch
-            rep.pulled, rep.skipped, rep.forgotten = read
-            raise
 
     try:
         mapper = _RecordMapper(build_mapper(src.name, src.preset or cls.default_preset, src.map), src.name)
@@ -490,30 +461,17 @@ def _pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, f
                         out.requester = None
                 items.append(out)
             if len(items) + len(bad) + len(dropped) >= _ITEM_BATCH:
-                stored()
-                batch = (items, bad, dropped)
-                if threaded:
-                    writing = (batch, (rep.pulled, rep.skipped, rep.forgotten),
-                               _in_background(partial(flush, batch), name=f"store {src.name}"))
-                    items, bad, dropped = [], [], []
-                else:
-                    flush(batch)
+                flush()
                 progress.update(stage, rep.pulled)
         mapper.verdict()
-        stored()
-        flush((items, bad, dropped))
+        flush()
         progress.update(stage, rep.pulled, rep.pulled)
         if source.complete():  # the source read everything (a --full run, or its own full read)
             rep.deleted = store.mark_unseen_deleted(seen)
         store.record_pull(src.name, src.kind, cursor=source.cursor, error=None)
-    except Exception as raised:  # noqa: BLE001 - one failing source must not stop the others
-        exc = raised
+    except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
         try:
-            stored()  # a batch still being stored when reading failed: its failure came first
-        except Exception as first:  # noqa: BLE001 - reported below as the source's failure
-            exc = first
-        try:
-            flush((items, bad, dropped))
+            flush()
         except Exception as again:  # noqa: BLE001 - the store itself failed: report, don't mask the cause
             log.error("source %s: could not store its last batch: %s", src.name, scrubber.text(describe_error(again)))
         rep.error = scrubber.text(_describe(exc, config, src))
@@ -524,9 +482,6 @@ def _pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, f
         else:  # a bug in the connector or the mapping: say where
             log.exception("source %s failed: %s", src.name, rep.error, extra=extra)
     finally:
-        if writing is not None:  # only when a BaseException (Ctrl-C) stops the pull: no store use after it
-            with contextlib.suppress(Exception):
-                writing[2]()
         source.close()
     log.info("source %s: %d pulled, %d new, %d changed, %d quarantined, %d skipped, %d forgotten",
              src.name, rep.pulled, rep.new, rep.changed, rep.quarantined, rep.skipped, rep.forgotten,
@@ -534,11 +489,6 @@ def _pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, f
                     "changed": rep.changed, "quarantined": rep.quarantined, "skipped": rep.skipped,
                     "forgotten": rep.forgotten})
     return rep
-
-
-#: A pull's batch: items to store, records to quarantine, external ids of records dropped as a
-#: forgotten person's (seen all the same).
-_Batch = tuple[list[FeedbackItem], list[Quarantined], list[str]]
 
 
 class _RecordMapper:
