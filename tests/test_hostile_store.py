@@ -6,8 +6,6 @@ source state)."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -232,15 +230,14 @@ class FailingAfter(ListSource):
         raise OSError("the export ended mid-row")
 
 
-def failing_upserts(store: Store, monkeypatch: pytest.MonkeyPatch, calls: set[int], delay: float = 0.0) -> list[int]:
+def failing_upserts(store: Store, monkeypatch: pytest.MonkeyPatch, calls: set[int]) -> list[int]:
     """Make ``store.upsert_items`` raise on the given calls (1-based); returns the sizes of the batches
-    it was called with. ``delay``: how long a failing call takes first (the reading thread goes on)."""
+    it was called with."""
     real, sizes = store.upsert_items, []
 
     def upsert(items: Any, known: Any) -> Any:
         sizes.append(len(items))
         if len(sizes) in calls:
-            time.sleep(delay)
             raise sa.exc.OperationalError("INSERT", None, RuntimeError("disk I/O error"))
         return real(items, known)
 
@@ -251,9 +248,9 @@ def failing_upserts(store: Store, monkeypatch: pytest.MonkeyPatch, calls: set[in
 @pytest.mark.parametrize(("fails", "stored"), [({2}, 6), ({2, 3}, 3)], ids=["retry-stores-it", "retry-fails"])
 def test_a_batch_the_store_fails_mid_pull_stops_the_source_where_it_failed(
         tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch, fails: set[int], stored: int) -> None:
-    """Batches are stored on a writer thread while the next is read; a failed one fails the source as when
-    each was stored before reading on: nothing read after it is stored or counted, it is retried once,
-    the cursor stays."""
+    """A batch the store fails stops the source there: nothing read after it is stored or counted, it is
+    stored once more, the cursor stays. (What storing batches on another thread while reading on would
+    have to keep: see _pull_source.)"""
     from demandsync.sync import run as run_module
 
     monkeypatch.setattr(run_module, "_ITEM_BATCH", 3)
@@ -273,10 +270,10 @@ def test_a_batch_the_store_fails_mid_pull_stops_the_source_where_it_failed(
 
 
 @pytest.mark.parametrize("store_fails", [False, True])
-def test_a_source_failing_while_a_batch_is_stored(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch,
-                                                  store_fails: bool) -> None:
-    """The source fails while the batch before is still being stored: the batch's own failure, had it one,
-    came first (the pull stopped there); else the rows read since are stored and the source's error is it."""
+def test_a_source_failing_after_a_full_batch(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch,
+                                            store_fails: bool) -> None:
+    """The source fails after a full batch: had storing that batch failed, that failure is the source's
+    (the pull stopped there); else the rows read since are stored and the source's error is it."""
     from demandsync.sync import run as run_module
 
     monkeypatch.setattr(run_module, "_ITEM_BATCH", 3)
@@ -284,7 +281,7 @@ def test_a_source_failing_while_a_batch_is_stored(tmp_path: Path, store_url: str
     config.source_classes["fb"] = FailingAfter
     FailingAfter.records = records(7, {})
     store = Store.open(store_url)
-    failing_upserts(store, monkeypatch, {2, 3} if store_fails else set(), delay=0.3)
+    failing_upserts(store, monkeypatch, {2, 3} if store_fails else set())
     try:
         rep = pull_source(config, store, config.settings.sources[0], 1, full=False)
         if store_fails:
@@ -294,38 +291,3 @@ def test_a_source_failing_while_a_batch_is_stored(tmp_path: Path, store_url: str
         assert store.count_items() == rep.new and store.get_cursor("fb") == {}
     finally:
         store.close()
-
-
-def test_a_pull_stores_its_full_batches_on_a_writer_thread(tmp_path: Path, store_url: str,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from demandsync.sync import run as run_module
-
-    monkeypatch.setattr(run_module, "_ITEM_BATCH", 3)
-    config = make_config(tmp_path, store_url)
-    ListSource.records = records(10, {})
-    store = Store.open(store_url)
-    real, threads = store.upsert_items, []
-
-    def upsert(items: Any, known: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return real(items, known)
-
-    monkeypatch.setattr(store, "upsert_items", upsert)
-    try:
-        rep = pull_source(config, store, config.settings.sources[0], 1, full=False)
-        assert (rep.error, rep.pulled, rep.new) == (None, 10, 10) and store.count_items() == 10
-        assert threads == ["store fb"] * 3 + [threading.main_thread().name]  # the last, short batch: here
-    finally:
-        store.close()
-
-
-def test_an_in_memory_store_is_written_from_the_pull_s_own_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """SQLite's :memory: is one database per thread's connection: a writer thread would find no tables."""
-    from demandsync.sync import run as run_module
-
-    monkeypatch.setattr(run_module, "_ITEM_BATCH", 3)
-    config = make_config(tmp_path, "sqlite:///:memory:")
-    ListSource.records = records(10, {})
-    with Store.open("sqlite:///:memory:") as store:
-        rep = pull_source(config, store, config.settings.sources[0], 1, full=False)
-        assert (rep.error, rep.new, store.count_items()) == (None, 10, 10)
