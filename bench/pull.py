@@ -41,15 +41,15 @@ def _fresh_store(url: str) -> Store:
     return store
 
 
-def pull_all(config: Any, store: Store, names: list[str]) -> tuple[float, int, dict[str, Any]]:
-    """Pull the named sources once: (CPU seconds, rows pulled, reports)."""
+def pull_all(config: Any, store: Store, names: list[str]) -> tuple[float, float, int, dict[str, Any]]:
+    """Pull the named sources once: (CPU seconds, wall seconds, rows pulled, reports)."""
     reports = {}
-    cpu = time.process_time()
+    cpu, wall = time.process_time(), time.perf_counter()
     for src in config.settings.sources:
         if src.name in names:
             reports[src.name] = pull_source(config, store, src, 0, full=True)
-    cpu = time.process_time() - cpu
-    return cpu, sum(r.pulled for r in reports.values()), reports
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return cpu, wall, sum(r.pulled for r in reports.values()), reports
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,19 +80,19 @@ def main(argv: list[str] | None = None) -> int:
 
         profiler = Profiler(interval=0.001)
         profiler.start()
-    first_cpu, rows, reports = pull_all(config, store, names)
+    first_cpu, first_wall, rows, reports = pull_all(config, store, names)
     if profiler is not None:
         profiler.stop()
         args.profile.write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
-    again_cpu, _, again = pull_all(config, store, names)
+    again_cpu, again_wall, _, again = pull_all(config, store, names)
     with store.begin() as conn:
         stored = conn.execute(ITEMS.select().with_only_columns(ITEMS.c.id)).all()
     store.close()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"pull of {', '.join(names)}: {rows:,} rows, {len(stored):,} items stored")
-    print(f"  first pull : {first_cpu:6.2f} s CPU = {first_cpu / rows * 1e6:5.1f} us/row   "
+    print(f"  first pull : {first_cpu:6.2f} s CPU = {first_cpu / rows * 1e6:5.1f} us/row, {first_wall:5.2f} s wall   "
           f"{ {k: (r.new, r.changed, r.unchanged, r.quarantined, r.skipped) for k, r in reports.items()} }")
-    print(f"  re-pull    : {again_cpu:6.2f} s CPU = {again_cpu / rows * 1e6:5.1f} us/row   "
+    print(f"  re-pull    : {again_cpu:6.2f} s CPU = {again_cpu / rows * 1e6:5.1f} us/row, {again_wall:5.2f} s wall   "
           f"{ {k: (r.new, r.changed, r.unchanged, r.quarantined, r.skipped) for k, r in again.items()} }")
     print(f"  peak RSS   : {rss:6.0f} MB   (new, changed, unchanged, quarantined, skipped)")
     return 0

@@ -220,3 +220,74 @@ def test_a_refused_row_in_a_dry_run_costs_only_itself(store: Store) -> None:
         store.set_meta("after-the-refusal", {"ok": True})  # the transaction still works
         assert store.get_meta("after-the-refusal") == {"ok": True}
     assert store.count_items() == 0 and store.get_meta("after-the-refusal") is None
+
+
+class FailingAfter(ListSource):
+    """Yields the test's records, then fails the way a broken file or API does."""
+
+    def pull(self, cursor: dict[str, Any]) -> Iterator[Record | Quarantined]:
+        yield from self.records
+        raise OSError("the export ended mid-row")
+
+
+def failing_upserts(store: Store, monkeypatch: pytest.MonkeyPatch, calls: set[int]) -> list[int]:
+    """Make ``store.upsert_items`` raise on the given calls (1-based); returns the sizes of the batches
+    it was called with."""
+    real, sizes = store.upsert_items, []
+
+    def upsert(items: Any, known: Any) -> Any:
+        sizes.append(len(items))
+        if len(sizes) in calls:
+            raise sa.exc.OperationalError("INSERT", None, RuntimeError("disk I/O error"))
+        return real(items, known)
+
+    monkeypatch.setattr(store, "upsert_items", upsert)
+    return sizes
+
+
+@pytest.mark.parametrize(("fails", "stored"), [({2}, 6), ({2, 3}, 3)], ids=["retry-stores-it", "retry-fails"])
+def test_a_batch_the_store_fails_mid_pull_stops_the_source_where_it_failed(
+        tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch, fails: set[int], stored: int) -> None:
+    """A batch the store fails stops the source there: nothing read after it is stored or counted, it is
+    stored once more, the cursor stays. (What storing batches on another thread while reading on would
+    have to keep: see _pull_source.)"""
+    from demandsync.sync import run as run_module
+
+    monkeypatch.setattr(run_module, "_ITEM_BATCH", 3)
+    config = make_config(tmp_path, store_url)
+    ListSource.records = records(10, {})
+    store = Store.open(store_url)
+    sizes = failing_upserts(store, monkeypatch, fails)
+    try:
+        rep = pull_source(config, store, config.settings.sources[0], 1, full=False)
+        assert rep.error == "OperationalError: disk I/O error"
+        assert (rep.pulled, rep.new, rep.skipped, rep.quarantined) == (6, stored, 0, 0)
+        assert sizes == [3, 3, 3]  # batch 1, batch 2, batch 2 once more; records 6-9 never stored
+        assert store.count_items() == stored
+        assert store.source_states()[0]["last_error"] == rep.error and store.get_cursor("fb") == {}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("store_fails", [False, True])
+def test_a_source_failing_after_a_full_batch(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch,
+                                            store_fails: bool) -> None:
+    """The source fails after a full batch: had storing that batch failed, that failure is the source's
+    (the pull stopped there); else the rows read since are stored and the source's error is it."""
+    from demandsync.sync import run as run_module
+
+    monkeypatch.setattr(run_module, "_ITEM_BATCH", 3)
+    config = make_config(tmp_path, store_url)
+    config.source_classes["fb"] = FailingAfter
+    FailingAfter.records = records(7, {})
+    store = Store.open(store_url)
+    failing_upserts(store, monkeypatch, {2, 3} if store_fails else set())
+    try:
+        rep = pull_source(config, store, config.settings.sources[0], 1, full=False)
+        if store_fails:
+            assert (rep.error, rep.pulled, rep.new) == ("OperationalError: disk I/O error", 6, 3)
+        else:
+            assert (rep.error, rep.pulled, rep.new) == ("OSError: the export ended mid-row", 7, 7)
+        assert store.count_items() == rep.new and store.get_cursor("fb") == {}
+    finally:
+        store.close()

@@ -425,6 +425,12 @@ def _pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, f
     items: list[FeedbackItem] = []
     bad: list[Quarantined] = []
 
+    # Storing each full batch on a writer thread while the next is read was tried and dropped: no
+    # wall gain on SQLite or PostgreSQL (bench/pull.py, bench/run.py), +5-10 % CPU. sqlite3 lets go
+    # of the GIL for each row's step and the reader for each file read, and each waits for the switch
+    # interval (5 ms) to take it back, so the threads' Python parts run in turn and only the steps of
+    # the batches handed over (a source's last batch cannot be) could overlap. Tests pin what such a
+    # writer must keep: tests/test_hostile_store.py (a batch the store fails mid-pull).
     def flush() -> None:
         # The stored hashes of this batch's items only: memory stays flat however big the source
         # (a row repeated in a later batch finds the hash its first copy stored).
