@@ -228,18 +228,10 @@ class _Tally:
         d, rules = self.d, self.rules
         if it.people is None:  # one-person feedback, most items: askers()'s one Asker, without building it
             identity, _, email = _requester(it.requester, item_id)
-            self.people.add(identity)
-            d.votes += max(it.votes, 1)
-            acct = _account_identity(it.account, email, rules)
-            if acct:
-                self.accounts.add(acct)
+            self._asker(identity, max(it.votes, 1), it.account, email)
         else:
             for asker in askers(it):
-                self.people.add(asker.identity)
-                d.votes += asker.votes
-                acct = _account_identity(asker.account, asker.email, rules)
-                if acct:
-                    self.accounts.add(acct)
+                self._asker(asker.identity, asker.votes, asker.account, asker.email)
         self.by_source[it.source] += 1
         if self.source_weight_only:
             self.score += rules.source_weights.get(it.source, 1.0)
@@ -252,6 +244,13 @@ class _Tally:
                 d.last_requested = day
             d.requests_30d += created >= self.d30
             d.requests_90d += created >= self.d90
+
+    def _asker(self, identity: str, votes: int, account: str | None, email: str | None) -> None:
+        self.people.add(identity)
+        self.d.votes += votes
+        acct = _account_identity(account, email, self.rules)
+        if acct:
+            self.accounts.add(acct)
 
     def demand(self) -> Demand:
         d = self.d

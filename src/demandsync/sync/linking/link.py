@@ -209,7 +209,9 @@ class AutoLinker:
         self._epics = list(epics) if linking.similarity else []
         self._learned = learned or Learned()
         self._model: SimilarityModel | None = None
-        self.fingerprint = self._fingerprint(rules, model)
+        #: ``base_fingerprint``: everything but the epics' texts and decisions. While it stays, a changed
+        #: linker changes only similarity scores, and only of the texts ``UnchangedScores`` cannot vouch for.
+        self.base_fingerprint, self.fingerprint = self._fingerprints(rules, model)
         #: What an item claimed by a key or a rule is linked by: the epic keys and the rules. An epic's
         #: text, the decisions and the model change only the links of items nothing claimed.
         self.claim_fingerprint = hashlib.sha256(json.dumps(
@@ -229,8 +231,9 @@ class AutoLinker:
             self._model = build_model(self._epics, self._learned)
         return self._model
 
-    def _fingerprint(self, rules: Sequence[RuleConfig], model: dict[str, Any] | None) -> str:
-        """Changes exactly when an item's links could: epics, their text, rules, settings, accepted texts."""
+    def _fingerprints(self, rules: Sequence[RuleConfig], model: dict[str, Any] | None) -> tuple[str, str]:
+        """(base, full): the full one changes exactly when an item's links could (epics, their text,
+        rules, settings, accepted texts); the base one leaves out the epics' texts and decisions."""
         learned = self._learned
         profiles = [[e.key, e.summary, e.description, sorted(e.labels), learned.accepted.get(e.key, []),
                      learned.rejected.get(e.key, [])] for e in sorted(self._epics, key=lambda e: e.key)]
@@ -243,11 +246,9 @@ class AutoLinker:
             "background": background,
             "model": model if model is not None else _model_identity(),
         }
-        #: Everything but the epics' texts and decisions: while it stays, a changed linker changes
-        #: only the similarity scores, and only of the texts ``UnchangedScores`` cannot vouch for.
-        self.base_fingerprint = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+        base = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
         payload["profiles"] = profiles
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+        return base, hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
     def link(self, batch: Sequence[ItemToLink]) -> list[Link]:
         """The automatic links of a batch of items."""

@@ -1135,14 +1135,13 @@ class SimilarityModel:
             stems = [""] * len(self._vocab)
             for stem_, j in self._vocab.items():
                 stems[j] = stem_
-            inverse = stems
             self._snapshot = {
                 "v": SNAPSHOT_VERSION,
                 "globals": self._globals_digest(),
                 "stems": stems,
                 "digests": digests,
                 "surface": sorted(self._surface),
-                "acronyms": {a: [inverse[j] for j, _ in terms] for a, terms in sorted(self._acronym_terms.items())},
+                "acronyms": {a: [stems[j] for j, _ in terms] for a, terms in sorted(self._acronym_terms.items())},
                 "joins": sorted(self._joins - self._surface),
             }
         return self._snapshot

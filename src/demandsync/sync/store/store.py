@@ -67,16 +67,19 @@ def item_hash(item: FeedbackItem) -> str:
     return _hash_with(item, item.created_at.isoformat() if item.created_at is not None else None)
 
 
-def _hash_with(item: FeedbackItem, created_iso: str | None) -> str:
+def _hash_with(item: FeedbackItem, created_iso: str | None, extra_repr: str | None = None) -> str:
     """:func:`item_hash` given ``created_at.isoformat()``, which a pull reuses for the stored time
-    (an aware datetime's ``isoformat`` was a tenth of storing a row on SQLite)."""
-    payload: tuple[Any, ...] = (
-        item.text, item.requester, item.account, created_iso,
-        item.url, item.tags, item.epic_hint, item.votes, item.extra,  # extra keeps the mapping's key order
-    )
-    if item.people is not None:  # a separate term, so items without people keep their old hashes
-        payload += (tuple(item.people),)
-    return hashlib.sha256(repr(payload).encode()).hexdigest()
+    (an aware datetime's ``isoformat`` was a tenth of storing a row on SQLite), and the ``repr`` of
+    ``extra`` when the caller remembers it (a pull batch's items mostly repeat a few).
+
+    What is hashed is ``repr`` of the tuple ``(text, requester, account, created, url, tags,
+    epic_hint, votes, extra[, people])``, spelled out as one f-string (the same text, without
+    building the tuple: a quarter of the hash's cost). ``extra`` keeps the mapping's key order;
+    ``people`` is a separate last term, so items without people keep their old hashes."""
+    extra = repr(item.extra) if extra_repr is None else extra_repr
+    people = "" if item.people is None else f", {tuple(item.people)!r}"
+    return hashlib.sha256(f"({item.text!r}, {item.requester!r}, {item.account!r}, {created_iso!r}, {item.url!r}, "
+                          f"{item.tags!r}, {item.epic_hint!r}, {item.votes!r}, {extra}{people})".encode()).hexdigest()
 
 
 class StoreUnavailable(OutsideError):
@@ -481,12 +484,13 @@ class Store:
         gone: list[int] = []
         found: Any = None
         with self.begin() as conn:
-            for ids in _live_ids(conn, seen.source, seen.before):
-                import numpy as np
+            for rows in _live_id_rows(conn, seen.source, seen.before):
+                import numpy as np  # (a no-op after the first part)
 
                 if found is None:
                     found = (np.unique(np.frombuffer(seen.ids, dtype=np.int64)) if seen.ids
                              else np.empty(0, dtype=np.int64))
+                ids = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=len(rows))
                 gone += ids[~np.isin(ids, found, assume_unique=True)].tolist()
             for chunk in _chunks(gone, _BATCH):
                 conn.execute(sa.update(ITEMS).where(ITEMS.c.id.in_(chunk)).values(deleted=True, updated_at=utcnow()))
@@ -504,17 +508,12 @@ class Store:
         new: list[_NewItem] = []
         updates: list[dict[str, Any]] = []
         extras = _Extras()
-        sha256 = hashlib.sha256
         for item in items:
             created = item.created_at
             iso = created.isoformat() if created is not None else None
             extra = item.extra
             texts = extras.texts(extra) if extra else _NO_EXTRA
-            if item.people is None:  # _hash_with, with the extra's repr remembered (test_pull_seen compares)
-                h = sha256(f"({item.text!r}, {item.requester!r}, {item.account!r}, {iso!r}, {item.url!r}, "
-                           f"{item.tags!r}, {item.epic_hint!r}, {item.votes!r}, {texts[0]})".encode()).hexdigest()
-            else:
-                h = _hash_with(item, iso)
+            h = _hash_with(item, iso, texts[0])
             old = known.get(item.external_id)
             if old == h:
                 counts.unchanged += 1
@@ -883,8 +882,8 @@ class Store:
         """:meth:`linked_items` as a stream, ``chunk`` rows at a time (counting reads every link:
         a list of them all was most of a 1M-item run's peak memory). Consume it to the end.
 
-        Counting passes ``with_extra=False`` (decoding it was most of the cost; only attribute
-        weights need it) and ``with_text=False`` (texts were most of the memory at 1M items)."""
+        ``with_extra=False`` skips decoding ``extra``, ``with_text=False`` the texts. A run counts
+        from the narrower :meth:`counted_items` (the same rows and order; a test holds them equal)."""
         # created_at and extra come back raw and are parsed below: SQLAlchemy's per-row
         # converters were most of the count stage at 100,000 items.
         stmt = (
@@ -1026,14 +1025,13 @@ class Store:
                 ids = [i for (i,) in _driver_rows(conn, "SELECT id FROM items WHERE deleted = ? ORDER BY id", (False,))]
                 if len(ids) <= limit:
                     return ids
-                return [ids[int(k * (len(ids) / limit))] for k in range(limit)]
+                return [ids[k] for k in _spread(len(ids), limit)]
             n = conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(live)).scalar_one()
             if n <= limit:
                 return [i for (i,) in conn.execute(sa.select(ITEMS.c.id).where(live).order_by(ITEMS.c.id))]
-            step = n / limit
             rows = sa.select(ITEMS.c.id, (sa.func.row_number().over(order_by=ITEMS.c.id) - 1).label("pos")).where(
                 live).subquery()
-            chosen = [int(k * step) for k in range(limit)]
+            chosen = _spread(n, limit)
             return [i for (i,) in conn.execute(
                 sa.select(rows.c.id).where(rows.c.pos.in_(chosen)).order_by(rows.c.id))]
 
@@ -1295,26 +1293,27 @@ def _copy_many(conn: Connection, table: str, columns: Sequence[str], rows: list[
             copy.write_row(row)
 
 
-def _live_ids(conn: Connection, source: str, before: int) -> Iterator[Any]:
-    """The row ids of ``source``'s live items up to ``before``, as numpy int64 arrays of up to 50,000:
+def _live_id_rows(conn: Connection, source: str, before: int) -> Iterator[Sequence[Any]]:
+    """The ``(id,)`` rows of ``source``'s live items up to ``before``, up to 50,000 at a time:
     streamed, so a million ids never sit in memory at once. On SQLite through the driver's cursor
     (it steps as it is read; SQLAlchemy's rows cost more than the query: a re-pull's 93,000 ids
-    took 0.2 s), elsewhere a server-side cursor. numpy is imported at the first id found."""
+    took 0.2 s), elsewhere a server-side cursor."""
     if conn.dialect.name == "sqlite":
         sql = "SELECT id FROM items WHERE source = ? AND deleted = 0 AND id <= ?"
         with _driver_cursor(conn, sql) as cursor:
             cursor.execute(sql, (source, before))
             while part := cursor.fetchmany(50_000):
-                import numpy as np
-
-                yield np.fromiter(itertools.chain.from_iterable(part), dtype=np.int64, count=len(part))
+                yield part
         return
     stmt = (sa.select(ITEMS.c.id).where(ITEMS.c.source == source, ITEMS.c.deleted.is_(False), ITEMS.c.id <= before)
             .execution_options(stream_results=True, max_row_buffer=50_000))
-    for part in conn.execute(stmt).partitions(50_000):
-        import numpy as np
+    yield from conn.execute(stmt).partitions(50_000)
 
-        yield np.fromiter((i for (i,) in part), dtype=np.int64, count=len(part))
+
+def _spread(n: int, limit: int) -> list[int]:
+    """``limit`` positions among ``n`` rows (``n > limit``), evenly spaced from the first."""
+    step = n / limit
+    return [int(k * step) for k in range(limit)]
 
 
 def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
