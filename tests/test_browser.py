@@ -70,6 +70,8 @@ def shoot(driver: object, name: str) -> None:
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))  # type: ignore[attr-defined]
     metrics = {"width": 1400, "height": min(max(height, 600), 2200), "deviceScaleFactor": 1, "mobile": False}
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)  # type: ignore[attr-defined]
+    # two frames for the resized page to paint: captured at once, a shot once lacked the last row's button
+    driver.execute_async_script("requestAnimationFrame(() => requestAnimationFrame(arguments[0]))")  # type: ignore[attr-defined]
     driver.save_screenshot(str(Path(where) / f"{name}.png"))  # type: ignore[attr-defined]
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})  # type: ignore[attr-defined]
 
