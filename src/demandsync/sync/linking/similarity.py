@@ -251,7 +251,7 @@ _ARGMAX_TOP_K = 8
 DENSE_MIN_EPICS = 64
 
 # Bumped whenever tokenising or scoring changes meaning, so fingerprints do.
-MODEL_VERSION = "8"
+MODEL_VERSION = "9"
 
 # Bumped whenever SimilarityModel.snapshot() changes what it holds (an old one is then not used).
 SNAPSHOT_VERSION = 1
