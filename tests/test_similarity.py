@@ -170,6 +170,34 @@ def test_batching_and_threads_do_not_change_results() -> None:
 
 
 
+#: Texts whose words a batch finds differently from one text alone, if any path does: accents, an
+#: apostrophe at a text's edge, the batch's own separator inside a text, words that join ("dark mode"),
+#: a word said twice, nothing at all.
+ODD_TEXTS = ["Café: offline listening, s'il vous plaît", "'dark mode'", "dark\x01mode please", "", "ÆØÅ darkmode",
+             "dark mode dark mode DARK MODE", "it's the csv export I can't find", "okta sso", "!!!", "offlline",
+             "night mode", "Ünïcödé ñight mode", "x" * 60]
+
+
+def test_words_found_for_a_batch_are_each_texts_own_words() -> None:
+    """``batch_words`` folds and splits a batch at once: per text, the very words ``words`` finds."""
+    found = textnorm.batch_words(ODD_TEXTS)
+    per_text: list[list[str]] = [[]]
+    for w in found:
+        if w == textnorm.TEXT_BREAK:
+            per_text.append([])
+        else:
+            per_text[-1].append(w)
+    assert per_text == [textnorm.words(t) for t in ODD_TEXTS]
+    assert textnorm.batch_words(["Dark mode"]) == ["dark", "mode"] and textnorm.batch_words([]) == []
+
+
+def test_a_text_scores_the_same_bits_alone_and_among_others() -> None:
+    """A batch's words are numbered together (``_said``): a text's candidates still depend on it alone."""
+    model = SimilarityModel(chunk_size=5, threads=1).fit(PROFILES)
+    together = model.score(ODD_TEXTS, top_k=5, min_score=0.0)
+    assert together == [SimilarityModel().fit(PROFILES).score([t], top_k=5, min_score=0.0)[0] for t in ODD_TEXTS]
+    assert any(together)
+
 def test_a_repeated_text_is_scored_once_and_every_copy_gets_its_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
     """Survey answers repeat ("n/a", "dark mode"): scoring each distinct text once is a third of the first
     link's CPU on the benchmark workload, and must give every copy exactly what scoring it alone gives."""

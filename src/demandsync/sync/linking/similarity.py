@@ -140,7 +140,8 @@ equal scores gives 0.706-0.712. Most of what is
 lost lies among reviews that say every word of the feature's name, ordered by
 length (AUC 0.81-0.93 within that block; proximity of the words 0.52-0.63).
 
-Speed: tokenising is the only per-token Python; the rest is sparse products
+Speed: no Python runs per token (tokenising is C loops and numpy over a
+batch, Python touches each distinct word of it: ``_said``); the rest is sparse products
 in chunks of ``chunk_size`` items (stems shared by many epics as a small
 dense block), a per-row top-k by repeated argmax, and two threads so one
 chunk's tokenising overlaps another's arithmetic. No loop per pair.
@@ -162,7 +163,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from itertools import count
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -438,6 +440,13 @@ def _product(x: sp.csr_matrix, light: sp.csr_matrix, heavy: np.ndarray, block: n
     return out
 
 
+class _Rows(NamedTuple):
+    """Rows of word ids as a CSR matrix holds them: row ``i`` is ``indices[indptr[i]:indptr[i + 1]]``."""
+
+    indices: np.ndarray
+    indptr: np.ndarray
+
+
 def _trigrams(word: str) -> set[str]:
     return set(textnorm.char_ngrams(word, (3,)))
 
@@ -461,6 +470,8 @@ class SimilarityModel:
         self._surface: frozenset[str] = frozenset()  # folded epic words, for compounds
         self._surface_max = 0  # length of the longest of them
         self._joins: frozenset[str] = frozenset()  # what two adjacent item words may join into
+        #: (_joins, the words that can start a join, those that can end one): see _join_parts
+        self._join_split: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None
         self._q: sp.csr_matrix = sp.csr_matrix((0, 0))  # epics x stems, rows sum to 1
         self._q_t: sp.csr_matrix = sp.csr_matrix((0, 0))  # stems x epics, light stems only
         self._s_t: sp.csr_matrix = sp.csr_matrix((0, 0))  # stems x epics, IDF of the epic's own words
@@ -877,32 +888,16 @@ class SimilarityModel:
         item's total term weight (IDF of what it says; a word no epic uses
         counts as the rarest).
 
-        Python touches each token once (to give it a batch-local id) and each
-        distinct word once per model (cached); the lift to epic stems is one
-        sparse product.
+        Python touches each distinct word of the batch once (and each distinct word once per model
+        for its meaning, cached); per token, only C loops run (the regex, one ``dict.setdefault``
+        through ``map``) and numpy: ``_said`` gives each text's words as rows of ids. The lift to
+        epic stems is one sparse product.
         """
-        batch_vocab: dict[str, int] = {}
-        indices: list[int] = []
-        indptr = [0]
-        n_terms = np.zeros(len(texts), dtype=np.float64)
-        stop, joins = textnorm.STOP_WORDS, self._joins
-        findall, fold = textnorm._WORD_RE.findall, textnorm.fold
-        for i, text in enumerate(texts):
-            toks = [w for w in findall(fold(text or "")) if w not in stop and len(w) > 1]
-            n_terms[i] = len(toks)
-            # The text's distinct words in the order it says them (a dict, not a set: a set's order
-            # follows the process's string hash seed, and the order words are summed in moves the
-            # last bit of a float32 score, which could tip a link sitting on a threshold one way in
-            # one run and the other way in the next).
-            uniq = dict.fromkeys(toks)
-            # adjacent words that join into an epic word: "dark mode" -> "darkmode"
-            uniq.update(dict.fromkeys(j for j in map(str.__add__, toks, toks[1:]) if j in joins))
-            for w in uniq:
-                j = batch_vocab.get(w)
-                if j is None:
-                    j = batch_vocab[w] = len(batch_vocab)
-                indices.append(j)
-            indptr.append(len(indices))
+        rows, words, n_terms = self._said(texts)
+        # The words the batch says, renumbered (any numbering gives the same products: only each
+        # row's order of words matters, see _said).
+        used, indices = np.unique(rows.indices, return_inverse=True)
+        batch_vocab = [words[i] for i in used.tolist()]
         cache = self._word_cache
         new = [w for w in batch_vocab if w not in cache]
         if new:
@@ -910,13 +905,13 @@ class SimilarityModel:
         f_rows: list[int] = []
         f_cols: list[int] = []
         f_vals: list[float] = []
-        for w, j in batch_vocab.items():
+        for j, w in enumerate(batch_vocab):
             for sid, weight in cache[w]:
                 f_rows.append(j)
                 f_cols.append(sid)
                 f_vals.append(weight)
         w_mat = sp.csr_matrix(
-            (np.ones(len(indices), dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+            (np.ones(len(indices), dtype=np.float32), indices.astype(np.int32).ravel(), rows.indptr),
             shape=(len(texts), len(batch_vocab)),
         )
         f_mat = sp.csr_matrix((f_vals, (f_rows, f_cols)), shape=(len(batch_vocab), len(self._vocab)), dtype=np.float32)
@@ -927,6 +922,65 @@ class SimilarityModel:
                               count=len(batch_vocab))
         weight = x @ self._idf_item + (w_mat @ unknown) * (self._idf_unknown * self.params.unknown_share)
         return x, n_terms, np.asarray(weight, dtype=np.float64)
+
+    def _said(self, texts: Sequence[str]) -> tuple[_Rows, list[str], np.ndarray]:
+        """Each text's content words (stop words and single letters left out) as a row of word ids
+        into the returned list: its distinct words in the order it first says them, then the
+        adjacent pairs that join into an epic word ("dark mode" -> "darkmode") it does not say as
+        one; and its count of content words.
+
+        The order matters: a dict's, not a set's (a set's order follows the process's string hash
+        seed), because the order words are summed in moves the last bit of a float32 score, which
+        could tip a link sitting on a threshold one way in one run and the other way in the next.
+        Built with numpy over the whole batch rather than a dict per text: the per-token Python of
+        that was most of tokenising (0.4 s of a first link of 100,000 items)."""
+        flat = textnorm.batch_words(texts)
+        # each token's first position in `flat` (a dict keeps its first); words numbered in that order
+        first: dict[str, int] = {}
+        pos = np.fromiter(map(first.setdefault, flat, count()), dtype=np.int64, count=len(flat))
+        words = list(first)
+        word_at = np.zeros(len(flat), dtype=np.int64)
+        word_at[np.fromiter(first.values(), dtype=np.int64, count=len(words))] = np.arange(len(words))
+        stop, (heads, tails) = textnorm.STOP_WORDS, self._join_parts()
+        kind = np.fromiter(((w not in stop and len(w) > 1) + 2 * (w in heads) + 4 * (w in tails) for w in words),
+                           dtype=np.int8, count=len(words))
+        tok = word_at[pos]
+        brk = first.get(textnorm.TEXT_BREAK)  # (not a content word: left out below)
+        row = np.cumsum(tok == word_at[brk]) if brk is not None else np.zeros(len(tok), dtype=np.int64)
+        content = (kind[tok] & 1).astype(bool)
+        tok, row = tok[content], row[content]
+        n_terms = np.bincount(row, minlength=len(texts)).astype(np.float64)
+        # adjacent content words of one text that may join: only those pairs are spelled out
+        maybe = np.flatnonzero((row[1:] == row[:-1]) & (kind[tok[:-1]] & 2).astype(bool) & (kind[tok[1:]] & 4).astype(bool))
+        joins, extra = self._joins, dict[str, int]()  # extra: joins no text of the batch says as one word
+        j_rows: list[int] = []
+        j_ids: list[int] = []
+        for k in maybe.tolist():
+            joined = words[tok[k]] + words[tok[k + 1]]
+            if joined in joins:
+                at = first.get(joined)
+                word_id = int(word_at[at]) if at is not None else extra.setdefault(joined, len(words))
+                if word_id == len(words):
+                    words.append(joined)
+                j_rows.append(int(row[k]))
+                j_ids.append(word_id)
+        rows_all = np.concatenate([row, np.asarray(j_rows, dtype=np.int64)])
+        ids_all = np.concatenate([tok, np.asarray(j_ids, dtype=np.int64)])
+        # each (text, word) once, at its first place (joins come after every token: later places)
+        _, once = np.unique(rows_all * max(1, len(words)) + ids_all, return_index=True)
+        once = once[np.lexsort((once, rows_all[once]))]
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows_all[once], minlength=len(texts)), out=indptr[1:])
+        return _Rows(ids_all[once], indptr), words, n_terms
+
+    def _join_parts(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(heads, tails): the words that can start or end a join (``_joins`` split in two words of
+        at least two letters), so ``_said`` spells out only the adjacent pairs that may join."""
+        if self._join_split is None or self._join_split[0] is not self._joins:
+            heads = frozenset(j[:i] for j in self._joins for i in range(2, len(j) - 1))
+            tails = frozenset(j[i:] for j in self._joins for i in range(2, len(j) - 1))
+            self._join_split = (self._joins, heads, tails)
+        return self._join_split[1], self._join_split[2]
 
     def _logit(self, raw: np.ndarray, item: np.ndarray, n_terms: np.ndarray) -> np.ndarray:
         """The calibrated logit per pair (``n_terms`` one per row); -inf for
