@@ -102,6 +102,22 @@ def test_rule_prefilter_never_changes_what_matches() -> None:
     assert {r.epic for r in batched[texts.index("Datadog alerts")]} == {"PROD-7", "PROD-9"}  # not "data": skipped
 
 
+def test_items_saying_the_same_text_get_links_by_their_own_source_and_hint() -> None:
+    """A text is looked at once per batch (``AutoLinker._claims``): what it says is shared, but each
+    item's links still follow its own source (a rule for one source only) and its own epic column."""
+    rules = [RuleConfig(epic="PROD-1", keywords=["sso"], sources=["canny"]), RuleConfig(epic="PROD-2", keywords=["sso"]),
+             RuleConfig(epic="PROD-4", keywords=["dark mode"], sources=["canny"])]
+    epics = [Epic(f"PROD-{n}", str(n), "x") for n in range(1, 5)]
+    linker = AutoLinker(epics, rules, NO_SIMILARITY)
+    text = "SSO and dark mode, like PROD-3"
+    links = linker.link([ItemToLink(1, "canny", text, []), ItemToLink(2, "hotjar", text, ["PROD-4"]),
+                         ItemToLink(3, "hotjar", text, []), ItemToLink(4, "canny", "nothing", [])])
+    assert [(lk.item_id, lk.epic_key, lk.method, lk.note) for lk in links] == [
+        (1, "PROD-3", "explicit", None), (1, "PROD-1", "rule", "keyword 'SSO'"), (1, "PROD-2", "rule", "keyword 'SSO'"),
+        (1, "PROD-4", "rule", "keyword 'dark mode'"),
+        (2, "PROD-4", "explicit", None), (2, "PROD-3", "explicit", None), (2, "PROD-2", "rule", "keyword 'SSO'"),
+        (3, "PROD-3", "explicit", None), (3, "PROD-2", "rule", "keyword 'SSO'")]
+
 def test_nothing_to_link_never_fits_the_similarity_model(store: Store) -> None:
     add(store, FeedbackItem("s", "a", "SSO"))
     link_items(store, EPICS, [SSO_RULE], LinkingConfig())
