@@ -198,6 +198,21 @@ def test_a_text_scores_the_same_bits_alone_and_among_others() -> None:
     assert together == [SimilarityModel().fit(PROFILES).score([t], top_k=5, min_score=0.0)[0] for t in ODD_TEXTS]
     assert any(together)
 
+@pytest.mark.parametrize("min_score", [0.05, 0.2, 0.35, 0.7, 0.95])
+def test_a_minimum_score_only_drops_candidates_below_it(min_score: float) -> None:
+    """With a minimum, only keys that can reach it are ranked (``_top_above``); the candidates are
+    those of no minimum at all cut at it: the same epics, order (ties in key order) and score bits."""
+    profiles = {**PROFILES, "APP-6": EpicProfile(summary="Dark mode"), "APP-0": EpicProfile(summary="Dark mode")}
+    model = SimilarityModel(chunk_size=4).fit(profiles)
+    texts = [*ODD_TEXTS, "dark mode", "I would love a dark mode for reading at night in bed", "offline listening dark mode csv export okta sso push notifications",
+             "the csv export of reports and the push notifications on my phone are slow"]
+    for k in (1, 3, 7):
+        every = model.score(texts, top_k=k, min_score=0.0)
+        assert model.score(texts, top_k=k, min_score=min_score) == [[c for c in cs if c.score >= min_score] for cs in every]
+    tied = model.score(["I would love a dark mode for reading at night in bed without hurting my eyes"], top_k=3,
+                       min_score=min_score)[0]  # three epics named "Dark mode": one score, key order
+    assert [c.epic_key for c in tied] == (["APP-0", "APP-2", "APP-6"] if min_score < 0.6 else [])
+
 def test_a_repeated_text_is_scored_once_and_every_copy_gets_its_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
     """Survey answers repeat ("n/a", "dark mode"): scoring each distinct text once is a third of the first
     link's CPU on the benchmark workload, and must give every copy exactly what scoring it alone gives."""

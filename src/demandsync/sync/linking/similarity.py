@@ -159,6 +159,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -1038,7 +1039,9 @@ class SimilarityModel:
             lo, hi = span
             x, n_terms, known = self._encode(texts[lo:hi])
             raw = self._ranking_keys(x, n_terms, known)
-            if k <= _ARGMAX_TOP_K:
+            if self._can_cut(min_score):
+                idx, top = self._top_above(raw, n_terms, k, min_score)
+            elif k <= _ARGMAX_TOP_K:
                 # k passes of argmax beat argpartition ~4x for small k; argmax
                 # takes the first maximum, so ties go to epic key order.
                 idx = np.empty((hi - lo, k), dtype=np.int64)
@@ -1070,6 +1073,41 @@ class SimilarityModel:
             for r, c in zip(rows.tolist(), cols.tolist()):
                 out[lo + r].append(Candidate(keys[idx[r, c]], float(sc[r, c])))
         return out
+
+    def _can_cut(self, min_score: float) -> bool:
+        """Whether ``_top_above`` can find the candidates: a score to reach strictly between 0 and
+        1, and a long-text calibration that grows with coverage (it can be inverted)."""
+        return 0.0 < min_score < 1.0 and self.params.calibration[1] > 0.0
+
+    def _top_above(self, keys: np.ndarray, n_terms: np.ndarray, k: int, min_score: float) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, keys): each row's ``k`` best columns by key, best first and ties in column
+        order (as passes of argmax pick them), among the keys that can score ``min_score``; a row's
+        places left over hold column 0 at -inf, which scores exactly 0.
+
+        A candidate needs ``min_score`` (``linking.suggest``, 0.35): nearly all of a row's 2,000
+        keys are far below it. One comparison with each row's key threshold (the calibration
+        inverted, less a margin of 1e-3 in the logit, far above float32 rounding) leaves a few
+        keys per row to sort, where k passes of argmax read every key k times (0.2 s of a first
+        link at 100,000 items). The scores are then computed from the same keys in the same
+        (rows x k) arrays as before, so they are the same bits; what is left out scores under
+        ``min_score`` and was never a candidate."""
+        b0, b_raw, b_len = self.params.calibration
+        z_min = math.log(min_score / (1.0 - min_score)) - 1e-3
+        short = n_terms <= self.params.short_max  # (their key is the logit itself: _ranking_keys)
+        threshold = np.where(short, z_min, (z_min - b0 - b_len * np.log1p(n_terms)) / b_raw).astype(keys.dtype)
+        live = np.flatnonzero(keys.max(axis=1) >= threshold)  # most rows have no candidate at all
+        at = np.flatnonzero(keys[live] >= threshold[live, None])
+        rows, cols = live[at // keys.shape[1]], at % keys.shape[1]
+        vals = keys[rows, cols]
+        order = np.lexsort((cols, -vals, rows))
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
+        keep = rank < k
+        idx = np.zeros((keys.shape[0], k), dtype=np.int64)
+        top = np.full((keys.shape[0], k), -np.inf, dtype=keys.dtype)
+        idx[rows[keep], rank[keep]] = cols[keep]
+        top[rows[keep], rank[keep]] = vals[keep]
+        return idx, top
 
     def rank_items(self, epic_key: str, texts: Sequence[str], limit: int = 20) -> list[tuple[int, float]]:
         """Best items for one epic: ``(index into texts, score)``, best first.
