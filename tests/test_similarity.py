@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from demandsync.sync.linking import textnorm
+from demandsync.sync.linking import similarity, textnorm
 from demandsync.sync.linking.similarity import (
     AUTO_ACCEPT,
     SUGGEST,
@@ -212,6 +212,24 @@ def test_a_minimum_score_only_drops_candidates_below_it(min_score: float) -> Non
     tied = model.score(["I would love a dark mode for reading at night in bed without hurting my eyes"], top_k=3,
                        min_score=min_score)[0]  # three epics named "Dark mode": one score, key order
     assert [c.epic_key for c in tied] == (["APP-0", "APP-2", "APP-6"] if min_score < 0.6 else [])
+
+def test_epics_known_by_name_only_score_as_if_both_views_were_computed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An epic with a summary alone has one view (``_split_heavy`` leaves its full-view column out):
+    every score, of such epics and of the others, is the same bits as with both views multiplied."""
+    profiles = {**PROFILES, "APP-6": EpicProfile(summary="Dark mode"), "APP-7": EpicProfile(summary="Offline maps"),
+                "APP-8": EpicProfile(summary="Export to CSV", labels=["csv"])}
+    texts = [*ODD_TEXTS, "dark mode", "offline maps and offline listening", "csv export for reports please",
+             "the export to csv of my offline maps in dark mode keeps crashing on my phone every time"]
+    model = SimilarityModel(chunk_size=4).fit(profiles)
+    assert 0 < len(model._full) < len(profiles)  # some epics with one view, some with two
+    with monkeypatch.context() as m:
+        m.setattr(similarity, "_same_row", lambda *a: False)
+        both_views = SimilarityModel(chunk_size=4).fit(profiles)
+    assert len(both_views._full) == len(profiles)
+    for k, min_score in ((3, 0.0), (7, 0.2), (2, 0.35)):
+        assert model.score(texts, top_k=k, min_score=min_score) == both_views.score(texts, top_k=k, min_score=min_score)
+    a, b = model.features(texts), both_views.features(texts)
+    assert a.raw.tobytes() == b.raw.tobytes() and a.item.tobytes() == b.item.tobytes()
 
 def test_a_repeated_text_is_scored_once_and_every_copy_gets_its_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
     """Survey answers repeat ("n/a", "dark mode"): scoring each distinct text once is a third of the first

@@ -143,7 +143,7 @@ length (AUC 0.81-0.93 within that block; proximity of the words 0.52-0.63).
 Speed: no Python runs per token (tokenising is C loops and numpy over a
 batch, Python touches each distinct word of it: ``_said``); the rest is sparse products
 in chunks of ``chunk_size`` items (stems shared by many epics as a small
-dense block), a per-row top-k by repeated argmax, and two threads so one
+dense block; an epic known by its summary alone multiplied once, not per view), a per-row top-k by repeated argmax, and two threads so one
 chunk's tokenising overlaps another's arithmetic. No loop per pair.
 Item coverage is computed for short texts only (the long calibration does
 not use it). ``bench/link_speed.py``: 100,000 texts x 2,000 epics in ~3 s
@@ -415,16 +415,23 @@ def _acronyms(summary: str) -> dict[str, list[str]]:
     return out
 
 
-def _split(q_t: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
-    """(heavy row ids, their dense block, the rest sparse) of a stems x epics matrix."""
+def _split(q_t: sp.csr_matrix, heavy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+    """(heavy row ids, their dense block, the rest sparse) of a stems x epics matrix; ``heavy``:
+    the rows to put in the block, when not this matrix's own (rows in more than DENSE_MIN_EPICS)."""
     df = np.diff(q_t.indptr)
-    heavy = np.flatnonzero(df > DENSE_MIN_EPICS)
+    heavy = np.flatnonzero(df > DENSE_MIN_EPICS) if heavy is None else heavy
     light = q_t.copy()
     mask = np.zeros(q_t.shape[0], dtype=bool)
     mask[heavy] = True
     light.data[np.repeat(mask, df)] = 0.0
     light.eliminate_zeros()
     return heavy, q_t[heavy].toarray(), light
+
+
+def _same_row(m: sp.csr_matrix, a: int, b: int) -> bool:
+    """Whether rows ``a`` and ``b`` hold the same entries (columns and float bits, in order)."""
+    ra, rb = slice(m.indptr[a], m.indptr[a + 1]), slice(m.indptr[b], m.indptr[b + 1])
+    return m.indices[ra].tobytes() == m.indices[rb].tobytes() and m.data[ra].tobytes() == m.data[rb].tobytes()
 
 
 def _product(x: sp.csr_matrix, light: sp.csr_matrix, heavy: np.ndarray, block: np.ndarray) -> np.ndarray:
@@ -480,6 +487,7 @@ class SimilarityModel:
         self._s_heavy_block: np.ndarray = np.zeros((0, 0), dtype=np.float32)
         self._heavy: np.ndarray = np.zeros(0, dtype=np.int64)
         self._q_heavy: np.ndarray = np.zeros((0, 0), dtype=np.float32)
+        self._full: np.ndarray = np.zeros(0, dtype=np.int64)  # epics whose full view is not their name view
         self._gram_vocab: dict[str, int] = {}
         self._stem_grams: sp.csr_matrix = sp.csr_matrix((0, 0))  # grams x stems, binary
         self._stem_gram_count: np.ndarray = np.zeros(0)
@@ -712,7 +720,16 @@ class SimilarityModel:
         numbers about 5x faster.
         """
         n_epics = len(self._keys)
-        self._heavy, self._q_heavy, self._q_t = _split(self._q[: 2 * n_epics].T.tocsr())
+        views = self._q[: 2 * n_epics]
+        # An epic known by its summary alone (no description, labels or accepted texts: the sandbox's,
+        # many real ones) has one view, not two: its full-view column is left out of the product and
+        # its raw coverage is its name view's (the max of two equal numbers). Which stems are heavy
+        # stays decided by both views: it decides how each score is summed, so its bits.
+        self._full = np.array([e for e in range(n_epics) if not _same_row(views, e, e + n_epics)], dtype=np.int64)
+        heavy = np.flatnonzero(np.diff(views.T.tocsr().indptr) > DENSE_MIN_EPICS)
+        if len(self._full) < n_epics:
+            views = views[np.concatenate([np.arange(n_epics), n_epics + self._full])]
+        self._heavy, self._q_heavy, self._q_t = _split(views.T.tocsr(), heavy)
         # item-side coverage (short texts only): the same split
         self._s_heavy, self._s_heavy_block, self._s_t = _split(self._q[2 * n_epics :].T.tocsr())
 
@@ -720,8 +737,13 @@ class SimilarityModel:
         """(items x epics) raw coverage of the epic for encoded items ``x``:
         the better of the name view and the full view (a view of the product's first half)."""
         both = _product(x, self._q_t, self._heavy, self._q_heavy)
-        n_epics = len(self._keys)
-        return np.maximum(both[:, :n_epics], both[:, n_epics:], out=both[:, :n_epics])
+        n_epics, full = len(self._keys), self._full
+        if len(full) == n_epics:  # every epic has a full view of its own (see _split_heavy)
+            return np.maximum(both[:, :n_epics], both[:, n_epics:], out=both[:, :n_epics])
+        raw = both[:, :n_epics]
+        if len(full):
+            raw[:, full] = np.maximum(raw[:, full], both[:, n_epics:])
+        return raw
 
     def _item(self, x: sp.csr_matrix, known: np.ndarray) -> np.ndarray:
         """(items x epics) coverage of the item: the share of its own term
