@@ -9,6 +9,7 @@ from conftest import retire_unseen
 
 from demandsync.config import LinkingConfig, RuleConfig
 from demandsync.domain import Epic, FeedbackItem, ItemToLink
+from demandsync.sync.linking import link as link_module
 from demandsync.sync.linking.link import AutoLinker, link_items
 from demandsync.sync.store.store import Store
 
@@ -117,6 +118,27 @@ def test_items_saying_the_same_text_get_links_by_their_own_source_and_hint() -> 
         (1, "PROD-4", "rule", "keyword 'dark mode'"),
         (2, "PROD-4", "explicit", None), (2, "PROD-3", "explicit", None), (2, "PROD-2", "rule", "keyword 'SSO'"),
         (3, "PROD-3", "explicit", None), (3, "PROD-2", "rule", "keyword 'SSO'")]
+
+def test_a_text_scored_in_an_earlier_batch_gets_the_same_links_unscored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Survey answers repeat across the linker's batches: a text is scored once per linker (up to
+    ``SCORED_TEXTS`` texts), and every item saying it gets the links scoring it gives."""
+    linker = AutoLinker(EPICS, [], LinkingConfig())
+    assert linker.model is not None
+    scored: list[str] = []
+    score = linker.model.score
+    monkeypatch.setattr(linker.model, "score", lambda texts, **kw: scored.extend(texts) or score(texts, **kw))
+    first = linker.link([ItemToLink(1, "s", "dark mode please", []), ItemToLink(2, "s", "csv export", [])])
+    again = linker.link([ItemToLink(3, "s", "csv export", []), ItemToLink(4, "s", "dark mode please", []),
+                         ItemToLink(5, "s", "dark theme", [])])
+    assert scored == ["dark mode please", "csv export", "dark theme"]
+    fresh = AutoLinker(EPICS, [], LinkingConfig()).link([ItemToLink(3, "s", "csv export", []),
+                                                         ItemToLink(4, "s", "dark mode please", []),
+                                                         ItemToLink(5, "s", "dark theme", [])])
+    assert again == fresh and {lk.epic_key for lk in first} == {"PROD-2", "PROD-3"}
+    monkeypatch.setattr(link_module, "SCORED_TEXTS", 3)  # full: a new text is scored but not remembered
+    linker.link([ItemToLink(6, "s", "sso please", [])])
+    linker.link([ItemToLink(7, "s", "sso please", [])])
+    assert scored[3:] == ["sso please", "sso please"]
 
 def test_nothing_to_link_never_fits_the_similarity_model(store: Store) -> None:
     add(store, FeedbackItem("s", "a", "SSO"))

@@ -54,7 +54,7 @@ from demandsync.sync import collector
 from demandsync.sync.store.store import Store
 
 if TYPE_CHECKING:  # imported when a model is built: numpy and scipy cost ~0.2 s a run otherwise
-    from demandsync.sync.linking.similarity import SimilarityModel, UnchangedScores
+    from demandsync.sync.linking.similarity import Candidate, SimilarityModel, UnchangedScores
 
 _WORD = re.compile(r"\w+")
 
@@ -129,6 +129,10 @@ class LinkStats:
 #: were the link stage's peak memory (+132 MB at 2,000 epics; +38 MB at 512, as fast, same scores:
 #: chunk size is not part of the model's identity).
 SCORE_CHUNK = 512
+
+#: Texts an AutoLinker remembers the candidates of (~5 MB): the first met, which are the ones
+#: survey answers repeat most.
+SCORED_TEXTS = 20_000
 
 #: Bumped whenever finding an epic key in a text or matching a rule changes meaning (``keys.py``,
 #: ``CompiledRule``): it is part of both fingerprints, so an upgrade relinks the items a key or a
@@ -213,6 +217,8 @@ class AutoLinker:
         self._epics = list(epics) if linking.similarity else []
         self._learned = learned or Learned()
         self._model: SimilarityModel | None = None
+        #: text -> its candidates, for the texts this linker scored (up to SCORED_TEXTS): see _candidates
+        self._scored: dict[str, list[Candidate]] = {}
         #: ``base_fingerprint``: everything but the epics' texts and decisions. While it stays, a changed
         #: linker changes only similarity scores, and only of the texts ``UnchangedScores`` cannot vouch for.
         self.base_fingerprint, self.fingerprint = self._fingerprints(rules, model)
@@ -315,12 +321,27 @@ class AutoLinker:
         assert self.model is not None
         cfg = self.linking
         out = []
-        candidates = self.model.score([t for _, t in items], top_k=3, min_score=cfg.suggest)
+        candidates = self._candidates([t for _, t in items])
         for (item_id, _), cands in zip(items, candidates, strict=True):
             for c in cands:
                 state = ACCEPTED if c.score >= cfg.auto_accept else SUGGESTED
                 out.append(Link(item_id, c.epic_key, SIMILARITY, state, round(float(c.score), 4)))
         return out
+
+
+    def _candidates(self, texts: list[str]) -> list[list[Candidate]]:
+        """The model's candidates for each text, a text this linker already scored in an earlier
+        batch not scored again (``SimilarityModel.score`` scores each distinct text of one call once;
+        survey answers repeat across batches too: on the bench, 40,500 texts scored batch by batch
+        are 31,000 distinct). The model is the linker's for its life, and a text's candidates depend
+        on the text alone."""
+        assert self.model is not None
+        known = self._scored
+        new = [t for t in dict.fromkeys(texts) if t not in known]
+        scored = dict(zip(new, self.model.score(new, top_k=3, min_score=self.linking.suggest))) if new else {}
+        for text in new[:max(0, SCORED_TEXTS - len(known))]:
+            known[text] = scored[text]
+        return [known[t] if t in known else scored[t] for t in texts]
 
 
 def _model_identity() -> dict[str, Any]:
