@@ -118,10 +118,13 @@ def test_items_saying_the_same_text_get_links_by_their_own_source_and_hint() -> 
         (1, "PROD-4", "rule", "keyword 'dark mode'"),
         (2, "PROD-4", "explicit", None), (2, "PROD-3", "explicit", None), (2, "PROD-2", "rule", "keyword 'SSO'"),
         (3, "PROD-3", "explicit", None), (3, "PROD-2", "rule", "keyword 'SSO'")]
+    later = linker.link([ItemToLink(5, "hotjar", text, []), ItemToLink(6, "canny", text, [])])  # remembered claims
+    assert [(lk.item_id, lk.epic_key) for lk in later] == [(5, "PROD-3"), (5, "PROD-2"), (6, "PROD-3"), (6, "PROD-1"),
+                                                            (6, "PROD-2"), (6, "PROD-4")]
 
 def test_a_text_scored_in_an_earlier_batch_gets_the_same_links_unscored(monkeypatch: pytest.MonkeyPatch) -> None:
     """Survey answers repeat across the linker's batches: a text is scored once per linker (up to
-    ``SCORED_TEXTS`` texts), and every item saying it gets the links scoring it gives."""
+    ``REMEMBERED_TEXTS`` texts), and every item saying it gets the links scoring it gives."""
     linker = AutoLinker(EPICS, [], LinkingConfig())
     assert linker.model is not None
     scored: list[str] = []
@@ -135,7 +138,7 @@ def test_a_text_scored_in_an_earlier_batch_gets_the_same_links_unscored(monkeypa
                                                          ItemToLink(4, "s", "dark mode please", []),
                                                          ItemToLink(5, "s", "dark theme", [])])
     assert again == fresh and {lk.epic_key for lk in first} == {"PROD-2", "PROD-3"}
-    monkeypatch.setattr(link_module, "SCORED_TEXTS", 3)  # full: a new text is scored but not remembered
+    monkeypatch.setattr(link_module, "REMEMBERED_TEXTS", 3)  # full: a new text is scored but not remembered
     linker.link([ItemToLink(6, "s", "sso please", [])])
     linker.link([ItemToLink(7, "s", "sso please", [])])
     assert scored[3:] == ["sso please", "sso please"]

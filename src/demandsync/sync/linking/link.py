@@ -90,6 +90,10 @@ class CompiledRule:
         return m.group(0) if m else None
 
 
+#: What a text claims: the issue keys it says, and each rule whose keyword it says with that keyword.
+_Claims = tuple[list[str], list[tuple[CompiledRule, str]]]
+
+
 def _first_words_pattern(words: Iterable[str]) -> re.Pattern[str]:
     """A regex finding any of ``words`` (lower case) as a whole word, its alternatives spelled as a
     trie ("d(?:ata(?:dog)?|iscord)"): Python's re tries the branches of an alternation one by one
@@ -130,9 +134,9 @@ class LinkStats:
 #: chunk size is not part of the model's identity).
 SCORE_CHUNK = 512
 
-#: Texts an AutoLinker remembers the candidates of (~5 MB): the first met, which are the ones
-#: survey answers repeat most.
-SCORED_TEXTS = 20_000
+#: Texts an AutoLinker remembers the claims and the candidates of (~5 MB each): the first met,
+#: which are the ones survey answers repeat most.
+REMEMBERED_TEXTS = 20_000
 
 #: Bumped whenever finding an epic key in a text or matching a rule changes meaning (``keys.py``,
 #: ``CompiledRule``): it is part of both fingerprints, so an upgrade relinks the items a key or a
@@ -217,7 +221,9 @@ class AutoLinker:
         self._epics = list(epics) if linking.similarity else []
         self._learned = learned or Learned()
         self._model: SimilarityModel | None = None
-        #: text -> its candidates, for the texts this linker scored (up to SCORED_TEXTS): see _candidates
+        #: text -> what it claims / its candidates, for texts this linker met (up to REMEMBERED_TEXTS
+        #: each): see _claims and _candidates
+        self._claimed: dict[str, _Claims] = {}
         self._scored: dict[str, list[Candidate]] = {}
         #: ``base_fingerprint``: everything but the epics' texts and decisions. While it stays, a changed
         #: linker changes only similarity scores, and only of the texts ``UnchangedScores`` cannot vouch for.
@@ -286,16 +292,21 @@ class AutoLinker:
             out.extend(self._similar(unlinked))
         return out
 
-    def _claims(self, texts: Sequence[str]) -> dict[str, tuple[list[str], list[tuple[CompiledRule, str]]]]:
+    def _claims(self, texts: Sequence[str]) -> dict[str, _Claims]:
         """Per distinct text: the issue keys it says, and the rules whose keyword it says (config
         order) with that keyword, whatever the item's source (``link`` checks the rule's sources).
 
-        Each distinct text is looked at once: survey answers repeat (the bench's 100,000 items say
-        48,000 texts), and what a text claims depends on the text alone."""
-        distinct = list(dict.fromkeys(texts))
-        return {text: (find_issue_keys(text) if "-" in text else [],  # (a key has a dash: most texts skip it)
-                       [(rule, word) for rule in rules if (word := rule.keyword_in(text))])
-                for text, rules in zip(distinct, self._candidate_rules(distinct), strict=True)}
+        Each distinct text is looked at once per linker (the first ``REMEMBERED_TEXTS`` of them are
+        remembered across batches): survey answers repeat (the bench's 100,000 items say 48,000
+        texts; batch by batch, 64,500), and what a text claims depends on the text alone."""
+        known = self._claimed
+        new = [text for text in dict.fromkeys(texts) if text not in known]
+        found = {text: (find_issue_keys(text) if "-" in text else [],  # (a key has a dash: most texts skip it)
+                        [(rule, word) for rule in rules if (word := rule.keyword_in(text))])
+                 for text, rules in zip(new, self._candidate_rules(new), strict=True)}
+        for text in new[:max(0, REMEMBERED_TEXTS - len(known))]:
+            known[text] = found[text]
+        return {text: known[text] if text in known else found[text] for text in dict.fromkeys(texts)}
 
     def _candidate_rules(self, texts: Sequence[str]) -> list[list[CompiledRule]]:
         """The rules that can match each text, in config order (the regex decides).
@@ -339,7 +350,7 @@ class AutoLinker:
         known = self._scored
         new = [t for t in dict.fromkeys(texts) if t not in known]
         scored = dict(zip(new, self.model.score(new, top_k=3, min_score=self.linking.suggest))) if new else {}
-        for text in new[:max(0, SCORED_TEXTS - len(known))]:
+        for text in new[:max(0, REMEMBERED_TEXTS - len(known))]:
             known[text] = scored[text]
         return [known[t] if t in known else scored[t] for t in texts]
 
