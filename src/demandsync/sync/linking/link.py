@@ -339,7 +339,6 @@ class AutoLinker:
                 out.append(Link(item_id, c.epic_key, SIMILARITY, state, round(float(c.score), 4)))
         return out
 
-
     def _candidates(self, texts: list[str]) -> list[list[Candidate]]:
         """The model's candidates for each text, a text this linker already scored in an earlier
         batch not scored again (``SimilarityModel.score`` scores each distinct text of one call once;

@@ -141,10 +141,13 @@ lost lies among reviews that say every word of the feature's name, ordered by
 length (AUC 0.81-0.93 within that block; proximity of the words 0.52-0.63).
 
 Speed: no Python runs per token (tokenising is C loops and numpy over a
-batch, Python touches each distinct word of it: ``_said``); the rest is sparse products
-in chunks of ``chunk_size`` items (stems shared by many epics as a small
-dense block; an epic known by its summary alone multiplied once, not per view), a per-row top-k by repeated argmax, and two threads so one
-chunk's tokenising overlaps another's arithmetic. No loop per pair.
+batch; Python touches each distinct word of it: ``_said``); the rest is
+sparse products in chunks of ``chunk_size`` items (stems shared by many epics
+as a small dense block; an epic known by its summary alone multiplied once,
+not once per view), a per-row top-k among the keys that can reach the
+minimum score (``_top_above``; by repeated argmax without a minimum), and
+two threads so one chunk's tokenising overlaps another's arithmetic. No loop
+per pair.
 Item coverage is computed for short texts only (the long calibration does
 not use it). ``bench/link_speed.py``: 100,000 texts x 2,000 epics in ~3 s
 on 2 cores.
