@@ -8,6 +8,7 @@ Prints wall and CPU seconds per step, and the time spent writing links (``Store.
     .venv/bin/python bench/relink.py --epics 2000 --items 100000
     .venv/bin/python bench/relink.py --store postgresql+psycopg://postgres@127.0.0.1:5432/ds_bench  # an empty database
     PYTHONPATH=/tmp/othersrc .venv/bin/python bench/relink.py   # another copy of src/, same workload
+    .venv/bin/python bench/relink.py --parts   # and CPU seconds per part of each link step
 """
 
 from __future__ import annotations
@@ -50,6 +51,33 @@ def timed_writes(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 PROFILE: list[str] = []
+#: CPU seconds (process_time: every thread) per part of a step, with --parts
+PARTS: Counter[str] = Counter()
+SHOW_PARTS: list[bool] = []
+
+
+def timed_part(owner: Any, name: str, label: str) -> None:
+    """Count the CPU ``owner.name`` takes into PARTS[label] (a module function or a method)."""
+    fn = getattr(owner, name)
+
+    def wrapper(*a: Any, **kw: Any) -> Any:
+        c = time.process_time()
+        try:
+            return fn(*a, **kw)
+        finally:
+            PARTS[label] += time.process_time() - c
+    setattr(owner, name, wrapper)
+
+
+def time_parts() -> None:
+    """The parts of a link step (nested: "similarity" includes "fit", "link" both and the rules)."""
+    timed_part(link_mod, "_model_identity", "numpy/scipy import")
+    timed_part(link_mod, "learned_from", "learned_from")
+    timed_part(link_mod.AutoLinker, "_candidate_rules", "rules prefilter")
+    timed_part(link_mod, "build_model", "fit")
+    timed_part(link_mod.AutoLinker, "_similar", "similarity (with fit)")
+    timed_part(link_mod.AutoLinker, "link", "AutoLinker.link")
+    timed_part(Store, "replace_auto_links", "link writes")
 
 
 class CommentsOnly:
@@ -67,6 +95,7 @@ class CommentsOnly:
 
 def step(name: str, fn: Callable[[], Any]) -> Any:
     WRITES.clear()
+    PARTS.clear()
     profiler = None
     if PROFILE and name.startswith(PROFILE[0]):
         from pyinstrument import Profiler
@@ -80,6 +109,8 @@ def step(name: str, fn: Callable[[], Any]) -> Any:
         print(profiler.output_text(unicode=True, show_all=False))
     print(f"{name:<34} wall {time.perf_counter() - w:6.2f} s  cpu {time.process_time() - c:6.2f} s"
           f"  link writes {WRITES['s']:5.2f} s", flush=True)
+    if SHOW_PARTS and PARTS:
+        print("  cpu s: " + ", ".join(f"{k} {v:.3f}" for k, v in PARTS.items()), flush=True)
     return out
 
 
@@ -90,8 +121,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--store", metavar="URL", help="an empty database to use (default: a temporary SQLite file)")
     ap.add_argument("--profile", metavar="STEP", help="pyinstrument profile of the steps whose name starts so")
+    ap.add_argument("--parts", action="store_true", help="CPU seconds per part of each link step (imports, fit, ...)")
     args = ap.parse_args()
     PROFILE.extend([args.profile] if args.profile else [])
+    if args.parts:
+        SHOW_PARTS.append(True)
+        time_parts()
     state = generate_state(n_epics=args.epics, seed=args.seed, project=generate.EPIC_PROJECT)
     summaries = [state.issue(generate.epic_key(n))["fields"]["summary"] for n in range(1, args.epics + 1)]
     epics = [Epic(generate.epic_key(n), str(n), s) for n, s in enumerate(summaries, start=1)]

@@ -9,6 +9,7 @@ from conftest import retire_unseen
 
 from demandsync.config import LinkingConfig, RuleConfig
 from demandsync.domain import Epic, FeedbackItem, ItemToLink
+from demandsync.sync.linking import link as link_module
 from demandsync.sync.linking.link import AutoLinker, link_items
 from demandsync.sync.store.store import Store
 
@@ -101,6 +102,46 @@ def test_rule_prefilter_never_changes_what_matches() -> None:
         assert candidates == sorted(candidates, key=linker.rules.index)  # config order: the first rule's keyword wins
     assert {r.epic for r in batched[texts.index("Datadog alerts")]} == {"PROD-7", "PROD-9"}  # not "data": skipped
 
+
+def test_items_saying_the_same_text_get_links_by_their_own_source_and_hint() -> None:
+    """A text is looked at once per batch (``AutoLinker._claims``): what it says is shared, but each
+    item's links still follow its own source (a rule for one source only) and its own epic column."""
+    rules = [RuleConfig(epic="PROD-1", keywords=["sso"], sources=["canny"]), RuleConfig(epic="PROD-2", keywords=["sso"]),
+             RuleConfig(epic="PROD-4", keywords=["dark mode"], sources=["canny"])]
+    epics = [Epic(f"PROD-{n}", str(n), "x") for n in range(1, 5)]
+    linker = AutoLinker(epics, rules, NO_SIMILARITY)
+    text = "SSO and dark mode, like PROD-3"
+    links = linker.link([ItemToLink(1, "canny", text, []), ItemToLink(2, "hotjar", text, ["PROD-4"]),
+                         ItemToLink(3, "hotjar", text, []), ItemToLink(4, "canny", "nothing", [])])
+    assert [(lk.item_id, lk.epic_key, lk.method, lk.note) for lk in links] == [
+        (1, "PROD-3", "explicit", None), (1, "PROD-1", "rule", "keyword 'SSO'"), (1, "PROD-2", "rule", "keyword 'SSO'"),
+        (1, "PROD-4", "rule", "keyword 'dark mode'"),
+        (2, "PROD-4", "explicit", None), (2, "PROD-3", "explicit", None), (2, "PROD-2", "rule", "keyword 'SSO'"),
+        (3, "PROD-3", "explicit", None), (3, "PROD-2", "rule", "keyword 'SSO'")]
+    later = linker.link([ItemToLink(5, "hotjar", text, []), ItemToLink(6, "canny", text, [])])  # remembered claims
+    assert [(lk.item_id, lk.epic_key) for lk in later] == [(5, "PROD-3"), (5, "PROD-2"), (6, "PROD-3"), (6, "PROD-1"),
+                                                            (6, "PROD-2"), (6, "PROD-4")]
+
+def test_a_text_scored_in_an_earlier_batch_gets_the_same_links_unscored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Survey answers repeat across the linker's batches: a text is scored once per linker (up to
+    ``REMEMBERED_TEXTS`` texts), and every item saying it gets the links scoring it gives."""
+    linker = AutoLinker(EPICS, [], LinkingConfig())
+    assert linker.model is not None
+    scored: list[str] = []
+    score = linker.model.score
+    monkeypatch.setattr(linker.model, "score", lambda texts, **kw: scored.extend(texts) or score(texts, **kw))
+    first = linker.link([ItemToLink(1, "s", "dark mode please", []), ItemToLink(2, "s", "csv export", [])])
+    again = linker.link([ItemToLink(3, "s", "csv export", []), ItemToLink(4, "s", "dark mode please", []),
+                         ItemToLink(5, "s", "dark theme", [])])
+    assert scored == ["dark mode please", "csv export", "dark theme"]
+    fresh = AutoLinker(EPICS, [], LinkingConfig()).link([ItemToLink(3, "s", "csv export", []),
+                                                         ItemToLink(4, "s", "dark mode please", []),
+                                                         ItemToLink(5, "s", "dark theme", [])])
+    assert again == fresh and {lk.epic_key for lk in first} == {"PROD-2", "PROD-3"}
+    monkeypatch.setattr(link_module, "REMEMBERED_TEXTS", 3)  # full: a new text is scored but not remembered
+    linker.link([ItemToLink(6, "s", "sso please", [])])
+    linker.link([ItemToLink(7, "s", "sso please", [])])
+    assert scored[3:] == ["sso please", "sso please"]
 
 def test_nothing_to_link_never_fits_the_similarity_model(store: Store) -> None:
     add(store, FeedbackItem("s", "a", "SSO"))

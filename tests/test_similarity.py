@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from demandsync.sync.linking import textnorm
+from demandsync.sync.linking import similarity, textnorm
 from demandsync.sync.linking.similarity import (
     AUTO_ACCEPT,
     SUGGEST,
@@ -169,6 +169,67 @@ def test_batching_and_threads_do_not_change_results() -> None:
     assert alone[0] == one[4]
 
 
+
+#: Texts whose words a batch finds differently from one text alone, if any path does: accents, an
+#: apostrophe at a text's edge, the batch's own separator inside a text, words that join ("dark mode"),
+#: a word said twice, nothing at all.
+ODD_TEXTS = ["Café: offline listening, s'il vous plaît", "'dark mode'", "dark\x01mode please", "", "ÆØÅ darkmode",
+             "dark mode dark mode DARK MODE", "it's the csv export I can't find", "okta sso", "!!!", "offlline",
+             "night mode", "Ünïcödé ñight mode", "x" * 60]
+
+
+def test_words_found_for_a_batch_are_each_texts_own_words() -> None:
+    """``batch_words`` folds and splits a batch at once: per text, the very words ``words`` finds."""
+    found = textnorm.batch_words(ODD_TEXTS)
+    per_text: list[list[str]] = [[]]
+    for w in found:
+        if w == textnorm.TEXT_BREAK:
+            per_text.append([])
+        else:
+            per_text[-1].append(w)
+    assert per_text == [textnorm.words(t) for t in ODD_TEXTS]
+    assert textnorm.batch_words(["Dark mode"]) == ["dark", "mode"] and textnorm.batch_words([]) == []
+
+
+def test_a_text_scores_the_same_bits_alone_and_among_others() -> None:
+    """A batch's words are numbered together (``_said``): a text's candidates still depend on it alone."""
+    model = SimilarityModel(chunk_size=5, threads=1).fit(PROFILES)
+    together = model.score(ODD_TEXTS, top_k=5, min_score=0.0)
+    assert together == [SimilarityModel().fit(PROFILES).score([t], top_k=5, min_score=0.0)[0] for t in ODD_TEXTS]
+    assert any(together)
+
+@pytest.mark.parametrize("min_score", [0.05, 0.2, 0.35, 0.7, 0.95])
+def test_a_minimum_score_only_drops_candidates_below_it(min_score: float) -> None:
+    """With a minimum, only keys that can reach it are ranked (``_top_above``); the candidates are
+    those of no minimum at all cut at it: the same epics, order (ties in key order) and score bits."""
+    profiles = {**PROFILES, "APP-6": EpicProfile(summary="Dark mode"), "APP-0": EpicProfile(summary="Dark mode")}
+    model = SimilarityModel(chunk_size=4).fit(profiles)
+    texts = [*ODD_TEXTS, "dark mode", "I would love a dark mode for reading at night in bed", "offline listening dark mode csv export okta sso push notifications",
+             "the csv export of reports and the push notifications on my phone are slow"]
+    for k in (1, 3, 7):
+        every = model.score(texts, top_k=k, min_score=0.0)
+        assert model.score(texts, top_k=k, min_score=min_score) == [[c for c in cs if c.score >= min_score] for cs in every]
+    tied = model.score(["I would love a dark mode for reading at night in bed without hurting my eyes"], top_k=3,
+                       min_score=min_score)[0]  # three epics named "Dark mode": one score, key order
+    assert [c.epic_key for c in tied] == (["APP-0", "APP-2", "APP-6"] if min_score < 0.6 else [])
+
+def test_epics_known_by_name_only_score_as_if_both_views_were_computed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An epic with a summary alone has one view (``_split_heavy`` leaves its full-view column out):
+    every score, of such epics and of the others, is the same bits as with both views multiplied."""
+    profiles = {**PROFILES, "APP-6": EpicProfile(summary="Dark mode"), "APP-7": EpicProfile(summary="Offline maps"),
+                "APP-8": EpicProfile(summary="Export to CSV", labels=["csv"])}
+    texts = [*ODD_TEXTS, "dark mode", "offline maps and offline listening", "csv export for reports please",
+             "the export to csv of my offline maps in dark mode keeps crashing on my phone every time"]
+    model = SimilarityModel(chunk_size=4).fit(profiles)
+    assert 0 < len(model._full) < len(profiles)  # some epics with one view, some with two
+    with monkeypatch.context() as m:
+        m.setattr(similarity, "_same_row", lambda *a: False)
+        both_views = SimilarityModel(chunk_size=4).fit(profiles)
+    assert len(both_views._full) == len(profiles)
+    for k, min_score in ((3, 0.0), (7, 0.2), (2, 0.35)):
+        assert model.score(texts, top_k=k, min_score=min_score) == both_views.score(texts, top_k=k, min_score=min_score)
+    a, b = model.features(texts), both_views.features(texts)
+    assert a.raw.tobytes() == b.raw.tobytes() and a.item.tobytes() == b.item.tobytes()
 
 def test_a_repeated_text_is_scored_once_and_every_copy_gets_its_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
     """Survey answers repeat ("n/a", "dark mode"): scoring each distinct text once is a third of the first

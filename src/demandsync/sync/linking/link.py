@@ -54,7 +54,7 @@ from demandsync.sync import collector
 from demandsync.sync.store.store import Store
 
 if TYPE_CHECKING:  # imported when a model is built: numpy and scipy cost ~0.2 s a run otherwise
-    from demandsync.sync.linking.similarity import SimilarityModel, UnchangedScores
+    from demandsync.sync.linking.similarity import Candidate, SimilarityModel, UnchangedScores
 
 _WORD = re.compile(r"\w+")
 
@@ -82,8 +82,16 @@ class CompiledRule:
         """The keyword found in ``text``, if this rule applies to ``source``."""
         if self.sources is not None and source not in self.sources:
             return None
+        return self.keyword_in(text)
+
+    def keyword_in(self, text: str) -> str | None:
+        """The keyword found in ``text``, whatever its source."""
         m = self.pattern.search(text)
         return m.group(0) if m else None
+
+
+#: What a text claims: the issue keys it says, and each rule whose keyword it says with that keyword.
+_Claims = tuple[list[str], list[tuple[CompiledRule, str]]]
 
 
 def _first_words_pattern(words: Iterable[str]) -> re.Pattern[str]:
@@ -125,6 +133,10 @@ class LinkStats:
 #: were the link stage's peak memory (+132 MB at 2,000 epics; +38 MB at 512, as fast, same scores:
 #: chunk size is not part of the model's identity).
 SCORE_CHUNK = 512
+
+#: Texts an AutoLinker remembers the claims and the candidates of (~5 MB each): the first met,
+#: which are the ones survey answers repeat most.
+REMEMBERED_TEXTS = 20_000
 
 #: Bumped whenever finding an epic key in a text or matching a rule changes meaning (``keys.py``,
 #: ``CompiledRule``): it is part of both fingerprints, so an upgrade relinks the items a key or a
@@ -209,6 +221,10 @@ class AutoLinker:
         self._epics = list(epics) if linking.similarity else []
         self._learned = learned or Learned()
         self._model: SimilarityModel | None = None
+        #: text -> what it claims / its candidates, for texts this linker met (up to REMEMBERED_TEXTS
+        #: each): see _claims and _candidates
+        self._claimed: dict[str, _Claims] = {}
+        self._scored: dict[str, list[Candidate]] = {}
         #: ``base_fingerprint``: everything but the epics' texts and decisions. While it stays, a changed
         #: linker changes only similarity scores, and only of the texts ``UnchangedScores`` cannot vouch for.
         self.base_fingerprint, self.fingerprint = self._fingerprints(rules, model)
@@ -255,19 +271,19 @@ class AutoLinker:
         out: list[Link] = []
         unlinked: list[tuple[int, str]] = []
         # (the store knows no key or rule links an unclaimed item: see ItemToLink)
-        candidates = self._candidate_rules(["" if item.unclaimed else item.text for item in batch])
-        for item, rules in zip(batch, candidates, strict=True):
+        claims = self._claims([item.text for item in batch if not item.unclaimed])
+        for item in batch:
             item_id, source, text = item.item_id, item.source, item.text
             if item.unclaimed:
                 unlinked.append((item_id, text))
                 continue
+            keys, keywords = claims[text]
             found: dict[str, Link] = {}
-            # (a key has a dash: most texts skip the key regex)
-            for key in [*item.epic_hint, *find_issue_keys(text)] if "-" in text else item.epic_hint:
+            for key in [*item.epic_hint, *keys] if keys else item.epic_hint:
                 if key in self.epic_keys and key not in found:
                     found[key] = Link(item_id, key, EXPLICIT, ACCEPTED, 1.0)
-            for rule in rules:
-                if rule.epic not in found and (word := rule.matches(source, text)):
+            for rule, word in keywords:
+                if rule.epic not in found and (rule.sources is None or source in rule.sources):
                     found[rule.epic] = Link(item_id, rule.epic, RULE, ACCEPTED, 1.0, f"keyword {word!r}")
             out.extend(found.values())
             if not found:
@@ -275,6 +291,22 @@ class AutoLinker:
         if self._epics and unlinked:
             out.extend(self._similar(unlinked))
         return out
+
+    def _claims(self, texts: Sequence[str]) -> dict[str, _Claims]:
+        """Per distinct text: the issue keys it says, and the rules whose keyword it says (config
+        order) with that keyword, whatever the item's source (``link`` checks the rule's sources).
+
+        Each distinct text is looked at once per linker (the first ``REMEMBERED_TEXTS`` of them are
+        remembered across batches): survey answers repeat (the bench's 100,000 items say 48,000
+        texts; batch by batch, 64,500), and what a text claims depends on the text alone."""
+        known = self._claimed
+        new = [text for text in dict.fromkeys(texts) if text not in known]
+        found = {text: (find_issue_keys(text) if "-" in text else [],  # (a key has a dash: most texts skip it)
+                        [(rule, word) for rule in rules if (word := rule.keyword_in(text))])
+                 for text, rules in zip(new, self._candidate_rules(new), strict=True)}
+        for text in new[:max(0, REMEMBERED_TEXTS - len(known))]:
+            known[text] = found[text]
+        return {text: known[text] if text in known else found[text] for text in dict.fromkeys(texts)}
 
     def _candidate_rules(self, texts: Sequence[str]) -> list[list[CompiledRule]]:
         """The rules that can match each text, in config order (the regex decides).
@@ -300,12 +332,26 @@ class AutoLinker:
         assert self.model is not None
         cfg = self.linking
         out = []
-        candidates = self.model.score([t for _, t in items], top_k=3, min_score=cfg.suggest)
+        candidates = self._candidates([t for _, t in items])
         for (item_id, _), cands in zip(items, candidates, strict=True):
             for c in cands:
                 state = ACCEPTED if c.score >= cfg.auto_accept else SUGGESTED
                 out.append(Link(item_id, c.epic_key, SIMILARITY, state, round(float(c.score), 4)))
         return out
+
+    def _candidates(self, texts: list[str]) -> list[list[Candidate]]:
+        """The model's candidates for each text, a text this linker already scored in an earlier
+        batch not scored again (``SimilarityModel.score`` scores each distinct text of one call once;
+        survey answers repeat across batches too: on the bench, 40,500 texts scored batch by batch
+        are 31,000 distinct). The model is the linker's for its life, and a text's candidates depend
+        on the text alone."""
+        assert self.model is not None
+        known = self._scored
+        new = [t for t in dict.fromkeys(texts) if t not in known]
+        scored = dict(zip(new, self.model.score(new, top_k=3, min_score=self.linking.suggest))) if new else {}
+        for text in new[:max(0, REMEMBERED_TEXTS - len(known))]:
+            known[text] = scored[text]
+        return [known[t] if t in known else scored[t] for t in texts]
 
 
 def _model_identity() -> dict[str, Any]:

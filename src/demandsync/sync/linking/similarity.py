@@ -155,10 +155,14 @@ suggestions 0.837 -> 0.819 (held out 0.819 -> 0.795): not taken. Most of what is
 lost lies among reviews that say every word of the feature's name, ordered by
 length (AUC 0.81-0.93 within that block; proximity of the words 0.52-0.63).
 
-Speed: tokenising is the only per-token Python; the rest is sparse products
-in chunks of ``chunk_size`` items (stems shared by many epics as a small
-dense block), a per-row top-k by repeated argmax, and two threads so one
-chunk's tokenising overlaps another's arithmetic. No loop per pair.
+Speed: no Python runs per token (tokenising is C loops and numpy over a
+batch; Python touches each distinct word of it: ``_said``); the rest is
+sparse products in chunks of ``chunk_size`` items (stems shared by many epics
+as a small dense block; an epic known by its summary alone multiplied once,
+not once per view), a per-row top-k among the keys that can reach the
+minimum score (``_top_above``; by repeated argmax without a minimum), and
+two threads so one chunk's tokenising overlaps another's arithmetic. No loop
+per pair.
 Item coverage is computed for short texts only (the long calibration does
 not use it). ``bench/link_speed.py``: 100,000 texts x 2,000 epics in ~3 s
 on 2 cores.
@@ -173,11 +177,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from itertools import count
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -427,16 +433,23 @@ def _acronyms(summary: str) -> dict[str, list[str]]:
     return out
 
 
-def _split(q_t: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
-    """(heavy row ids, their dense block, the rest sparse) of a stems x epics matrix."""
+def _split(q_t: sp.csr_matrix, heavy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+    """(heavy row ids, their dense block, the rest sparse) of a stems x epics matrix; ``heavy``:
+    the rows to put in the block, when not this matrix's own (rows in more than DENSE_MIN_EPICS)."""
     df = np.diff(q_t.indptr)
-    heavy = np.flatnonzero(df > DENSE_MIN_EPICS)
+    heavy = np.flatnonzero(df > DENSE_MIN_EPICS) if heavy is None else heavy
     light = q_t.copy()
     mask = np.zeros(q_t.shape[0], dtype=bool)
     mask[heavy] = True
     light.data[np.repeat(mask, df)] = 0.0
     light.eliminate_zeros()
     return heavy, q_t[heavy].toarray(), light
+
+
+def _same_row(m: sp.csr_matrix, a: int, b: int) -> bool:
+    """Whether rows ``a`` and ``b`` hold the same entries (columns and float bits, in order)."""
+    ra, rb = slice(m.indptr[a], m.indptr[a + 1]), slice(m.indptr[b], m.indptr[b + 1])
+    return m.indices[ra].tobytes() == m.indices[rb].tobytes() and m.data[ra].tobytes() == m.data[rb].tobytes()
 
 
 def _product(x: sp.csr_matrix, light: sp.csr_matrix, heavy: np.ndarray, block: np.ndarray) -> np.ndarray:
@@ -451,6 +464,13 @@ def _product(x: sp.csr_matrix, light: sp.csr_matrix, heavy: np.ndarray, block: n
     part = (x @ light).tocoo()  # a product has one entry per (row, column): no duplicates to sum
     out[part.row, part.col] += part.data
     return out
+
+
+class _Rows(NamedTuple):
+    """Rows of word ids as a CSR matrix holds them: row ``i`` is ``indices[indptr[i]:indptr[i + 1]]``."""
+
+    indices: np.ndarray
+    indptr: np.ndarray
 
 
 def _trigrams(word: str) -> set[str]:
@@ -476,6 +496,8 @@ class SimilarityModel:
         self._surface: frozenset[str] = frozenset()  # folded epic words, for compounds
         self._surface_max = 0  # length of the longest of them
         self._joins: frozenset[str] = frozenset()  # what two adjacent item words may join into
+        #: (_joins, the words that can start a join, those that can end one): see _join_parts
+        self._join_split: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None
         self._q: sp.csr_matrix = sp.csr_matrix((0, 0))  # epics x stems, rows sum to 1
         self._q_t: sp.csr_matrix = sp.csr_matrix((0, 0))  # stems x epics, light stems only
         self._s_t: sp.csr_matrix = sp.csr_matrix((0, 0))  # stems x epics, IDF of the epic's own words
@@ -483,6 +505,7 @@ class SimilarityModel:
         self._s_heavy_block: np.ndarray = np.zeros((0, 0), dtype=np.float32)
         self._heavy: np.ndarray = np.zeros(0, dtype=np.int64)
         self._q_heavy: np.ndarray = np.zeros((0, 0), dtype=np.float32)
+        self._full: np.ndarray = np.zeros(0, dtype=np.int64)  # epics whose full view is not their name view
         self._gram_vocab: dict[str, int] = {}
         self._stem_grams: sp.csr_matrix = sp.csr_matrix((0, 0))  # grams x stems, binary
         self._stem_gram_count: np.ndarray = np.zeros(0)
@@ -715,7 +738,16 @@ class SimilarityModel:
         numbers about 5x faster.
         """
         n_epics = len(self._keys)
-        self._heavy, self._q_heavy, self._q_t = _split(self._q[: 2 * n_epics].T.tocsr())
+        views = self._q[: 2 * n_epics]
+        # An epic known by its summary alone (no description, labels or accepted texts: the sandbox's,
+        # many real ones) has one view, not two: its full-view column is left out of the product and
+        # its raw coverage is its name view's (the max of two equal numbers). Which stems are heavy
+        # stays decided by both views: it decides how each score is summed, so its bits.
+        self._full = np.array([e for e in range(n_epics) if not _same_row(views, e, e + n_epics)], dtype=np.int64)
+        heavy = np.flatnonzero(np.diff(views.T.tocsr().indptr) > DENSE_MIN_EPICS)
+        if len(self._full) < n_epics:
+            views = views[np.concatenate([np.arange(n_epics), n_epics + self._full])]
+        self._heavy, self._q_heavy, self._q_t = _split(views.T.tocsr(), heavy)
         # item-side coverage (short texts only): the same split
         self._s_heavy, self._s_heavy_block, self._s_t = _split(self._q[2 * n_epics :].T.tocsr())
 
@@ -723,8 +755,13 @@ class SimilarityModel:
         """(items x epics) raw coverage of the epic for encoded items ``x``:
         the better of the name view and the full view (a view of the product's first half)."""
         both = _product(x, self._q_t, self._heavy, self._q_heavy)
-        n_epics = len(self._keys)
-        return np.maximum(both[:, :n_epics], both[:, n_epics:], out=both[:, :n_epics])
+        n_epics, full = len(self._keys), self._full
+        if len(full) == n_epics:  # every epic has a full view of its own (see _split_heavy)
+            return np.maximum(both[:, :n_epics], both[:, n_epics:], out=both[:, :n_epics])
+        raw = both[:, :n_epics]
+        if len(full):
+            raw[:, full] = np.maximum(raw[:, full], both[:, n_epics:])
+        return raw
 
     def _item(self, x: sp.csr_matrix, known: np.ndarray) -> np.ndarray:
         """(items x epics) coverage of the item: the share of its own term
@@ -892,32 +929,16 @@ class SimilarityModel:
         item's total term weight (IDF of what it says; a word no epic uses
         counts as the rarest).
 
-        Python touches each token once (to give it a batch-local id) and each
-        distinct word once per model (cached); the lift to epic stems is one
-        sparse product.
+        Python touches each distinct word of the batch once (and each distinct word once per model
+        for its meaning, cached); per token, only C loops run (the regex, one ``dict.setdefault``
+        through ``map``) and numpy: ``_said`` gives each text's words as rows of ids. The lift to
+        epic stems is one sparse product.
         """
-        batch_vocab: dict[str, int] = {}
-        indices: list[int] = []
-        indptr = [0]
-        n_terms = np.zeros(len(texts), dtype=np.float64)
-        stop, joins = textnorm.STOP_WORDS, self._joins
-        findall, fold = textnorm._WORD_RE.findall, textnorm.fold
-        for i, text in enumerate(texts):
-            toks = [w for w in findall(fold(text or "")) if w not in stop and len(w) > 1]
-            n_terms[i] = len(toks)
-            # The text's distinct words in the order it says them (a dict, not a set: a set's order
-            # follows the process's string hash seed, and the order words are summed in moves the
-            # last bit of a float32 score, which could tip a link sitting on a threshold one way in
-            # one run and the other way in the next).
-            uniq = dict.fromkeys(toks)
-            # adjacent words that join into an epic word: "dark mode" -> "darkmode"
-            uniq.update(dict.fromkeys(j for j in map(str.__add__, toks, toks[1:]) if j in joins))
-            for w in uniq:
-                j = batch_vocab.get(w)
-                if j is None:
-                    j = batch_vocab[w] = len(batch_vocab)
-                indices.append(j)
-            indptr.append(len(indices))
+        rows, words, n_terms = self._said(texts)
+        # The words the batch says, renumbered (any numbering gives the same products: only each
+        # row's order of words matters, see _said).
+        used, indices = np.unique(rows.indices, return_inverse=True)
+        batch_vocab = [words[i] for i in used.tolist()]
         cache = self._word_cache
         new = [w for w in batch_vocab if w not in cache]
         if new:
@@ -925,13 +946,13 @@ class SimilarityModel:
         f_rows: list[int] = []
         f_cols: list[int] = []
         f_vals: list[float] = []
-        for w, j in batch_vocab.items():
+        for j, w in enumerate(batch_vocab):
             for sid, weight in cache[w]:
                 f_rows.append(j)
                 f_cols.append(sid)
                 f_vals.append(weight)
         w_mat = sp.csr_matrix(
-            (np.ones(len(indices), dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+            (np.ones(len(indices), dtype=np.float32), indices.astype(np.int32).ravel(), rows.indptr),
             shape=(len(texts), len(batch_vocab)),
         )
         f_mat = sp.csr_matrix((f_vals, (f_rows, f_cols)), shape=(len(batch_vocab), len(self._vocab)), dtype=np.float32)
@@ -942,6 +963,65 @@ class SimilarityModel:
                               count=len(batch_vocab))
         weight = x @ self._idf_item + (w_mat @ unknown) * (self._idf_unknown * self.params.unknown_share)
         return x, n_terms, np.asarray(weight, dtype=np.float64)
+
+    def _said(self, texts: Sequence[str]) -> tuple[_Rows, list[str], np.ndarray]:
+        """Each text's content words (stop words and single letters left out) as a row of word ids
+        into the returned list: its distinct words in the order it first says them, then the
+        adjacent pairs that join into an epic word ("dark mode" -> "darkmode") it does not say as
+        one; and its count of content words.
+
+        The order matters: a dict's, not a set's (a set's order follows the process's string hash
+        seed), because the order words are summed in moves the last bit of a float32 score, which
+        could tip a link sitting on a threshold one way in one run and the other way in the next.
+        Built with numpy over the whole batch rather than a dict per text: the per-token Python of
+        that was most of tokenising (0.4 s of a first link of 100,000 items)."""
+        flat = textnorm.batch_words(texts)
+        # each token's first position in `flat` (a dict keeps its first); words numbered in that order
+        first: dict[str, int] = {}
+        pos = np.fromiter(map(first.setdefault, flat, count()), dtype=np.int64, count=len(flat))
+        words = list(first)
+        word_at = np.zeros(len(flat), dtype=np.int64)
+        word_at[np.fromiter(first.values(), dtype=np.int64, count=len(words))] = np.arange(len(words))
+        stop, (heads, tails) = textnorm.STOP_WORDS, self._join_parts()
+        kind = np.fromiter(((w not in stop and len(w) > 1) + 2 * (w in heads) + 4 * (w in tails) for w in words),
+                           dtype=np.int8, count=len(words))
+        tok = word_at[pos]
+        brk = first.get(textnorm.TEXT_BREAK)  # (not a content word: left out below)
+        row = np.cumsum(tok == word_at[brk]) if brk is not None else np.zeros(len(tok), dtype=np.int64)
+        content = (kind[tok] & 1).astype(bool)
+        tok, row = tok[content], row[content]
+        n_terms = np.bincount(row, minlength=len(texts)).astype(np.float64)
+        # adjacent content words of one text that may join: only those pairs are spelled out
+        maybe = np.flatnonzero((row[1:] == row[:-1]) & (kind[tok[:-1]] & 2).astype(bool) & (kind[tok[1:]] & 4).astype(bool))
+        joins, extra = self._joins, dict[str, int]()  # extra: joins no text of the batch says as one word
+        j_rows: list[int] = []
+        j_ids: list[int] = []
+        for k in maybe.tolist():
+            joined = words[tok[k]] + words[tok[k + 1]]
+            if joined in joins:
+                at = first.get(joined)
+                word_id = int(word_at[at]) if at is not None else extra.setdefault(joined, len(words))
+                if word_id == len(words):
+                    words.append(joined)
+                j_rows.append(int(row[k]))
+                j_ids.append(word_id)
+        rows_all = np.concatenate([row, np.asarray(j_rows, dtype=np.int64)])
+        ids_all = np.concatenate([tok, np.asarray(j_ids, dtype=np.int64)])
+        # each (text, word) once, at its first place (joins come after every token: later places)
+        _, once = np.unique(rows_all * max(1, len(words)) + ids_all, return_index=True)
+        once = once[np.lexsort((once, rows_all[once]))]
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows_all[once], minlength=len(texts)), out=indptr[1:])
+        return _Rows(ids_all[once], indptr), words, n_terms
+
+    def _join_parts(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(heads, tails): the words that can start or end a join (``_joins`` split in two words of
+        at least two letters), so ``_said`` spells out only the adjacent pairs that may join."""
+        if self._join_split is None or self._join_split[0] is not self._joins:
+            heads = frozenset(j[:i] for j in self._joins for i in range(2, len(j) - 1))
+            tails = frozenset(j[i:] for j in self._joins for i in range(2, len(j) - 1))
+            self._join_split = (self._joins, heads, tails)
+        return self._join_split[1], self._join_split[2]
 
     def _logit(self, raw: np.ndarray, item: np.ndarray, n_terms: np.ndarray) -> np.ndarray:
         """The calibrated logit per pair (``n_terms`` one per row); -inf for
@@ -999,7 +1079,9 @@ class SimilarityModel:
             lo, hi = span
             x, n_terms, known = self._encode(texts[lo:hi])
             raw = self._ranking_keys(x, n_terms, known)
-            if k <= _ARGMAX_TOP_K:
+            if self._can_cut(min_score):
+                idx, top = self._top_above(raw, n_terms, k, min_score)
+            elif k <= _ARGMAX_TOP_K:
                 # k passes of argmax beat argpartition ~4x for small k; argmax
                 # takes the first maximum, so ties go to epic key order.
                 idx = np.empty((hi - lo, k), dtype=np.int64)
@@ -1031,6 +1113,41 @@ class SimilarityModel:
             for r, c in zip(rows.tolist(), cols.tolist()):
                 out[lo + r].append(Candidate(keys[idx[r, c]], float(sc[r, c])))
         return out
+
+    def _can_cut(self, min_score: float) -> bool:
+        """Whether ``_top_above`` can find the candidates: a score to reach strictly between 0 and
+        1, and a long-text calibration that grows with coverage (it can be inverted)."""
+        return 0.0 < min_score < 1.0 and self.params.calibration[1] > 0.0
+
+    def _top_above(self, keys: np.ndarray, n_terms: np.ndarray, k: int, min_score: float) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, keys): each row's ``k`` best columns by key, best first and ties in column
+        order (as passes of argmax pick them), among the keys that can score ``min_score``; a row's
+        places left over hold column 0 at -inf, which scores exactly 0.
+
+        A candidate needs ``min_score`` (``linking.suggest``, 0.35): nearly all of a row's 2,000
+        keys are far below it. One comparison with each row's key threshold (the calibration
+        inverted, less a margin of 1e-3 in the logit, far above float32 rounding) leaves a few
+        keys per row to sort, where k passes of argmax read every key k times (0.2 s of a first
+        link at 100,000 items). The scores are then computed from the same keys in the same
+        (rows x k) arrays as before, so they are the same bits; what is left out scores under
+        ``min_score`` and was never a candidate."""
+        b0, b_raw, b_len = self.params.calibration
+        z_min = math.log(min_score / (1.0 - min_score)) - 1e-3
+        short = n_terms <= self.params.short_max  # (their key is the logit itself: _ranking_keys)
+        threshold = np.where(short, z_min, (z_min - b0 - b_len * np.log1p(n_terms)) / b_raw).astype(keys.dtype)
+        live = np.flatnonzero(keys.max(axis=1) >= threshold)  # most rows have no candidate at all
+        at = np.flatnonzero(keys[live] >= threshold[live, None])
+        rows, cols = live[at // keys.shape[1]], at % keys.shape[1]
+        vals = keys[rows, cols]
+        order = np.lexsort((cols, -vals, rows))
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
+        keep = rank < k
+        idx = np.zeros((keys.shape[0], k), dtype=np.int64)
+        top = np.full((keys.shape[0], k), -np.inf, dtype=keys.dtype)
+        idx[rows[keep], rank[keep]] = cols[keep]
+        top[rows[keep], rank[keep]] = vals[keep]
+        return idx, top
 
     def rank_items(self, epic_key: str, texts: Sequence[str], limit: int = 20) -> list[tuple[int, float]]:
         """Best items for one epic: ``(index into texts, score)``, best first.
