@@ -431,6 +431,11 @@ def _pull_source(config: Config, store: Store, src: SourceConfig, run_id: int, f
     # interval (5 ms) to take it back, so the threads' Python parts run in turn and only the steps of
     # the batches handed over (a source's last batch cannot be) could overlap. Tests pin what such a
     # writer must keep: tests/test_hostile_store.py (a batch the store fails mid-pull).
+    # A reader *process* (a file read, mapped and hashed in a child started with `python -c`, batches
+    # of tuples over a pipe, the store's code path here unchanged) was built and measured too
+    # (2026-11-29): this process's CPU fell to 11-15 us a row, but the reader itself needs 16-19 us a
+    # row and sets the pace, so the pull's wall time did not move (bench/pull.py 2.3-2.7 s without,
+    # 2.6-3.1 s with; bench/run.py's pull 3.1-3.2 s either way) on this 2-core machine: not kept.
     def flush() -> None:
         # The stored hashes of this batch's items only: memory stays flat however big the source
         # (a row repeated in a later batch finds the hash its first copy stored).
