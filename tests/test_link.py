@@ -353,6 +353,10 @@ def test_relinks_after_edits_and_decisions_equal_a_full_relink_row_by_row(store:
              "darker PROD-3 single sign-on").split()
     rng = random.Random(3)
     texts = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 10))) for _ in range(260)]
+    # decisions teach only words two of them say and few items do (similarity: "Learning from
+    # decisions"): two decisions of each kind about "vinyl"
+    vinyl = ["vinyl rips never shuffle", "vinyl export to excel", "vinyl export crashes", "my vinyl rips"]
+    texts += vinyl
     add(store, *[FeedbackItem("s", str(n), t) for n, t in enumerate(texts)])
     epics = [Epic("PROD-1", "1", "Single sign-on with Okta", labels=["auth"]),
              Epic("PROD-2", "2", "Export reports to CSV", "Download any report as a spreadsheet."),
@@ -372,8 +376,10 @@ def test_relinks_after_edits_and_decisions_equal_a_full_relink_row_by_row(store:
     steps = [
         ("common words' weights", lambda: edit("PROD-4", description="Export and download songs, reports and logs.")),
         ("a label", lambda: edit("PROD-7", labels=["hotkeys"])),
-        ("an accepted decision", lambda: store.decide_link(by_text[texts[5]], "PROD-8", "accepted")),
-        ("a rejected decision", lambda: store.decide_link(by_text[texts[9]], "PROD-2", "rejected")),
+        ("an accepted decision", lambda: (store.decide_link(by_text[vinyl[0]], "PROD-8", "accepted"),
+                                          store.decide_link(by_text[vinyl[3]], "PROD-8", "accepted"))),
+        ("a rejected decision", lambda: (store.decide_link(by_text[vinyl[1]], "PROD-2", "rejected"),
+                                         store.decide_link(by_text[vinyl[2]], "PROD-2", "rejected"))),
         # a new item is linked whatever it says (it has no links of the last linker to keep)
         ("an item added with an edit", lambda: (edit("PROD-6", summary="Calendar sync with Outlook"), add(
             store, FeedbackItem("s", "new", "keyboard hotkeys please")))),

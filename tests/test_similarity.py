@@ -513,6 +513,31 @@ def test_accepted_feedback_widens_an_epic_with_what_several_answers_say_not_one_
     assert [c.epic_key for c in every_word.score(["my toddler"], top_k=3, min_score=0.0)[0]] == ["Q-1"]
 
 
+def test_accepted_reviews_teach_their_specific_words_not_the_words_every_review_says() -> None:
+    """Three accepted reviews of "Offline listening" all say "great app" (as most reviews do) and
+    "subway" (as few do): an undecided review about the subway is suggested for the epic, a review
+    that only shares "great app" is not. A word rejected reviews say about as often as any review
+    does not push back either."""
+    profiles = {"S-1": EpicProfile(summary="Offline listening"), "S-2": EpicProfile(summary="Share playlist")}
+    background = [f"great app, {w} songs" for w in ("love", "nice", "fun", "cool", "good", "best", "new", "old")] * 10
+    background += ["the subway eats my music", "no signal downtown"]
+    accepted = ["great app but the music stops on the subway", "great app, useless on the subway",
+                "subway rides kill this great app"]
+    about, common = "music on the subway please", "great app honestly"
+    taught = dict(profiles, **{"S-1": EpicProfile(summary="Offline listening", accepted_texts=accepted)})
+    model = SimilarityModel().fit(taught, background=background + accepted)
+    assert [i for i, _ in model.rank_items("S-1", [common, about])] == [1]
+    assert any(e.word == "subway" for e in model.evidence(about, "S-1"))
+    # every word of three accepted texts counting (the lift off), "great app" would be suggested too
+    loose = SimilarityModel(decision_lift=0.0).fit(taught, background=background + accepted)
+    assert [i for i, _ in loose.rank_items("S-1", [common, about])][-1:] == [0]
+    rejected = ["great app, it shares nothing", "great app, sharing is broken", "sharing is a great app idea"]
+    pushed = dict(profiles, **{"S-2": EpicProfile(summary="Share playlist", rejected_texts=rejected)})
+    text = "great app, share my playlist"
+    assert best(SimilarityModel().fit(pushed, background=background), text) == \
+        best(SimilarityModel().fit(profiles, background=background), text)
+
+
 def test_suggest_lists_the_same_best_items_whatever_its_limit() -> None:
     profiles = {"M-1": EpicProfile(summary="Dark mode"), "M-2": EpicProfile(summary="Offline mode"), **SAAS}
     texts = ["add dark mode", "offline mode please", "mode", "offline mode would be great for flights and trains",
@@ -555,7 +580,7 @@ def _texts(n: int) -> list[str]:
     rng = random.Random(7)
     texts = [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 12))) for _ in range(n)]
     return [*texts, "dark mode", "night mode please", "sso", "2fa please", "tfa", "darkmode", "audit logs",
-            "playlistshuffle", "notifcations", "bulkedit", "I love this app"]
+            "playlistshuffle", "notifcations", "bulkedit", "I love this app", "excel export is sluggish"]
 
 
 def _edits() -> list[tuple[str, dict[str, EpicProfile]]]:
@@ -573,7 +598,8 @@ def _edits() -> list[tuple[str, dict[str, EpicProfile]]]:
         ("a new label word", with_("APP-10", labels=["spreadsheet", "xlsx"])),
         ("accepted texts", with_("APP-2", accepted_texts=["night mode please", "a darker theme at night",
                                                              "night mode for reading"])),
-        ("rejected texts", with_("APP-3", rejected_texts=["excel crash when I upgrade", "slow excel"])),
+        # "excel" is in many background texts, so only the rare "sluggish" pushes back
+        ("rejected texts", with_("APP-3", rejected_texts=["excel crash when I upgrade, sluggish", "slow excel, sluggish"])),
         ("a compound and a typo's target", with_("APP-5", description="Notifcation darkmode")),
         ("an initialism", with_("APP-12", summary="Two step report fields")),
         ("a summary", with_("APP-7", summary="Playlist shuffle and repeat")),
