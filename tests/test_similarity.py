@@ -444,19 +444,6 @@ def test_a_synonym_from_the_shipped_lexicon_reaches_an_epic_sharing_no_word() ->
     assert SimilarityModel(lexicon=False).fit(profiles).fingerprint() != model.fingerprint()
 
 
-def test_make_a_playlist_is_creating_one() -> None:
-    """Reviews say "make a playlist" where the backlog says "Create playlist": "make" was a stop word,
-    so such a review met the epic through "playlist" alone and ranked below ones merely naming
-    playlists."""
-    profiles = {"P-1": EpicProfile(summary="Create playlist of songs"), "P-2": EpicProfile(summary="Play playlist on shuffle mode"),
-                "P-3": EpicProfile(summary="Offline listening")}
-    model = SimilarityModel().fit(profiles)
-    made, named = "I can make my own playlist and that is way better", "Has my playlist my everything"
-    ranked = [i for i, _ in model.rank_items("P-1", [named, made])]
-    assert ranked[0] == 1
-    assert {str(e) for e in model.evidence(made, "P-1")} == {"playlist", "make->create"}
-
-
 def test_night_means_dark_only_in_night_mode_or_night_theme() -> None:
     """The lexicon once made "night" alone a synonym of "dark": a review about a game, "They don't have
     5 night at freddy song", was auto-linked to Dark mode (0.82). "night mode" is what users call dark
