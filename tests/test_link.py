@@ -122,6 +122,7 @@ def test_items_saying_the_same_text_get_links_by_their_own_source_and_hint() -> 
     assert [(lk.item_id, lk.epic_key) for lk in later] == [(5, "PROD-3"), (5, "PROD-2"), (6, "PROD-3"), (6, "PROD-1"),
                                                             (6, "PROD-2"), (6, "PROD-4")]
 
+
 def test_a_text_scored_in_an_earlier_batch_gets_the_same_links_unscored(monkeypatch: pytest.MonkeyPatch) -> None:
     """Survey answers repeat across the linker's batches: a text is scored once per linker (up to
     ``REMEMBERED_TEXTS`` texts), and every item saying it gets the links scoring it gives."""
@@ -142,6 +143,7 @@ def test_a_text_scored_in_an_earlier_batch_gets_the_same_links_unscored(monkeypa
     linker.link([ItemToLink(6, "s", "sso please", [])])
     linker.link([ItemToLink(7, "s", "sso please", [])])
     assert scored[3:] == ["sso please", "sso please"]
+
 
 def test_nothing_to_link_never_fits_the_similarity_model(store: Store) -> None:
     add(store, FeedbackItem("s", "a", "SSO"))

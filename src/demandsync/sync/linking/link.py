@@ -41,11 +41,11 @@ import hashlib
 import json
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from demandsync.config import LinkingConfig, RuleConfig
 from demandsync.domain import ACCEPTED, EXPLICIT, RULE, SIMILARITY, SUGGESTED, Epic, ItemToLink, Link
@@ -138,6 +138,28 @@ SCORE_CHUNK = 512
 #: which are the ones survey answers repeat most.
 REMEMBERED_TEXTS = 20_000
 
+_V = TypeVar("_V")
+
+
+class _PerText(Generic[_V]):
+    """What a linker found for each distinct text, remembered for the first ``REMEMBERED_TEXTS``
+    texts it met (survey answers repeat, across batches too; what a text claims or scores depends on
+    the text alone, for the linker's life)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, _V] = {}
+
+    def of(self, texts: Iterable[str], find: Callable[[list[str]], Iterable[_V]]) -> dict[str, _V]:
+        """``text -> result`` for these texts: ``find`` is called once, with the distinct texts
+        not remembered, and as many of those as there is room for are remembered."""
+        known, distinct = self._known, dict.fromkeys(texts)
+        new = [t for t in distinct if t not in known]
+        found = dict(zip(new, find(new), strict=True)) if new else {}
+        for text in new[:max(0, REMEMBERED_TEXTS - len(known))]:
+            known[text] = found[text]
+        return {t: found[t] if t in found else known[t] for t in distinct}  # (a dict: read per item)
+
+
 #: Bumped whenever finding an epic key in a text or matching a rule changes meaning (``keys.py``,
 #: ``CompiledRule``): it is part of both fingerprints, so an upgrade relinks the items a key or a
 #: rule claimed too (the claimed-items skip in ``link_items`` trusts their links otherwise).
@@ -221,10 +243,9 @@ class AutoLinker:
         self._epics = list(epics) if linking.similarity else []
         self._learned = learned or Learned()
         self._model: SimilarityModel | None = None
-        #: text -> what it claims / its candidates, for texts this linker met (up to REMEMBERED_TEXTS
-        #: each): see _claims and _candidates
-        self._claimed: dict[str, _Claims] = {}
-        self._scored: dict[str, list[Candidate]] = {}
+        #: what each text claims (keys, rule keywords) and its similarity candidates: see _PerText
+        self._claimed: _PerText[_Claims] = _PerText()
+        self._scored: _PerText[list[Candidate]] = _PerText()
         #: ``base_fingerprint``: everything but the epics' texts and decisions. While it stays, a changed
         #: linker changes only similarity scores, and only of the texts ``UnchangedScores`` cannot vouch for.
         self.base_fingerprint, self.fingerprint = self._fingerprints(rules, model)
@@ -293,20 +314,16 @@ class AutoLinker:
         return out
 
     def _claims(self, texts: Sequence[str]) -> dict[str, _Claims]:
-        """Per distinct text: the issue keys it says, and the rules whose keyword it says (config
-        order) with that keyword, whatever the item's source (``link`` checks the rule's sources).
+        """Per text: the issue keys it says, and the rules whose keyword it says (config order)
+        with that keyword, whatever the item's source (``link`` checks the rule's sources).
 
-        Each distinct text is looked at once per linker (the first ``REMEMBERED_TEXTS`` of them are
-        remembered across batches): survey answers repeat (the bench's 100,000 items say 48,000
-        texts; batch by batch, 64,500), and what a text claims depends on the text alone."""
-        known = self._claimed
-        new = [text for text in dict.fromkeys(texts) if text not in known]
-        found = {text: (find_issue_keys(text) if "-" in text else [],  # (a key has a dash: most texts skip it)
-                        [(rule, word) for rule in rules if (word := rule.keyword_in(text))])
-                 for text, rules in zip(new, self._candidate_rules(new), strict=True)}
-        for text in new[:max(0, REMEMBERED_TEXTS - len(known))]:
-            known[text] = found[text]
-        return {text: known[text] if text in known else found[text] for text in dict.fromkeys(texts)}
+        Each distinct text is looked at once per linker (``_PerText``): the bench's 100,000 items
+        say 48,000 texts (batch by batch, 64,500)."""
+        def find(new: list[str]) -> list[_Claims]:
+            return [(find_issue_keys(text) if "-" in text else [],  # (a key has a dash: most texts skip it)
+                     [(rule, word) for rule in rules if (word := rule.keyword_in(text))])
+                    for text, rules in zip(new, self._candidate_rules(new), strict=True)]
+        return self._claimed.of(texts, find)
 
     def _candidate_rules(self, texts: Sequence[str]) -> list[list[CompiledRule]]:
         """The rules that can match each text, in config order (the regex decides).
@@ -341,17 +358,12 @@ class AutoLinker:
 
     def _candidates(self, texts: list[str]) -> list[list[Candidate]]:
         """The model's candidates for each text, a text this linker already scored in an earlier
-        batch not scored again (``SimilarityModel.score`` scores each distinct text of one call once;
-        survey answers repeat across batches too: on the bench, 40,500 texts scored batch by batch
-        are 31,000 distinct). The model is the linker's for its life, and a text's candidates depend
-        on the text alone."""
-        assert self.model is not None
-        known = self._scored
-        new = [t for t in dict.fromkeys(texts) if t not in known]
-        scored = dict(zip(new, self.model.score(new, top_k=3, min_score=self.linking.suggest))) if new else {}
-        for text in new[:max(0, REMEMBERED_TEXTS - len(known))]:
-            known[text] = scored[text]
-        return [known[t] if t in known else scored[t] for t in texts]
+        batch not scored again (``_PerText``; on the bench, 40,500 texts scored batch by batch are
+        31,000 distinct). The model is the linker's for its life."""
+        model = self.model
+        assert model is not None
+        found = self._scored.of(texts, lambda new: model.score(new, top_k=3, min_score=self.linking.suggest))
+        return [found[t] for t in texts]
 
 
 def _model_identity() -> dict[str, Any]:
