@@ -1353,10 +1353,17 @@ def _links_of(conn: Connection, ids: set[int], lo: int, hi: int) -> list[Any]:
         return _driver_rows(conn, f"SELECT {columns} FROM links WHERE item_id BETWEEN {mark} AND {mark}", (lo, hi))
     out: list[Any] = []
     for chunk in _chunks(sorted(ids), _BATCH):
-        size = min(_BATCH, 1 << (len(chunk) - 1).bit_length())  # padded as in _set_link_fp
-        out += _driver_rows(conn, f"SELECT {columns} FROM links WHERE item_id IN ({', '.join([mark] * size)})",
-                            (*chunk, *[chunk[-1]] * (size - len(chunk))))
+        marks, params = _id_list(chunk, mark)
+        out += _driver_rows(conn, f"SELECT {columns} FROM links WHERE item_id IN ({marks})", params)
     return out
+
+
+def _id_list(ids: Sequence[int], mark: str) -> tuple[str, tuple[int, ...]]:
+    """The markers and parameters of ``IN (...)`` for up to ``_BATCH`` ids, padded (with the last
+    id again) to a power of two or ``_BATCH``: sqlite3 keeps up to 128 prepared statements, and one
+    per list length held ~25 MB more at 1,000,000 items."""
+    size = min(_BATCH, 1 << (len(ids) - 1).bit_length())
+    return ", ".join([mark] * size), (*ids, *[ids[-1]] * (size - len(ids)))
 
 
 def _set_link_fp(conn: Connection, fingerprint: str, item_ids: Sequence[int], unset_only: bool) -> None:
@@ -1377,11 +1384,8 @@ def _set_link_fp(conn: Connection, fingerprint: str, item_ids: Sequence[int], un
         return
     mark = _mark(conn)
     for chunk in _chunks(item_ids, _BATCH):
-        # padded (with its last id again) to a power of two or _BATCH: sqlite3 keeps up to 128 prepared
-        # statements, and one per list length held ~25 MB more at 1,000,000 items
-        size = min(_BATCH, 1 << (len(chunk) - 1).bit_length())
-        conn.exec_driver_sql(f"UPDATE items SET link_fp = {mark} WHERE id IN ({', '.join([mark] * size)}){only}",
-                             (fingerprint, *chunk, *[chunk[-1]] * (size - len(chunk))))
+        marks, params = _id_list(chunk, mark)
+        conn.exec_driver_sql(f"UPDATE items SET link_fp = {mark} WHERE id IN ({marks}){only}", (fingerprint, *params))
 
 
 def _mark(conn: Connection | Engine) -> str:
