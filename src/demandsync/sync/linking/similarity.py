@@ -511,6 +511,14 @@ def _split(q_t: sp.csr_matrix, heavy: np.ndarray | None = None) -> tuple[np.ndar
     return heavy, q_t[heavy].toarray(), light
 
 
+def _join_parts(joins: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(heads, tails): the words that can start or end a join (each of ``joins`` split in two words
+    of at least two letters), so ``_said`` spells out only the adjacent pairs that may join."""
+    heads = frozenset(j[:i] for j in joins for i in range(2, len(j) - 1))
+    tails = frozenset(j[i:] for j in joins for i in range(2, len(j) - 1))
+    return heads, tails
+
+
 def _same_row(m: sp.csr_matrix, a: int, b: int) -> bool:
     """Whether rows ``a`` and ``b`` hold the same entries (columns and float bits, in order)."""
     ra, rb = slice(m.indptr[a], m.indptr[a + 1]), slice(m.indptr[b], m.indptr[b + 1])
@@ -561,8 +569,9 @@ class SimilarityModel:
         self._surface: frozenset[str] = frozenset()  # folded epic words, for compounds
         self._surface_max = 0  # length of the longest of them
         self._joins: frozenset[str] = frozenset()  # what two adjacent item words may join into
-        #: (_joins, the words that can start a join, those that can end one): see _join_parts
-        self._join_split: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None
+        #: the words that can start a join and those that can end one: see _join_parts
+        self._join_heads: frozenset[str] = frozenset()
+        self._join_tails: frozenset[str] = frozenset()
         self._q: sp.csr_matrix = sp.csr_matrix((0, 0))  # epics x stems, rows sum to 1
         self._q_t: sp.csr_matrix = sp.csr_matrix((0, 0))  # stems x epics, light stems only
         self._s_t: sp.csr_matrix = sp.csr_matrix((0, 0))  # stems x epics, IDF of the epic's own words
@@ -610,11 +619,12 @@ class SimilarityModel:
         rate = self._background_rate(profiles, bg)
         for key in self._keys:
             prof = profiles[key]
+            accepted = self._accepted(prof)
             parts = [
                 (p.summary_weight, [prof.summary or ""]),
                 (p.description_weight, [prof.description or ""]),
                 (p.labels_weight, [" ".join(prof.labels or ())]),
-                (p.accepted_weight, self._accepted(prof)),
+                (p.accepted_weight, accepted),
             ]
             fw: list[tuple[float, list[list[str]]]] = []
             tw: list[tuple[float, list[list[str]]]] = []
@@ -646,7 +656,7 @@ class SimilarityModel:
             fields.append(fw)
             titles.append(tw)
             support.append(own_terms)
-            rejected.append(self._pushing(self._rejected(prof), self._accepted(prof), rate))
+            rejected.append(self._pushing(self._rejected(prof), accepted, rate))
         self._surface = frozenset(surface)
         self._surface_max = max(map(len, surface), default=0)
         self._display = {}  # stem -> the epic word shown for it (shortest spelling)
@@ -668,6 +678,7 @@ class SimilarityModel:
         lexicon = textnorm.synonyms() if p.lexicon else {}
         self._joins = self._surface | {w for w in textnorm.lexicon_words()
                                        if any(s in self._vocab for s in lexicon.get(textnorm.stem(w), ()))}
+        self._join_heads, self._join_tails = _join_parts(self._joins)
         self._acronym_terms = {
             a: tuple((self._vocab[t], 1.0) for t in st if t in self._vocab)
             for a, st in acronyms.items() if a not in surface
@@ -709,8 +720,8 @@ class SimilarityModel:
         keep = {t for t, c in seen.items() if c >= need and t not in said and self._specific(t, c / len(texts), rate)}
         return [[t for t in toks if t in keep] for toks in texts]
 
-    def _consistent(self, texts: list[list[str]], own: set[str] | None = None,
-                    rate: Callable[[str], float] | None = None) -> list[list[str]]:
+    def _consistent(self, texts: list[list[str]], own: set[str],
+                    rate: Callable[[str], float] | None) -> list[list[str]]:
         """The terms of accepted texts that several of them say (at least
         ``accepted_min_texts``, or all of them when fewer): a long accepted
         review brings dozens of incidental words ("song", "update", "phone"),
@@ -719,13 +730,12 @@ class SimilarityModel:
         feature): R-precision of the rest 0.549/0.410/0.214 with every word,
         0.561/0.419/0.251 with words of three texts. Of those, a word the epic's
         own text (``own``) does not use counts only when specific (``_specific``:
-        "great", "love", "make" were shared by three accepted reviews as by most):
-        0.565/0.443/0.306 (module docstring, "Learning from decisions")."""
+        "great", "love" were shared by three accepted reviews as by most reviews):
+        0.561/0.421/0.303 (module docstring, "Learning from decisions")."""
         need = min(self.params.accepted_min_texts, len(texts))
         if need <= 1 and rate is None:
             return texts
         seen = Counter(t for toks in texts for t in set(toks))
-        own = own or set()
         ok = {t for t, c in seen.items() if c >= need and (t in own or self._specific(t, c / len(texts), rate))}
         return [kept for toks in texts if (kept := [t for t in toks if t in ok])]
 
@@ -1086,7 +1096,7 @@ class SimilarityModel:
         words = list(first)
         word_at = np.zeros(len(flat), dtype=np.int64)
         word_at[np.fromiter(first.values(), dtype=np.int64, count=len(words))] = np.arange(len(words))
-        stop, (heads, tails) = textnorm.STOP_WORDS, self._join_parts()
+        stop, heads, tails = textnorm.STOP_WORDS, self._join_heads, self._join_tails
         kind = np.fromiter(((w not in stop and len(w) > 1) + 2 * (w in heads) + 4 * (w in tails) for w in words),
                            dtype=np.int8, count=len(words))
         tok = word_at[pos]
@@ -1117,15 +1127,6 @@ class SimilarityModel:
         indptr = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows_all[once], minlength=len(texts)), out=indptr[1:])
         return _Rows(ids_all[once], indptr), words, n_terms
-
-    def _join_parts(self) -> tuple[frozenset[str], frozenset[str]]:
-        """(heads, tails): the words that can start or end a join (``_joins`` split in two words of
-        at least two letters), so ``_said`` spells out only the adjacent pairs that may join."""
-        if self._join_split is None or self._join_split[0] is not self._joins:
-            heads = frozenset(j[:i] for j in self._joins for i in range(2, len(j) - 1))
-            tails = frozenset(j[i:] for j in self._joins for i in range(2, len(j) - 1))
-            self._join_split = (self._joins, heads, tails)
-        return self._join_split[1], self._join_split[2]
 
     def _logit(self, raw: np.ndarray, item: np.ndarray, n_terms: np.ndarray) -> np.ndarray:
         """The calibrated logit per pair (``n_terms`` one per row); -inf for
