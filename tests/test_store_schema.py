@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -48,6 +49,7 @@ def describe_tables() -> str:
 def test_the_tables_are_the_pinned_ones() -> None:
     if os.environ.get("DEMANDSYNC_WRITE_SCHEMA"):
         PINNED.write_text(describe_tables(), encoding="utf-8")
+        pytest.skip(f"rewrote {PINNED.name}: nothing was compared")
     assert describe_tables() == PINNED.read_text(encoding="utf-8")
 
 
