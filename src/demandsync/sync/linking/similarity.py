@@ -118,44 +118,9 @@ description cannot dilute an item that names the epic (the calibration was
 fitted on epics known by name only), and description or accepted feedback
 can only add evidence.
 
-Measured and dropped for issue 18 (is22-dev mean R-precision 0.710 as shipped; the
-figures below are bench/linking.py's, leave-one-app-out where a calibration is refitted,
-most of them taken while "make" was a word paired with "create", which measured 0.723 as
-shipped and 0.717 held out and was taken back: ``textnorm.STOP_WORDS`` says why):
-pseudo-relevance feedback in ``rank_items`` (the centroid of the top 3-20
-items' term vectors added to the logit: 0.644-0.716, most settings lower) and
-at fit time (each epic's top k background items as accepted texts: 0.719 at
-k = 5, 0.60-0.67 at k >= 6); long texts' length as sqrt(n), n, distinct words,
-characters, IDF mass or a BM25 pivot, with or without item coverage
-(0.618-0.708); an "all name words said" feature (0.658); the coverage of
-other epics as a feature (0.651-0.710); IDF to a power or times the IDF over
-the epics alone (0.668-0.710); adjacent words joined across stop words ("what's
-app": 0.710, auto-link precision 0.968 -> 0.914); past forms of irregular verbs
-("sold" -> "sell": 0.715, held out 0.710-0.713, but bench/themes.py ARI 0.50 ->
-0.29: "bought" makes "buy" an anchor); not explaining a word away for an epic
-whose own text uses every word the best epic explains (0.714: "Send messages"
-0.613 -> 0.742, "Create playlist of songs" 0.615 -> 0.538). The name's first word (the verb of "List
-items for sale", the modifier of "Dark mode") weighted 1.3-3x in the summary: 0.712-0.721, but
-uneven (at 2x: "List items for sale" 0.429 -> 0.619, "Offline listening" 0.750 -> 0.688, "Write notes"
-0.575 -> 0.550) and suggestion precision at 0.35 0.647 -> 0.517; the name's adjacent word pairs
-as extra terms ("listitems"): 0.539. Ties in the ranking are not the loss either: any order among
-equal scores gives 0.706-0.712. Against 0.717 (bench/linking_features.py: the long calibration
-refitted leave-one-app-out with one more input): how often the review says the name's terms (their
-weighted count 0.664, its log 0.670; saturated BM25-style inside the coverage, K 0.5-2: 0.643-0.684,
-"Annotate documents" 0.750 -> 0.250-0.500, "Sell item" 0.818 -> 0.697-0.758, "List items for sale"
-0.429 -> 0.476-0.524); focus, mentions over content words (0.716, the only one to raise MAP, 0.772 ->
-0.785; not kept: R-precision flat, and it needs a second items x epics product); the first mention's
-position (0.704); the best sentence's coverage (0.688); a request or complaint word within five words
-of a mention (0.711); the share of praise words (0.717, its weight near 0). Unknown words weighed in an
-item's own weight at their background IDF, not the rarest: 0.694, 0.710 with the short calibration
-refitted (short answers 0.837 -> 0.847). A synonym counted at most its own IDF's share of the epic
-word's ("make" is common, "create" rare): 0.717, "Create playlist of songs" AP 0.784 -> 0.739.
-SHORT_MAX 5/6/8/9/10 (short calibration not refitted): 0.704/0.682/0.713/0.690/0.645. is22-dev's
-short reviews at weight 1.0 (not 0.5) in the short calibration's fit: 0.723 (one Spotify review),
-0.717 with both calibrations fitted without the held-out app, and short answers' right epic among
-suggestions 0.837 -> 0.819 (held out 0.819 -> 0.795): not taken. Most of what is
-lost lies among reviews that say every word of the feature's name, ordered by
-length (AUC 0.81-0.93 within that block; proximity of the words 0.52-0.63).
+What was measured and dropped (issue 18: pseudo-relevance feedback, term frequency,
+length forms, sentence features, more synonyms, an embedding model, ...), each with its
+is22-dev figure, is in ``docs/linking.md``; so are the rules a change to linking is judged by.
 
 Learning from decisions
 -----------------------
@@ -178,40 +143,8 @@ Without a background (tests, a model of epics alone) the lift is not
 applied: there is nothing to compare with. With no decisions nothing here
 runs, so every score is the same bits as before.
 
-Why (bench/linking.py's simulation, a PM deciding the top 5/10/20
-suggestions of each judged is22-dev feature; R-precision of the reviews not
-decided, no decisions | + accepted | + accepted + rejected): before,
-0.564 | 0.553 | 0.548, 0.443 | 0.404 | 0.397, 0.263 | 0.259 | 0.217. The
-accepted long reviews' shared words were the reviews' common ones ("great",
-"love", "kindle", "whatsapp"; "make", which got "Please make it free" to
-0.64 for "Create playlist of songs"), and rejected reviews' one-off words
-("ebay", "kindle", "watching", said by one rejected review) pushed down
-relevant reviews saying them. Now 0.564 | 0.565 | 0.565, 0.443 | 0.443 |
-0.443, 0.263 | 0.306 | 0.306; the suggestion queue's precision at 10
-0.480 | 0.480 | 0.480 (was 0.443 / 0.447). (Those figures were taken while
-"make" was a word; with it a stop word again, as shipped: no decisions |
-+ accepted | + accepted + rejected 0.549 | 0.561 | 0.561, 0.421 | 0.421 |
-0.421, 0.280 | 0.303 | 0.303, against 0.549 | 0.561 | 0.552, 0.421 | 0.419 |
-0.409, 0.280 | 0.251 | 0.234 before this change.) The lift is flat from 12 to 64
-(with accepted texts, at 5/10/20: 8 gives 0.553 / 0.425 / 0.292, 4 gives
-0.553 / 0.406 / 0.292), so on is22-dev the gain at 20 comes from accepted
-texts weighting the name's words they say most ("shuffle" for "Play playlist
-on shuffle mode": 0.000 -> 0.429), hardly from new words.
-bench/shortanswers.py's figures with decisions are unchanged (a short
-answer's words, "sso", "2fa", are rare). Measured and dropped: the
-epic-and-background rate smoothed by +0.5 (the lift then cannot be reached
-in a small model); leaving out accepted words that are lexicon synonyms of
-the epic's words ("make" for "create"; it also drops "sso" for "SAML" and
-costs the short answers' learning, auto recall 0.547 -> 0.528); sparing
-accepted words from push-back but one rejected text enough (0.553 / 0.414 /
-0.305 with both kinds of decisions); three rejected texts always needed
-(the same figures; two kept, so a PM's second rejection already teaches). With specific words only,
-``accepted_weight`` 2 / 3 (not 1): is22-dev 0.565 / 0.547, 0.434 / 0.452,
-0.306 / 0.306; short answers' learning at 3 decided suggest recall 0.789 ->
-0.826 / 0.839 but auto-links right 1.000 -> 0.989 (a wrong one): left at 1,
-worth a held-out look. What a handful of decisions can lift is
-small on is22-dev: most relevant reviews left say the feature's name
-already, and most decided ones did too.
+``docs/linking.md`` has the figures (``bench/linking.py``'s simulation of a PM deciding
+the top suggestions of each judged is22-dev feature) and what was tried instead.
 
 Speed: no Python runs per token (tokenising is C loops and numpy over a
 batch; Python touches each distinct word of it: ``_said``); the rest is

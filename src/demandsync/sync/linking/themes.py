@@ -16,8 +16,8 @@ still splits). A PM can read why items are together: they all say the anchor.
 Deterministic: the same inbox gives the same themes.
 
 Measured on is22-dev with ``bench/themes.py`` (real app reviews; the inbox is
-what the linker leaves unlinked): pairwise precision 0.80 (0.46 by chance),
-recall 0.42, purity 0.85, adjusted Rand 0.53. Measured and dropped: LSA + k-means (ARI
+what the linker leaves unlinked): pairwise precision 0.79 (0.47 by chance),
+recall 0.39, purity 0.85, adjusted Rand 0.50. Measured and dropped: LSA + k-means (ARI
 0.15, recall 0.11: long reviews mention many things and the centroids follow
 the noise), and average-linkage agglomerative clustering on the raw vectors
 (recall 0.01-0.09: hundreds of near-duplicate pairs).
