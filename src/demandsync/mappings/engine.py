@@ -619,6 +619,7 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
     orders = plan.date_orders
     space = _SPACE.sub
     utc = m.date_format is None and m.timezone == "UTC"
+    fromisoformat = datetime.fromisoformat
 
     def anonymous(value: str) -> bool:  # _is_anonymous on a stripped value
         return value.casefold() in folded or (value[:1] in ("0", "-") and _ALL_ZERO.match(value) is not None)
@@ -653,9 +654,14 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
             if value := cells[pos].strip():
                 if not utc:
                     created_at = _parse_date(value, column, m, source, orders)
-                else:  # the usual cell straight away, anything else through _utc_date
-                    created_at = ((_naive_utc(value) if len(value) == 19 and value[16] == ":" else None)
-                                  or _utc_date(value, column, m, source, orders))
+                else:  # the usual cell read here (_naive_utc, without its call), anything else by _utc_date
+                    if len(value) == 19 and value[16] == ":":
+                        try:
+                            created_at = fromisoformat(value + "+00:00")
+                        except ValueError:
+                            pass
+                    if created_at is None or created_at.tzinfo is not UTC:
+                        created_at = _utc_date(value, column, m, source, orders)
                 break
         tags: list[str] = []
         for pos in tag_columns:  # a loop, not a comprehension (a frame of its own): most rows have no tag
@@ -674,8 +680,9 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
                     break
         if extras_of_many:  # the map's key order, as the general path gives it
             extra = {name: extra[name] for name in plan.extra if name in extra}
-        account = (cells[account_at].strip() if account_at is not None else first(cells, accounts)) or None
-        url = (cells[url_at].strip() if url_at is not None else first(cells, urls)) or None
+        # A map without the column gives None without a call (Hotjar has no account column).
+        account = (cells[account_at].strip() if account_at is not None else accounts and first(cells, accounts)) or None
+        url = (cells[url_at].strip() if url_at is not None else urls and first(cells, urls)) or None
         epic_hint = keys_in([v for p in epic_columns if (v := cells[p]).strip()]) if epic_columns else []
         id_parts = []
         for pos in ids:
