@@ -706,12 +706,27 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
 
 def _value(data: Mapping[str, Any], ref: str) -> str:
     """The cell or JSON value as text; dotted paths walk dicts and map over lists."""
-    try:
-        value = data[ref]  # one lookup, not `in` + `[]`: this runs ~10 times per row
-    except KeyError:
-        pass
+    if type(data) is dict:  # a JSON record: no KeyError raised and caught for each dotted path
+        value = data.get(ref, _ABSENT)
+        if value is not _ABSENT:
+            return value if type(value) is str else _text_of(value)
+        node: Any = data
+        for part in _parts(ref):  # the usual path, dicts down to a text, walked here
+            if type(node) is not dict:
+                break  # a list (or another object) on the way: the general walk below
+            node = node.get(part)
+            if node is None:
+                return ""  # a key on the way is missing or null: the walk below finds nothing either
+        else:
+            if type(node) is str:
+                return node
     else:
-        return value if type(value) is str else _text_of(value)
+        try:
+            value = data[ref]  # one lookup, not `in` + `[]`: this runs ~10 times per row
+        except KeyError:
+            pass
+        else:
+            return value if type(value) is str else _text_of(value)
     current: list[Any] = [data]
     for part in ref.split("."):
         nxt: list[Any] = []
@@ -722,6 +737,16 @@ def _value(data: Mapping[str, Any], ref: str) -> str:
                     nxt.append(each[part])
         current = nxt
     return "\n".join(_text_of(v) for v in current if _text_of(v))
+
+
+#: What a JSON record's ``dict.get`` gives for a key it lacks (``None`` is a value there).
+_ABSENT = object()
+
+
+@functools.lru_cache(maxsize=256)
+def _parts(ref: str) -> tuple[str, ...]:
+    """A dotted path's keys, split once per path rather than once per record."""
+    return tuple(ref.split("."))
 
 
 def _text_of(value: Any) -> str:
