@@ -179,7 +179,7 @@ def test_one_batch_over_many_days_and_times_keeps_every_item_s_hash(store: Store
     from demandsync.sync.store.store import item_hash
 
     start = datetime(1999, 12, 31, 23, 59, 58, tzinfo=UTC)
-    times = [start + timedelta(seconds=s * 3_607, microseconds=s % 3 * 7) for s in range(200)]
+    times = [start + timedelta(seconds=s * 90_007, microseconds=s % 3 * 7) for s in range(200)]  # ~7 months
     times += [datetime(2026, 1, 1, 8, tzinfo=timezone(timedelta(hours=-3))), start.replace(tzinfo=None)]
     items = [FeedbackItem("s", str(n), "text", created_at=t) for n, t in enumerate(times)]
     store.upsert_items(items, {})
