@@ -646,9 +646,8 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
             return None
         if len(text) > max_chars:
             raise _Unusual
-        requester: str | None = cells[requester_at].strip() if requester_at is not None else first(cells, requesters)
-        if requester is not None:
-            requester = None if anonymous(requester) else requester.lower() if "@" in requester else requester
+        asked = cells[requester_at].strip() if requester_at is not None else first(cells, requesters)
+        requester = None if anonymous(asked) else asked.lower() if "@" in asked else asked
         created_at = None
         for pos, column in dates:
             if value := cells[pos].strip():
@@ -692,7 +691,8 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
             if not (value := (value if value.isprintable() and "  " not in value else space(" ", value)).strip()):
                 raise _Unusual  # quarantined, with its reason, by the general path
             id_parts.append(value)
-        if anonymous_extra and anonymous(id_parts[0]):  # stripped above
+        # The id's first part is often the requester's cell (Hotjar's user id): then it was looked at above.
+        if anonymous_extra and (requester is None if id_parts[0] == asked else anonymous(id_parts[0])):
             found = [v for p in answers if (v := cells[p].replace("\r\n", "\n").strip())]
             found += [(_requester(v, ()) or "") for p in who if (v := cells[p]).strip()]
             id_parts.append(_digest([*found, *(cells[p] for p in anonymous_extra)])[:16])
