@@ -222,6 +222,23 @@ def test_dotted_paths_in_json_records() -> None:
         build_mapper("jira", None, {"text": "feilds.summary"}).map(Record(data, "jira SUP-1"))
 
 
+def test_json_paths_give_numbers_lists_and_literal_dotted_keys_as_text() -> None:
+    """A path that ends on a number, a flag or an object, runs through a list, meets a null, or is
+    itself a record's key (dots and all) reads the same whichever way the engine walks it."""
+    mapper = build_mapper("api", None, {"id": "id", "text": "fields.title", "extra": {
+        "votes": "fields.votes", "paid": "fields.paid", "owner": "fields.owner", "names": "fields.people.name",
+        "literal": "a.b", "gone": "fields.missing.deeper", "null": "fields.nothing.x", "listed": "fields.tags",
+    }})
+    data = {"id": "7", "a.b": "dotted key", "a": {"b": "nested"},
+            "fields": {"title": "Export", "votes": 12, "paid": True, "owner": {"id": 3}, "nothing": None,
+                       "people": [{"name": "Ann"}, {"name": None}, {"other": 1}, {"name": "Bo"}],
+                       "tags": ["a", "b"]}}
+    item = mapper.map(Record(data, "api 7"))
+    assert isinstance(item, FeedbackItem)
+    assert item.extra == {"votes": "12", "paid": "true", "owner": "{'id': 3}", "names": "Ann\nBo",
+                          "literal": "dotted key", "listed": "a\nb"}
+
+
 def test_item_text_over_max_text_chars_is_quarantined() -> None:
     long = "word " * 30_000  # 150,000 characters across two columns of 75,000
     out = one({"text": ["A", "B"]}, ["A", "B"], [long[:75_000], long[75_000:]])

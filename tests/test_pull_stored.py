@@ -172,6 +172,23 @@ def test_stored_time_reads_back_as_the_item_s_instant(store: Store, created_at: 
         assert conn.exec_driver_sql("SELECT content_hash FROM items").scalar() == item_hash(item)
 
 
+def test_one_batch_over_many_days_and_times_keeps_every_item_s_hash(store: Store) -> None:
+    """A batch writes its times' ``isoformat`` from parts (each day's text once): every item of a
+    batch spread over days, months, years and times of day (microseconds or none, another offset)
+    keeps the content hash its own ``isoformat`` gives, so a re-pull finds it unchanged."""
+    from demandsync.sync.store.store import item_hash
+
+    start = datetime(1999, 12, 31, 23, 59, 58, tzinfo=UTC)
+    times = [start + timedelta(seconds=s * 90_007, microseconds=s % 3 * 7) for s in range(200)]  # ~7 months
+    times += [datetime(2026, 1, 1, 8, tzinfo=timezone(timedelta(hours=-3))), start.replace(tzinfo=None)]
+    items = [FeedbackItem("s", str(n), "text", created_at=t) for n, t in enumerate(times)]
+    store.upsert_items(items, {})
+    with store.begin() as conn:
+        stored = [h for (h,) in conn.exec_driver_sql("SELECT content_hash FROM items ORDER BY id")]
+    assert stored == [item_hash(i) for i in items]
+    assert store.upsert_items(items, store.item_hashes("s")).unchanged == len(items)
+
+
 def test_extra_values_that_compare_equal_are_stored_as_themselves(store: Store) -> None:
     """One batch writes each ``extra`` once per distinct value set; ``True``, ``1`` and ``1.0`` are
     equal in Python but not in the stored JSON (``true``, ``1``, ``1.0``): each row keeps its own."""

@@ -590,18 +590,17 @@ class _Lines:
         self.number += 1
         if len(chunk) > self.limit * 4 and not chunk.endswith(b"\n"):
             raise _LineTooLong(self.number, len(chunk) + _drain(self.raw.readline))
-        line = self._decode(chunk)
+        # Decoded here, not in a method of its own: this runs once a line (~70 ns a call).
+        if not self.auto:
+            line = chunk.decode(self.encoding, errors=_MARK)
+        else:
+            try:
+                line = chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                line = chunk.decode("cp1252", errors=_MARK)
         if len(line) > self.limit:
             raise _LineTooLong(self.number, len(chunk))
         return self.number, line.lstrip("\ufeff") if self.number == 1 else line
-
-    def _decode(self, chunk: bytes) -> str:
-        if not self.auto:
-            return chunk.decode(self.encoding, errors=_MARK)
-        try:
-            return chunk.decode("utf-8")
-        except UnicodeDecodeError:
-            return chunk.decode("cp1252", errors=_MARK)
 
 
 def _drain(readline: Callable[[int], Any]) -> int:
