@@ -90,6 +90,8 @@ class CompiledRule:
 
 #: What a text claims: the issue keys it says, and each rule whose keyword it says with that keyword.
 _Claims = tuple[list[str], list[tuple[CompiledRule, str]]]
+#: What most texts claim (shared: never changed by its readers).
+_NO_CLAIMS: _Claims = ([], [])
 
 
 #: ASCII byte -> itself when the rules' regexes count it a word character (``\w``: letters, digits,
@@ -275,11 +277,15 @@ class AutoLinker:
         # (the store knows no key or rule links an unclaimed item: see ItemToLink)
         claims = self._claims([item.text for item in batch if not item.unclaimed])
         for item in batch:
-            item_id, source, text = item.item_id, item.source, item.text
+            item_id, text = item.item_id, item.text
             if item.unclaimed:
                 unlinked.append((item_id, text))
                 continue
             keys, keywords = claims[text]
+            if not (keys or keywords or item.epic_hint):  # most items: nothing to check
+                unlinked.append((item_id, text))
+                continue
+            source = item.source
             found: dict[str, Link] = {}
             for key in [*item.epic_hint, *keys] if keys else item.epic_hint:
                 if key in self.epic_keys and key not in found:
@@ -301,9 +307,14 @@ class AutoLinker:
         Each distinct text is looked at once per linker (``_PerText``): the bench's 100,000 items
         say 48,000 texts (batch by batch, 64,500)."""
         def find(new: list[str]) -> list[_Claims]:
-            return [(find_issue_keys(text) if "-" in text else [],  # (a key has a dash: most texts skip it)
-                     [(rule, word) for rule in rules if (word := rule.keyword_in(text))])
-                    for text, rules in zip(new, self._candidate_rules(new), strict=True)]
+            out: list[_Claims] = []
+            for text, rules in zip(new, self._candidate_rules(new), strict=True):
+                if not rules and "-" not in text:  # most texts: no key (it has a dash), no rule to try
+                    out.append(_NO_CLAIMS)
+                else:
+                    out.append((find_issue_keys(text) if "-" in text else [],
+                                [(rule, word) for rule in rules if (word := rule.keyword_in(text))]))
+            return out
         return self._claimed.of(texts, find)
 
     def _candidate_rules(self, texts: Sequence[str]) -> list[list[CompiledRule]]:
