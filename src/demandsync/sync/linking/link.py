@@ -177,18 +177,22 @@ def background_texts(store: Store, refresh: bool = True) -> list[str]:
     The sample's ids are kept in the store's meta and drawn again only when
     the number of live items has doubled or halved since (``refresh=False``,
     for read-only commands, draws without saving): a new sample changes the
-    linker's fingerprint, which relinks every item.
+    linker's fingerprint, which relinks every item. None drawn yet (a first link): the read that
+    draws it counts the live items too.
     """
-    count = store.count_items()
+    meta = store.get_meta("linker_background") or {}
+    kept: list[int] | None = meta.get("ids")
+    if kept is None:
+        ids, count = store.item_sample(BACKGROUND_SIZE)
+    else:
+        ids, count = kept, store.count_items()
     if count < BACKGROUND_MIN:
         return []
-    meta = store.get_meta("linker_background") or {}
     base = int(meta.get("items", 0))
-    ids = meta.get("ids")
-    if ids is None or count >= 2 * base or 2 * count < base:
-        ids = store.sample_item_ids(BACKGROUND_SIZE)
-        if refresh:
-            store.set_meta("linker_background", {"ids": ids, "items": count})
+    if kept is not None and (count >= 2 * base or 2 * count < base):
+        ids, count = store.item_sample(BACKGROUND_SIZE)
+    if ids is not kept and refresh:
+        store.set_meta("linker_background", {"ids": ids, "items": count})
     return store.texts_of(ids)
 
 
