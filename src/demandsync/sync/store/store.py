@@ -835,10 +835,15 @@ class Store:
         return {k for _, k in gone} | {k for (_, k), _ in fresh}
 
     def link_fingerprints(self) -> set[str]:
-        """The link fingerprints live items carry (few: the index on ``link_fp`` answers it)."""
+        """The link fingerprints live items carry: the distinct ones of all items (few: the index on
+        ``link_fp`` alone answers it), each kept when a live item carries it (the index finds its
+        items). Filtering every item on ``deleted`` first read each item's row: 100,000 items,
+        0.017-0.033 -> 0.003 s on SQLite."""
+        fps = sa.select(ITEMS.c.link_fp.label("fp")).where(ITEMS.c.link_fp.is_not(None)).distinct().subquery()
+        item = ITEMS.alias("item")
+        stmt = sa.select(fps.c.fp).where(sa.exists().where(item.c.link_fp == fps.c.fp, item.c.deleted.is_(False)))
         with self._connect() as conn:
-            return {fp for (fp,) in conn.execute(sa.select(ITEMS.c.link_fp).where(
-                ITEMS.c.link_fp.is_not(None), ITEMS.c.deleted.is_(False)).distinct())}
+            return {fp for (fp,) in conn.execute(stmt)}
 
     def decide_link(self, item_id: int, epic_key: str, state: LinkState, note: str | None = None) -> None:
         """Record a human decision (accepted / rejected); it beats every automatic link."""
