@@ -819,6 +819,7 @@ class SimilarityModel:
             if j is not None:
                 idf[j] *= generic_share
         n_epics = len(fields)
+        idf_of = idf.tolist()  # (float(idf[i]) per entry: a numpy scalar each)
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
@@ -835,23 +836,24 @@ class SimilarityModel:
                     v = share * v / v.sum()
                     for i, x in zip(ids, v.tolist()):
                         acc[i] = acc.get(i, 0.0) + x
-            own_ids: set[int] = {vocab[t] for _, texts in fields[e % n_epics] for toks in texts for t in toks}
             rejected_ids: list[list[int]] = [sorted({vocab[t] for t in toks}) for toks in rejected[e % n_epics] if toks]
+            own_ids: set[int] = ({vocab[t] for _, texts in fields[e % n_epics] for toks in texts for t in toks}
+                                 if rejected_ids else set())  # (only rejected words need it)
             for rej_ids in rejected_ids:
                 push = idf[rej_ids]
                 push = rejected_weight / len(rejected_ids) * push / push.sum()
                 for col, x in zip(rej_ids, push.tolist()):
                     if col not in own_ids:
                         acc[col] = acc.get(col, 0.0) - x
-            for i, x in sorted(acc.items()):
-                rows.append(e)
-                cols.append(i)
-                vals.append(x)
+            entries = sorted(acc.items())
+            rows.extend([e] * len(entries))
+            cols.extend([i for i, _ in entries])
+            vals.extend([x for _, x in entries])
             if e >= n_epics:  # the epic's own words, weighted by IDF
-                for i in sorted(vocab[t] for t in support[e - n_epics]):
-                    rows.append(e + n_epics)
-                    cols.append(i)
-                    vals.append(float(idf[i]))
+                own = sorted(vocab[t] for t in support[e - n_epics])
+                rows.extend([e + n_epics] * len(own))
+                cols.extend(own)
+                vals.extend([idf_of[i] for i in own])
         q = sp.csr_matrix((vals, (rows, cols)), shape=(3 * n_epics, len(vocab)), dtype=np.float32)
         return q, vocab, idf
 
