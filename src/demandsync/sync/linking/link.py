@@ -181,17 +181,19 @@ def background_texts(store: Store, refresh: bool = True) -> list[str]:
     draws it counts the live items too.
     """
     meta = store.get_meta("linker_background") or {}
-    kept: list[int] | None = meta.get("ids")
-    if kept is None:
+    ids: list[int] | None = meta.get("ids")
+    drawn = ids is None
+    if ids is None:
         ids, count = store.item_sample(BACKGROUND_SIZE)
     else:
-        ids, count = kept, store.count_items()
+        count = store.count_items()
     if count < BACKGROUND_MIN:
         return []
     base = int(meta.get("items", 0))
-    if kept is not None and (count >= 2 * base or 2 * count < base):
+    if not drawn and (count >= 2 * base or 2 * count < base):
         ids, count = store.item_sample(BACKGROUND_SIZE)
-    if ids is not kept and refresh:
+        drawn = True
+    if drawn and refresh:
         store.set_meta("linker_background", {"ids": ids, "items": count})
     return store.texts_of(ids)
 
