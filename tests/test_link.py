@@ -291,6 +291,16 @@ def test_the_word_weight_sample_is_spread_evenly_over_the_live_items(store: Stor
     assert len(live) == 45
     assert store.sample_item_ids(7) == [live[int(k * 45 / 7)] for k in range(7)]
     assert store.sample_item_ids(45) == live
+    assert store.item_sample(7) == (store.sample_item_ids(7), 45)  # and how many are live, from the same read
+
+
+def test_the_link_fingerprints_are_those_live_items_carry(store: Store) -> None:
+    add(store, *[FeedbackItem("s", str(n), f"text {n}") for n in range(6)])
+    ids = [i for i, *_ in store.item_texts()]
+    store.replace_auto_links(ids[:2], [], "fp-of-gone-items")
+    store.replace_auto_links(ids[2:4], [], "fp-of-live-items")
+    retire_unseen(store, "s", {"2", "3", "4", "5"})  # the first two are gone
+    assert store.link_fingerprints() == {"fp-of-live-items"}
 
 
 def test_a_run_links_under_the_models_own_identity_even_with_a_stale_cached_one(store: Store) -> None:

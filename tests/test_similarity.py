@@ -213,6 +213,27 @@ def test_a_minimum_score_only_drops_candidates_below_it(min_score: float) -> Non
                        min_score=min_score)[0]  # three epics named "Dark mode": one score, key order
     assert [c.epic_key for c in tied] == (["APP-0", "APP-2", "APP-6"] if min_score < 0.6 else [])
 
+@pytest.mark.parametrize("min_score", [0.05, 0.35, 0.7])
+def test_texts_left_out_of_the_products_could_not_have_reached_the_minimum(min_score: float) -> None:
+    """Texts whose ceiling cannot reach the minimum skip the dense products (``_may_reach``): with
+    rejected feedback (entries below zero), accepted answers and words a short text's best epic
+    explains away, the candidates are still those of no minimum at all, cut at it."""
+    rejected = ["says I am offline on wifi", "offline error on wifi again", "wifi offline bug", "offline on wifi"]
+    profiles = {**PROFILES,
+                "APP-6": EpicProfile(summary="Offline mode", description="Listen without a connection.",
+                                     accepted_texts=["no signal on the train", "train has no signal"], rejected_texts=rejected),
+                "APP-7": EpicProfile(summary="Dark mode for reports"), "APP-8": EpicProfile(summary="Wifi settings")}
+    model = SimilarityModel(chunk_size=3, threads=1).fit(profiles)
+    texts = [*ODD_TEXTS, "offline mode", "offline wifi", "wifi", "offline on the train without signal",
+             "the weather is nice today and my cat sleeps", "dark mode reports", "dark mode", "csv",
+             "I want to listen offline on the train because wifi is bad and the signal drops all the time",
+             "wifi offline again, says I am offline on wifi", "reports", "okta"]
+    every = model.score(texts, top_k=3, min_score=0.0)
+    assert model.score(texts, top_k=3, min_score=min_score) == [[c for c in cs if c.score >= min_score] for cs in every]
+    x, n_terms, known = model._encode(texts)
+    assert 0 < len(model._may_reach(x, n_terms, known, min_score)) < len(texts)  # some texts were left out
+
+
 def test_epics_known_by_name_only_score_as_if_both_views_were_computed(monkeypatch: pytest.MonkeyPatch) -> None:
     """An epic with a summary alone has one view (``_split_heavy`` leaves its full-view column out):
     every score, of such epics and of the others, is the same bits as with both views multiplied."""

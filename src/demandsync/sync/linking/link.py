@@ -40,11 +40,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from itertools import accumulate
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from demandsync.config import LinkingConfig, RuleConfig
@@ -92,28 +90,13 @@ class CompiledRule:
 
 #: What a text claims: the issue keys it says, and each rule whose keyword it says with that keyword.
 _Claims = tuple[list[str], list[tuple[CompiledRule, str]]]
+#: What most texts claim (shared: never changed by its readers).
+_NO_CLAIMS: _Claims = ([], [])
 
 
-def _first_words_pattern(words: Iterable[str]) -> re.Pattern[str]:
-    """A regex finding any of ``words`` (lower case) as a whole word, its alternatives spelled as a
-    trie ("d(?:ata(?:dog)?|iscord)"): Python's re tries the branches of an alternation one by one
-    at every position, and 58 words as a flat alternation scanned 1.5x slower."""
-    trie: dict[str, Any] = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}  # a word ends here
-
-    def spelled(node: dict[str, Any]) -> str:
-        branches = [re.escape(ch) + spelled(child) for ch, child in sorted(node.items()) if ch]
-        if not branches:
-            return ""
-        if "" in node:  # a word ends here, longer ones go on
-            return f"(?:{'|'.join(branches)})?"
-        return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
-
-    return re.compile(rf"(?<!\w){spelled(trie)}(?!\w)")
+#: ASCII byte -> itself when the rules' regexes count it a word character (``\w``: letters, digits,
+#: "_"), and the line break between two texts; any other byte -> a space.
+_RULE_WORD_BYTES = bytes(c if c == 10 or re.fullmatch(r"\w", chr(c)) else 32 for c in range(256))
 
 
 @dataclass(slots=True)
@@ -133,6 +116,13 @@ class LinkStats:
 #: were the link stage's peak memory (+132 MB at 2,000 epics; +38 MB at 512, as fast, same scores:
 #: chunk size is not part of the model's identity).
 SCORE_CHUNK = 512
+
+#: Threads the model scores with (``SimilarityParams.threads``; results do not depend on it). One:
+#: on this 2-core machine shared by other processes, a second thread (one chunk's tokenising beside
+#: another's arithmetic) made the scoring of a first link cost 0.71-0.86 s CPU instead of 0.58-0.63 s
+#: (the two threads handing the GIL back and forth around every numpy call), and the link stage's
+#: wall time came out no shorter (bench/run.py scenario 1, 100,000 items x 2,000 epics).
+SCORE_THREADS = 1
 
 #: Texts an AutoLinker remembers the claims and the candidates of (~5 MB each): the first met,
 #: which are the ones survey answers repeat most.
@@ -187,18 +177,24 @@ def background_texts(store: Store, refresh: bool = True) -> list[str]:
     The sample's ids are kept in the store's meta and drawn again only when
     the number of live items has doubled or halved since (``refresh=False``,
     for read-only commands, draws without saving): a new sample changes the
-    linker's fingerprint, which relinks every item.
+    linker's fingerprint, which relinks every item. None drawn yet (a first link): the read that
+    draws it counts the live items too.
     """
-    count = store.count_items()
+    meta = store.get_meta("linker_background") or {}
+    ids: list[int] | None = meta.get("ids")
+    drawn = ids is None
+    if ids is None:
+        ids, count = store.item_sample(BACKGROUND_SIZE)
+    else:
+        count = store.count_items()
     if count < BACKGROUND_MIN:
         return []
-    meta = store.get_meta("linker_background") or {}
     base = int(meta.get("items", 0))
-    ids = meta.get("ids")
-    if ids is None or count >= 2 * base or 2 * count < base:
-        ids = store.sample_item_ids(BACKGROUND_SIZE)
-        if refresh:
-            store.set_meta("linker_background", {"ids": ids, "items": count})
+    if not drawn and (count >= 2 * base or 2 * count < base):
+        ids, count = store.item_sample(BACKGROUND_SIZE)
+        drawn = True
+    if drawn and refresh:
+        store.set_meta("linker_background", {"ids": ids, "items": count})
     return store.texts_of(ids)
 
 
@@ -235,10 +231,10 @@ class AutoLinker:
         for n, rule in enumerate(self.rules):
             for word in rule.first_words or ():
                 by_word.setdefault(word, set(always)).add(n)
-        #: first word -> positions (config order) of the rules to try when a text has it, the
+        #: first word (UTF-8) -> positions (config order) of the rules to try when a text has it, the
         #: always-scanned ones included: an item's candidates are one union and one sort of small ints.
-        self._by_word = {w: frozenset(ns) for w, ns in by_word.items()}
-        self._first_words = _first_words_pattern(self._by_word) if self._by_word else None
+        self._by_word = {w.encode(): frozenset(ns) for w, ns in by_word.items()}
+        self._first_words = frozenset(self._by_word)
         self.linking = linking
         self._epics = list(epics) if linking.similarity else []
         self._learned = learned or Learned()
@@ -294,11 +290,15 @@ class AutoLinker:
         # (the store knows no key or rule links an unclaimed item: see ItemToLink)
         claims = self._claims([item.text for item in batch if not item.unclaimed])
         for item in batch:
-            item_id, source, text = item.item_id, item.source, item.text
+            item_id, text = item.item_id, item.text
             if item.unclaimed:
                 unlinked.append((item_id, text))
                 continue
             keys, keywords = claims[text]
+            if not (keys or keywords or item.epic_hint):  # most items: nothing to check
+                unlinked.append((item_id, text))
+                continue
+            source = item.source
             found: dict[str, Link] = {}
             for key in [*item.epic_hint, *keys] if keys else item.epic_hint:
                 if key in self.epic_keys and key not in found:
@@ -320,28 +320,35 @@ class AutoLinker:
         Each distinct text is looked at once per linker (``_PerText``): the bench's 100,000 items
         say 48,000 texts (batch by batch, 64,500)."""
         def find(new: list[str]) -> list[_Claims]:
-            return [(find_issue_keys(text) if "-" in text else [],  # (a key has a dash: most texts skip it)
-                     [(rule, word) for rule in rules if (word := rule.keyword_in(text))])
-                    for text, rules in zip(new, self._candidate_rules(new), strict=True)]
+            out: list[_Claims] = []
+            for text, rules in zip(new, self._candidate_rules(new), strict=True):
+                if not rules and "-" not in text:  # most texts: no key (it has a dash), no rule to try
+                    out.append(_NO_CLAIMS)
+                else:
+                    out.append((find_issue_keys(text) if "-" in text else [],
+                                [(rule, word) for rule in rules if (word := rule.keyword_in(text))]))
+            return out
         return self._claimed.of(texts, find)
 
     def _candidate_rules(self, texts: Sequence[str]) -> list[list[CompiledRule]]:
         """The rules that can match each text, in config order (the regex decides).
 
-        One scan of the batch's ASCII texts, lower-cased and joined by newlines (a non-word
-        character, so a word never runs from one text into the next), finds the rules' first words
-        as whole words: calling a tokenizer once per text was half of the rules pass. A text that
-        is not ASCII tries every rule: case folding and ``\\w`` could disagree with the rule's regex."""
-        if self._first_words is None:
+        The batch's ASCII texts, lower-cased and joined by line breaks, are split into words (runs
+        of ``\\w``, as the rules' regexes bound them) by ``bytes.translate`` and ``bytes.split`` (C
+        loops), and a text tries the rules whose first word it says. For bench/run.py's 53,000
+        texts and 40 rules this took 0.155 s CPU as a regex scan of the joined texts for the rules'
+        58 first words (0.12 s of it the scan), 0.09 s now; a tokenizer per text was slower still. A text that is not ASCII
+        tries every rule: case folding and ``\\w`` could disagree with the rule's regex."""
+        if not self._first_words:
             return [self._always] * len(texts)
         out = [self._always if text.isascii() else self.rules for text in texts]
-        ascii_only = [text if text.isascii() else "" for text in texts]
-        starts = list(accumulate([len(text) + 1 for text in ascii_only], initial=0))
-        present: dict[int, set[str]] = {}
-        for m in self._first_words.finditer("\n".join(ascii_only).lower()):
-            present.setdefault(bisect_right(starts, m.start()) - 1, set()).add(m.group())
-        by_word, rules = self._by_word, self.rules
-        for n, words in present.items():
+        joined = "\n".join([text if text.isascii() else "" for text in texts])
+        if joined.count("\n") != len(texts) - 1:  # a text's own line breaks: not word characters either
+            joined = "\n".join([text.replace("\n", " ") if text.isascii() else "" for text in texts])
+        lines = joined.lower().encode("ascii").translate(_RULE_WORD_BYTES).split(b"\n")
+        firsts, by_word, rules = self._first_words, self._by_word, self.rules
+        for n in [n for n, line in enumerate(lines) if not firsts.isdisjoint(line.split())]:
+            words = firsts.intersection(lines[n].split())
             out[n] = [rules[r] for r in sorted(frozenset().union(*(by_word[w] for w in words)))]
         return out
 
@@ -400,7 +407,7 @@ def build_model(epics: Sequence[Epic], learned: Learned | None = None) -> Simila
     from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel
 
     learned = learned or Learned()
-    return SimilarityModel(chunk_size=SCORE_CHUNK).fit({
+    return SimilarityModel(chunk_size=SCORE_CHUNK, threads=SCORE_THREADS).fit({
         e.key: EpicProfile(e.summary, e.description, list(e.labels), learned.accepted.get(e.key, []),
                            learned.rejected.get(e.key, []))
         for e in epics

@@ -817,7 +817,10 @@ class Store:
                     else:
                         stored[(item_id, key)] = (method, state, score, note)
             gone = [pair for pair, row in stored.items() if wanted.get(pair) != row]
-            fresh = [(pair, row) for pair, row in wanted.items() if pair not in manual and stored.get(pair) != row]
+            if stored or manual:
+                fresh = [(pair, row) for pair, row in wanted.items() if pair not in manual and stored.get(pair) != row]
+            else:  # nothing stored for these items (a first link): every wanted link is new
+                fresh = list(wanted.items())
             if gone:
                 conn.execute(sa.delete(LINKS).where(LINKS.c.item_id == sa.bindparam("b_item"),
                                                     LINKS.c.epic_key == sa.bindparam("b_epic")),
@@ -826,17 +829,24 @@ class Store:
             _copy_many(conn, "links", ("item_id", "epic_key", "method", "state", "score", "note", "updated_at"),
                          [(i, k, *row, stamp) for (i, k), row in fresh])
             touched = {i for i, _ in gone} | {i for (i, _), _ in fresh}
-            _set_link_fp(conn, fingerprint, sorted(touched), unset_only=False)
-            rest = ids - touched if unset is None else ids.intersection(unset) - touched
-            if rest:
-                _set_link_fp(conn, fingerprint, sorted(rest), unset_only=True)
+            if unset is None:  # which of the others were never linked: the database tells
+                _set_link_fp(conn, fingerprint, sorted(touched), unset_only=False)
+                _set_link_fp(conn, fingerprint, sorted(ids - touched), unset_only=True)
+            else:  # the caller read them NULL (under the run lock: still so): one pass over the ids for
+                # both (a first link's 100,000 items: 0.165 -> 0.137 s CPU as one sorted list of ids)
+                _set_link_fp(conn, fingerprint, sorted(touched.union(ids.intersection(unset))), unset_only=False)
         return {k for _, k in gone} | {k for (_, k), _ in fresh}
 
     def link_fingerprints(self) -> set[str]:
-        """The link fingerprints live items carry (few: the index on ``link_fp`` answers it)."""
+        """The link fingerprints live items carry: the distinct ones of all items (few: the index on
+        ``link_fp`` alone answers it), each kept when a live item carries it (the index finds its
+        items). Filtering every item on ``deleted`` first read each item's row: 100,000 items,
+        0.017-0.033 -> 0.003 s on SQLite."""
+        fps = sa.select(ITEMS.c.link_fp.label("fp")).where(ITEMS.c.link_fp.is_not(None)).distinct().subquery()
+        item = ITEMS.alias("item")
+        stmt = sa.select(fps.c.fp).where(sa.exists().where(item.c.link_fp == fps.c.fp, item.c.deleted.is_(False)))
         with self._connect() as conn:
-            return {fp for (fp,) in conn.execute(sa.select(ITEMS.c.link_fp).where(
-                ITEMS.c.link_fp.is_not(None), ITEMS.c.deleted.is_(False)).distinct())}
+            return {fp for (fp,) in conn.execute(stmt)}
 
     def decide_link(self, item_id: int, epic_key: str, state: LinkState, note: str | None = None) -> None:
         """Record a human decision (accepted / rejected); it beats every automatic link."""
@@ -1014,26 +1024,32 @@ class Store:
         return out
 
     def sample_item_ids(self, limit: int) -> list[int]:
-        """Up to ``limit`` live item ids spread evenly over the store (by id), for the linker's
-        word statistics: deterministic, so the same store gives the same sample. The database
-        numbers the rows and returns only the chosen ones (a first run read all 100,000 ids).
-        SQLite numbers them in this process: there the ids themselves, read through the driver, are
-        half the CPU (100,000 items: 0.14 -> 0.07 s), and the same positions are taken."""
+        """Up to ``limit`` live item ids spread evenly over the store (by id): see :meth:`item_sample`."""
+        return self.item_sample(limit)[0]
+
+    def item_sample(self, limit: int) -> tuple[list[int], int]:
+        """(up to ``limit`` live item ids spread evenly over the store (by id), how many items are
+        live), for the linker's word statistics: deterministic, so the same store gives the same
+        sample. The database numbers the rows and returns only the chosen ones (a first run read
+        all 100,000 ids). SQLite numbers them in this process: there the ids themselves, read
+        through the driver, are half the CPU (100,000 items: 0.14 -> 0.07 s), the same positions
+        are taken, and their count is the live items' (a first link's second scan of the items,
+        ``count_items``, was 0.02 s)."""
         live = ITEMS.c.deleted.is_(False)
         with self._connect() as conn:
             if conn.dialect.name == "sqlite":
                 ids = [i for (i,) in _driver_rows(conn, "SELECT id FROM items WHERE deleted = ? ORDER BY id", (False,))]
                 if len(ids) <= limit:
-                    return ids
-                return [ids[k] for k in _spread(len(ids), limit)]
+                    return ids, len(ids)
+                return [ids[k] for k in _spread(len(ids), limit)], len(ids)
             n = conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(live)).scalar_one()
             if n <= limit:
-                return [i for (i,) in conn.execute(sa.select(ITEMS.c.id).where(live).order_by(ITEMS.c.id))]
+                return [i for (i,) in conn.execute(sa.select(ITEMS.c.id).where(live).order_by(ITEMS.c.id))], n
             rows = sa.select(ITEMS.c.id, (sa.func.row_number().over(order_by=ITEMS.c.id) - 1).label("pos")).where(
                 live).subquery()
             chosen = _spread(n, limit)
             return [i for (i,) in conn.execute(
-                sa.select(rows.c.id).where(rows.c.pos.in_(chosen)).order_by(rows.c.id))]
+                sa.select(rows.c.id).where(rows.c.pos.in_(chosen)).order_by(rows.c.id))], n
 
     def texts_of(self, item_ids: Sequence[int]) -> list[str]:
         """Texts of these live items, in id order (ids of deleted or forgotten items are skipped)."""
