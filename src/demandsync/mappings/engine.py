@@ -739,15 +739,16 @@ def _value(data: Mapping[str, Any], ref: str) -> str:
         if value is not _ABSENT:
             return value if type(value) is str else _text_of(value)
         node: Any = data
-        for part in _parts(ref):  # the usual path, dicts down to a text, walked here
+        for part in _parts(ref):  # the usual path, dicts down to its end, walked here
             if type(node) is not dict:
                 break  # a list (or another object) on the way: the general walk below
             node = node.get(part)
             if node is None:
                 return ""  # a key on the way is missing or null: the walk below finds nothing either
         else:
-            if type(node) is str:
-                return node
+            # The end is one value whatever it is (the walk below would give its _text_of too): a
+            # Jira issue's fields.labels list reads in 0.7 us, 2.0 through that walk (2026-11-29).
+            return node if type(node) is str else _text_of(node)
     else:
         try:
             value = data[ref]  # one lookup, not `in` + `[]`: this runs ~10 times per row
