@@ -7,7 +7,7 @@ figure holds on a shared machine; the per-stage run timings are ``bench/run.py``
 
 Not the same figure as ``bench/run.py``'s pull stage (issue 17's "pull <= 15 us per row" is that
 one: scenario 1's pull stage over all 100,800 rows): run.py's pull also reads the Jira feedback
-source (5,000 issues over HTTP, ~25 us of this process's CPU each against ~15 for a CSV row) and
+source (5,000 issues over HTTP, ~30 us of this process's CPU each against ~15 for a CSV row) and
 its CPU is the process's, so the epics read on its own thread meanwhile counts too (~0.05 s);
 here only the CSV rows, or with ``--jira`` only that source, served by a Jira sandbox in a child
 process so that the figure is the client's CPU alone (the HTTP stack imported beforehand, as a
