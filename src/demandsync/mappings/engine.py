@@ -10,7 +10,9 @@ instead of quarantining every row for the same cause.
 
 Column references are resolved once per file header (rows share it), and the
 header's plan is compiled to cell positions: a file row is mapped straight from
-the reader's list of cells, not regex scans or a dictionary per row.
+the reader's list of cells, not regex scans or a dictionary per row. A JSON
+record's plan is resolved once per shape (its keys) and compiled the same way,
+its cells being the record's values at the plan's paths.
 """
 
 from __future__ import annotations
@@ -589,9 +591,10 @@ _RowFunction = Callable[[list[str]], FeedbackItem | None]
 
 def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[str, int],
                   learns_dates: bool = True) -> _RowFunction | None:
-    """One file header's plan as a function of a row's cell list: what :class:`_OneRecord` does,
-    with every per-plan decision (which columns, at which positions, labels, placeholders) taken
-    here once. ``positions`` maps the header's column keys and aliases to cell positions.
+    """One file header's plan (or a JSON shape's, :func:`_compile_json`) as a function of a row's
+    cell list: what :class:`_OneRecord` does, with every per-plan decision (which columns, at which
+    positions, labels, placeholders) taken here once. ``positions`` maps the header's column keys
+    and aliases to cell positions.
 
     Why: the general path costs ~15 µs a row in method calls and dictionary lookups that
     give the same answer for every row of a file; reading the reader's own cell list by
