@@ -9,18 +9,22 @@ Not the same figure as ``bench/run.py``'s pull stage (issue 17's "pull <= 15 us 
 one: scenario 1's pull stage over all 100,800 rows): run.py's pull also reads the Jira feedback
 source (5,000 issues over HTTP, ~30 us of this process's CPU each against ~15 for a CSV row) and
 its CPU is the process's, so the epics read on its own thread meanwhile counts too (~0.05 s);
-here only the CSV rows. With ``--profile`` the first pull's CPU includes pyinstrument's own
+here only the CSV rows, or with ``--jira`` only that source, served by a Jira sandbox in a child
+process so that the figure is the client's CPU alone (the HTTP stack imported beforehand, as a
+run's epics read has). With ``--profile`` the first pull's CPU includes pyinstrument's own
 (2026-11-29: 28 us a row profiled, 15-16 without, same code and load).
 
     .venv/bin/python bench/pull.py                                  # 100,000 items, SQLite
     .venv/bin/python bench/pull.py --items 20000 --profile /tmp/p.txt
     .venv/bin/python bench/pull.py --store postgresql+psycopg://postgres@127.0.0.1:5432/ds_x
+    .venv/bin/python bench/pull.py --jira                           # the 5,000 Jira feedback issues
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +52,26 @@ def _fresh_store(url: str) -> Store:
     return store
 
 
+#: The child process serving the workload's Jira sandbox: prints its URL, serves until stdin closes.
+_SANDBOX = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import generate
+from demandsync.sandbox.jira import JiraSandbox
+state = generate.build_state(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+print(JiraSandbox(state, email=generate.EMAIL, api_token=generate.TOKEN).start(), flush=True)
+sys.stdin.read()
+"""
+
+
+def _sandbox(epics: int, seed: int, items: int) -> tuple[subprocess.Popen[str], str]:
+    """A Jira sandbox in its own process (its CPU is not the client's) and its URL."""
+    child = subprocess.Popen([sys.executable, "-c", _SANDBOX, str(HERE), str(epics), str(seed), str(items)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    return child, child.stdout.readline().strip()
+
+
 def pull_all(config: Any, store: Store, names: list[str]) -> tuple[float, float, int, dict[str, Any]]:
     """Pull the named sources once: (CPU seconds, wall seconds, rows pulled, reports)."""
     reports = {}
@@ -67,16 +91,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "demandsync-bench-pull")
     ap.add_argument("--store", help="store URL (default: a fresh SQLite file under --out)")
     ap.add_argument("--profile", type=Path, help="write a pyinstrument text profile of the first pull here")
+    ap.add_argument("--jira", action="store_true", help="pull only the Jira feedback source (sandbox in a child process)")
     args = ap.parse_args(argv)
 
     workdir = args.out / f"e{args.epics}-i{args.items}"
     if not (workdir / "workload.json").exists():
         generate.build(workdir, epics=args.epics, items=args.items, seed=args.seed)
-    # Only the file sources are pulled; the Jira URL just has to be valid (nothing is asked of it).
-    (workdir / "demandsync.toml").write_text(generate.config_toml(args.epics, "http://127.0.0.1:9"), encoding="utf-8")
+    # Only the file sources are pulled, or only Jira's; else the Jira URL just has to be valid.
+    sandbox, url = _sandbox(args.epics, args.seed, args.items) if args.jira else (None, "http://127.0.0.1:9")
+    (workdir / "demandsync.toml").write_text(generate.config_toml(args.epics, url), encoding="utf-8")
     setup_logging(quiet=True)
     config = load_config(workdir / "demandsync.toml")
-    names = [s.name for s in config.settings.sources if s.kind in ("csv", "xlsx", "files")]
+    kinds = ("jira",) if args.jira else ("csv", "xlsx", "files")
+    names = [s.name for s in config.settings.sources if s.kind in kinds]
+    if args.jira:
+        import httpcore  # noqa: F401  (a run's epics read imports the HTTP stack before any source is pulled)
     db = workdir / "pull-bench.db"
     db.unlink(missing_ok=True)
     store = _fresh_store(args.store or f"sqlite:///{db}")
@@ -92,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         profiler.stop()
         args.profile.write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
     again_cpu, again_wall, _, again = pull_all(config, store, names)
+    if sandbox is not None:
+        sandbox.communicate()  # closes its stdin: it stops
     with store.begin() as conn:
         stored = conn.execute(ITEMS.select().with_only_columns(ITEMS.c.id)).all()
     store.close()

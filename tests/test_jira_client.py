@@ -158,6 +158,23 @@ def test_adf_to_text_rich_document() -> None:
     assert adf_to_text(None) == "" and adf_to_text("  wiki *markup*  ") == "wiki *markup*"
 
 
+def test_adf_to_text_drops_blanks_at_line_ends_and_extra_blank_lines() -> None:
+    """Descriptions typed in the Jira editor end lines in spaces or a tab and leave empty
+    paragraphs; the text linking and the epic view see has neither."""
+    def para(*texts: str) -> dict[str, Any]:
+        nodes: list[dict[str, Any]] = []
+        for i, text in enumerate(texts):
+            nodes += [{"type": "hardBreak"}] if i else []
+            nodes.append({"type": "text", "text": text})
+        return {"type": "paragraph", "content": nodes}
+
+    doc = {"type": "doc", "content": [para("Please add SSO  ", "for Okta\t"), {"type": "paragraph", "content": []},
+                                      {"type": "paragraph"}, para("Thanks \t ")]}
+    assert adf_to_text(doc) == "Please add SSO\nfor Okta\n\nThanks"
+    assert adf_to_text({"type": "doc", "content": [para("tab\t", "only")]}) == "tab\nonly"
+    assert adf_to_text({"type": "doc", "content": [para("above"), {"type": "rule"}, para("below")]}) == "above\n\nbelow"
+
+
 def test_text_to_adf_round_trips_to_the_same_text() -> None:
     text = "# Demand\n\n42 requests from **17** accounts\nsee [why](https://x.io/explain)\n\n- Acme\n- Globex\n\n1. one\n2. two"
     doc = text_to_adf(text)

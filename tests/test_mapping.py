@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -362,3 +363,61 @@ def test_positional_rows_map_like_the_general_path_on_every_export(path: str, pr
     differences, compiled = _both_paths(records + hostile, preset, overrides, monkeypatch)
     assert differences == []
     assert compiled or not records or (preset is None and path in NO_ID_EXPORTS)  # the fast path did run
+
+
+#: JSON values besides text that a path can end on (a list runs through _value's general walk).
+HOSTILE_JSON = [None, 0, 3, 2.5, True, False, [], ["sso", "PROD-7"], [None, {"x": 1}], {"k": "v"}, {}]
+JIRA_ISSUE = {"key": "FB-1", "id": "10001", "browse_url": "https://x.atlassian.net/browse/FB-1",
+              "epic_keys": ["PROD-7"], "organization": "Acme",
+              "fields": {"summary": "SSO please", "description_text": "We need Okta.\r\nSoon.",
+                         "created": "2025-06-01T00:00:00.000+0000", "labels": ["sso", "auth"],
+                         "reporter": {"emailAddress": "Ann@Corp.com", "accountId": "5570:1"}}}
+HOTJAR_RESPONSE = {"Hotjar User ID": ANON, "Date Submitted": "2026-01-01 08:00:01", "Message": "Dark mode\r\nplease",
+                   "Email": "", "Emotion": "3", "Country": "Peru", "Source URL": "https://x.example/q",
+                   "Device": "tablet", "Browser": "Chrome", "OS": "iOS"}
+
+
+def _leaves(data: dict[str, Any], at: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    return [p for k, v in data.items() for p in (_leaves(v, (*at, k)) if isinstance(v, dict) else [(*at, k)])]
+
+
+def _with(data: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A deep copy of ``data`` with the value at ``path`` replaced (or the key removed: ``_GONE``)."""
+    out = copy.deepcopy(data)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    if value is _GONE:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return out
+
+
+_GONE = object()
+
+
+@pytest.mark.parametrize(("preset", "record"), [("jira", JIRA_ISSUE), ("hotjar-feedback", HOTJAR_RESPONSE)])
+def test_compiled_json_records_map_like_the_general_path(preset: str, record: dict[str, Any],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """An API source's records share a plan per shape, compiled to the file path's row function
+    over the plan's path values: with each value in turn made hostile (odd text, dates read two
+    ways, numbers, lists, objects, nulls, the key gone) every record gives the very item,
+    quarantine reason, nothing or mapping error the general path gives, records in a row
+    included (a JSON record's dates teach nothing to the next)."""
+    records = [Record(record, "api 0")]
+    for path in _leaves(record):
+        for value in [*HOSTILE_CELLS, *HOSTILE_JSON, _GONE]:
+            records.append(Record(_with(record, path, value), f"api {'.'.join(path)} = {str(value)[:20]!r}"))
+    for value in ("13/01/2026", "01/02/2026", "02/01/2026 10:00", "13/01/2026"):  # what is day, what month?
+        records.append(Record(_with(record, _date_path(record), value), f"api date {value}"))
+    differences, _ = _both_paths(records, preset, {}, monkeypatch)
+    assert differences == []
+    mapper = build_mapper("s", preset, {})
+    mapper.map(records[0])
+    mapper.map(records[1])
+    assert [p.rows is not None for c in mapper._compiled.values() for p in c.json_plans.values()] == [True]
+
+
+def _date_path(record: dict[str, Any]) -> tuple[str, ...]:
+    return ("fields", "created") if "fields" in record else ("Date Submitted",)

@@ -35,6 +35,8 @@ _LISTS = frozenset({"bulletList", "orderedList", "taskList", "decisionList"})
 _BLOCK_LIKE = _BLOCKS | _LISTS | {"table", "rule", "listItem", "taskItem", "decisionItem"}
 # Nodes without children that still show text.
 _INLINE_ATTR_TEXT = {"mention": "text", "emoji": "text", "status": "text", "placeholder": "text"}
+_TRAILING_BLANKS = re.compile(r"[ \t]+\n")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def adf_to_text(value: Any) -> str:
@@ -46,8 +48,15 @@ def adf_to_text(value: Any) -> str:
     if not isinstance(value, dict):
         return str(value)
     text = _render(value, prefix="")
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    # Most descriptions have no line ending in blanks and no run of three line ends: each
+    # regex scans the whole text to find nothing (1.3 and 0.9 us for a 140-character
+    # paragraph), the substring tests cost 0.1 us. A match of the first holds " \n" or "\t\n",
+    # of the second "\n\n\n", so the text is the same either way.
+    if " \n" in text or "\t\n" in text:
+        text = _TRAILING_BLANKS.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
 
 
 def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
@@ -93,9 +102,12 @@ def _render(node: dict[str, Any], prefix: str) -> str:
     if kind == "rule":
         return "\n"
     if any(c.get("type") in _BLOCK_LIKE for c in children):  # a container of blocks
-        return "".join(_render(c, prefix) for c in children)
+        return "".join([_render(c, prefix) for c in children])
     if kind in _BLOCK_LIKE:  # a block holding inline content
-        return _inline(node) + "\n\n"
+        # _inline(node) would find the children again and test the kind against inline kinds that no
+        # block is: a one-paragraph description renders in 2.1 us instead of 2.5 (join gets a list, as
+        # it would build one anyway).
+        return "".join([_inline(c) for c in children]) + "\n\n"
     return _inline(node)
 
 
