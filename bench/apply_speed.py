@@ -12,7 +12,7 @@ costs:
 * ``floor``: ``http.client`` on one keep-alive connection, one PUT after another (what
   bench/floor.py does).
 
-    .venv/bin/python bench/apply_speed.py [--epics 2000] [--concurrency 4] [--repeat 3]
+    .venv/bin/python bench/apply_speed.py [--epics 2000] [--concurrency 4] [--repeat 3] [--src /tmp/main/src]
     .venv/bin/python bench/apply_speed.py --profile /tmp/apply.txt   # pyinstrument, all threads' time in one view
     .venv/bin/python bench/apply_speed.py --profile /tmp/apply.prof  # cProfile timed by CPU (pstats file + .txt)
 
@@ -101,7 +101,10 @@ def child_demandsync(url: str, n: int, concurrency: int, profile: str | None) ->
         Path(profile).write_text(profiler.output_text(unicode=True, show_all=True), encoding="utf-8")
     tracker.close()
     store.close()
-    return {"wall_s": wall, "cpu_s": cpu, "epics": result.epics_written, "failed": result.failed}
+    import demandsync
+
+    return {"wall_s": wall, "cpu_s": cpu, "epics": result.epics_written, "failed": result.failed,
+            "src": str(Path(demandsync.__file__).parent.parent)}
 
 
 def child_floor(url: str, n: int) -> dict[str, Any]:
@@ -124,9 +127,13 @@ def child_floor(url: str, n: int) -> dict[str, Any]:
     return {"wall_s": wall, "cpu_s": cpu, "epics": n, "failed": 0}
 
 
-def spawn(args: list[str]) -> dict[str, Any]:
+def spawn(args: list[str], src: str | None = None) -> dict[str, Any]:
+    """One measured child; ``src`` first on its PYTHONPATH (another copy of src/, e.g. main's)."""
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     out = subprocess.run([sys.executable, str(Path(__file__)), "--child", *args], check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     return dict(json.loads(out.stdout))
 
 
@@ -143,6 +150,7 @@ def main() -> int:
     ap.add_argument("--epics", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--src", help="PYTHONPATH for the demandsync children, e.g. main's src/ exported to /tmp")
     ap.add_argument("--profile", help="profile one demandsync child: pyinstrument text (wall) here, or cProfile "
                                       "by CPU when the path ends in .prof (pstats there, text beside it)")
     args = ap.parse_args()
@@ -152,17 +160,17 @@ def main() -> int:
     url = sandbox.start()
     try:
         if args.profile:
-            d = spawn(["demandsync", url, str(args.epics), str(args.concurrency), args.profile])
+            d = spawn(["demandsync", url, str(args.epics), str(args.concurrency), args.profile], args.src)
             print(f"profiled run: wall {d['wall_s']:.2f}s cpu {d['cpu_s']:.2f}s -> {args.profile}")
             return 0
         best: dict[str, dict[str, Any]] = {}
         for r in range(args.repeat):
             for kind in ("demandsync", "floor") if r % 2 == 0 else ("floor", "demandsync"):
                 extra = [str(args.concurrency)] if kind == "demandsync" else []
-                d = spawn([kind, url, str(args.epics), *extra])
+                d = spawn([kind, url, str(args.epics), *extra], args.src)
                 print(f"  {kind:10} #{r + 1}: wall {d['wall_s']:.2f}s cpu {d['cpu_s']:.2f}s "
                       f"({d['cpu_s'] / args.epics * 1e6:.0f} us CPU/PUT) epics {d['epics']} failed {d['failed']} "
-                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+                      f"load {os.getloadavg()[0]:.1f}" + (f" src {d['src']}" if "src" in d else ""), flush=True)
                 if kind not in best or d["cpu_s"] < best[kind]["cpu_s"]:
                     best[kind] = d
     finally:

@@ -16,12 +16,12 @@ again. Nothing is written twice needlessly.
 from __future__ import annotations
 
 import contextvars
-import itertools
 import logging
-from collections.abc import Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from demandsync.connectors.base import Tracker, TrackerField, WriteRejected
@@ -242,36 +242,116 @@ def apply_plan(
     for wid, w in zip(ids, plan, strict=True):
         by_epic.setdefault(w.epic_key, []).append((wid, w))
     journal = _JournalBatch(store)
-    queue = iter(by_epic.items())
+    queue = _EpicQueue(tracker, iter(by_epic.items()))
     written, total = 0, len(by_epic)
     progress.update("writes", 0, total)
-    exhausted = 0  # epics in a row whose write ran out of retries
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="jira-write") as pool:
-        running: set[Future[EpicOutcome]] = set()
-        for key, writes in itertools.islice(queue, max(1, concurrency)):
-            running.add(_submit(pool, tracker, key, writes))
-        while running:
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                outcome = future.result()
-                exhausted = exhausted + 1 if outcome.exhausted else 0
-                journal.record(outcome, result)
-                written += 1
-                progress.update("writes", written, total)
-                if exhausted < GIVE_UP_AFTER and (nxt := next(queue, None)) is not None:
-                    running.add(_submit(pool, tracker, *nxt))
-    for key, writes in queue:  # Jira is not taking writes: leave the rest for the next run
-        note = f"not attempted: {exhausted} epics' writes in a row ran out of retries; the next run plans it again"
+
+    def record(outcome: EpicOutcome) -> None:
+        nonlocal written
+        journal.record(outcome, result)
+        written += 1
+        progress.update("writes", written, total)
+
+    helpers = _Helpers(queue, max(1, concurrency) - 1)
+    try:
+        while (outcome := queue.write_next()) is not None:
+            record(outcome)
+            helpers.drain(record)
+    finally:
+        queue.stop()
+        helpers.join(record)
+    for key, writes in queue.left():  # Jira is not taking writes: leave the rest for the next run
+        note = (f"not attempted: {queue.exhausted} epics' writes in a row ran out of retries; "
+                "the next run plans it again")
         journal.record(EpicOutcome(key, failed=[(pw, note) for pw in writes]), result)
     journal.flush()
     return result
 
 
-def _submit(pool: ThreadPoolExecutor, tracker: Tracker, key: str,
-            writes: Sequence[tuple[int, PlannedWrite]]) -> Future[EpicOutcome]:
-    """``write_epic`` on a worker, in a copy of this thread's context: what it logs (a 429's
-    "retrying in …") carries the run id like every other line of the run."""
-    return pool.submit(contextvars.copy_context().run, write_epic, tracker, key, writes)
+class _EpicQueue:
+    """The plan's epics, handed out one at a time to whichever writer is free, until Jira looks down.
+
+    Shared by the writers (the caller's thread and its helpers): taking the next epic and
+    counting the epics in a row whose write ran out of retries happen under one lock, so after
+    ``GIVE_UP_AFTER`` such epics in a row no writer starts another.
+    """
+
+    def __init__(self, tracker: Tracker, epics: Iterator[tuple[str, list[tuple[int, PlannedWrite]]]]) -> None:
+        self._tracker, self._epics = tracker, epics
+        self._lock = threading.Lock()
+        self._stopped = False
+        #: Epics in a row (in the order their writes ended) whose write ran out of retries.
+        self.exhausted = 0
+
+    def write_next(self) -> EpicOutcome | None:
+        """Write the next epic and return what became of it; None when there is none to write."""
+        with self._lock:
+            nxt = None if self._stopped or self.exhausted >= GIVE_UP_AFTER else next(self._epics, None)
+        if nxt is None:
+            return None
+        outcome = write_epic(self._tracker, *nxt)
+        with self._lock:
+            self.exhausted = self.exhausted + 1 if outcome.exhausted else 0
+        return outcome
+
+    def stop(self) -> None:
+        """No writer starts another epic (the caller is leaving: done, or interrupted)."""
+        with self._lock:
+            self._stopped = True
+
+    def left(self) -> Iterator[tuple[str, list[tuple[int, PlannedWrite]]]]:
+        """The epics no writer took."""
+        return self._epics
+
+
+class _Helpers:
+    """``n`` threads writing from the queue beside the caller, their outcomes passed back to it.
+
+    The caller's thread is a writer too, and only it journals (the store is used from one
+    thread). Against a Jira that answers at once our side of a PUT is CPU under one GIL: a
+    coordinator thread waiting on a future per epic (a ``ThreadPoolExecutor``) added a thread
+    hand-off to every PUT, and with ``write_concurrency = 1`` the caller now writes alone, with
+    no thread at all. Each helper runs in a copy of the caller's context, so what it logs (a 429's
+    "retrying in …") carries the run id like every other line of the run.
+    """
+
+    def __init__(self, queue: _EpicQueue, n: int) -> None:
+        #: Outcomes, and one None from each helper when it stops.
+        self._outcomes: SimpleQueue[EpicOutcome | None] = SimpleQueue()
+        self._running = n
+        self._threads = [threading.Thread(target=contextvars.copy_context().run, args=(self._work, queue),
+                                          name=f"jira-write-{i + 1}", daemon=True) for i in range(n)]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self, queue: _EpicQueue) -> None:
+        try:
+            while (outcome := queue.write_next()) is not None:
+                self._outcomes.put(outcome)
+        finally:
+            self._outcomes.put(None)
+
+    def drain(self, record: Callable[[EpicOutcome], None]) -> None:
+        """Record the outcomes the helpers have passed back so far, without waiting."""
+        while True:
+            try:
+                outcome = self._outcomes.get_nowait()
+            except Empty:
+                return
+            self._take(outcome, record)
+
+    def join(self, record: Callable[[EpicOutcome], None]) -> None:
+        """Wait for every helper to finish the epic it is on, recording every outcome."""
+        while self._running:
+            self._take(self._outcomes.get(), record)
+        for thread in self._threads:
+            thread.join()
+
+    def _take(self, outcome: EpicOutcome | None, record: Callable[[EpicOutcome], None]) -> None:
+        if outcome is None:
+            self._running -= 1
+        else:
+            record(outcome)
 
 
 class _JournalBatch:
