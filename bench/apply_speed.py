@@ -9,6 +9,9 @@ costs:
 
 * ``demandsync``: ``JiraTracker`` + ``writeback.apply_plan`` (retry layer, journal in a
   SQLite store, concurrency from ``--concurrency``), exactly as a run applies a plan;
+* ``httpx``: what is left when nothing of ours runs: an ``httpx.Client`` with the same basic
+  auth sending requests built before the clock starts, one after another (the library's floor
+  under our client: send, auth flow, httpcore's pool, h11);
 * ``floor``: ``http.client`` on one keep-alive connection, one PUT after another (what
   bench/floor.py does).
 
@@ -127,6 +130,23 @@ def child_floor(url: str, n: int) -> dict[str, Any]:
     return {"wall_s": wall, "cpu_s": cpu, "epics": n, "failed": 0}
 
 
+def child_httpx(url: str, n: int) -> dict[str, Any]:
+    import httpx
+
+    client = httpx.Client(auth=(generate.EMAIL, generate.TOKEN), headers={"Accept": "application/json"})
+    requests = [client.build_request("PUT", f"{url}/rest/api/3/issue/{generate.epic_key(i)}",
+                                     params={"notifyUsers": "false"}, json={"fields": values(i)})
+                for i in range(1, n + 1)]
+    c0, w0 = _cpu(), time.perf_counter()
+    for request in requests:
+        response = client.send(request)
+        if response.status_code >= 300:
+            raise RuntimeError(f"HTTP {response.status_code}")
+    wall, cpu = time.perf_counter() - w0, _cpu() - c0
+    client.close()
+    return {"wall_s": wall, "cpu_s": cpu, "epics": n, "failed": 0}
+
+
 def spawn(args: list[str], src: str | None = None) -> dict[str, Any]:
     """One measured child; ``src`` first on its PYTHONPATH (another copy of src/, e.g. main's)."""
     env = dict(os.environ)
@@ -142,6 +162,8 @@ def main() -> int:
         kind, url, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
         if kind == "floor":
             doc = child_floor(url, n)
+        elif kind == "httpx":
+            doc = child_httpx(url, n)
         else:
             doc = child_demandsync(url, n, int(sys.argv[5]), sys.argv[6] if len(sys.argv) > 6 else None)
         print(json.dumps(doc))
@@ -165,7 +187,7 @@ def main() -> int:
             return 0
         best: dict[str, dict[str, Any]] = {}
         for r in range(args.repeat):
-            for kind in ("demandsync", "floor") if r % 2 == 0 else ("floor", "demandsync"):
+            for kind in ("demandsync", "httpx", "floor") if r % 2 == 0 else ("floor", "httpx", "demandsync"):
                 extra = [str(args.concurrency)] if kind == "demandsync" else []
                 d = spawn([kind, url, str(args.epics), *extra], args.src)
                 print(f"  {kind:10} #{r + 1}: wall {d['wall_s']:.2f}s cpu {d['cpu_s']:.2f}s "
@@ -175,11 +197,12 @@ def main() -> int:
                     best[kind] = d
     finally:
         sandbox.stop()
-    ds, fl = best["demandsync"], best["floor"]
+    ds, hx, fl = best["demandsync"], best["httpx"], best["floor"]
     print(f"\n{args.epics} PUTs, best of {args.repeat} by CPU: demandsync {ds['cpu_s'] / args.epics * 1e6:.0f} us CPU/PUT "
           f"(wall {ds['wall_s']:.2f}s, {args.concurrency} in flight) vs floor {fl['cpu_s'] / args.epics * 1e6:.0f} us "
           f"(wall {fl['wall_s']:.2f}s, sequential): CPU ratio {ds['cpu_s'] / fl['cpu_s']:.2f}x, "
-          f"wall ratio {ds['wall_s'] / fl['wall_s']:.2f}x")
+          f"wall ratio {ds['wall_s'] / fl['wall_s']:.2f}x; httpx alone {hx['cpu_s'] / args.epics * 1e6:.0f} us "
+          f"(wall {hx['wall_s']:.2f}s, sequential)")
     return 0
 
 

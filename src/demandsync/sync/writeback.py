@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 #: hung, or throttling beyond the wait budget), the rest of the plan is not attempted. Without it
 #: a run against a dead Jira spends the whole retry budget on every epic: hours for a big plan,
 #: while cron's next runs exit 75. What is left is reported failed; the next run plans it again.
-#: With ``write_concurrency`` N, the epics already in flight finish too (at most N + 2 more are tried).
+#: With ``write_concurrency`` N, the epics already in flight finish too (at most N - 1 more are tried).
 GIVE_UP_AFTER = 3
 
 
@@ -209,25 +209,35 @@ def apply_plan(
     response's headers; the shared HTTP client honours ``Retry-After``, and a few requests in
     flight is pacing: four PUTs waiting on Jira at once already hide most of its latency
     (sequential 2,000 PUTs at 100 ms each would be 200 s, four at a time 50 s) without
-    multiplying our share of the tenant's burst budget by 16. All workers share
+    multiplying our share of the tenant's burst budget by 16. All writers share
     one ``httpx.Client``, whose pool keeps each connection alive between requests: at most
     ``concurrency`` TLS handshakes per run, not one per epic.
 
-    More in flight buys nothing on our side either: our client spends ~0.75 ms of CPU per PUT
-    (httpx, retry layer, journal; ``bench/apply_speed.py``, 2,000 PUTs to the loopback sandbox,
-    2026-11-28; on a busier box later that day 0.99-1.10 ms before and 0.74-0.81 ms after the
-    client stopped parsing each URL three times, filing cookies, reading each body twice and
-    building a retry loop per request), so where Jira answers at once the stage is bound by
-    that CPU under one GIL:
-    1, 2 and 4 in flight took 1.8-2.1 s and 8 took 2.7 s. Only Jira's latency is worth
-    overlapping, and 4 already covers it.
+    More in flight buys nothing on our side: where Jira answers at once (the loopback sandbox)
+    the stage is bound by our CPU under one GIL. The caller's thread writes too, beside
+    ``concurrency - 1`` helpers that each loop over the plan (:class:`_Helpers`): a coordinator
+    waiting on a future per epic (the ``ThreadPoolExecutor`` this replaced) added a thread
+    hand-off to every PUT. ``bench/apply_speed.py``, 2,000 PUTs, 2026-11-29, load 2-3, CPU per
+    PUT at 1/2/4/8 in flight, executor -> these writers: 330-376/359-510/358-372/381-392 us ->
+    308-331/301-323/315-519/335-362 us (4 in flight has outliers from GIL hand-offs between
+    writers whose answers all arrive at once; 8 is worse). ``bench/run.py`` scenario 1's apply
+    stage: 0.96-1.01 s wall, 0.72-0.74 s CPU -> 0.85-0.91 s wall, 0.64-0.66 s CPU; there, with the
+    sandbox on the same two cores, 1/2/4 in flight took 0.91-1.00/0.86-0.90/0.85-1.09 s wall
+    (one writer cannot overlap its CPU with the sandbox's). 4 stays the default: Jira's latency,
+    not our CPU, is what sets a real run's apply time, and in flight is what hides it.
 
-    Where the rest goes (2026-11-29, load 4-8): of 0.50-0.65 ms per PUT, our request building is
-    ~75 us and h11 plus httpcore's pool most of the remainder. Measured and dropped: building each
-    ``httpx.Request`` without ``build_request`` by writing httpx's private parsed-URL form (~25 us
-    a PUT, 0.05 s a first run: not worth leaning on a private attribute), and an HTTP/1.1 layer of
-    our own in place of h11 under httpcore's pool (0.39-0.53 ms a PUT, ~0.3 s of a first run's
-    apply): it hand-writes the framing and parsing a well-kept library does, on httpcore's private
+    Where the rest goes (2026-11-29, sequential, loopback): httpx sending a request built
+    beforehand costs ~185-195 us a PUT (httpcore's pool, h11's header validation and framing);
+    ``ApiClient.request`` ~230 us of which building the request is ~25 us (one URL parse ~9 us,
+    ``httpx.Request`` ~12 us, ``build_request``'s merging ~2-4 us); the journal ~25 us a PUT on
+    SQLite (10,000 planned rows ~40 ms, their marks ~15 ms). Measured and dropped: building the
+    ``httpx.Request`` ourselves instead of ``build_request`` (public API; 25 -> 23 us a build, not
+    worth copying its header, cookie and timeout merging), dropping the ``Connection`` and
+    ``Accept-Encoding`` headers (h11 validates each header; no difference measurable in 2,000 PUTs),
+    writing ``httpx.Request`` through httpx's private parsed-URL form (~25 us a PUT, 0.05 s a
+    first run: not worth leaning on a private attribute), and an HTTP/1.1 layer of our own in
+    place of h11 under httpcore's pool (0.39-0.53 ms a PUT, ~0.3 s of a first run's apply): it
+    hand-writes the framing and parsing a well-kept library does, on httpcore's private
     connection classes, where a parsing bug is a security bug.
 
     Journal marks are batched:
@@ -312,7 +322,9 @@ class _Helpers:
     coordinator thread waiting on a future per epic (a ``ThreadPoolExecutor``) added a thread
     hand-off to every PUT, and with ``write_concurrency = 1`` the caller now writes alone, with
     no thread at all. Each helper runs in a copy of the caller's context, so what it logs (a 429's
-    "retrying in …") carries the run id like every other line of the run.
+    "retrying in …") carries the run id like every other line of the run. The price: while the
+    caller's own PUT waits out a ``Retry-After``, the helpers' outcomes wait in the queue for it
+    (progress pauses; a run killed then leaves them *planned*, which the next run repairs).
     """
 
     def __init__(self, queue: _EpicQueue, n: int) -> None:
