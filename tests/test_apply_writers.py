@@ -73,6 +73,13 @@ def test_a_slow_jira_gets_n_writes_at_a_time_and_every_one_is_journaled(store: S
     assert not [t for t in threading.enumerate() if t.name.startswith("jira-write")]  # no thread left behind
 
 
+def test_a_plan_of_one_epic_is_written_on_the_callers_thread(store: Store) -> None:
+    jira = SlowJira()
+    result = apply_plan(jira, store, store.start_run("host", 1, dry_run=False), plan_for(1),  # type: ignore[arg-type]
+                        concurrency=4)
+    assert result.applied == 2 and jira.threads == {threading.current_thread().name}
+
+
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_a_jira_that_is_down_is_given_up_on_after_a_few_epics(store: Store, concurrency: int) -> None:
     jira = SlowJira(seconds=0.01, fail=RetriesExhausted("gave up on PUT", method="PUT", url="u", status=503,

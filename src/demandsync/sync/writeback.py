@@ -262,7 +262,7 @@ def apply_plan(
         written += 1
         progress.update("writes", written, total)
 
-    helpers = _Helpers(queue, max(1, concurrency) - 1)
+    helpers = _Helpers(queue, max(0, min(max(1, concurrency), total) - 1))  # a plan of one epic (or none) needs no helper
     try:
         while (outcome := queue.write_next()) is not None:
             record(outcome)
