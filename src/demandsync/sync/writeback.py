@@ -262,7 +262,8 @@ def apply_plan(
         written += 1
         progress.update("writes", written, total)
 
-    helpers = _Helpers(queue, max(0, min(max(1, concurrency), total) - 1))  # a plan of one epic (or none) needs no helper
+    writers = min(max(1, concurrency), total)  # a plan of one epic (or none) needs no helper
+    helpers = _Helpers(queue, max(0, writers - 1))
     try:
         while (outcome := queue.write_next()) is not None:
             record(outcome)
