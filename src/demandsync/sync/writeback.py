@@ -19,9 +19,10 @@ import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from queue import Empty, SimpleQueue
+from queue import SimpleQueue
 from typing import Any
 
 from demandsync.connectors.base import Tracker, TrackerField, WriteRejected
@@ -214,17 +215,22 @@ def apply_plan(
     ``concurrency`` TLS handshakes per run, not one per epic.
 
     More in flight buys nothing on our side: where Jira answers at once (the loopback sandbox)
-    the stage is bound by our CPU under one GIL. The caller's thread writes too, beside
-    ``concurrency - 1`` helpers that each loop over the plan (:class:`_Helpers`): a coordinator
-    waiting on a future per epic (the ``ThreadPoolExecutor`` this replaced) added a thread
-    hand-off to every PUT. ``bench/apply_speed.py``, 2,000 PUTs, 2026-11-29, load 2-3, CPU per
-    PUT at 1/2/4/8 in flight, executor -> these writers: 330-376/359-510/358-372/381-392 us ->
-    308-331/301-323/315-519/335-362 us (4 in flight has outliers from GIL hand-offs between
-    writers whose answers all arrive at once; 8 is worse). ``bench/run.py`` scenario 1's apply
-    stage: 0.96-1.01 s wall, 0.72-0.74 s CPU -> 0.85-0.91 s wall, 0.64-0.66 s CPU; there, with the
-    sandbox on the same two cores, 1/2/4 in flight took 0.91-1.00/0.86-0.90/0.85-1.09 s wall
-    (one writer cannot overlap its CPU with the sandbox's). 4 stays the default: Jira's latency,
-    not our CPU, is what sets a real run's apply time, and in flight is what hides it.
+    the stage is bound by our CPU under one GIL. ``concurrency`` long-running pool tasks take
+    epics from one shared queue and this thread journals each outcome as it arrives
+    (:func:`_write_in_threads`); one writer writes on this thread, with no pool. A task per epic
+    with a coordinator waiting on its future (what this replaced) cost a future, a ``wait()``
+    and a thread hand-off per PUT. ``bench/apply_speed.py``, 2,000 PUTs, 2026-11-29, load 2.5-4.5,
+    5 alternating runs, CPU per PUT at 1/2/4 in flight, task per epic -> these writers:
+    346-365/357-415/322-383 us -> 277-322/313-354/326-352 us (medians 352/385/353 -> 306/354/342);
+    at 1, a pool task instead of this thread measured 295-382 us (median 357): the hand-off per
+    outcome is the cost, so one writer stays on this thread. ``bench/run.py`` scenario 1's apply
+    stage, 12 alternating runs: 0.84-1.10 s wall, 0.69-0.98 s CPU (medians 0.99/0.74 s) -> 0.70-1.11
+    s wall, 0.63-0.89 s CPU (medians 0.91/0.67 s). Measured and dropped: this thread writing too,
+    beside ``concurrency - 1`` hand-made helper threads (no pool, no hand-off for its own PUTs:
+    medians 0.91 s wall, 0.64 s CPU; 301/313/337 us a PUT), because while its own PUT waited out a
+    ``Retry-After`` the helpers' finished writes went unjournaled (a run killed then left writes
+    that had landed *planned*). 4 stays the default: Jira's latency, not our CPU, is what sets a
+    real run's apply time, and in flight is what hides it.
 
     Where the rest goes (2026-11-29, sequential, loopback): httpx sending a request built
     beforehand costs ~185-195 us a PUT (httpcore's pool, h11's header validation and framing);
@@ -262,15 +268,15 @@ def apply_plan(
         written += 1
         progress.update("writes", written, total)
 
-    writers = min(max(1, concurrency), total)  # a plan of one epic (or none) needs no helper
-    helpers = _Helpers(queue, max(0, writers - 1))
+    writers = min(max(1, concurrency), total)  # a plan of one epic (or none) needs no thread
     try:
-        while (outcome := queue.write_next()) is not None:
-            record(outcome)
-            helpers.drain(record)
-    finally:
-        queue.stop()
-        helpers.join(record)
+        if writers <= 1:
+            _write_all(queue, record)  # no thread: nothing to overlap (see the docstring's figures)
+        else:
+            _write_in_threads(queue, writers, record)
+    except BaseException:
+        journal.flush()  # Ctrl-C: what did land is marked applied, not left planned
+        raise
     for key, writes in queue.left():  # Jira is not taking writes: leave the rest for the next run
         note = (f"not attempted: {queue.exhausted} epics' writes in a row ran out of retries; "
                 "the next run plans it again")
@@ -279,12 +285,58 @@ def apply_plan(
     return result
 
 
+def _write_all(queue: _EpicQueue, emit: Callable[[EpicOutcome], None]) -> None:
+    """One writer: take epics from ``queue`` until it has none for us, passing on each outcome."""
+    while (outcome := queue.write_next()) is not None:
+        emit(outcome)
+
+
+def _write_in_threads(queue: _EpicQueue, writers: int, record: Callable[[EpicOutcome], None]) -> None:
+    """``writers`` long-running pool tasks write; this thread only records their outcomes.
+
+    Each task loops over the shared queue (one task per writer, not one per epic: a future and a
+    wait per PUT cost ~30-50 us of CPU each). Outcomes come back on a ``SimpleQueue`` and are
+    journaled the moment they arrive, so a writer waiting out a ``Retry-After`` holds up no
+    other writer's journal mark. Each task runs in a copy of this thread's context: what it logs
+    (a 429's "retrying in …") carries the run id like every other line of the run. On Ctrl-C (or
+    any error here) no writer starts another epic; those in flight finish and are recorded.
+    """
+    outcomes: SimpleQueue[EpicOutcome | None] = SimpleQueue()  # None: a writer has stopped
+
+    def writer() -> None:
+        try:
+            _write_all(queue, outcomes.put)
+        finally:
+            outcomes.put(None)
+
+    running = writers
+
+    def take() -> None:
+        nonlocal running
+        if (outcome := outcomes.get()) is None:
+            running -= 1
+        else:
+            record(outcome)
+
+    with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="jira-write") as pool:
+        tasks = [pool.submit(contextvars.copy_context().run, writer) for _ in range(writers)]
+        try:
+            while running:
+                take()
+        finally:
+            queue.stop()  # done, or interrupted: no writer starts another epic
+            while running:  # the epics in flight still end, and are recorded
+                take()
+    for task in tasks:
+        task.result()  # a writer's own failure (write_epic reports the tracker's) is raised here
+
+
 class _EpicQueue:
     """The plan's epics, handed out one at a time to whichever writer is free, until Jira looks down.
 
-    Shared by the writers (the caller's thread and its helpers): taking the next epic and
-    counting the epics in a row whose write ran out of retries happen under one lock, so after
-    ``GIVE_UP_AFTER`` such epics in a row no writer starts another.
+    Shared by the writers: taking the next epic and counting the epics in a row whose write ran
+    out of retries happen under one lock, so after ``GIVE_UP_AFTER`` such epics in a row no
+    writer starts another.
     """
 
     def __init__(self, tracker: Tracker, epics: Iterator[tuple[str, list[tuple[int, PlannedWrite]]]]) -> None:
@@ -313,58 +365,6 @@ class _EpicQueue:
     def left(self) -> Iterator[tuple[str, list[tuple[int, PlannedWrite]]]]:
         """The epics no writer took."""
         return self._epics
-
-
-class _Helpers:
-    """``n`` threads writing from the queue beside the caller, their outcomes passed back to it.
-
-    The caller's thread is a writer too, and only it journals (the store is used from one
-    thread). Against a Jira that answers at once our side of a PUT is CPU under one GIL: a
-    coordinator thread waiting on a future per epic (a ``ThreadPoolExecutor``) added a thread
-    hand-off to every PUT, and with ``write_concurrency = 1`` the caller now writes alone, with
-    no thread at all. Each helper runs in a copy of the caller's context, so what it logs (a 429's
-    "retrying in …") carries the run id like every other line of the run. The price: while the
-    caller's own PUT waits out a ``Retry-After``, the helpers' outcomes wait in the queue for it
-    (progress pauses; a run killed then leaves them *planned*, which the next run repairs).
-    """
-
-    def __init__(self, queue: _EpicQueue, n: int) -> None:
-        #: Outcomes, and one None from each helper when it stops.
-        self._outcomes: SimpleQueue[EpicOutcome | None] = SimpleQueue()
-        self._running = n
-        self._threads = [threading.Thread(target=contextvars.copy_context().run, args=(self._work, queue),
-                                          name=f"jira-write-{i + 1}", daemon=True) for i in range(n)]
-        for thread in self._threads:
-            thread.start()
-
-    def _work(self, queue: _EpicQueue) -> None:
-        try:
-            while (outcome := queue.write_next()) is not None:
-                self._outcomes.put(outcome)
-        finally:
-            self._outcomes.put(None)
-
-    def drain(self, record: Callable[[EpicOutcome], None]) -> None:
-        """Record the outcomes the helpers have passed back so far, without waiting."""
-        while True:
-            try:
-                outcome = self._outcomes.get_nowait()
-            except Empty:
-                return
-            self._take(outcome, record)
-
-    def join(self, record: Callable[[EpicOutcome], None]) -> None:
-        """Wait for every helper to finish the epic it is on, recording every outcome."""
-        while self._running:
-            self._take(self._outcomes.get(), record)
-        for thread in self._threads:
-            thread.join()
-
-    def _take(self, outcome: EpicOutcome | None, record: Callable[[EpicOutcome], None]) -> None:
-        if outcome is None:
-            self._running -= 1
-        else:
-            record(outcome)
 
 
 class _JournalBatch:
