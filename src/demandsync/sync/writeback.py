@@ -220,16 +220,16 @@ def apply_plan(
     (:func:`_write_in_threads`); one writer writes on this thread, with no pool. A task per epic
     with a coordinator waiting on its future (what this replaced) cost a future, a ``wait()``
     and a thread hand-off per PUT. ``bench/apply_speed.py``, 2,000 PUTs, 2026-11-29, load 2.5-4.5,
-    5 alternating runs, CPU per PUT at 1/2/4 in flight, task per epic -> these writers:
-    346-365/357-415/322-383 us -> 277-322/313-354/326-352 us (medians 352/385/353 -> 306/354/342);
-    at 1, a pool task instead of this thread measured 295-382 us (median 357): the hand-off per
-    outcome is the cost, so one writer stays on this thread. ``bench/run.py`` scenario 1's apply
-    stage, 12 alternating runs: 0.84-1.10 s wall, 0.69-0.98 s CPU (medians 0.99/0.74 s) -> 0.70-1.11
-    s wall, 0.63-0.89 s CPU (medians 0.91/0.67 s). Measured and dropped: this thread writing too,
-    beside ``concurrency - 1`` hand-made helper threads (no pool, no hand-off for its own PUTs:
-    medians 0.91 s wall, 0.64 s CPU; 301/313/337 us a PUT), because while its own PUT waited out a
-    ``Retry-After`` the helpers' finished writes went unjournaled (a run killed then left writes
-    that had landed *planned*). 4 stays the default: Jira's latency, not our CPU, is what sets a
+    alternating runs (5 at 1 in flight, 9 at 2 and 4), CPU per PUT at 1/2/4 in flight, median
+    (range), task per epic -> these writers: 352 (346-365) / 373 (357-415) / 374 (322-411) us ->
+    306 (277-322) / 354 (313-438) / 347 (326-503) us; at 1, a pool task instead of this thread
+    measured 357 (295-382) us: the hand-off per outcome is the cost, so one writer stays on this
+    thread. ``bench/run.py`` scenario 1's apply stage, 12 alternating runs, median (range): 0.99
+    (0.84-1.10) s wall, 0.74 (0.69-0.98) s CPU -> 0.91 (0.70-1.11) s wall, 0.67 (0.63-0.89) s CPU.
+    Measured and dropped: this thread writing too, beside ``concurrency - 1`` hand-made helper
+    threads (no pool, no hand-off for its own PUTs: 301/318/333 us a PUT; run.py 0.91 s wall,
+    0.64 s CPU), because while its own PUT waited out a ``Retry-After`` the helpers' finished
+    writes went unjournaled (a run killed then left writes that had landed *planned*). 4 stays the default: Jira's latency, not our CPU, is what sets a
     real run's apply time, and in flight is what hides it.
 
     Where the rest goes (2026-11-29, sequential, loopback): httpx sending a request built
@@ -295,11 +295,12 @@ def _write_in_threads(queue: _EpicQueue, writers: int, record: Callable[[EpicOut
     """``writers`` long-running pool tasks write; this thread only records their outcomes.
 
     Each task loops over the shared queue (one task per writer, not one per epic: a future and a
-    wait per PUT cost ~30-50 us of CPU each). Outcomes come back on a ``SimpleQueue`` and are
-    journaled the moment they arrive, so a writer waiting out a ``Retry-After`` holds up no
-    other writer's journal mark. Each task runs in a copy of this thread's context: what it logs
-    (a 429's "retrying in …") carries the run id like every other line of the run. On Ctrl-C (or
-    any error here) no writer starts another epic; those in flight finish and are recorded.
+    wait per PUT cost ~20-30 us of CPU a PUT at 2-4 in flight; :func:`apply_plan` has the
+    figures). Outcomes come back on a ``SimpleQueue`` and are recorded (journal batch, progress)
+    the moment they arrive, so a writer waiting out a ``Retry-After`` holds up no other writer's.
+    Each task runs in a copy of this thread's context: what it logs (a 429's "retrying in …")
+    carries the run id like every other line of the run. On Ctrl-C (or any error here) no writer
+    starts another epic; those in flight finish and are recorded.
     """
     outcomes: SimpleQueue[EpicOutcome | None] = SimpleQueue()  # None: a writer has stopped
 
