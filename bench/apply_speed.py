@@ -9,10 +9,13 @@ costs:
 
 * ``demandsync``: ``JiraTracker`` + ``writeback.apply_plan`` (retry layer, journal in a
   SQLite store, concurrency from ``--concurrency``), exactly as a run applies a plan;
+* ``httpx``: what is left when nothing of ours runs: an ``httpx.Client`` with the same basic
+  auth sending requests built before the clock starts, one after another (the library's floor
+  under our client: send, auth flow, httpcore's pool, h11);
 * ``floor``: ``http.client`` on one keep-alive connection, one PUT after another (what
   bench/floor.py does).
 
-    .venv/bin/python bench/apply_speed.py [--epics 2000] [--concurrency 4] [--repeat 3]
+    .venv/bin/python bench/apply_speed.py [--epics 2000] [--concurrency 4] [--repeat 3] [--src /tmp/main/src]
     .venv/bin/python bench/apply_speed.py --profile /tmp/apply.txt   # pyinstrument, all threads' time in one view
     .venv/bin/python bench/apply_speed.py --profile /tmp/apply.prof  # cProfile timed by CPU (pstats file + .txt)
 
@@ -101,7 +104,10 @@ def child_demandsync(url: str, n: int, concurrency: int, profile: str | None) ->
         Path(profile).write_text(profiler.output_text(unicode=True, show_all=True), encoding="utf-8")
     tracker.close()
     store.close()
-    return {"wall_s": wall, "cpu_s": cpu, "epics": result.epics_written, "failed": result.failed}
+    import demandsync
+
+    return {"wall_s": wall, "cpu_s": cpu, "epics": result.epics_written, "failed": result.failed,
+            "src": str(Path(demandsync.__file__).parent.parent)}
 
 
 def child_floor(url: str, n: int) -> dict[str, Any]:
@@ -124,9 +130,30 @@ def child_floor(url: str, n: int) -> dict[str, Any]:
     return {"wall_s": wall, "cpu_s": cpu, "epics": n, "failed": 0}
 
 
-def spawn(args: list[str]) -> dict[str, Any]:
+def child_httpx(url: str, n: int) -> dict[str, Any]:
+    import httpx
+
+    client = httpx.Client(auth=(generate.EMAIL, generate.TOKEN), headers={"Accept": "application/json"})
+    requests = [client.build_request("PUT", f"{url}/rest/api/3/issue/{generate.epic_key(i)}",
+                                     params={"notifyUsers": "false"}, json={"fields": values(i)})
+                for i in range(1, n + 1)]
+    c0, w0 = _cpu(), time.perf_counter()
+    for request in requests:
+        response = client.send(request)
+        if response.status_code >= 300:
+            raise RuntimeError(f"HTTP {response.status_code}")
+    wall, cpu = time.perf_counter() - w0, _cpu() - c0
+    client.close()
+    return {"wall_s": wall, "cpu_s": cpu, "epics": n, "failed": 0}
+
+
+def spawn(args: list[str], src: str | None = None) -> dict[str, Any]:
+    """One measured child; ``src`` first on its PYTHONPATH (another copy of src/, e.g. main's)."""
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     out = subprocess.run([sys.executable, str(Path(__file__)), "--child", *args], check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     return dict(json.loads(out.stdout))
 
 
@@ -135,6 +162,8 @@ def main() -> int:
         kind, url, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
         if kind == "floor":
             doc = child_floor(url, n)
+        elif kind == "httpx":
+            doc = child_httpx(url, n)
         else:
             doc = child_demandsync(url, n, int(sys.argv[5]), sys.argv[6] if len(sys.argv) > 6 else None)
         print(json.dumps(doc))
@@ -143,6 +172,7 @@ def main() -> int:
     ap.add_argument("--epics", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--src", help="PYTHONPATH for the demandsync children, e.g. main's src/ exported to /tmp")
     ap.add_argument("--profile", help="profile one demandsync child: pyinstrument text (wall) here, or cProfile "
                                       "by CPU when the path ends in .prof (pstats there, text beside it)")
     args = ap.parse_args()
@@ -152,26 +182,27 @@ def main() -> int:
     url = sandbox.start()
     try:
         if args.profile:
-            d = spawn(["demandsync", url, str(args.epics), str(args.concurrency), args.profile])
+            d = spawn(["demandsync", url, str(args.epics), str(args.concurrency), args.profile], args.src)
             print(f"profiled run: wall {d['wall_s']:.2f}s cpu {d['cpu_s']:.2f}s -> {args.profile}")
             return 0
         best: dict[str, dict[str, Any]] = {}
         for r in range(args.repeat):
-            for kind in ("demandsync", "floor") if r % 2 == 0 else ("floor", "demandsync"):
+            for kind in ("demandsync", "httpx", "floor") if r % 2 == 0 else ("floor", "httpx", "demandsync"):
                 extra = [str(args.concurrency)] if kind == "demandsync" else []
-                d = spawn([kind, url, str(args.epics), *extra])
+                d = spawn([kind, url, str(args.epics), *extra], args.src)
                 print(f"  {kind:10} #{r + 1}: wall {d['wall_s']:.2f}s cpu {d['cpu_s']:.2f}s "
                       f"({d['cpu_s'] / args.epics * 1e6:.0f} us CPU/PUT) epics {d['epics']} failed {d['failed']} "
-                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+                      f"load {os.getloadavg()[0]:.1f}" + (f" src {d['src']}" if "src" in d else ""), flush=True)
                 if kind not in best or d["cpu_s"] < best[kind]["cpu_s"]:
                     best[kind] = d
     finally:
         sandbox.stop()
-    ds, fl = best["demandsync"], best["floor"]
+    ds, hx, fl = best["demandsync"], best["httpx"], best["floor"]
     print(f"\n{args.epics} PUTs, best of {args.repeat} by CPU: demandsync {ds['cpu_s'] / args.epics * 1e6:.0f} us CPU/PUT "
           f"(wall {ds['wall_s']:.2f}s, {args.concurrency} in flight) vs floor {fl['cpu_s'] / args.epics * 1e6:.0f} us "
           f"(wall {fl['wall_s']:.2f}s, sequential): CPU ratio {ds['cpu_s'] / fl['cpu_s']:.2f}x, "
-          f"wall ratio {ds['wall_s'] / fl['wall_s']:.2f}x")
+          f"wall ratio {ds['wall_s'] / fl['wall_s']:.2f}x; httpx alone {hx['cpu_s'] / args.epics * 1e6:.0f} us "
+          f"(wall {hx['wall_s']:.2f}s, sequential)")
     return 0
 
 

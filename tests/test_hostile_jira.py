@@ -174,7 +174,7 @@ def test_jira_refusing_every_write_stops_reports_whats_left_and_next_run_converg
     with PickySandbox(demo_state()) as sb:
         sb.put_answer = lambda: Response(503, {"errorMessages": ["Service Unavailable"], "errors": {}},
                                          {"Retry-After": "0"})
-        # one epic at a time, so "3 epics in a row" is exact (with N at once, up to N+2 are tried)
+        # one epic at a time, so "3 epics in a row" is exact (with N at once, up to N-1 more are tried)
         path = write_config(tmp_path, sb.url, store_url, extra_jira="write_concurrency = 1\n")
         started = time.monotonic()
         result = CliRunner().invoke(app, ["run", "--config", str(path), "--json"])

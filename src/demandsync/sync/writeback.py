@@ -16,12 +16,13 @@ again. Nothing is written twice needlessly.
 from __future__ import annotations
 
 import contextvars
-import itertools
 import logging
-from collections.abc import Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from queue import SimpleQueue
 from typing import Any
 
 from demandsync.connectors.base import Tracker, TrackerField, WriteRejected
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 #: hung, or throttling beyond the wait budget), the rest of the plan is not attempted. Without it
 #: a run against a dead Jira spends the whole retry budget on every epic: hours for a big plan,
 #: while cron's next runs exit 75. What is left is reported failed; the next run plans it again.
-#: With ``write_concurrency`` N, the epics already in flight finish too (at most N + 2 more are tried).
+#: With ``write_concurrency`` N, the epics already in flight finish too (at most N - 1 more are tried).
 GIVE_UP_AFTER = 3
 
 
@@ -209,25 +210,40 @@ def apply_plan(
     response's headers; the shared HTTP client honours ``Retry-After``, and a few requests in
     flight is pacing: four PUTs waiting on Jira at once already hide most of its latency
     (sequential 2,000 PUTs at 100 ms each would be 200 s, four at a time 50 s) without
-    multiplying our share of the tenant's burst budget by 16. All workers share
+    multiplying our share of the tenant's burst budget by 16. All writers share
     one ``httpx.Client``, whose pool keeps each connection alive between requests: at most
     ``concurrency`` TLS handshakes per run, not one per epic.
 
-    More in flight buys nothing on our side either: our client spends ~0.75 ms of CPU per PUT
-    (httpx, retry layer, journal; ``bench/apply_speed.py``, 2,000 PUTs to the loopback sandbox,
-    2026-11-28; on a busier box later that day 0.99-1.10 ms before and 0.74-0.81 ms after the
-    client stopped parsing each URL three times, filing cookies, reading each body twice and
-    building a retry loop per request), so where Jira answers at once the stage is bound by
-    that CPU under one GIL:
-    1, 2 and 4 in flight took 1.8-2.1 s and 8 took 2.7 s. Only Jira's latency is worth
-    overlapping, and 4 already covers it.
+    More in flight buys nothing on our side: where Jira answers at once (the loopback sandbox)
+    the stage is bound by our CPU under one GIL. ``concurrency`` long-running pool tasks take
+    epics from one shared queue and this thread journals each outcome as it arrives
+    (:func:`_write_in_threads`); one writer writes on this thread, with no pool. A task per epic
+    with a coordinator waiting on its future (what this replaced) cost a future, a ``wait()``
+    and a thread hand-off per PUT. ``bench/apply_speed.py``, 2,000 PUTs, 2026-11-29, load 2.5-4.5,
+    alternating runs (5 at 1 in flight, 9 at 2 and 4), CPU per PUT at 1/2/4 in flight, median
+    (range), task per epic -> these writers: 352 (346-365) / 373 (357-415) / 374 (322-411) us ->
+    306 (277-322) / 354 (313-438) / 347 (326-503) us; at 1, a pool task instead of this thread
+    measured 357 (295-382) us: the hand-off per outcome is the cost, so one writer stays on this
+    thread. ``bench/run.py`` scenario 1's apply stage, 12 alternating runs, median (range): 0.99
+    (0.84-1.10) s wall, 0.74 (0.69-0.98) s CPU -> 0.91 (0.70-1.11) s wall, 0.67 (0.63-0.89) s CPU.
+    Measured and dropped: this thread writing too, beside ``concurrency - 1`` hand-made helper
+    threads (no pool, no hand-off for its own PUTs: 301/318/333 us a PUT; run.py 0.91 s wall,
+    0.64 s CPU), because while its own PUT waited out a ``Retry-After`` the helpers' finished
+    writes went unjournaled (a run killed then left writes that had landed *planned*). 4 stays the default: Jira's latency, not our CPU, is what sets a
+    real run's apply time, and in flight is what hides it.
 
-    Where the rest goes (2026-11-29, load 4-8): of 0.50-0.65 ms per PUT, our request building is
-    ~75 us and h11 plus httpcore's pool most of the remainder. Measured and dropped: building each
-    ``httpx.Request`` without ``build_request`` by writing httpx's private parsed-URL form (~25 us
-    a PUT, 0.05 s a first run: not worth leaning on a private attribute), and an HTTP/1.1 layer of
-    our own in place of h11 under httpcore's pool (0.39-0.53 ms a PUT, ~0.3 s of a first run's
-    apply): it hand-writes the framing and parsing a well-kept library does, on httpcore's private
+    Where the rest goes (2026-11-29, sequential, loopback): httpx sending a request built
+    beforehand costs ~185-195 us a PUT (httpcore's pool, h11's header validation and framing);
+    ``ApiClient.request`` ~230 us of which building the request is ~25 us (one URL parse ~9 us,
+    ``httpx.Request`` ~12 us, ``build_request``'s merging ~2-4 us); the journal ~25 us a PUT on
+    SQLite (10,000 planned rows ~40 ms, their marks ~15 ms). Measured and dropped: building the
+    ``httpx.Request`` ourselves instead of ``build_request`` (public API; 25 -> 23 us a build, not
+    worth copying its header, cookie and timeout merging), dropping the ``Connection`` and
+    ``Accept-Encoding`` headers (h11 validates each header; no difference measurable in 2,000 PUTs),
+    writing ``httpx.Request`` through httpx's private parsed-URL form (~25 us a PUT, 0.05 s a
+    first run: not worth leaning on a private attribute), and an HTTP/1.1 layer of our own in
+    place of h11 under httpcore's pool (0.39-0.53 ms a PUT, ~0.3 s of a first run's apply): it
+    hand-writes the framing and parsing a well-kept library does, on httpcore's private
     connection classes, where a parsing bug is a security bug.
 
     Journal marks are batched:
@@ -242,36 +258,114 @@ def apply_plan(
     for wid, w in zip(ids, plan, strict=True):
         by_epic.setdefault(w.epic_key, []).append((wid, w))
     journal = _JournalBatch(store)
-    queue = iter(by_epic.items())
+    queue = _EpicQueue(tracker, iter(by_epic.items()))
     written, total = 0, len(by_epic)
     progress.update("writes", 0, total)
-    exhausted = 0  # epics in a row whose write ran out of retries
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="jira-write") as pool:
-        running: set[Future[EpicOutcome]] = set()
-        for key, writes in itertools.islice(queue, max(1, concurrency)):
-            running.add(_submit(pool, tracker, key, writes))
-        while running:
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                outcome = future.result()
-                exhausted = exhausted + 1 if outcome.exhausted else 0
-                journal.record(outcome, result)
-                written += 1
-                progress.update("writes", written, total)
-                if exhausted < GIVE_UP_AFTER and (nxt := next(queue, None)) is not None:
-                    running.add(_submit(pool, tracker, *nxt))
-    for key, writes in queue:  # Jira is not taking writes: leave the rest for the next run
-        note = f"not attempted: {exhausted} epics' writes in a row ran out of retries; the next run plans it again"
+
+    def record(outcome: EpicOutcome) -> None:
+        nonlocal written
+        journal.record(outcome, result)
+        written += 1
+        progress.update("writes", written, total)
+
+    writers = min(max(1, concurrency), total)  # a plan of one epic (or none) needs no thread
+    try:
+        if writers <= 1:
+            _write_all(queue, record)  # no thread: nothing to overlap (see the docstring's figures)
+        else:
+            _write_in_threads(queue, writers, record)
+    except BaseException:
+        journal.flush()  # Ctrl-C: what did land is marked applied, not left planned
+        raise
+    for key, writes in queue.left():  # Jira is not taking writes: leave the rest for the next run
+        note = (f"not attempted: {queue.exhausted} epics' writes in a row ran out of retries; "
+                "the next run plans it again")
         journal.record(EpicOutcome(key, failed=[(pw, note) for pw in writes]), result)
     journal.flush()
     return result
 
 
-def _submit(pool: ThreadPoolExecutor, tracker: Tracker, key: str,
-            writes: Sequence[tuple[int, PlannedWrite]]) -> Future[EpicOutcome]:
-    """``write_epic`` on a worker, in a copy of this thread's context: what it logs (a 429's
-    "retrying in …") carries the run id like every other line of the run."""
-    return pool.submit(contextvars.copy_context().run, write_epic, tracker, key, writes)
+def _write_all(queue: _EpicQueue, emit: Callable[[EpicOutcome], None]) -> None:
+    """One writer: take epics from ``queue`` until it has none for us, passing on each outcome."""
+    while (outcome := queue.write_next()) is not None:
+        emit(outcome)
+
+
+def _write_in_threads(queue: _EpicQueue, writers: int, record: Callable[[EpicOutcome], None]) -> None:
+    """``writers`` long-running pool tasks write; this thread only records their outcomes.
+
+    Each task loops over the shared queue (one task per writer, not one per epic: a future and a
+    wait per PUT cost ~20-30 us of CPU a PUT at 2-4 in flight; :func:`apply_plan` has the
+    figures). Outcomes come back on a ``SimpleQueue`` and are recorded (journal batch, progress)
+    the moment they arrive, so a writer waiting out a ``Retry-After`` holds up no other writer's.
+    Each task runs in a copy of this thread's context: what it logs (a 429's "retrying in …")
+    carries the run id like every other line of the run. On Ctrl-C (or any error here) no writer
+    starts another epic; those in flight finish and are recorded.
+    """
+    outcomes: SimpleQueue[EpicOutcome | None] = SimpleQueue()  # None: a writer has stopped
+
+    def writer() -> None:
+        try:
+            _write_all(queue, outcomes.put)
+        finally:
+            outcomes.put(None)
+
+    running = writers
+
+    def take() -> None:
+        nonlocal running
+        if (outcome := outcomes.get()) is None:
+            running -= 1
+        else:
+            record(outcome)
+
+    with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="jira-write") as pool:
+        tasks = [pool.submit(contextvars.copy_context().run, writer) for _ in range(writers)]
+        try:
+            while running:
+                take()
+        finally:
+            queue.stop()  # done, or interrupted: no writer starts another epic
+            while running:  # the epics in flight still end, and are recorded
+                take()
+    for task in tasks:
+        task.result()  # a writer's own failure (write_epic reports the tracker's) is raised here
+
+
+class _EpicQueue:
+    """The plan's epics, handed out one at a time to whichever writer is free, until Jira looks down.
+
+    Shared by the writers: taking the next epic and counting the epics in a row whose write ran
+    out of retries happen under one lock, so after ``GIVE_UP_AFTER`` such epics in a row no
+    writer starts another.
+    """
+
+    def __init__(self, tracker: Tracker, epics: Iterator[tuple[str, list[tuple[int, PlannedWrite]]]]) -> None:
+        self._tracker, self._epics = tracker, epics
+        self._lock = threading.Lock()
+        self._stopped = False
+        #: Epics in a row (in the order their writes ended) whose write ran out of retries.
+        self.exhausted = 0
+
+    def write_next(self) -> EpicOutcome | None:
+        """Write the next epic and return what became of it; None when there is none to write."""
+        with self._lock:
+            nxt = None if self._stopped or self.exhausted >= GIVE_UP_AFTER else next(self._epics, None)
+        if nxt is None:
+            return None
+        outcome = write_epic(self._tracker, *nxt)
+        with self._lock:
+            self.exhausted = self.exhausted + 1 if outcome.exhausted else 0
+        return outcome
+
+    def stop(self) -> None:
+        """No writer starts another epic (the caller is leaving: done, or interrupted)."""
+        with self._lock:
+            self._stopped = True
+
+    def left(self) -> Iterator[tuple[str, list[tuple[int, PlannedWrite]]]]:
+        """The epics no writer took."""
+        return self._epics
 
 
 class _JournalBatch:
