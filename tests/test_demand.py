@@ -132,6 +132,18 @@ def test_a_rerun_reuses_figures_only_while_they_are_exactly_what_counting_gives(
     assert check(at=NOW + timedelta(days=1))["PROD-2"]["requests"] == 1
 
 
+def test_the_stamp_gives_the_items_latest_change_as_reading_it_does(store: Store) -> None:
+    """A count remembers when items last changed (a re-run recounts the epics of items changed since)
+    from the stamp it read: the same instant reading it anew gives, none for an empty store."""
+    from demandsync.domain import FeedbackItem
+
+    assert store.stamped_item_change(store.demand_stamp()) is None is store.latest_item_change()
+    store.upsert_items([FeedbackItem("s", "a", "one", created_at=NOW)], {})
+    got = store.stamped_item_change(store.demand_stamp())
+    assert got is not None and got == store.latest_item_change() and got.utcoffset() == timedelta(0)
+    assert got.isoformat() == (store.latest_item_change() or NOW).isoformat()  # as the cache writes it
+
+
 def test_counting_reads_exactly_the_linked_items_fields_in_their_order(store: Store) -> None:
     """``Store.counted_items`` (what a run counts from) is ``iter_linked_items`` narrowed to what counting
     reads: the same accepted links of live items, the same fields, each epic's in the same order (a

@@ -333,7 +333,7 @@ def _stored_demand(store: Store, epic_keys: Sequence[str], rules: DemandRules, n
 
 def _remember(store: Store, basis: dict[str, Any], stamp: list[str], per_epic: dict[str, str], now: datetime,
               demand: dict[str, Demand]) -> None:
-    items_at = store.latest_item_change()
+    items_at = store.stamped_item_change(stamp)  # (an item changed after it is looked at again next time)
     store.set_meta(CACHE_META, {**basis, "stamp": stamp, "per_epic": per_epic, "counted_at": now.isoformat(),
                                 "items_at": items_at.isoformat() if items_at else None,
                                 "figures": {k: _figures_of(d) for k, d in demand.items()}})

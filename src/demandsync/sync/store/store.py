@@ -957,7 +957,8 @@ class Store:
         """Changes whenever anything counting reads could have: items (every write stamps
         ``updated_at``; a forgotten one leaves the count), links (inserted with the time; deleted
         ones leave the count and the sums) and the people of voting tools (a forgotten voter leaves
-        the count). Three aggregates, so a re-run that changed nothing need not read every link."""
+        the count). Three aggregates, so a re-run that changed nothing need not read every link.
+        The items' latest change is its third figure (:meth:`stamped_item_change`)."""
         with self._connect() as conn:
             items = conn.execute(sa.select(sa.func.count(), sa.func.sum(ITEMS.c.id), sa.func.max(ITEMS.c.updated_at),
                                            sa.func.sum(sa.case((ITEMS.c.deleted.is_(True), 1), else_=0)))).one()
@@ -980,6 +981,14 @@ class Store:
         """When an item last changed (new, updated or deleted upstream)."""
         with self._connect() as conn:
             return as_utc(conn.execute(sa.select(sa.func.max(ITEMS.c.updated_at))).scalar())
+
+    @staticmethod
+    def stamped_item_change(stamp: Sequence[str]) -> datetime | None:
+        """:meth:`latest_item_change` as the :meth:`demand_stamp` ``stamp`` read it (its third figure):
+        the count that holds the stamp need not read every item again for it (12 ms of CPU at a
+        first run's 100,000 items, bench/run.py scenario 1)."""
+        latest = stamp[2]
+        return None if latest == "None" else as_utc(datetime.fromisoformat(latest))
 
     def epics_of_items_changed_since(self, since: datetime) -> set[str]:
         """Epics with an accepted link to an item changed after ``since`` (deleted ones too)."""
