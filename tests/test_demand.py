@@ -132,10 +132,23 @@ def test_a_rerun_reuses_figures_only_while_they_are_exactly_what_counting_gives(
     assert check(at=NOW + timedelta(days=1))["PROD-2"]["requests"] == 1
 
 
+def test_the_stamp_gives_the_items_latest_change_as_reading_it_does(store: Store) -> None:
+    """A count remembers when items last changed (a re-run recounts the epics of items changed since)
+    from the stamp it read: the same instant reading it anew gives, none for an empty store."""
+    from demandsync.domain import FeedbackItem
+
+    assert store.stamped_item_change(store.demand_stamp()) is None is store.latest_item_change()
+    store.upsert_items([FeedbackItem("s", "a", "one", created_at=NOW)], {})
+    got = store.stamped_item_change(store.demand_stamp())
+    assert got is not None and got == store.latest_item_change() and got.utcoffset() == timedelta(0)
+    assert got.isoformat() == (store.latest_item_change() or NOW).isoformat()  # as the cache writes it
+
+
 def test_counting_reads_exactly_the_linked_items_fields_in_their_order(store: Store) -> None:
     """``Store.counted_items`` (what a run counts from) is ``iter_linked_items`` narrowed to what counting
-    reads: the same accepted links of live items, the same fields, in the same order (a tally's float
-    score adds in that order), for all epics or some; dates read back as the same aware UTC instants."""
+    reads: the same accepted links of live items, the same fields, each epic's in the same order (a
+    tally's float score adds in that order; the epics' links may interleave), for all epics or some;
+    dates read back as the same aware UTC instants."""
     from demandsync.domain import Epic, FeedbackItem
 
     keys = ["PROD-1", "PROD-2", "PROD-3"]
@@ -164,7 +177,8 @@ def test_counting_reads_exactly_the_linked_items_fields_in_their_order(store: St
     seen: list[list[tuple[object, ...]]] = []
     for epics, with_extra in ((None, False), (None, True), (["PROD-3", "PROD-1"], True), ([], False)):
         want = narrowed(store.linked_items(epics, with_extra=with_extra, with_text=False))
-        got = [tuple(c) for c in store.counted_items(epics, with_extra=with_extra, chunk=4)]
+        streamed = [tuple(c) for c in store.counted_items(epics, with_extra=with_extra, chunk=4)]
+        got = sorted(streamed, key=lambda t: str(t[0]))  # a stable sort: each epic's links keep their order
         assert got == want
         assert [str(t[5]) for t in got] == [str(t[5]) for t in want]  # UTC as such, not merely the same instant
         seen.append(got)
