@@ -101,6 +101,15 @@ def test_shipped_when_done(filled: Store) -> None:
     assert [s.key for s in shipped_epics(filled, keys=["PROD-1", "PROD-3"])] == ["PROD-3"]
 
 
+def test_an_epic_the_jql_no_longer_selects_still_ships_with_its_stored_summary(filled: Store) -> None:
+    """A done epic dropped from the selection (its project left the JQL, say) is still one the
+    store knows: the digest names it, with the summary and status last read, and without counts
+    when none are asked for."""
+    filled.save_epics([Epic("PROD-1", "10001", "Single sign-on", status_category="done", project="PROD")])
+    assert [(s.key, s.summary) for s in shipped_epics(filled, with_counts=False)] == [
+        ("PROD-1", "Single sign-on"), ("PROD-2", "CSV export"), ("PROD-3", "Dark mode")]
+
+
 class FakeJira:
     """``search`` as JiraTracker has it; answers fixVersions per key, 400 for a key that is gone."""
 

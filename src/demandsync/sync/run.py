@@ -254,6 +254,10 @@ def _stages(
 
     # The epics are read while the sources pull: the tracker's answers arrive while this process
     # parses files, instead of one search page's round trip after another once the pull is done.
+    # Importing the link stage's numpy and scipy on a thread of their own here too was measured and
+    # dropped (bench/run.py scenario 1, 4 alternating pairs): the import holds the GIL, so its
+    # 0.14 s CPU moved into the pull (pull CPU +0.13-0.31 s, its wall longer) and the run's CPU and
+    # wall did not fall.
     read_epics = _in_background(lambda: list(tracker.epics(settings.tracker.selection, value_ids)))
     for src in settings.sources:
         if src.enabled and (not only or src.name in only):
