@@ -76,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--top-k", type=int, default=3)
     ap.add_argument("--chunk-size", type=int, default=None)
-    ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
     print("$ " + " ".join([".venv/bin/python", "bench/link_speed.py", *(argv if argv is not None else sys.argv[1:])]))
     t0 = time.perf_counter()
@@ -85,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     rss_data = peak_rss_mb()
     print(f"generated {args.epics} epics, {len(texts)} texts (mean {np.mean([len(t.split()) for t in texts]):.0f} words) in {gen:.1f}s; peak RSS {rss_data:.0f} MB")
 
-    overrides = {k: v for k, v in (("chunk_size", args.chunk_size), ("threads", args.threads)) if v is not None}
+    overrides = {"chunk_size": args.chunk_size} if args.chunk_size is not None else {}
     model = SimilarityModel(**overrides)
     t0 = time.perf_counter()
     model.fit(profiles)
@@ -97,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     score_s, score_cpu = time.perf_counter() - t0, time.process_time() - c0
     linked = sum(1 for c in cands if c)
     print(
-        f"score: {score_s:6.2f} s   {len(texts) / score_s:,.0f} items/s   CPU {score_cpu:.2f} s over "
-        f"{model.params.threads} threads   ({linked} texts with a candidate)"
+        f"score: {score_s:6.2f} s   {len(texts) / score_s:,.0f} items/s   CPU {score_cpu:.2f} s   "
+        f"({linked} texts with a candidate)"
     )
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (others' work inflates wall time)")
 

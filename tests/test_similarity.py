@@ -134,7 +134,7 @@ def test_fingerprint_changes_with_profiles_only() -> None:
     a = SimilarityModel().fit(PROFILES).fingerprint()
     assert a == SimilarityModel().fit(dict(reversed(list(PROFILES.items())))).fingerprint()
     # speed knobs do not change results, so not the fingerprint either
-    assert a == SimilarityModel(chunk_size=7, threads=1).fit(PROFILES).fingerprint()
+    assert a == SimilarityModel(chunk_size=7).fit(PROFILES).fingerprint()
     changed = dict(PROFILES, **{"APP-4": EpicProfile(summary="Single sign-on with Azure AD", labels=["auth", "sso"])})
     assert SimilarityModel().fit(changed).fingerprint() != a
     learned = dict(PROFILES, **{"APP-1": EpicProfile(summary="Offline listening", accepted_texts=["no wifi on the plane"])})
@@ -160,10 +160,10 @@ def test_top_k_and_min_score_are_honoured(model: SimilarityModel) -> None:
     assert model.score(texts, top_k=0)[0] == []
 
 
-def test_batching_and_threads_do_not_change_results() -> None:
+def test_batching_does_not_change_results() -> None:
     texts = [f"offline listening and dark mode {i} csv export" if i % 3 else "okta sso login" for i in range(50)]
-    one = SimilarityModel(chunk_size=1000, threads=1).fit(PROFILES).score(texts, top_k=3, min_score=0.0)
-    many = SimilarityModel(chunk_size=7, threads=2).fit(PROFILES).score(texts, top_k=3, min_score=0.0)
+    one = SimilarityModel(chunk_size=1000).fit(PROFILES).score(texts, top_k=3, min_score=0.0)
+    many = SimilarityModel(chunk_size=7).fit(PROFILES).score(texts, top_k=3, min_score=0.0)
     assert one == many
     alone = SimilarityModel().fit(PROFILES).score(texts[4:5], top_k=3, min_score=0.0)
     assert alone[0] == one[4]
@@ -193,7 +193,7 @@ def test_words_found_for_a_batch_are_each_texts_own_words() -> None:
 
 def test_a_text_scores_the_same_bits_alone_and_among_others() -> None:
     """A batch's words are numbered together (``_said``): a text's candidates still depend on it alone."""
-    model = SimilarityModel(chunk_size=5, threads=1).fit(PROFILES)
+    model = SimilarityModel(chunk_size=5).fit(PROFILES)
     together = model.score(ODD_TEXTS, top_k=5, min_score=0.0)
     assert together == [SimilarityModel().fit(PROFILES).score([t], top_k=5, min_score=0.0)[0] for t in ODD_TEXTS]
     assert any(together)
@@ -223,7 +223,7 @@ def test_texts_left_out_of_the_products_could_not_have_reached_the_minimum(min_s
                 "APP-6": EpicProfile(summary="Offline mode", description="Listen without a connection.",
                                      accepted_texts=["no signal on the train", "train has no signal"], rejected_texts=rejected),
                 "APP-7": EpicProfile(summary="Dark mode for reports"), "APP-8": EpicProfile(summary="Wifi settings")}
-    model = SimilarityModel(chunk_size=3, threads=1).fit(profiles)
+    model = SimilarityModel(chunk_size=3).fit(profiles)
     texts = [*ODD_TEXTS, "offline mode", "offline wifi", "wifi", "offline on the train without signal",
              "the weather is nice today and my cat sleeps", "dark mode reports", "dark mode", "csv",
              "I want to listen offline on the train because wifi is bad and the signal drops all the time",

@@ -117,13 +117,6 @@ class LinkStats:
 #: chunk size is not part of the model's identity).
 SCORE_CHUNK = 512
 
-#: Threads the model scores with (``SimilarityParams.threads``; results do not depend on it). One:
-#: on this 2-core machine shared by other processes, a second thread (one chunk's tokenising beside
-#: another's arithmetic) made the scoring of a first link cost 0.71-0.86 s CPU instead of 0.58-0.63 s
-#: (the two threads handing the GIL back and forth around every numpy call), and the link stage's
-#: wall time came out no shorter (bench/run.py scenario 1, 100,000 items x 2,000 epics).
-SCORE_THREADS = 1
-
 #: Texts an AutoLinker remembers the claims and the candidates of (~5 MB each): the first met,
 #: which are the ones survey answers repeat most.
 REMEMBERED_TEXTS = 20_000
@@ -407,7 +400,7 @@ def build_model(epics: Sequence[Epic], learned: Learned | None = None) -> Simila
     from demandsync.sync.linking.similarity import EpicProfile, SimilarityModel
 
     learned = learned or Learned()
-    return SimilarityModel(chunk_size=SCORE_CHUNK, threads=SCORE_THREADS).fit({
+    return SimilarityModel(chunk_size=SCORE_CHUNK).fit({
         e.key: EpicProfile(e.summary, e.description, list(e.labels), learned.accepted.get(e.key, []),
                            learned.rejected.get(e.key, []))
         for e in epics

@@ -153,9 +153,9 @@ as a small dense block; an epic known by its summary alone multiplied once,
 not once per view), a per-row top-k among the keys that can reach the
 minimum score (``_top_above``; by repeated argmax without a minimum), texts
 whose ceiling cannot reach that minimum left out of the products
-(``_may_reach``), and ``threads`` so one chunk's tokenising may overlap
-another's arithmetic (the link stage uses one: ``link.SCORE_THREADS``). No
-loop per pair.
+(``_may_reach``). One thread: a second, tokenising one chunk while another
+chunk's products ran, cost more CPU and no wall time (``docs/performance.md``).
+No loop per pair.
 Item coverage is computed for short texts only (the long calibration does
 not use it). ``bench/link_speed.py``: 100,000 texts x 2,000 epics in ~3 s
 on 2 cores.
@@ -173,7 +173,6 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from itertools import count
 from typing import Any, NamedTuple
@@ -315,10 +314,10 @@ def model_identity(params: SimilarityParams | None = None) -> dict[str, Any]:
     with any change to scoring or calibration), the fuzzy-match thresholds and the params. Part of
     every fingerprint, so that upgrading demandsync relinks stored items when scores change."""
     params = params or SimilarityParams()
-    # chunk_size/threads change speed, never results
+    # chunk_size changes speed, never results
     return {"v": MODEL_VERSION, "fuzzy": [FUZZY_MIN_DICE, FUZZY_MIN_LEN],
             "lexicon": textnorm.lexicon_digest() if params.lexicon else "",
-            "params": {k: v for k, v in asdict(params).items() if k not in ("chunk_size", "threads")}}
+            "params": {k: v for k, v in asdict(params).items() if k != "chunk_size"}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,7 +353,6 @@ class SimilarityParams:
     #: The IDF of ``textnorm.GENERIC_WORDS`` ("mode", "option", "data") is multiplied by this.
     generic_share: float = GENERIC_SHARE
     chunk_size: int = 2048
-    threads: int = 2
     unknown_share: float = UNKNOWN_SHARE
     item_floor: float = ITEM_FLOOR
     short_max: int = SHORT_MAX
@@ -1154,14 +1152,7 @@ class SimilarityModel:
                 top = np.take_along_axis(top, order, axis=1)
             return lo, idx, self._calibrate(self._logits_of_keys(top, n_terms))
 
-        # Two threads: one tokenises (Python, holds the GIL) while the other
-        # multiplies/partitions (scipy/numpy, release it). Chunks are
-        # independent, so results do not depend on the scheduling.
-        if len(spans) > 1 and self.params.threads > 1:
-            with ThreadPoolExecutor(max_workers=self.params.threads) as pool:
-                results = list(pool.map(one, spans))
-        else:
-            results = [one(s) for s in spans]
+        results = [one(s) for s in spans]
         keys = self._keys
         for lo, idx, sc in results:
             rows, cols = np.nonzero((sc >= min_score) & (sc > 0.0))
