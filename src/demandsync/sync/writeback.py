@@ -215,36 +215,17 @@ def apply_plan(
     ``concurrency`` TLS handshakes per run, not one per epic.
 
     More in flight buys nothing on our side: where Jira answers at once (the loopback sandbox)
-    the stage is bound by our CPU under one GIL. ``concurrency`` long-running pool tasks take
-    epics from one shared queue and this thread journals each outcome as it arrives
-    (:func:`_write_in_threads`); one writer writes on this thread, with no pool. A task per epic
-    with a coordinator waiting on its future (what this replaced) cost a future, a ``wait()``
-    and a thread hand-off per PUT. ``bench/apply_speed.py``, 2,000 PUTs, 2026-11-29, load 2.5-4.5,
-    alternating runs (5 at 1 in flight, 9 at 2 and 4), CPU per PUT at 1/2/4 in flight, median
-    (range), task per epic -> these writers: 352 (346-365) / 373 (357-415) / 374 (322-411) us ->
-    306 (277-322) / 354 (313-438) / 347 (326-503) us; at 1, a pool task instead of this thread
-    measured 357 (295-382) us: the hand-off per outcome is the cost, so one writer stays on this
-    thread. ``bench/run.py`` scenario 1's apply stage, 12 alternating runs, median (range): 0.99
-    (0.84-1.10) s wall, 0.74 (0.69-0.98) s CPU -> 0.91 (0.70-1.11) s wall, 0.67 (0.63-0.89) s CPU.
-    Measured and dropped: this thread writing too, beside ``concurrency - 1`` hand-made helper
-    threads (no pool, no hand-off for its own PUTs: 301/318/333 us a PUT; run.py 0.91 s wall,
-    0.64 s CPU), because while its own PUT waited out a ``Retry-After`` the helpers' finished
-    writes went unjournaled (a run killed then left writes that had landed *planned*). 4 stays the default: Jira's latency, not our CPU, is what sets a
-    real run's apply time, and in flight is what hides it.
-
-    Where the rest goes (2026-11-29, sequential, loopback): httpx sending a request built
-    beforehand costs ~185-195 us a PUT (httpcore's pool, h11's header validation and framing);
-    ``ApiClient.request`` ~230 us of which building the request is ~25 us (one URL parse ~9 us,
-    ``httpx.Request`` ~12 us, ``build_request``'s merging ~2-4 us); the journal ~25 us a PUT on
-    SQLite (10,000 planned rows ~40 ms, their marks ~15 ms). Measured and dropped: building the
-    ``httpx.Request`` ourselves instead of ``build_request`` (public API; 25 -> 23 us a build, not
-    worth copying its header, cookie and timeout merging), dropping the ``Connection`` and
-    ``Accept-Encoding`` headers (h11 validates each header; no difference measurable in 2,000 PUTs),
-    writing ``httpx.Request`` through httpx's private parsed-URL form (~25 us a PUT, 0.05 s a
-    first run: not worth leaning on a private attribute), and an HTTP/1.1 layer of our own in
-    place of h11 under httpcore's pool (0.39-0.53 ms a PUT, ~0.3 s of a first run's apply): it
-    hand-writes the framing and parsing a well-kept library does, on httpcore's private
-    connection classes, where a parsing bug is a security bug.
+    the stage is bound by our CPU under one GIL, and 1, 2 and 4 in flight take about the same
+    time. ``concurrency`` long-running pool tasks take epics from one shared queue and this
+    thread journals each outcome as it arrives (:func:`_write_in_threads`); one writer writes on
+    this thread, with no pool. A task and a future per epic (what this replaced) cost a
+    ``wait()`` and a thread hand-off per PUT: 347 against 374 us of CPU a PUT at 4 in flight
+    (medians, ``bench/apply_speed.py``). ``docs/performance.md`` ("Apply") has the figures,
+    where a PUT's CPU goes (httpx, httpcore and h11 ~190 us of ~230), and what was measured and
+    dropped: helper threads beside this one (their finished writes went unjournaled while its
+    own PUT waited out a ``Retry-After``), and an HTTP/1.1 layer of our own in place of h11 (it
+    hand-writes the framing and parsing a well-kept library does, where a parsing bug is a
+    security bug).
 
     Journal marks are batched:
     a run killed before marking leaves writes *planned*, the next run marks
