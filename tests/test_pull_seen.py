@@ -79,7 +79,7 @@ def test_a_pull_of_a_new_source_asks_the_store_only_about_ids_it_asked_before(st
     pull asks about an id before storing it: the lookup queries only ids asked about before (or
     sharing a bit of the pull's bitset with one: 4 ids among 8 million bits, by chance only).
     A source with stored items is asked about every id."""
-    import demandsync.sync.store.store as store_module
+    import demandsync.sync.store.items as store_module  # where item_hashes looks _driver_rows up
 
     queried: list[str] = []
     real = store_module._driver_rows
