@@ -148,7 +148,9 @@ def _make_engine(url: str) -> Engine:
 
 
 class StoreBase:
-    """The engine and the transactions every mixin of :class:`~demandsync.sync.store.store.Store` works through."""
+    """The engine and the transactions every mixin of :class:`~demandsync.sync.store.store.Store`
+    works through: the mixins inherit it so that a dry run's pinned connection (:meth:`rolled_back`)
+    reaches every method, and mypy sees ``begin``/``_connect`` in each module."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

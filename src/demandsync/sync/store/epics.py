@@ -1,6 +1,6 @@
-"""Epics (stage 3 stores them) and the demand figures written back to them (stage 5).
+"""Epics (stage 3 stores them) and the demand figures saved on them before stage 7 applies them.
 
-Linking, counting and write-back read them; ``explain`` and the web page show them.
+Linking, counting and the shipped-epic digest read them; ``explain`` and the web page show them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from demandsync.sync.store.sql import _BATCH, _canonical, _chunks, storable, utc
 
 
 class EpicsMixin(StoreBase):
-    """The ``epics`` table."""
+    """The ``epics`` table (``links`` and counting join it by key)."""
 
     # ---- epics ------------------------------------------------------------------------
 

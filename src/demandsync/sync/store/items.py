@@ -135,7 +135,9 @@ def _erase(value: Any, ident: str) -> Any:
 
 
 class ItemsMixin(MetaMixin):
-    """The ``items``, ``people``, ``forgotten`` and ``quarantine`` tables (the forget salt lives in ``meta``)."""
+    """The ``items``, ``people``, ``forgotten`` and ``quarantine`` tables.
+
+    Built on :class:`MetaMixin` because ``forget`` keeps its salt in ``meta``."""
 
     # ---- items ------------------------------------------------------------------------
 

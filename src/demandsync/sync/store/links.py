@@ -1,8 +1,9 @@
 """Links between items and epics, and the reads of linked items that counting, ``explain``
 and the web page make.
 
-Stage 4 (link) writes automatic links and their fingerprints; ``links accept/reject`` records
-manual decisions; stage 5 (count) reads accepted links with their items.
+Stage 4 (link) writes automatic links and their fingerprints; ``link``, ``unlink``, ``review``,
+``links import`` and the PM page record manual decisions; stage 5 (count) reads accepted links
+with their items.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ class CountedItem(NamedTuple):
 
 
 class LinksMixin(StoreBase):
-    """The ``links`` table, and items as linking and counting read them."""
+    """The ``links`` table, and the items as linking and counting read them (joined with their
+    links, so the reads that span both tables live with the links)."""
 
     # ---- links ------------------------------------------------------------------------
 

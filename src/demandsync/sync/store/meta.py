@@ -1,7 +1,8 @@
 """Small keyed state: the ``meta`` table (caches, the forget salt) and ``sources`` (pull cursors).
 
-Stage 2 (pull) reads and records each source's cursor; stage 5 (count) keeps its demand cache in
-``meta``; ``status`` and ``check`` read the sources' states.
+Stage 2 (pull) reads and records each source's cursor; stages 4, 5, 8 and 9 keep what they must
+remember between runs in ``meta`` (linker fingerprints, the demand cache, summary stamps, epics
+announced as shipped); ``status`` reads the sources' states.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from demandsync.sync.store.sql import storable, utcnow
 
 
 class MetaMixin(StoreBase):
-    """The ``meta`` and ``sources`` tables."""
+    """The ``meta`` and ``sources`` tables: one row per key or source, read and written whole."""
 
     # ---- meta -------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Runs and the write journal.
 
-Stage 0 records a run as ``running`` and marks a killed run's planned writes abandoned; stage 6
-(write-back) journals each field write before and after it is sent; ``status`` reads both.
+Stage 0 records a run as ``running`` and marks a killed run's planned writes abandoned; stage 7
+(apply) journals each field write before and after it is sent; stage 10 finishes the run;
+``status`` reads both.
 """
 
 from __future__ import annotations
