@@ -226,8 +226,9 @@ class _Tally:
             return
         ids.add(item_id)
         d, source = self.d, it.source
-        if it.people is None:  # one-person feedback, most items
-            self._one_person(it.requester, it.account, it.votes, item_id)
+        if it.people is None:  # one-person feedback, most items: askers()'s one Asker, without building it
+            identity, _, email = _requester(it.requester, item_id)
+            self._asker(identity, max(it.votes, 1), it.account, email)
         else:
             for asker in askers(it):
                 self._asker(asker.identity, asker.votes, asker.account, asker.email)
@@ -244,24 +245,13 @@ class _Tally:
             d.requests_30d += created >= self.d30
             d.requests_90d += created >= self.d90
 
-    def _one_person(self, requester: str | None, account: str | None, votes: int, item_id: int) -> None:
-        """:meth:`_asker` for askers()'s one Asker of one-person feedback, without building it, and
-        without asking for an account when the item names neither one nor an e-mail (most items):
-        a first run's tally of 41,000 links 55-65 -> 50-55 ms of CPU (bench/run.py scenario 1)."""
-        identity, _, email = _requester(requester, item_id)
-        self.people.add(identity)
-        self.d.votes += votes if votes > 1 else 1
-        if account or email:
-            acct = _account_identity(account, email, self.rules)
-            if acct:
-                self.accounts.add(acct)
-
     def _asker(self, identity: str, votes: int, account: str | None, email: str | None) -> None:
         self.people.add(identity)
         self.d.votes += votes
-        acct = _account_identity(account, email, self.rules)
-        if acct:
-            self.accounts.add(acct)
+        if account or email:  # most items name neither: no account to look for (41,000 links: ~5 ms)
+            acct = _account_identity(account, email, self.rules)
+            if acct:
+                self.accounts.add(acct)
 
     def demand(self) -> Demand:
         d = self.d
