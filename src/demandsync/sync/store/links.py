@@ -376,10 +376,6 @@ class LinksMixin(StoreBase):
                     texts.append(text)
         return out
 
-    def sample_item_ids(self, limit: int) -> list[int]:
-        """Up to ``limit`` live item ids spread evenly over the store (by id): see :meth:`item_sample`."""
-        return self.item_sample(limit)[0]
-
     def item_sample(self, limit: int) -> tuple[list[int], int]:
         """(up to ``limit`` live item ids spread evenly over the store (by id), how many items are
         live), for the linker's word statistics: deterministic, so the same store gives the same
