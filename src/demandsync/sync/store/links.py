@@ -155,10 +155,7 @@ class LinksMixin(StoreBase):
                     else:
                         stored[(item_id, key)] = (method, state, score, note)
             gone = [pair for pair, row in stored.items() if wanted.get(pair) != row]
-            if stored or manual:
-                fresh = [(pair, row) for pair, row in wanted.items() if pair not in manual and stored.get(pair) != row]
-            else:  # nothing stored for these items (a first link): every wanted link is new
-                fresh = list(wanted.items())
+            fresh = [(pair, row) for pair, row in wanted.items() if pair not in manual and stored.get(pair) != row]
             if gone:
                 conn.execute(sa.delete(LINKS).where(LINKS.c.item_id == sa.bindparam("b_item"),
                                                     LINKS.c.epic_key == sa.bindparam("b_epic")),
