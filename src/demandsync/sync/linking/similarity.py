@@ -257,6 +257,12 @@ GENERIC_SHARE = 0.3
 # took minutes), and no epic is named with a 40-letter word.
 MAX_WORD_LEN = 40
 
+def _logit_floor(min_score: float) -> float:
+    """The logit a key must reach to score ``min_score``, less a margin of 1e-3 (far above float32
+    rounding): what ``_top_above`` and ``_may_reach`` compare with, so they leave out the same."""
+    return math.log(min_score / (1.0 - min_score)) - 1e-3
+
+
 # score(): top_k up to this uses repeated argmax instead of argpartition.
 _ARGMAX_TOP_K = 8
 
@@ -1191,7 +1197,7 @@ class SimilarityModel:
         s0, s_raw, s_item, s_len = self.params.calibration_short
         if s_raw < 0.0 or s_item < 0.0:  # a short text's logit would not grow with its coverage
             return np.arange(x.shape[0])
-        z_min = math.log(min_score / (1.0 - min_score)) - 1e-3
+        z_min = _logit_floor(min_score)
         raw = x @ self._raw_ceiling
         item = np.minimum((x @ self._item_ceiling) / np.maximum(known, self._item_floor), 1.0)
         length = np.log1p(n_terms)
@@ -1217,7 +1223,7 @@ class SimilarityModel:
         (rows x k) arrays as before, so they are the same bits; what is left out scores under
         ``min_score`` and was never a candidate."""
         b0, b_raw, b_len = self.params.calibration
-        z_min = math.log(min_score / (1.0 - min_score)) - 1e-3
+        z_min = _logit_floor(min_score)
         short = n_terms <= self.params.short_max  # (their key is the logit itself: _ranking_keys)
         threshold = np.where(short, z_min, (z_min - b0 - b_len * np.log1p(n_terms)) / b_raw).astype(keys.dtype)
         live = np.flatnonzero(keys.max(axis=1) >= threshold)  # most rows have no candidate at all
