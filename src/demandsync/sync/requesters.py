@@ -147,7 +147,7 @@ def shipped_epics(
     epics = store.epic_statuses()
     wanted = [k for k in (keys if keys is not None else epics) if k in epics]
     if shipped_when == "done":
-        done = [k for k in wanted if (epics[k][1] or "").lower() == "done"]
+        done = [k for k in wanted if (epics[k].status_category or "").lower() == "done"]
     elif shipped_when == "released":
         if tracker is None:
             raise ValueError("shipped_when = 'released' needs the Jira tracker to read fix versions")
@@ -157,7 +157,7 @@ def shipped_epics(
     if not done:
         return []
     if not with_counts:
-        return [ShippedEpic(key=key, summary=epics[key][0], requesters=0, requests=0, accounts=0)
+        return [ShippedEpic(key=key, summary=epics[key].summary, requesters=0, requests=0, accounts=0)
                 for key in sorted(done)]
     by_epic: dict[str, list[LinkedItem]] = {}
     for it in store.linked_items(done):
@@ -166,7 +166,7 @@ def shipped_epics(
     for key in sorted(done):
         people = group_requesters(by_epic.get(key, ()))
         out.append(ShippedEpic(
-            key=key, summary=epics[key][0], requesters=len(people),
+            key=key, summary=epics[key].summary, requesters=len(people),
             requests=len({it.item_id for it in by_epic.get(key, ())}),
             accounts=len({a.lower() for r in people for a in r.accounts}),
         ))
