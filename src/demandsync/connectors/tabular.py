@@ -271,22 +271,9 @@ def records(
             for name, cell in zip(header.names, row[1]):
                 if cell.strip() and (max_cell_chars is None or len(cell) <= max_cell_chars):
                     header.samples.setdefault(name, []).append(cell)
-    prefix, preset, new_row = f"{where} row ", header.preset, Row.__new__
     for row in _chain(ahead, stream):
         if isinstance(row, BadRow):
             yield Quarantined(source, f"{where} row {row.number}", row.reason, row.raw)
-            continue
-        # The usual row (as many cells as columns, ASCII, none too long, no NUL: what _record would
-        # pass unchanged) is made here; anything else by _record. Inline, not a call with seven
-        # arguments and Row.of's: ~0.2 us of a row's ~2.8 us reading (bench/pull.py's rows).
-        number, cells = row
-        joined = "\x1f".join(cells)
-        if (len(cells) == width and joined.isascii() and (max_cell_chars is None or len(joined) <= max_cell_chars)
-                and "\x00" not in joined):
-            if joined.strip():  # blank rows are skipped
-                data = new_row(Row)
-                data.header, data.cells = header, cells
-                yield Record(data, f"{prefix}{number}", preset)
             continue
         out = _record(row, header, width, source, where, pad_short, max_cell_chars)
         if out is not None:
