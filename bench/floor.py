@@ -4,8 +4,9 @@
 so that "demandsync is N× the floor" survives a noisy machine (both are slowed alike). It does the
 spine and nothing more:
 
-* pull: ``csv`` over the Hotjar and Typeform exports, one ``INSERT OR IGNORE`` per answer into
-  ``sqlite3`` (identity: a hash of the row's cells, so overlapping exports count once), and the
+* pull: ``csv`` over the Hotjar and Typeform exports, one ``INSERT OR IGNORE`` per response (its
+  answers joined, as demandsync's presets map one) into ``sqlite3`` (identity: a hash of the row's
+  fixed cells, so overlapping exports count once), and the
   Jira feedback project through ``POST /rest/api/3/search/jql`` (``nextPageToken`` paging,
   incremental by ``updated >=``);
 * link: Jira keys in the text and Jira parents (explicit), and admin rule keywords (a word-set
@@ -97,11 +98,12 @@ def pull_files(db: sqlite3.Connection, base: Path, sources: list[dict[str, Any]]
                         user, when = cells[col["email"]], cells[col["Submit Date (UTC)"]]
                         account = cells[col["company"]] or None
                         answers = [cells[1], cells[2]]
-                    for n, text in enumerate(answers):
-                        if text.strip():
-                            ident = hashlib.sha1(repr((cells[: HOTJAR_FIXED if hotjar else 1], n)).encode()).hexdigest()
-                            who = None if not user or user == ANON else user.lower()
-                            rows.append((src["name"], ident, text, who, account, when[:10], None))
+                    # One item a response, its answers joined, as demandsync's presets map it.
+                    text = "\n".join(a for a in answers if a.strip())
+                    if text:
+                        ident = hashlib.sha1(repr(cells[: HOTJAR_FIXED if hotjar else 1]).encode()).hexdigest()
+                        who = None if not user or user == ANON else user.lower()
+                        rows.append((src["name"], ident, text, who, account, when[:10], None))
     before = db.total_changes
     db.executemany("INSERT OR IGNORE INTO items VALUES (?,?,?,?,?,?,?)", rows)
     return db.total_changes - before
@@ -156,15 +158,27 @@ def main(config_path: str) -> dict[str, Any]:
     db.execute("CREATE TABLE IF NOT EXISTS state (key PRIMARY KEY, value)")
     jira_cfg = cfg["jira"]
     jira = Jira(jira_cfg["url"], jira_cfg["email"], jira_cfg["api_token"])
+    stages: dict[str, float] = {}  # seconds by part, as bench/run.py times demandsync's stages
+    mark = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        stages[name] = round(now - mark, 3)
+        mark = now
+
     new = pull_files(db, base, cfg["sources"])
     for src in cfg["sources"]:
         if src.get("kind") == "jira":
             new += pull_jira(db, jira, src)
     db.commit()
+    lap("pull")
     ids = {f["name"]: f["id"] for f in jira.call("GET", "/rest/api/3/field")}
     field_ids = {fig: ids[name] for fig, name in FIELDS.items()}
     epics = jira.search(jira_cfg["epics"], list(field_ids.values()))
+    lap("epics")
     figures = count(db, cfg.get("rules", []), {e["key"] for e in epics})
+    lap("link+count")
     puts = 0
     for epic in epics:
         fig = figures.get(epic["key"])
@@ -180,7 +194,9 @@ def main(config_path: str) -> dict[str, Any]:
         if changed:
             jira.call("PUT", f"/rest/api/3/issue/{epic['key']}", {"fields": changed})
             puts += 1
-    return {"seconds": round(time.perf_counter() - t0, 3), "new_items": new, "epics": len(epics), "puts": puts}
+    lap("apply")
+    return {"seconds": round(time.perf_counter() - t0, 3), "new_items": new, "epics": len(epics), "puts": puts,
+            "stages": stages}
 
 
 if __name__ == "__main__":

@@ -285,7 +285,7 @@ def measure_floor(site: Site, name: str) -> dict[str, Any]:
     doc["requests"] = site.requests()
     doc["scenario"] = name
     print(f"  floor    {name} : wall {doc['wall_s']:.2f}s cpu {doc['cpu_s']:.1f}s rss {doc['peak_rss_mb']:.0f} MB "
-          f"PUT {doc['puts']}  load {os.getloadavg()[0]:.1f}", flush=True)
+          f"PUT {doc['puts']}  load {os.getloadavg()[0]:.1f}  stages {doc.get('stages', {})}", flush=True)
     return doc
 
 
