@@ -222,11 +222,11 @@ def test_word_weights_count_a_sample_of_items_refreshed_only_when_the_store_doub
 def test_a_new_model_version_relinks_stored_items(monkeypatch: pytest.MonkeyPatch) -> None:
     """Upgrading demandsync to a model that scores differently must relink what is stored: the
     linker's fingerprint carries the model's version and thresholds, not only its params."""
-    from demandsync.sync.linking import similarity
+    from demandsync.sync.linking.similarity import params
 
     before = AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint
     assert AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint == before  # stable
-    monkeypatch.setattr(similarity, "MODEL_VERSION", similarity.MODEL_VERSION + "-next")
+    monkeypatch.setattr(params, "MODEL_VERSION", params.MODEL_VERSION + "-next")
     assert AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint != before
 
 
