@@ -11,7 +11,7 @@ features (links to unjudged features cannot be checked and are counted
 apart).
 
 ``--fit-calibration`` refits the logistic calibration on all four apps
-(printing the constants to paste into ``similarity.py``) and reports
+(printing the constants to paste into ``similarity/params.py``) and reports
 leave-one-app-out figures: calibrate on three apps, evaluate on the fourth,
 plus a threshold sweep on those held-out scores (how AUTO_ACCEPT and SUGGEST
 were chosen). The wrong auto-links are printed to be read: the judgments are

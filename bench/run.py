@@ -572,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     args.items_list = [int(x.replace("_", "")) for x in args.items_list.split(",") if x.strip()]
     if not args.src:
         # Measure one fixed copy of src/: other people edit the tree while a bench runs, and an edit to
-        # e.g. similarity.py between scenario 1 and 2 changes the linker fingerprint (= relink everything).
+        # e.g. similarity/params.py between scenario 1 and 2 changes the linker fingerprint (= relink everything).
         snap = args.out / "src-snapshot"
         shutil.rmtree(snap, ignore_errors=True)
         shutil.copytree(HERE.parent / "src", snap, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))

@@ -26,7 +26,7 @@ answers; ``--no-background``: epics only).
 item coverage, length) on the answers without the is22-dev ones (answers x
 epics sharing a term) plus is22-dev's short reviews x judged features
 (each pair at ``--is22-weight``, 0.5; 0: the answers alone) and prints
-``CAL_SHORT`` to paste into ``similarity.py``. Then it reports **held-out**
+``CAL_SHORT`` to paste into ``similarity/params.py``. Then it reports **held-out**
 figures: the 18 epics in three folds of six; for each fold the calibration
 is fitted on the short answers of the other two folds (the no-epic answers
 dealt round-robin) and the fold's answers are scored with it; and is22-dev

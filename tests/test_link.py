@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC
+from importlib import resources
+from pathlib import Path
 
 import pytest
 from conftest import retire_unseen
@@ -222,11 +225,11 @@ def test_word_weights_count_a_sample_of_items_refreshed_only_when_the_store_doub
 def test_a_new_model_version_relinks_stored_items(monkeypatch: pytest.MonkeyPatch) -> None:
     """Upgrading demandsync to a model that scores differently must relink what is stored: the
     linker's fingerprint carries the model's version and thresholds, not only its params."""
-    from demandsync.sync.linking import similarity
+    from demandsync.sync.linking.similarity import params
 
     before = AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint
     assert AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint == before  # stable
-    monkeypatch.setattr(similarity, "MODEL_VERSION", similarity.MODEL_VERSION + "-next")
+    monkeypatch.setattr(params, "MODEL_VERSION", params.MODEL_VERSION + "-next")
     assert AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint != before
 
 
@@ -316,6 +319,26 @@ def test_a_run_links_under_the_models_own_identity_even_with_a_stale_cached_one(
     store.set_meta("linker_model", {"source": "an older similarity.py", "identity": {"v": "0"}})
     assert link_items(store, EPICS, [SSO_RULE], LinkingConfig()).linked_items == 0
     assert (store.get_meta("linker") or {})["fingerprint"] == own
+
+
+def test_an_edit_to_any_file_of_the_model_package_recomputes_its_identity(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's identity is cached by a digest of the linking package's files, and the model is a
+    package of its own (``similarity/``): a new ``MODEL_VERSION`` in ``similarity/params.py`` must not
+    be hidden by that cache, or every stored link would stay as the old model made it. Compiled
+    caches (``__pycache__``) are written after the digest is taken and must not count."""
+    copy = tmp_path / "linking"
+    shutil.copytree(str(resources.files("demandsync.sync.linking")), copy, ignore=shutil.ignore_patterns("__pycache__"))
+    computed: list[dict[str, str]] = []
+    monkeypatch.setattr(link_module.resources, "files", lambda package: copy)
+    monkeypatch.setattr(link_module, "_model_identity", lambda: computed.append({"v": str(len(computed))}) or computed[-1])
+    assert link_module.stored_model_identity(store) == {"v": "0"}
+    (copy / "similarity" / "__pycache__").mkdir()
+    (copy / "similarity" / "__pycache__" / "params.cpython-311.pyc").write_bytes(b"compiled")
+    assert link_module.stored_model_identity(store) == {"v": "0"}  # from the cache
+    params = copy / "similarity" / "params.py"
+    params.write_text(params.read_text().replace('MODEL_VERSION = "', 'MODEL_VERSION = "next-'))
+    assert link_module.stored_model_identity(store) == {"v": "1"}
 
 
 def test_a_rule_match_a_pm_rejected_still_keeps_similarity_off_the_item(store: Store) -> None:

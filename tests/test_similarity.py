@@ -244,7 +244,7 @@ def test_epics_known_by_name_only_score_as_if_both_views_were_computed(monkeypat
     model = SimilarityModel(chunk_size=4).fit(profiles)
     assert 0 < len(model._full) < len(profiles)  # some epics with one view, some with two
     with monkeypatch.context() as m:
-        m.setattr(similarity, "_same_row", lambda *a: False)
+        m.setattr(similarity.scoring, "_same_row", lambda *a: False)
         both_views = SimilarityModel(chunk_size=4).fit(profiles)
     assert len(both_views._full) == len(profiles)
     for k, min_score in ((3, 0.0), (7, 0.2), (2, 0.35)):

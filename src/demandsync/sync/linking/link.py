@@ -40,9 +40,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from demandsync.config import LinkingConfig, RuleConfig
@@ -372,17 +373,26 @@ def _model_identity() -> dict[str, Any]:
     return model_identity()
 
 
+def _files_below(folder: Traversable, prefix: str = "") -> Iterator[tuple[str, bytes]]:
+    """(path below ``folder``, content) of every file in it and its subfolders, by name; compiled
+    caches (``__pycache__``) left out: they are written after the identity is computed."""
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.is_file():
+            yield prefix + entry.name, entry.read_bytes()
+        elif entry.is_dir() and entry.name != "__pycache__":
+            yield from _files_below(entry, f"{prefix}{entry.name}/")
+
+
 def stored_model_identity(store: Store) -> dict[str, Any]:
     """``similarity.model_identity()``, imported and computed only when the linking package's files
-    (``similarity.py``, ``textnorm.py``, the lexicon, ...) are not the ones it was last computed
-    from: their constants, defaults and data are all that decide it. A run with nothing to link so
-    never imports numpy and scipy (~0.2 s). Where the files cannot be read (a frozen build), it is
-    computed each time."""
+    (the ``similarity`` package's modules, ``textnorm.py``, the lexicon, ...) are not the ones it
+    was last computed from: their constants, defaults and data are all that decide it. A run with
+    nothing to link so never imports numpy and scipy (~0.2 s). Where the files cannot be read (a
+    frozen build), it is computed each time."""
     digest = hashlib.sha256()
     try:
-        for entry in sorted(resources.files("demandsync.sync.linking").iterdir(), key=lambda e: e.name):
-            if entry.is_file():
-                digest.update(entry.name.encode() + b"\0" + entry.read_bytes() + b"\0")
+        for name, data in _files_below(resources.files("demandsync.sync.linking")):
+            digest.update(name.encode() + b"\0" + data + b"\0")
     except OSError:
         return _model_identity()
     source = digest.hexdigest()
