@@ -650,12 +650,12 @@ def test_a_refit_that_changes_every_weight_calls_no_text_unchanged() -> None:
 
 
 def test_initialisms_of_a_name_are_every_run_of_three_to_five_words() -> None:
-    """``_acronyms`` computes each word's stem once; what it returns is still, per initialism,
+    """``acronyms_of`` computes each word's stem once; what it returns is still, per initialism,
     the stems of every run of 3-5 words (letters, or number words as digits) that spells it, in
     the order met: checked against that definition spelled out, on random names."""
     import random
 
-    from demandsync.sync.linking.similarity import _NUMBER_WORDS, _acronyms
+    from demandsync.sync.linking.similarity.vocabulary import NUMBER_WORDS, acronyms_of
 
     def spelled_out(summary: str) -> dict[str, list[str]]:
         ws, stop, out = textnorm.words(summary), textnorm.STOP_WORDS, {}  # type: ignore[var-annotated]
@@ -665,7 +665,7 @@ def test_initialisms_of_a_name_are_every_run_of_three_to_five_words() -> None:
                 if ws[i] in stop or not all(w.isalpha() for w in run) or any(w in ("and", "or") for w in run[1:]):
                     continue
                 for initials in dict.fromkeys(["".join(w[0] for w in run),
-                                               "".join(_NUMBER_WORDS.get(w, w[0]) for w in run)]):
+                                               "".join(NUMBER_WORDS.get(w, w[0]) for w in run)]):
                     known = out.setdefault(initials, [])
                     known.extend(t for t in (textnorm.stem(w) for w in run if w not in stop and len(w) > 1)
                                  if t not in known)
@@ -676,4 +676,4 @@ def test_initialisms_of_a_name_are_every_run_of_three_to_five_words() -> None:
     names = ["Single sign-on", "Two-factor authentication", "Backup and restore", "R&D two step log in"]
     names += [" ".join(rng.choice(words) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
     for name in names:
-        assert _acronyms(name) == spelled_out(name), name
+        assert acronyms_of(name) == spelled_out(name), name

@@ -65,12 +65,12 @@ from demandsync.sync.linking.similarity.ranking import Candidate
 from demandsync.sync.linking.similarity.scoring import DENSE_MIN_EPICS, PairFeatures
 from demandsync.sync.linking.similarity.terms import TermVectors, term_vectors
 from demandsync.sync.linking.similarity.unchanged import UnchangedScores
-from demandsync.sync.linking.similarity.vocabulary import _NUMBER_WORDS, _acronyms, compound_splits
+from demandsync.sync.linking.similarity.vocabulary import compound_splits
 
 __all__ = [
     "AUTO_ACCEPT", "CAL_BIAS", "CAL_LENGTH", "CAL_RAW", "CAL_SHORT", "DENSE_MIN_EPICS", "FUZZY_MIN_DICE",
     "FUZZY_MIN_LEN", "GENERIC_SHARE", "ITEM_FLOOR", "LEXICON_STRENGTH", "MAX_WORD_LEN", "MODEL_VERSION", "SHORT_MAX",
-    "SNAPSHOT_VERSION", "SUGGEST", "UNKNOWN_SHARE", "_NUMBER_WORDS", "Candidate", "EpicProfile", "Evidence",
-    "PairFeatures", "SimilarityModel", "SimilarityParams", "TermVectors", "UnchangedScores", "_acronyms",
+    "SNAPSHOT_VERSION", "SUGGEST", "UNKNOWN_SHARE", "Candidate", "EpicProfile", "Evidence",
+    "PairFeatures", "SimilarityModel", "SimilarityParams", "TermVectors", "UnchangedScores",
     "compound_splits", "model_identity", "term_vectors",
 ]

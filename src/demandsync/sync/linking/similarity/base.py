@@ -52,7 +52,7 @@ class ModelBase:
         self._surface: frozenset[str] = frozenset()  # folded epic words, for compounds
         self._surface_max = 0  # length of the longest of them
         self._joins: frozenset[str] = frozenset()  # what two adjacent item words may join into
-        #: the words that can start a join and those that can end one: see _join_parts
+        #: the words that can start a join and those that can end one: see join_parts
         self._join_heads: frozenset[str] = frozenset()
         self._join_tails: frozenset[str] = frozenset()
         self._q: sp.csr_matrix = sp.csr_matrix((0, 0))  # epics x stems, rows sum to 1

@@ -36,10 +36,10 @@ from demandsync.sync.linking import textnorm
 from demandsync.sync.linking.similarity.base import EpicProfile
 from demandsync.sync.linking.similarity.learning import DecisionsMixin
 from demandsync.sync.linking.similarity.scoring import ScoringMixin
-from demandsync.sync.linking.similarity.vocabulary import _acronyms, _join_parts
+from demandsync.sync.linking.similarity.vocabulary import acronyms_of, join_parts
 
 
-def _idf(df: np.ndarray, n_docs: int) -> np.ndarray:
+def idf_weights(df: np.ndarray, n_docs: int) -> np.ndarray:
     # BM25's IDF, floored at a small positive value so a term present in every
     # epic still counts a little (a model of one epic still matches its words).
     return np.maximum(np.log1p((n_docs - df + 0.5) / (df + 0.5)), 0.05)
@@ -104,7 +104,7 @@ class ProfileMixin(ScoringMixin, DecisionsMixin):
                     if n_part == 0:  # the summary: the epic's name (labels are tags, not words
                         tw.append((weight, terms))  # an item must repeat: they stay in the full view)
             if p.acronyms:
-                for acr, stems in _acronyms(prof.summary or "").items():
+                for acr, stems in acronyms_of(prof.summary or "").items():
                     known = acronyms.setdefault(acr, [])
                     known.extend(t for t in stems if t not in known)
             fields.append(fw)
@@ -118,7 +118,7 @@ class ProfileMixin(ScoringMixin, DecisionsMixin):
             self._display.setdefault(textnorm.stem(w), w)
         self._q, self._vocab, self._idf = _profile_matrix(titles, fields, support, rejected, bg, p.rejected_weight,
                                                                p.generic_share)
-        self._idf_unknown = float(_idf(np.zeros(1), len(fields) + len(bg))[0])
+        self._idf_unknown = float(idf_weights(np.zeros(1), len(fields) + len(bg))[0])
         self._item_floor = max(p.item_floor * self._idf_unknown, 1e-9)
         # an item's own term weight leaves out the filler of requests ("feature", "add", "support"):
         # "Feature request: add webhook support" says one thing, webhooks
@@ -132,7 +132,7 @@ class ProfileMixin(ScoringMixin, DecisionsMixin):
         lexicon = textnorm.synonyms() if p.lexicon else {}
         self._joins = self._surface | {w for w in textnorm.lexicon_words()
                                        if any(s in self._vocab for s in lexicon.get(textnorm.stem(w), ()))}
-        self._join_heads, self._join_tails = _join_parts(self._joins)
+        self._join_heads, self._join_tails = join_parts(self._joins)
         self._acronym_terms = {
             a: tuple((self._vocab[t], 1.0) for t in st if t in self._vocab)
             for a, st in acronyms.items() if a not in surface
@@ -194,7 +194,7 @@ def _profile_matrix(
     df = np.concatenate([df, np.zeros(len(vocab) - len(df))])
     for doc in background:
         df[[vocab[t] for t in doc if t in vocab]] += 1
-    idf = _idf(df, len(fields) + len(background))
+    idf = idf_weights(df, len(fields) + len(background))
     for w in textnorm.GENERIC_WORDS:  # "mode" names a kind of thing, not the thing
         j = vocab.get(textnorm.stem(w))
         if j is not None:

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from demandsync.sync.linking import textnorm
-from demandsync.sync.linking.similarity.profile import _idf
+from demandsync.sync.linking.similarity.profile import idf_weights
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ def term_vectors(texts: Sequence[str]) -> TermVectors:
                        np.asarray(indptr, dtype=np.int64)), shape=(len(texts), len(vocab)))
     if not len(vocab):
         return TermVectors(x, [], np.zeros(0))
-    idf = _idf(np.bincount(x.indices, minlength=len(vocab)), len(texts))
+    idf = idf_weights(np.bincount(x.indices, minlength=len(vocab)), len(texts))
     x = (x @ sp.diags(idf.astype(np.float32))).tocsr()
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0

@@ -60,11 +60,11 @@ def compound_splits(word: str, max_part: int) -> range:
     return range(max(3, n - max_part), min(n - 2, max_part + 1))
 
 
-_NUMBER_WORDS = {"two": "2", "three": "3", "four": "4"}
+NUMBER_WORDS = {"two": "2", "three": "3", "four": "4"}
 _CONJUNCTIONS = frozenset({"and", "or"})
 
 
-def _acronyms(summary: str) -> dict[str, list[str]]:
+def acronyms_of(summary: str) -> dict[str, list[str]]:
     """Initialisms an epic's name could be written as, with the stems they
     stand for: "Single sign-on" -> "sso"; "Two-factor authentication" ->
     "tfa" and "2fa". Runs of 2 to 5 words starting with a content word; only
@@ -81,13 +81,13 @@ def _acronyms(summary: str) -> dict[str, list[str]]:
     for i, first in enumerate(ws):
         if first in stop or not alpha[i]:
             continue
-        letters, digits = first[0], _NUMBER_WORDS.get(first, first[0])
+        letters, digits = first[0], NUMBER_WORDS.get(first, first[0])
         for j in range(i + 1, min(len(ws), i + 5)):  # the run ws[i..j], 2 to 5 words
             w = ws[j]
             if not alpha[j] or w in _CONJUNCTIONS:
                 break
             letters += w[0]
-            digits += _NUMBER_WORDS.get(w, w[0])
+            digits += NUMBER_WORDS.get(w, w[0])
             if len(letters) < 3:
                 continue
             run = [t for t in stems[i:j + 1] if t is not None]
@@ -96,7 +96,7 @@ def _acronyms(summary: str) -> dict[str, list[str]]:
                 known.extend(t for t in run if t not in known)
     return out
 
-def _join_parts(joins: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+def join_parts(joins: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
     """(heads, tails): the words that can start or end a join (each of ``joins`` split in two words
     of at least two letters), so ``_said`` spells out only the adjacent pairs that may join."""
     heads = frozenset(j[:i] for j in joins for i in range(2, len(j) - 1))
