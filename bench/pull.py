@@ -38,7 +38,7 @@ import generate  # noqa: E402  (bench/generate.py, next to this file)
 
 from demandsync.config import load_config  # noqa: E402
 from demandsync.logs import setup_logging  # noqa: E402
-from demandsync.sync.run import pull_source  # noqa: E402
+from demandsync.sync.pull import pull_source  # noqa: E402
 from demandsync.sync.store.store import ITEMS, Store, make_engine, migrate  # noqa: E402
 
 

@@ -211,9 +211,9 @@ def test_preview_shows_detected_preset_and_mapped_rows(sandbox: JiraSandbox, con
 def test_overlap_across_ingest_batches_is_still_counted_once(
     sandbox: JiraSandbox, config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import demandsync.sync.run as run_module
+    import demandsync.sync.pull as pull_module
 
-    monkeypatch.setattr(run_module, "_ITEM_BATCH", 3)  # the two exports' overlap spans many batches
+    monkeypatch.setattr(pull_module, "_ITEM_BATCH", 3)  # the two exports' overlap spans many batches
     code, stdout, _ = cli("run", "--config", str(config), "--json")
     assert code == 0, stdout
     assert json.loads(stdout)["sources"]["exit-survey"]["new"] == 17

@@ -214,7 +214,7 @@ def test_a_bug_in_a_source_is_logged_with_file_and_line_and_the_others_go_on(
     assert report.sources["sales-notes"].new == 5 and report.sources["sales-notes"].error is None
     log = capsys.readouterr().err
     line = BrokenSource.pull.__code__.co_firstlineno + 1
-    assert "demandsync.sync.run: source exit-survey failed: KeyError: 'row'\nTraceback" in log
+    assert "demandsync.sync.pull: source exit-survey failed: KeyError: 'row'\nTraceback" in log
     assert f'File "{__file__}", line {line}, in pull' in log
 
 

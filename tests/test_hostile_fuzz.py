@@ -25,7 +25,7 @@ from demandsync.config import load_config_data
 from demandsync.connectors.base import Record, Source
 from demandsync.domain import Epic, FeedbackItem, Quarantined
 from demandsync.mappings.presets import load_preset
-from demandsync.sync.run import pull_source
+from demandsync.sync.pull import pull_source
 from demandsync.sync.store.store import Store
 
 SEED = int(os.environ.get("FUZZ_SEED", "19"))

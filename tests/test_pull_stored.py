@@ -26,7 +26,7 @@ import pytest
 
 from demandsync.config import load_config_data
 from demandsync.domain import FeedbackItem
-from demandsync.sync.run import pull_source
+from demandsync.sync.pull import pull_source
 from demandsync.sync.store.store import Store
 
 EXPORTS = Path(__file__).parent / "fixtures" / "exports"
