@@ -11,28 +11,37 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from demandsync.domain import PERSON_ROLES, Person
 from demandsync.mappings.values import text_of
 
-#: An id of zeros and dashes (``00000000-0000-…``): an anonymous respondent, whatever the map lists.
-ALL_ZERO = re.compile(r"^[0\-]+$")
+_ALL_ZERO = re.compile(r"^[0\-]+$")
 
 
 def is_anonymous(value: str, placeholders: Sequence[str]) -> bool:
     """Whether a requester or id cell says "we do not know who": a placeholder of the map, or all zeros."""
     v = value.strip()
     # The regex only when it can match (a leading 0 or -): this runs twice per row.
-    return (v.casefold() in folded_placeholders(tuple(placeholders))
-            or (v[:1] in ("0", "-") and bool(ALL_ZERO.match(v))))
+    return v.casefold() in _folded(tuple(placeholders)) or (v[:1] in ("0", "-") and bool(_ALL_ZERO.match(v)))
 
 
 @functools.lru_cache(maxsize=64)
-def folded_placeholders(placeholders: tuple[str, ...]) -> frozenset[str]:
+def _folded(placeholders: tuple[str, ...]) -> frozenset[str]:
     """Case-folded placeholders, computed once per mapping rather than once per row."""
     return frozenset(p.casefold() for p in placeholders)
+
+
+def anonymous_check(placeholders: Sequence[str]) -> Callable[[str], bool]:
+    """:func:`is_anonymous` for one map and a value already stripped, made once per plan: the
+    compiled row function (``engine._compile_rows``) asks it of every row."""
+    folded = _folded(tuple(placeholders))
+
+    def anonymous(value: str) -> bool:  # is_anonymous on a stripped value
+        return value.casefold() in folded or (value[:1] in ("0", "-") and _ALL_ZERO.match(value) is not None)
+
+    return anonymous
 
 
 def normalised_requester(value: str, placeholders: Sequence[str]) -> str | None:

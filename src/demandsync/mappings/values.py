@@ -1,22 +1,16 @@
-"""A record's values as the text a mapping reads, and the digest that identifies a row by them.
+"""A record's values as the text a mapping reads.
 
 A file row's cells are text already; a JSON record's values are read at column references
 that may be dotted paths (``fields.reporter.emailAddress``), walking dicts and mapping over
-lists (``tags.name``). A row without an id column is known by :func:`digest` of its answers,
-which ignores the whitespace and Unicode-form differences between downloads of one export.
+lists (``tags.name``), and numbers, booleans and lists become text the way every mapped
+field, a person's fields and a quarantined row's ``raw`` read them.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import re
-import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
-
-#: A run of whitespace: an id cell's and a digested part's runs read as one space.
-SPACE = re.compile(r"\s+")
 
 
 def value_at(data: Mapping[str, Any], ref: str) -> str:
@@ -74,17 +68,6 @@ def text_of(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def digest(parts: Sequence[str]) -> str:
-    """A hash that ignores whitespace and Unicode-form differences (CSV vs XLSX, CRLF vs LF)."""
-    # An ASCII part is in NFC already, and printable text holds no whitespace but " " (see the id
-    # cells in engine._compile_rows): without a double space the regex would change nothing either.
-    # Such a part is only stripped (~0.4 us less a part than normalize and sub), and an anonymous
-    # Hotjar row digests seven parts (8.6 -> 5.7 us a row).
-    norm = [p.strip() if p.isascii() and p.isprintable() and "  " not in p
-            else SPACE.sub(" ", unicodedata.normalize("NFC", p)).strip() for p in parts]
-    return hashlib.sha256("\x1f".join(norm).encode("utf-8")).hexdigest()[:32]
 
 
 def raw_text(data: Mapping[str, Any]) -> str:
