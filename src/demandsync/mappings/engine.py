@@ -47,6 +47,9 @@ from demandsync.mappings.values import raw_text, value_at
 
 _TAG_SPLIT = re.compile(r"[,;\n]")
 _POSITION = re.compile(r"^#(\d+)$")
+#: Whitespace runs, folded to one space in id cells and in :func:`_digest`'s parts. Kept beside the
+#: identity code rather than imported: CPython 3.11 compiles ``_SPACE.sub(...)`` on an imported name
+#: as an attribute load (a bound method made per call), not the method call the row paths have now.
 _SPACE = re.compile(r"\s+")
 
 #: How many JSON record shapes (key sets) one mapping keeps plans for.

@@ -35,7 +35,8 @@ def _folded(placeholders: tuple[str, ...]) -> frozenset[str]:
 
 def anonymous_check(placeholders: Sequence[str]) -> Callable[[str], bool]:
     """:func:`is_anonymous` for one map and a value already stripped, made once per plan: the
-    compiled row function (``engine._compile_rows``) asks it of every row."""
+    compiled row function (``engine._compile_rows``) asks it of every row. Built here, where the
+    regex is this module's own name (why that matters: ``engine._SPACE``)."""
     folded = _folded(tuple(placeholders))
 
     def anonymous(value: str) -> bool:  # is_anonymous on a stripped value
