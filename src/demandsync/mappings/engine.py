@@ -13,61 +13,47 @@ header's plan is compiled to cell positions: a file row is mapped straight from
 the reader's list of cells, not regex scans or a dictionary per row. A JSON
 record's plan is resolved once per shape (its keys) and compiled the same way,
 its cells being the record's values at the plan's paths.
+
+This module is the mapper, its plans, their compilation and a row's identity (which
+both paths must give alike); what a plan reads a cell *as* lives beside it: ``values``
+(a record's value at a column or dotted path, as text), ``dates`` (a date cell by the
+map's formats and zone), ``people`` (requesters, a voting tool's people, anonymous
+placeholders) and ``errors`` (:class:`MappingError`, importable from here as before,
+and the per-row :class:`~demandsync.mappings.errors.Skip`).
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from demandsync.domain import PERSON_ROLES, FeedbackItem, Person, Quarantined, Record
-from demandsync.errors import ConfigError
+from demandsync.domain import FeedbackItem, Person, Quarantined, Record
 from demandsync.keys import keys_in
 from demandsync.mappings.columns import ColumnRole, classify, is_other
+from demandsync.mappings.dates import parse_date, utc_date
+from demandsync.mappings.errors import MappingError, Skip
 from demandsync.mappings.model import FieldMapping, Identity, Select
+from demandsync.mappings.people import anonymous_check, is_anonymous, normalised_requester, person_from_entry
 from demandsync.mappings.presets import GENERIC, load_preset
+from demandsync.mappings.values import raw_text, value_at
 
 _TAG_SPLIT = re.compile(r"[,;\n]")
-_ALL_ZERO = re.compile(r"^[0\-]+$")
 _POSITION = re.compile(r"^#(\d+)$")
+#: Whitespace runs, folded to one space in id cells and in :func:`_digest`'s parts. Kept beside the
+#: identity code rather than imported: CPython 3.11 compiles ``_SPACE.sub(...)`` on an imported name
+#: as an attribute load (a bound method made per call), not the method call the row paths have now.
 _SPACE = re.compile(r"\s+")
-#: "2024-06-15 10:00:00 UTC", "… GMT+8", "… GMT-03:30" (Formbricks and others).
-_ZONE_SUFFIX = re.compile(r"\s+(?:UTC|GMT)(?:([+-])(\d{1,2})(?::?(\d{2}))?)?$")
-#: "… 11:07:29 AM AST": a zone abbreviation (Google Forms writes the form's zone so).
-_ZONE_NAME = re.compile(r"\s+(?!AM$|PM$)([A-Z]{2,5})$")
-_SLASHED = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4})(.*)$")
-
-#: Tried after ISO 8601 when the map gives no date_format. Slashed day/month
-#: dates are handled separately because they can be ambiguous.
-DEFAULT_DATE_FORMATS = (
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d %I:%M:%S %p",  # Google Forms/Sheets: 2026/09/27 3:00:00 PM (then GMT+3, read above)
-    "%Y/%m/%d %I:%M %p",
-    "%Y/%m/%d",
-    "%d %b %Y %H:%M",
-    "%d/%b/%y %H:%M",  # Jira CSV export
-    "%a %b %d %Y",  # JavaScript Date.toDateString()
-    "%b %d, %Y %I:%M %p",
-)
-_SLASHED_TIMES = ("", " %H:%M:%S", " %H:%M", " %I:%M:%S %p", " %I:%M %p")
-
 
 #: How many JSON record shapes (key sets) one mapping keeps plans for.
 _JSON_SHAPES = 256
-
-
-class MappingError(ConfigError, ValueError):
-    """The mapping cannot work for this source at all; names the config key to fix."""
 
 
 @dataclass(slots=True)
@@ -145,9 +131,9 @@ class Mapper:
             try:
                 # A file row's cells, or a JSON record's values at the plan's paths (the same text _value gives)
                 return rows(data.cells if header is not None  # type: ignore[attr-defined]  # a file row's
-                            else [_value(data, ref) for ref in plan.json_refs])
-            except _Skip as skip:
-                return Quarantined(self.source, record.locator, str(skip), _raw(data))
+                            else [value_at(data, ref) for ref in plan.json_refs])
+            except Skip as skip:
+                return Quarantined(self.source, record.locator, str(skip), raw_text(data))
             except (_Unusual, KeyError, IndexError, AttributeError, TypeError):  # rare; a cell missing, not a string
                 pass  # the general path below decides (and words) every such case
         return _OneRecord(self, compiled, plan, record).item()
@@ -384,7 +370,7 @@ class _Resolver:
         if not self.tabular and "." in name:
             head = name.split(".", 1)[0]
             if head in self.data or not self.strict:
-                return name  # followed per record by _value()
+                return name  # followed per record by value_at()
         if optional or not self.strict:
             return None
         self._missing(key, name)
@@ -428,7 +414,7 @@ class _Resolver:
 
 
 class _OneRecord:
-    """One record being mapped; quarantine reasons are raised as _Skip."""
+    """One record being mapped; quarantine reasons are raised as Skip."""
 
     def __init__(self, mapper: Mapper, compiled: _Compiled, plan: _Plan, record: Record) -> None:
         self.mapper = mapper
@@ -442,8 +428,8 @@ class _OneRecord:
     def item(self) -> FeedbackItem | Quarantined | None:
         try:
             return self._item()
-        except _Skip as skip:
-            return Quarantined(self.mapper.source, self.record.locator, str(skip), _raw(self.record.data))
+        except Skip as skip:
+            return Quarantined(self.mapper.source, self.record.locator, str(skip), raw_text(self.record.data))
 
     def _item(self) -> FeedbackItem | None:
         if self.plan.skip and self.skipped_by() is not None:
@@ -452,9 +438,9 @@ class _OneRecord:
         if not text:
             return None
         if len(text) > self.m.max_text_chars:
-            raise _Skip(f"the text is {len(text):,} characters long, over the limit of {self.m.max_text_chars:,} "
+            raise Skip(f"the text is {len(text):,} characters long, over the limit of {self.m.max_text_chars:,} "
                         f"(sources.{self.mapper.source}.map.max_text_chars)")
-        requester = _requester(self._first("requester"), self.m.anonymous)
+        requester = normalised_requester(self._first("requester"), self.m.anonymous)
         account = self._first("account") or None
         created_at = self._date()
         votes = self._votes()
@@ -485,12 +471,12 @@ class _OneRecord:
         if raw is None:
             return None
         if not isinstance(raw, list):
-            raise _Skip(f"{key!r} is not a list of people")
+            raise Skip(f"{key!r} is not a list of people")
         found: dict[str, Person] = {}
         for entry in raw:
-            person = _person(entry, self.mapper.source, self.m.anonymous)
+            person = person_from_entry(entry, self.mapper.source, self.m.anonymous)
             if person is None:
-                raise _Skip(f"{key!r} holds a person without an id or e-mail, or with a bad weight/role: {entry!r}")
+                raise Skip(f"{key!r} holds a person without an id or e-mail, or with a bad weight/role: {entry!r}")
             old = found.get(person.identity)
             if old is None or (old.role == "author" and person.role == "voter"):
                 found[person.identity] = person
@@ -500,29 +486,29 @@ class _OneRecord:
         data, out = self.record.data, {}
         for name, columns in self.plan.extra.items():
             for column in columns:
-                if value := _value(data, column).strip():
+                if value := value_at(data, column).strip():
                     out[name] = value
                     break
         return out
 
     def _values(self, columns: Sequence[str]) -> list[str]:
-        return [_value(self.record.data, c) for c in columns]
+        return [value_at(self.record.data, c) for c in columns]
 
     def _all(self, key: str) -> list[str]:
         data = self.record.data
-        return [v for c in self.plan.columns.get(key, ()) if (v := _value(data, c)).strip()]
+        return [v for c in self.plan.columns.get(key, ()) if (v := value_at(data, c)).strip()]
 
     def _first(self, key: str) -> str:
         data = self.record.data
         for column in self.plan.columns.get(key, ()):  # the first non-blank, without building a list
-            if value := _value(data, column).strip():
+            if value := value_at(data, column).strip():
                 return value
         return ""
 
     def _text(self) -> str:
         parts: list[str] = []
         for column in self.plan.columns["text"]:
-            value = _value(self.record.data, column).replace("\r\n", "\n").strip()
+            value = value_at(self.record.data, column).replace("\r\n", "\n").strip()
             if value:
                 label = self.plan.labels.get(column, column)
                 parts.append(f"{label}: {value}" if self.plan.labelled_text else value)
@@ -531,9 +517,9 @@ class _OneRecord:
     def _date(self) -> datetime | None:
         columns = self.plan.columns["created_at"]
         for column in columns:
-            value = _value(self.record.data, column).strip()
+            value = value_at(self.record.data, column).strip()
             if value:
-                return _parse_date(value, column, self.m, self.mapper.source, self.date_orders)
+                return parse_date(value, column, self.m, self.mapper.source, self.date_orders)
         return None
 
     def _votes(self) -> int:
@@ -544,7 +530,7 @@ class _OneRecord:
             return max(1, int(float(raw)))
         except ValueError:
             column = self.plan.columns["votes"][0]
-            raise _Skip(f"votes {raw!r} in column {column!r} is not a number") from None
+            raise Skip(f"votes {raw!r} in column {column!r} is not a number") from None
 
     def _identity(self, item: FeedbackItem) -> str:
         columns = self.plan.columns["id"]
@@ -553,33 +539,29 @@ class _OneRecord:
             return "sha256:" + _digest([created, *self._answers()])
         parts: list[str] = []
         for column in columns:
-            value = _SPACE.sub(" ", _value(self.record.data, column)).strip()
+            value = _SPACE.sub(" ", value_at(self.record.data, column)).strip()
             if not value:
-                raise _Skip(f"the id column {column!r} is empty, so this row has no identity")
+                raise Skip(f"the id column {column!r} is empty, so this row has no identity")
             parts.append(value)
-        if self.plan.anonymous_extra and _is_anonymous(parts[0], self.m.anonymous):
+        if self.plan.anonymous_extra and is_anonymous(parts[0], self.m.anonymous):
             parts.append(_digest([*self._answers(), *self._values(self.plan.anonymous_extra)])[:16])
         return "|".join(parts)
 
     def _answers(self) -> list[str]:
         """The answers and who gave them, as identity material: independent of which
         answers became text, so re-classifying a column never changes an identity."""
-        out = [_value(self.record.data, c).replace("\r\n", "\n").strip() for c in self.plan.answer_columns]
+        out = [value_at(self.record.data, c).replace("\r\n", "\n").strip() for c in self.plan.answer_columns]
         out = [v for v in out if v]
-        out += [(_requester(v, ()) or "") for v in self._values(self.plan.who_columns) if v.strip()]
+        out += [(normalised_requester(v, ()) or "") for v in self._values(self.plan.who_columns) if v.strip()]
         return out
 
     def skipped_by(self) -> str | None:
         """The ``map.skip`` rule this row matches, if any."""
         for column, values in self.plan.skip:
-            value = _value(self.record.data, column).strip()
+            value = value_at(self.record.data, column).strip()
             if value.casefold() in values:
                 return f"{column} = {value!r}: not counted (map.skip; set skip = {{}} to count such responses)"
         return None
-
-
-class _Skip(Exception):
-    """This row is quarantined; the message is the reason."""
 
 
 class _Unusual(Exception):
@@ -627,14 +609,11 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
     except KeyError:  # a reference that is no column of the header: the general path words it
         return None
     labelled = plan.labelled_text
-    max_chars, folded = m.max_text_chars, _folded(tuple(m.anonymous))
+    max_chars, anonymous = m.max_text_chars, anonymous_check(m.anonymous)
     orders = plan.date_orders if learns_dates else None
     space = _SPACE.sub
     utc = m.date_format is None and m.timezone == "UTC"
     fromisoformat = datetime.fromisoformat
-
-    def anonymous(value: str) -> bool:  # _is_anonymous on a stripped value
-        return value.casefold() in folded or (value[:1] in ("0", "-") and _ALL_ZERO.match(value) is not None)
 
     def first(cells: list[str], at: tuple[int, ...]) -> str:
         for pos in at:
@@ -664,15 +643,15 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
         for pos, column in dates:
             if value := cells[pos].strip():
                 if not utc:
-                    created_at = _parse_date(value, column, m, source, {} if orders is None else orders)
-                else:  # the usual cell read here (_naive_utc, without its call), anything else by _utc_date
+                    created_at = parse_date(value, column, m, source, {} if orders is None else orders)
+                else:  # the usual cell read here (dates._naive_utc, without its call), anything else by utc_date
                     if len(value) == 19 and value[16] == ":":
                         try:
                             created_at = fromisoformat(value + "+00:00")
                         except ValueError:
                             pass
                     if created_at is None or created_at.tzinfo is not UTC:
-                        created_at = _utc_date(value, column, m, source, {} if orders is None else orders)
+                        created_at = utc_date(value, column, m, source, {} if orders is None else orders)
                 break
         tags: list[str] = []
         for pos in tag_columns:  # a loop, not a comprehension (a frame of its own): most rows have no tag
@@ -706,7 +685,7 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
         # The id's first part is often the requester's cell (Hotjar's user id): then it was looked at above.
         if anonymous_extra and (requester is None if id_parts[0] == asked else anonymous(id_parts[0])):
             found = [v for p in answers if (v := cells[p].replace("\r\n", "\n").strip())]
-            found += [(_requester(v, ()) or "") for p in who if (v := cells[p]).strip()]
+            found += [(normalised_requester(v, ()) or "") for p in who if (v := cells[p]).strip()]
             id_parts.append(_digest([*found, *(cells[p] for p in anonymous_extra)])[:16])
         # Positional: half the cost of keywords (a reordered field fails test_mapping's comparison
         # with the general path).
@@ -718,7 +697,7 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
 
 def _compile_json(source: str, m: FieldMapping, plan: _Plan) -> None:
     """Give a JSON shape's plan the file path's row function: the record's value at each path the
-    plan reads (``_value``'s text, what :class:`_OneRecord` reads too) becomes one cell.
+    plan reads (``value_at``'s text, what :class:`_OneRecord` reads too) becomes one cell.
 
     Why: the general path spends its time on a Jira issue in calls and lookups that give the same
     answer for every record of a shape; reading the paths into a list and mapping that maps bench's
@@ -735,102 +714,11 @@ def _compile_json(source: str, m: FieldMapping, plan: _Plan) -> None:
     plan.json_refs = refs
 
 
-def _value(data: Mapping[str, Any], ref: str) -> str:
-    """The cell or JSON value as text; dotted paths walk dicts and map over lists."""
-    if type(data) is dict:  # a JSON record: no KeyError raised and caught for each dotted path
-        value = data.get(ref, _ABSENT)
-        if value is not _ABSENT:
-            return value if type(value) is str else _text_of(value)
-        node: Any = data
-        for part in _parts(ref):  # the usual path, dicts down to its end, walked here
-            if type(node) is not dict:
-                break  # a list (or another object) on the way: the general walk below
-            node = node.get(part)
-            if node is None:
-                return ""  # a key on the way is missing or null: the walk below finds nothing either
-        else:
-            # The end is one value whatever it is (the walk below would give its _text_of too): a
-            # Jira issue's fields.labels list reads in 0.7 us, 2.0 through that walk (2026-11-29).
-            return node if type(node) is str else _text_of(node)
-    else:
-        try:
-            value = data[ref]  # one lookup, not `in` + `[]`: this runs ~10 times per row
-        except KeyError:
-            pass
-        else:
-            return value if type(value) is str else _text_of(value)
-    current: list[Any] = [data]
-    for part in ref.split("."):
-        nxt: list[Any] = []
-        for node in current:
-            items = node if isinstance(node, list) else [node]
-            for each in items:
-                if isinstance(each, Mapping) and part in each and each[part] is not None:
-                    nxt.append(each[part])
-        current = nxt
-    return "\n".join(_text_of(v) for v in current if _text_of(v))
-
-
-#: What a JSON record's ``dict.get`` gives for a key it lacks (``None`` is a value there).
-_ABSENT = object()
-
-
-@functools.lru_cache(maxsize=256)
-def _parts(ref: str) -> tuple[str, ...]:
-    """A dotted path's keys, split once per path rather than once per record."""
-    return tuple(ref.split("."))
-
-
-def _text_of(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return "\n".join(_text_of(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+# -- what both paths do alike --------------------------------------------------------
 
 
 def _dedupe(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
-
-
-def _is_anonymous(value: str, placeholders: Sequence[str]) -> bool:
-    v = value.strip()
-    # The regex only when it can match (a leading 0 or -): this runs twice per row.
-    return v.casefold() in _folded(tuple(placeholders)) or (v[:1] in ("0", "-") and bool(_ALL_ZERO.match(v)))
-
-
-@functools.lru_cache(maxsize=64)
-def _folded(placeholders: tuple[str, ...]) -> frozenset[str]:
-    """Case-folded placeholders, computed once per mapping rather than once per row."""
-    return frozenset(p.casefold() for p in placeholders)
-
-
-def _requester(value: str, placeholders: Sequence[str]) -> str | None:
-    """Emails trimmed and lowercased; anonymous placeholders become None."""
-    value = value.strip()
-    if _is_anonymous(value, placeholders):
-        return None
-    return value.lower() if "@" in value else value
-
-
-def _person(entry: Any, source: str, placeholders: Sequence[str]) -> Person | None:
-    """A :class:`Person` from a connector's ``{id, email, name, account, weight, role}``; None if unusable."""
-    if not isinstance(entry, Mapping):
-        return None
-    email = _requester(_text_of(entry.get("email")), placeholders)
-    email = email if email and "@" in email else None
-    uid = _text_of(entry.get("id")).strip()
-    if not email and not uid:
-        return None
-    weight, role = entry.get("weight", 1), entry.get("role", "voter")
-    if type(weight) is not int or weight < 0 or role not in PERSON_ROLES:
-        return None
-    name = _text_of(entry.get("name")).strip() or None
-    account = _text_of(entry.get("account")).strip() or None
-    return Person(identity=email or f"{source}:{uid}", name=name, email=email, account=account,
-                  weight=weight, role=role)
 
 
 def _digest(parts: Sequence[str]) -> str:
@@ -842,149 +730,3 @@ def _digest(parts: Sequence[str]) -> str:
     norm = [p.strip() if p.isascii() and p.isprintable() and "  " not in p
             else _SPACE.sub(" ", unicodedata.normalize("NFC", p)).strip() for p in parts]
     return hashlib.sha256("\x1f".join(norm).encode("utf-8")).hexdigest()[:32]
-
-
-def _raw(data: Mapping[str, Any]) -> str:
-    text = "; ".join(f"{k}={_text_of(v)}" for k, v in data.items() if _text_of(v))
-    return text[:500]
-
-
-# -- dates -------------------------------------------------------------------------
-
-
-def _parse_date(value: str, column: str, m: FieldMapping, source: str, orders: dict[str, bool]) -> datetime:
-    """Parse with the map's formats (or the defaults) and return an aware UTC datetime.
-
-    A value that cannot be a real instant (an offset of 24 hours or more such as
-    ``GMT+99``, or a date that leaves the calendar once moved to UTC such as
-    ``9999-12-31T23:00:00-05:00``) quarantines its row, never the source.
-    """
-    if m.date_format is None:
-        # Fast path for the common ISO 8601 cell: no zone suffix or abbreviation can
-        # end a value fromisoformat accepts, so this is the same reading as below.
-        try:
-            iso = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            return _in_utc(iso if iso.tzinfo is not None else iso.replace(tzinfo=ZoneInfo(m.timezone)), value, column)
-    zone: Any = ZoneInfo(m.timezone)
-    text = value
-    if suffix := _ZONE_SUFFIX.search(text):
-        sign, hours, minutes = suffix.groups()
-        offset = timedelta(hours=int(hours or 0), minutes=int(minutes or 0))
-        if offset >= timedelta(hours=24):
-            raise _Skip(f"the date {value!r} in column {column!r} has an offset of {offset} from UTC; "
-                        "offsets are less than 24 hours")
-        zone = timezone(-offset if sign == "-" else offset)
-        text = text[: suffix.start()]
-    named = _ZONE_NAME.search(text)
-    if named:
-        text = text[: named.start()]
-    parsed = _with_formats(text, m, column, source, orders)
-    if named and parsed is not None and parsed.tzinfo is None:
-        _check_zone_name(named.group(1), parsed.replace(tzinfo=zone), value, column, m, source)
-    if parsed is None:
-        expected = m.date_format or "ISO 8601 (2024-03-04 10:17:29) or a common export format"
-        raise _Skip(
-            f"cannot read the date {value!r} in column {column!r}; expected {expected} "
-            f"(set sources.{source}.map.date_format)"
-        )
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return _in_utc(parsed, value, column)
-
-
-def _utc_date(value: str, column: str, m: FieldMapping, source: str, orders: dict[str, bool]) -> datetime:
-    """:func:`_parse_date` for a map without ``date_format`` whose zone is UTC, quicker for the
-    common ISO 8601 cell: a naive one is UTC as it stands (no zone lookup, no conversion).
-
-    The usual ``2026-01-01 08:00:01`` is read with ``+00:00`` appended: one parse, a tenth of the
-    cost of parsing it naive and then ``replace(tzinfo=UTC)`` (~1 µs a row). Only that shape: it has
-    no room for a zone of its own, and ``fromisoformat`` reads a date alone *with* an offset as naive.
-    """
-    if len(value) == 19 and value[16] == ":" and (utc := _naive_utc(value)) is not None:
-        return utc
-    try:
-        iso = datetime.fromisoformat(value)
-    except ValueError:
-        return _parse_date(value, column, m, source, orders)
-    return iso.replace(tzinfo=UTC) if iso.tzinfo is None else _in_utc(iso, value, column)
-
-
-def _naive_utc(value: str) -> datetime | None:
-    """``2026-01-01 08:00:01`` (19 characters, a colon at 16: no room for a zone) as that instant in
-    UTC, or None for :func:`_utc_date` to decide; see there."""
-    try:
-        utc = datetime.fromisoformat(value + "+00:00")
-    except ValueError:
-        return None
-    return utc if utc.tzinfo is UTC else None
-
-
-def _in_utc(parsed: datetime, value: str, column: str) -> datetime:
-    try:
-        return parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise _Skip(f"the date {value!r} in column {column!r} is out of range (before year 1 or after 9999 in UTC)")\
-            from None
-
-
-def _check_zone_name(name: str, when: datetime, value: str, column: str, m: FieldMapping, source: str) -> None:
-    """An abbreviation (``AST``) is ambiguous on its own (Atlantic or Arabia?), so
-    it is only accepted when the map's ``timezone`` calls that moment so too."""
-    if when.tzname() == name:
-        return
-    raise MappingError(
-        f"sources.{source}.map.timezone: the date {value!r} in column {column!r} is in time zone "
-        f"{name!r}, but the map's timezone {m.timezone!r} is {when.tzname()!r} then; set timezone to the "
-        "form's zone (an IANA name such as 'America/Puerto_Rico' for AST)"
-    )
-
-
-def _with_formats(text: str, m: FieldMapping, column: str, source: str, orders: dict[str, bool]) -> datetime | None:
-    if m.date_format is not None:
-        formats = [m.date_format] if isinstance(m.date_format, str) else m.date_format
-        return _strptime(text, formats)
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    if slashed := _SLASHED.match(text):
-        return _slashed(text, slashed, m, column, source, orders)
-    return _strptime(text, DEFAULT_DATE_FORMATS)
-
-
-def _slashed(text: str, slashed: re.Match[str], m: FieldMapping, column: str, source: str,
-             orders: dict[str, bool]) -> datetime | None:
-    """``27/09/2026`` or ``9/27/2026``: a part over 12 settles the order for this
-    value and is remembered for the column (one file has one locale); only a
-    date that could be read both ways needs ``dayfirst`` (or such an earlier row)."""
-    first, sep, second, _, _ = slashed.groups()
-    a, b = int(first), int(second)
-    if a > 12 or b > 12:
-        dayfirst = a > 12
-        orders.setdefault(column, dayfirst)
-    elif a == b:
-        dayfirst = True
-    elif m.dayfirst is not None:
-        dayfirst = m.dayfirst
-    elif column in orders:
-        dayfirst = orders[column]
-    else:
-        raise MappingError(
-            f"sources.{source}.map.dayfirst: the date {text!r} in column {column!r} could be "
-            f"day {a} or month {a}; set dayfirst = true (day/month) or false (month/day), "
-            "or a date_format"
-        )
-    order = "%d{0}%m{0}%Y" if dayfirst else "%m{0}%d{0}%Y"
-    return _strptime(text, [order.format(sep) + t for t in _SLASHED_TIMES])
-
-
-def _strptime(text: str, formats: Sequence[str]) -> datetime | None:
-    for fmt in formats:
-        try:
-            return datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-    return None
