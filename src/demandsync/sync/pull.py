@@ -24,7 +24,7 @@ from demandsync.errors import DemandsyncError
 from demandsync.mappings.engine import Mapper, MappingError, build_mapper
 from demandsync.sync import collector
 from demandsync.sync.progress import NO_PROGRESS, Progress
-from demandsync.sync.store.store import Store, describe_db_error
+from demandsync.sync.store.store import Store, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -191,14 +191,6 @@ def _describe(exc: Exception, config: Config, src: SourceConfig) -> str:
     if isinstance(exc, ConnectFailed):
         return f"{exc}; check {config.source_key(src.name, 'url')} in {config.path.name}"
     return describe_error(exc)
-
-
-def describe_error(exc: BaseException) -> str:
-    """An exception as one line fit for logs, reports and the store: database errors
-    without their SQL parameters (customer data), anything else as ``Type: message``."""
-    if isinstance(exc, sa.exc.SQLAlchemyError):
-        return describe_db_error(exc)
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _scrubbed(q: Quarantined, scrubber: Scrubber) -> Quarantined:

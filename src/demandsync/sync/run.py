@@ -38,10 +38,10 @@ from demandsync.sync.linking.link import link_items
 from demandsync.sync.notify import post_digest, previous_figures
 from demandsync.sync.progress import NO_PROGRESS, Progress
 from demandsync.sync.projects import ambiguous_refs, plan_writes_per_project, resolve_targets_per_project
-from demandsync.sync.pull import SourceReport, describe_error, pull_source
+from demandsync.sync.pull import SourceReport, pull_source
 from demandsync.sync.requesters import newly_shipped, shipped_epics
 from demandsync.sync.store.lock import RunLock
-from demandsync.sync.store.store import Store, StoreUnavailable, describe_db_error, make_engine, migrate
+from demandsync.sync.store.store import Store, StoreUnavailable, describe_db_error, describe_error, make_engine, migrate
 from demandsync.sync.summary import items_by_epic, remember_run, run_basis, sync_summaries, unchanged_since_last_run
 from demandsync.sync.writeback import Target, TargetError, apply_plan, plan_writes, resolve_targets
 

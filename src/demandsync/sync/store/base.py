@@ -41,6 +41,14 @@ def describe_db_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}".rstrip(": ")
 
 
+def describe_error(exc: BaseException) -> str:
+    """An exception as one line fit for logs, reports and the store: database errors
+    without their SQL parameters (customer data), anything else as ``Type: message``."""
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return describe_db_error(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
 #: The newest migration in ``demandsync/sync/store/migrations/versions``. A store already there opens
 #: without importing Alembic at all (a third of a no-change run's start-up);
 #: ``tests/test_migrations.py`` pins this to Alembic's head so the two never drift.

@@ -20,6 +20,7 @@ from demandsync.sync.store.base import (
     StoreUnavailable,
     StoreURLError,
     describe_db_error,
+    describe_error,
     make_engine,
     migrate,
     schema_revision,
@@ -35,7 +36,7 @@ from demandsync.sync.store.sql import _read_time, as_utc, storable, utcnow
 __all__ = [
     "EPICS", "FORGOTTEN", "HEAD_REVISION", "ITEMS", "LINKS", "META", "PEOPLE", "QUARANTINE", "RUNS", "SOURCES",
     "WRITES", "CountedItem", "LinkedItem", "SeenItems", "Store", "StoreURLError", "StoreUnavailable", "UpsertCounts",
-    "_read_time", "as_utc", "describe_db_error", "identity_hash", "item_hash", "make_engine", "migrate",
+    "_read_time", "as_utc", "describe_db_error", "describe_error", "identity_hash", "item_hash", "make_engine", "migrate",
     "schema_revision", "storable", "utcnow",
 ]
 
