@@ -30,7 +30,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -612,8 +612,7 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
     max_chars, anonymous = m.max_text_chars, anonymous_check(m.anonymous)
     orders = plan.date_orders if learns_dates else None
     space = _SPACE.sub
-    utc = m.date_format is None and m.timezone == "UTC"
-    fromisoformat = datetime.fromisoformat
+    read_date = utc_date if m.date_format is None and m.timezone == "UTC" else parse_date
 
     def first(cells: list[str], at: tuple[int, ...]) -> str:
         for pos in at:
@@ -642,16 +641,7 @@ def _compile_rows(source: str, m: FieldMapping, plan: _Plan, positions: Mapping[
         created_at = None
         for pos, column in dates:
             if value := cells[pos].strip():
-                if not utc:
-                    created_at = parse_date(value, column, m, source, {} if orders is None else orders)
-                else:  # the usual cell read here (dates._naive_utc, without its call), anything else by utc_date
-                    if len(value) == 19 and value[16] == ":":
-                        try:
-                            created_at = fromisoformat(value + "+00:00")
-                        except ValueError:
-                            pass
-                    if created_at is None or created_at.tzinfo is not UTC:
-                        created_at = utc_date(value, column, m, source, {} if orders is None else orders)
+                created_at = read_date(value, column, m, source, {} if orders is None else orders)
                 break
         tags: list[str] = []
         for pos in tag_columns:  # a loop, not a comprehension (a frame of its own): most rows have no tag
