@@ -91,8 +91,6 @@ class CompiledRule:
 
 #: What a text claims: the issue keys it says, and each rule whose keyword it says with that keyword.
 _Claims = tuple[list[str], list[tuple[CompiledRule, str]]]
-#: What most texts claim (shared: never changed by its readers).
-_NO_CLAIMS: _Claims = ([], [])
 
 
 #: ASCII byte -> itself when the rules' regexes count it a word character (``\w``: letters, digits,
@@ -314,14 +312,9 @@ class AutoLinker:
         Each distinct text is looked at once per linker (``_PerText``): the bench's 100,000 items
         say 48,000 texts (batch by batch, 64,500)."""
         def find(new: list[str]) -> list[_Claims]:
-            out: list[_Claims] = []
-            for text, rules in zip(new, self._candidate_rules(new), strict=True):
-                if not rules and "-" not in text:  # most texts: no key (it has a dash), no rule to try
-                    out.append(_NO_CLAIMS)
-                else:
-                    out.append((find_issue_keys(text) if "-" in text else [],
-                                [(rule, word) for rule in rules if (word := rule.keyword_in(text))]))
-            return out
+            return [(find_issue_keys(text) if "-" in text else [],  # (a key has a dash: most texts skip it)
+                     [(rule, word) for rule in rules if (word := rule.keyword_in(text))])
+                    for text, rules in zip(new, self._candidate_rules(new), strict=True)]
         return self._claimed.of(texts, find)
 
     def _candidate_rules(self, texts: Sequence[str]) -> list[list[CompiledRule]]:
@@ -336,14 +329,13 @@ class AutoLinker:
         if not self._first_words:
             return [self._always] * len(texts)
         out = [self._always if text.isascii() else self.rules for text in texts]
-        joined = "\n".join([text if text.isascii() else "" for text in texts])
-        if joined.count("\n") != len(texts) - 1:  # a text's own line breaks: not word characters either
-            joined = "\n".join([text.replace("\n", " ") if text.isascii() else "" for text in texts])
+        # a text's own line breaks are no word characters either: only the joins split the batch
+        joined = "\n".join([text.replace("\n", " ") if text.isascii() else "" for text in texts])
         lines = joined.lower().encode("ascii").translate(_RULE_WORD_BYTES).split(b"\n")
         firsts, by_word, rules = self._first_words, self._by_word, self.rules
-        for n in [n for n, line in enumerate(lines) if not firsts.isdisjoint(line.split())]:
-            words = firsts.intersection(lines[n].split())
-            out[n] = [rules[r] for r in sorted(frozenset().union(*(by_word[w] for w in words)))]
+        for n, line in enumerate(lines):
+            if words := firsts.intersection(line.split()):
+                out[n] = [rules[r] for r in sorted(frozenset().union(*(by_word[w] for w in words)))]
         return out
 
     def _similar(self, items: list[tuple[int, str]]) -> list[Link]:
