@@ -233,7 +233,7 @@ def spawn(args: list[str], src: str | None, extra_env: dict[str, str] | None = N
 class Site:
     """A fresh sandbox holding the workload's epics and Jira feedback; config pointed at it."""
 
-    def __init__(self, w: generate.Workload, latency: float = 0.0) -> None:
+    def __init__(self, w: generate.Workload, latency: float = 0.0, similarity: bool = True) -> None:
         from demandsync.sandbox.jira import JiraSandbox
 
         self.w = w
@@ -244,7 +244,7 @@ class Site:
         for db in [*out.glob("bench.db*"), *out.glob("floor.db*")]:
             db.unlink()
         (out / "exports" / "hotjar-exit-survey-2026-04.csv").unlink(missing_ok=True)
-        text = generate.config_toml(w.epics, self.url)
+        text = generate.config_toml(w.epics, self.url, similarity)
         (out / "demandsync.toml").write_text(text, encoding="utf-8")
 
     def close(self) -> None:
@@ -310,11 +310,11 @@ def epic_pages(n_epics: int, page: int = 100) -> int:
 
 
 def run_scenarios(w: generate.Workload, scenarios: list[str], repeat: int, latency: float, latency_repeat: int,
-                  src: str | None, compare: bool) -> dict[str, list[dict[str, Any]]]:
+                  src: str | None, compare: bool, similarity: bool = True) -> dict[str, list[dict[str, Any]]]:
     results: dict[str, list[dict[str, Any]]] = {}
     if {"1", "2", "3"} & set(scenarios) or compare:
         for r in range(repeat):
-            site = Site(w)
+            site = Site(w, similarity=similarity)
             try:
                 s1 = measure(site, "1", src)  # needed by 2 and 3 even when not reported
                 if "1" in scenarios:
@@ -565,6 +565,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("/tmp/demandsync-bench"), help="working directory for workloads")
     ap.add_argument("--src", help="PYTHONPATH for the measured children, e.g. a patched copy of src/")
     ap.add_argument("--keep", action="store_true", help="keep generated workloads")
+    ap.add_argument("--spine", action="store_true",
+                    help="scenarios 1-3 with [linking] similarity = false: demandsync doing the floor's kinds of "
+                         "work (keys and rules, no similarity model), to tell the model's share of a ratio from the rest")
     ap.add_argument("--profile", action="store_true",
                     help="run each measured child under pyinstrument (bench-only dependency); reports in "
                          "bench/results/profiles/ (times then include the profiler's overhead)")
@@ -594,7 +597,10 @@ def main(argv: list[str] | None = None) -> int:
                        changed_epics=args.changed_epics)
     print(f"generated {args.items:,} items / {args.epics:,} epics in {time.perf_counter() - t:.1f}s "
           f"({w.counts}; mix {w.mix})", flush=True)
-    results = run_scenarios(w, scenarios, args.repeat, args.latency, args.latency_repeat, args.src, args.compare)
+    if args.spine:
+        print("--spine: demandsync links by keys and rules only ([linking] similarity = false)", flush=True)
+    results = run_scenarios(w, scenarios, args.repeat, args.latency, args.latency_repeat, args.src, args.compare,
+                            similarity=not args.spine)
     rows = summarize(results, w)
     cmp = summarize_compare(results["epic-read"]) if "epic-read" in results else None
     print_table(rows, cmp, w)
