@@ -157,6 +157,22 @@ def test_nothing_to_link_never_fits_the_similarity_model(store: Store) -> None:
     assert stats.linked_items == 0 and not stats.relinked_all
 
 
+def test_with_similarity_off_the_models_identity_is_never_asked_for(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin who turns similarity off links by keys and rules alone: the model decides no link,
+    so a run must not import it (numpy and scipy, ~0.15-0.45 s of a first run) for its identity, and
+    an upgrade of the model must not relink such a store."""
+    def asked() -> dict[str, str]:
+        raise AssertionError("the similarity model's identity was asked for")
+
+    monkeypatch.setattr(link_module, "_model_identity", asked)
+    add(store, FeedbackItem("s", "1", "SSO please"), FeedbackItem("s", "2", "fix PROD-3 soon"),
+        FeedbackItem("s", "3", "a dark theme please"))
+    assert link_items(store, EPICS, [SSO_RULE], NO_SIMILARITY).linked_items == 3
+    assert links(store) == {("1", "PROD-1", "rule", "accepted"), ("2", "PROD-3", "explicit", "accepted")}
+    assert link_items(store, EPICS, [SSO_RULE], NO_SIMILARITY).linked_items == 0
+
+
 def test_created_at_in_another_zone_is_stored_as_the_same_instant(store: Store) -> None:
     from datetime import datetime, timedelta, timezone
 
@@ -227,10 +243,10 @@ def test_a_new_model_version_relinks_stored_items(monkeypatch: pytest.MonkeyPatc
     linker's fingerprint carries the model's version and thresholds, not only its params."""
     from demandsync.sync.linking.similarity import params
 
-    before = AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint
-    assert AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint == before  # stable
+    before = AutoLinker(EPICS, [SSO_RULE], LinkingConfig()).fingerprint  # (the model is fitted on first use only)
+    assert AutoLinker(EPICS, [SSO_RULE], LinkingConfig()).fingerprint == before  # stable
     monkeypatch.setattr(params, "MODEL_VERSION", params.MODEL_VERSION + "-next")
-    assert AutoLinker(EPICS, [SSO_RULE], NO_SIMILARITY).fingerprint != before
+    assert AutoLinker(EPICS, [SSO_RULE], LinkingConfig()).fingerprint != before
 
 
 def test_an_upgrade_of_key_or_rule_matching_relinks_the_items_they_claimed(

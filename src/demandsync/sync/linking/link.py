@@ -269,7 +269,8 @@ class AutoLinker:
             "claim": CLAIM_VERSION,
             "linking": self.linking.model_dump(),
             "background": background,
-            "model": model if model is not None else _model_identity(),
+            # with similarity off the model decides no link: such a run never imports numpy and scipy
+            "model": (model if model is not None else _model_identity()) if self.linking.similarity else {},
         }
         base = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
         payload["profiles"] = profiles
@@ -439,7 +440,7 @@ def link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig],
 
 def _link_items(store: Store, epics: Sequence[Epic], rules: Sequence[RuleConfig], linking: LinkingConfig) -> LinkStats:
     linker = AutoLinker(epics, rules, linking, learned_from(store) if linking.similarity else None,
-                        stored_model_identity(store))
+                        stored_model_identity(store) if linking.similarity else None)
     meta = store.get_meta("linker") or {}
     same = meta.get("fingerprint") == linker.fingerprint
     current = sorted({linker.fingerprint, *meta.get("current", ())}) if same else [linker.fingerprint]
