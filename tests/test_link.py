@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import textwrap
 from datetime import UTC
 from importlib import resources
 from pathlib import Path
@@ -171,6 +174,26 @@ def test_with_similarity_off_the_models_identity_is_never_asked_for(
     assert link_items(store, EPICS, [SSO_RULE], NO_SIMILARITY).linked_items == 3
     assert links(store) == {("1", "PROD-1", "rule", "accepted"), ("2", "PROD-3", "explicit", "accepted")}
     assert link_items(store, EPICS, [SSO_RULE], NO_SIMILARITY).linked_items == 0
+
+
+def test_a_first_run_without_similarity_never_imports_numpy_or_scipy(tmp_path: Path) -> None:
+    """What the admin who turns similarity off saves: the linker's numerics are never loaded (a
+    process of its own: this one has them from other tests)."""
+    code = textwrap.dedent(f"""
+        import sys
+        from demandsync.config import LinkingConfig, RuleConfig
+        from demandsync.domain import Epic, FeedbackItem
+        from demandsync.sync.linking.link import link_items
+        from demandsync.sync.store.store import Store
+        store = Store.open({f"sqlite:///{tmp_path / 'store.db'}"!r})
+        store.upsert_items([FeedbackItem("s", "1", "SSO please"), FeedbackItem("s", "2", "a dark theme")],
+                           store.item_hashes("s"))
+        stats = link_items(store, [Epic("PROD-1", "1", "Single sign-on")],
+                           [RuleConfig(epic="PROD-1", keywords=["sso"])], LinkingConfig(similarity=False))
+        print(stats.linked_items, sorted(m for m in ("numpy", "scipy") if m in sys.modules))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "2 []"
 
 
 def test_created_at_in_another_zone_is_stored_as_the_same_instant(store: Store) -> None:

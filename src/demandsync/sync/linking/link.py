@@ -263,14 +263,17 @@ class AutoLinker:
         profiles = [[e.key, e.summary, e.description, sorted(e.labels), learned.accepted.get(e.key, []),
                      learned.rejected.get(e.key, [])] for e in sorted(self._epics, key=lambda e: e.key)]
         background = hashlib.sha256("\0".join(learned.background).encode()).hexdigest() if self._epics else ""
+        if not self.linking.similarity:
+            model = {}  # the model decides no link: such a run never imports numpy and scipy for it
+        elif model is None:
+            model = _model_identity()
         payload: dict[str, Any] = {
             "epics": sorted(self.epic_keys),
             "rules": [r.model_dump() for r in rules],
             "claim": CLAIM_VERSION,
             "linking": self.linking.model_dump(),
             "background": background,
-            # with similarity off the model decides no link: such a run never imports numpy and scipy
-            "model": (model if model is not None else _model_identity()) if self.linking.similarity else {},
+            "model": model,
         }
         base = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
         payload["profiles"] = profiles
