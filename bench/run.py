@@ -444,9 +444,11 @@ def summarize(results: dict[str, list[dict[str, Any]]], w: generate.Workload) ->
     return rows
 
 
-def print_table(rows: list[dict[str, Any]], cmp: dict[str, Any] | None, w: generate.Workload) -> None:
+def print_table(rows: list[dict[str, Any]], cmp: dict[str, Any] | None, w: generate.Workload,
+                spine: bool = False) -> None:
+    linking = "; --spine: keys and rules only, similarity off" if spine else ""
     print(f"\n== demandsync bench: {w.epics:,} epics, {w.items:,} items (seed {w.seed}) on "
-          f"{os.cpu_count()} cores; best of N wall, max peak RSS ==")
+          f"{os.cpu_count()} cores; best of N wall, max peak RSS{linking} ==")
     hdr = (f"{'scenario':32} {'wall s':>7} {'floor s':>7} {'ratio':>6} {'run s':>6} {'cpu s':>6} {'RSS MB':>7} "
            f"{'PUT':>5} {'requests':>8}  checks")
     print(hdr)
@@ -597,13 +599,11 @@ def main(argv: list[str] | None = None) -> int:
                        changed_epics=args.changed_epics)
     print(f"generated {args.items:,} items / {args.epics:,} epics in {time.perf_counter() - t:.1f}s "
           f"({w.counts}; mix {w.mix})", flush=True)
-    if args.spine:
-        print("--spine: demandsync links by keys and rules only ([linking] similarity = false)", flush=True)
     results = run_scenarios(w, scenarios, args.repeat, args.latency, args.latency_repeat, args.src, args.compare,
                             similarity=not args.spine)
     rows = summarize(results, w)
     cmp = summarize_compare(results["epic-read"]) if "epic-read" in results else None
-    print_table(rows, cmp, w)
+    print_table(rows, cmp, w, args.spine)
     path = save("scenarios", {"workload": generate.asdict(w), "args": {k: str(v) for k, v in vars(args).items()},
                               "summary": rows, "epic_read": cmp, "samples": results})
     print(f"\nsaved {path}")
